@@ -1,0 +1,1 @@
+export { enqueueDataset, defaultRunId, type EnqueueOptions, type EnqueueProgress, type EnqueueResult } from './enqueue-dataset';

@@ -1,0 +1,40 @@
+/**
+ * Configuration from the environment, read once and validated: a bad value fails at
+ * start with every bad variable listed. The deploy checks compare the variables the
+ * manifests set against ENV_VARS.
+ */
+import { z } from 'zod';
+import { InputError } from './errors';
+
+const int = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
+
+export const ConfigSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  S3_ENDPOINT: z.string().url().optional(),
+  AWS_REGION: z.string().optional(),
+  OVERMAP_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
+  OVERMAP_MODEL: z.string().optional(),
+  OVERMAP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
+  /** Batches a worker holds at once: 2 lets the next batch download while one computes. */
+  OVERMAP_WORKER_CONCURRENCY: int(2, 1),
+  OVERMAP_DOWNLOAD_CONCURRENCY: int(16, 1),
+  /** Seconds a worker may take to finish its batch after SIGTERM. */
+  OVERMAP_GRACE_SECONDS: int(120, 1),
+  /** sharp's limitInputPixels: larger images become `too_large` records. */
+  OVERMAP_MAX_INPUT_PIXELS: int(50_000_000, 1),
+  OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),
+  METRICS_PORT: int(9464, 0),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+export const ENV_VARS = Object.keys(ConfigSchema.shape);
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked = Object.fromEntries(ENV_VARS.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const r = ConfigSchema.safeParse(picked);
+  if (!r.success) {
+    const bad = r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(picked[String(i.path[0])])} (${i.message})`);
+    throw new InputError(`bad environment: ${bad.join('; ')}`);
+  }
+  return r.data;
+}

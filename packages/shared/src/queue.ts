@@ -1,0 +1,61 @@
+/**
+ * The job catalogue: queue and job names, deterministic job ids and the Redis keys the
+ * fleet uses, in one place (KEDA's trigger and the deploy checks read them from here).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { ServiceError } from './errors';
+
+export const QUEUE_PREFIX = process.env.OVERMAP_QUEUE_PREFIX ?? 'bull';
+export const BATCH_QUEUE = 'overmap-batches';
+export const FINALIZE_QUEUE = 'overmap-finalize';
+
+export const JobName = { Batch: 'score-batch', Finalize: 'finalize-run' } as const;
+
+/** `<run>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
+export const batchJobId = (runId: string, batch: number) => `${runId}-b${String(batch).padStart(6, '0')}`;
+export const finalizeJobId = (runId: string) => `${runId}-finalize`;
+export const partKey = (batch: number) => `parts/batch-${String(batch).padStart(6, '0')}.jsonl`;
+export const batchFromPartKey = (key: string): number | undefined => {
+  const m = /^parts\/batch-(\d{6,})\.jsonl$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
+export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
+
+/** Per-run state outside BullMQ (BullMQ ids dedupe only while a job exists). */
+export const runKeys = (runId: string) => ({
+  /** hash: total (batches, once listing ended), images, listed, cursor, enqueued */
+  state: `overmap:run:${runId}:state`,
+  /** set of completed batch indices: SADD is idempotent, so a retried batch counts once */
+  done: `overmap:run:${runId}:done`,
+  /** hash: status -> image count */
+  statuses: `overmap:run:${runId}:statuses`,
+});
+
+export function redisOptions(): RedisOptions {
+  // BullMQ workers need maxRetriesPerRequest: null (blocking commands must not time out).
+  return { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false };
+}
+
+export function redisUrl(): string {
+  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+export function connectRedis(url = redisUrl()): Redis {
+  return new Redis(url, redisOptions());
+}
+
+/** Fails fast, in one line, when Redis does not answer. */
+export async function checkRedis(url = redisUrl(), timeoutMs = 3000): Promise<void> {
+  const r = new Redis(url, { maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, lazyConnect: true });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (e) {
+    throw new ServiceError(`cannot reach Redis at ${url} (${(e as Error).message}): start one (redis-server) or set REDIS_URL`, { cause: e });
+  } finally {
+    r.disconnect();
+  }
+}

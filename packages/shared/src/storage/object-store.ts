@@ -1,0 +1,53 @@
+/**
+ * One object-store interface over S3 and the local filesystem. Keys are always relative
+ * to the store's root (a bucket prefix or a directory) and use '/' separators.
+ */
+export interface ListedObject {
+  key: string; // relative to the store root
+  size: number;
+}
+
+export interface ListPage {
+  objects: ListedObject[];
+  /** Opaque resume token for the next page; undefined on the last page. */
+  next?: string;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Create-once: fail with `PreconditionFailed` if the key exists (S3 If-None-Match: *). */
+  ifNoneMatch?: boolean;
+}
+
+export interface ObjectStore {
+  /** Human-readable URI of the root (s3://bucket/prefix/ or file:///dir/). */
+  readonly uri: string;
+  get(key: string): Promise<Buffer>;
+  /** Undefined when the key does not exist. */
+  getIfExists(key: string): Promise<Buffer | undefined>;
+  put(key: string, body: Buffer | string, options?: PutOptions): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** One page of keys under `prefix` in lexicographic order, starting after `startAfter` or at token `next`. */
+  listPage(prefix: string, options?: { next?: string; startAfter?: string; pageSize?: number }): Promise<ListPage>;
+  /** Checks that the root is reachable (bucket exists, directory readable). */
+  check(): Promise<void>;
+}
+
+export class PreconditionFailed extends Error {
+  constructor(key: string) {
+    super(`object ${key} already exists`);
+    this.name = 'PreconditionFailed';
+  }
+}
+
+/** Iterates all objects under a prefix, one page in memory at a time. */
+export async function* listAll(store: ObjectStore, prefix = '', startAfter?: string): AsyncGenerator<ListedObject> {
+  let next: string | undefined;
+  let first = true;
+  while (first || next) {
+    const page = await store.listPage(prefix, first ? { startAfter } : { next });
+    first = false;
+    yield* page.objects;
+    next = page.next;
+  }
+}

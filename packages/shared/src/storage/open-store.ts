@@ -1,0 +1,49 @@
+/**
+ * Dataset and results URIs: s3://bucket/prefix/, file:///abs/dir/, or a plain path.
+ */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../errors';
+import { FsObjectStore } from './fs-object-store';
+import type { ObjectStore } from './object-store';
+import { S3ObjectStore, type S3StoreOptions } from './s3-object-store';
+
+export type ParsedUri = { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; root: string };
+
+export function parseUri(uri: string, what = 'URI'): ParsedUri {
+  if (typeof uri !== 'string' || uri.trim() === '') throw new InputError(`empty ${what}: give s3://bucket/prefix/, file:///dir/ or a path`);
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(uri);
+  if (!m) return { kind: 'file', root: path.resolve(uri) };
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'file') {
+    try {
+      return { kind: 'file', root: fileURLToPath(uri) };
+    } catch {
+      throw new InputError(`malformed ${what} ${uri}: a file URI is file:///absolute/path`);
+    }
+  }
+  if (scheme === 's3') {
+    const rest = uri.slice(5);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    let prefix = slash < 0 ? '' : rest.slice(slash + 1);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new InputError(`malformed ${what} ${uri}: "${bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')`);
+    }
+    if (prefix.split('/').includes('..')) throw new InputError(`malformed ${what} ${uri}: '..' is not allowed in a prefix`);
+    if (prefix && !prefix.endsWith('/')) prefix += '/';
+    return { kind: 's3', bucket, prefix };
+  }
+  throw new InputError(`unsupported scheme in ${what} ${uri}: use s3://, file:// or a plain path`);
+}
+
+export function openStore(uri: string, options: S3StoreOptions = {}, what = 'URI'): ObjectStore {
+  const p = parseUri(uri, what);
+  return p.kind === 's3' ? new S3ObjectStore(p.bucket, p.prefix, options) : new FsObjectStore(p.root);
+}
+
+/** Canonical form of a URI (used in run ids and records). */
+export function canonicalUri(uri: string): string {
+  const p = parseUri(uri);
+  return p.kind === 's3' ? `s3://${p.bucket}/${p.prefix}` : `file://${p.root.replace(/\/?$/, '/')}`;
+}

@@ -1,0 +1,143 @@
+/**
+ * S3 (and S3-compatible servers) through the AWS SDK v3. `S3_ENDPOINT` selects a
+ * compatible server with path-style addressing; credentials come from the SDK's default
+ * chain. Retries: the SDK's standard mode (exponential backoff with jitter on 5xx,
+ * throttling and SlowDown) with more attempts than its default 3, because a fleet that
+ * crosses S3's 3,500 PUT / 5,500 GET per second per prefix gets 503 SlowDown while S3
+ * repartitions.
+ */
+import {
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  S3Client, type S3ClientConfig, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { InputError, NotFoundError, ServiceError } from '../errors';
+import { type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+
+export interface S3StoreOptions {
+  endpoint?: string;
+  region?: string;
+  maxAttempts?: number;
+  client?: S3Client;
+}
+
+export function makeS3Client(o: S3StoreOptions = {}): S3Client {
+  const endpoint = o.endpoint ?? process.env.S3_ENDPOINT;
+  const config: S3ClientConfig = {
+    region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    maxAttempts: o.maxAttempts ?? 8,
+    retryMode: 'standard',
+  };
+  if (endpoint) {
+    config.endpoint = endpoint;
+    config.forcePathStyle = true;
+    // Many S3-compatible servers reject the CRC checksums SDK v3 sends by default.
+    config.requestChecksumCalculation = 'WHEN_REQUIRED';
+    config.responseChecksumValidation = 'WHEN_REQUIRED';
+  }
+  return new S3Client(config);
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly uri: string;
+  private readonly client: S3Client;
+  /** prefix is '' or ends with '/'. */
+  constructor(readonly bucket: string, readonly prefix: string, options: S3StoreOptions = {}) {
+    this.client = options.client ?? makeS3Client(options);
+    this.uri = `s3://${bucket}/${prefix}`;
+  }
+
+  private k(key: string): string {
+    if (key.startsWith('/') || key.split('/').includes('..')) {
+      throw new InputError(`refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`);
+    }
+    return this.prefix + key;
+  }
+
+  private wrap(e: unknown, what: string): Error {
+    const status = statusOf(e);
+    const name = (e as Error)?.name;
+    if (name === 'NoSuchBucket' || (status === 404 && what.startsWith('bucket'))) {
+      return new InputError(`bucket ${this.bucket} does not exist (${this.uri}): create it or fix the URI`, { cause: e });
+    }
+    if (name === 'AccessDenied' || status === 403) {
+      return new ServiceError(`access denied to ${this.uri} (${what}): check the AWS credentials and the bucket policy`, { cause: e });
+    }
+    if (e instanceof S3ServiceException) return new ServiceError(`S3 error on ${what} under ${this.uri}: ${e.name} ${e.message}`, { cause: e });
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') {
+      return new ServiceError(`cannot reach S3 for ${this.uri} (${code}): check S3_ENDPOINT and the network`, { cause: e });
+    }
+    return e as Error;
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const b = await this.getIfExists(key);
+    if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
+    return b;
+  }
+
+  async getIfExists(key: string): Promise<Buffer | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+      return Buffer.from(await r.Body!.transformToByteArray());
+    } catch (e) {
+      if ((e as Error)?.name === 'NoSuchKey' || statusOf(e) === 404) {
+        if ((e as Error)?.name === 'NoSuchBucket') throw this.wrap(e, 'bucket');
+        return undefined;
+      }
+      throw this.wrap(e, `GET ${key}`);
+    }
+  }
+
+  async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key: this.k(key), Body: body, ContentType: options.contentType,
+        ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+      }));
+    } catch (e) {
+      if (statusOf(e) === 412 || (e as Error)?.name === 'PreconditionFailed') throw new PreconditionFailed(key);
+      throw this.wrap(e, `PUT ${key}`);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+      return true;
+    } catch (e) {
+      if (statusOf(e) === 404 || (e as Error)?.name === 'NotFound') return false;
+      throw this.wrap(e, `HEAD ${key}`);
+    }
+  }
+
+  async listPage(prefix: string, options: { next?: string; startAfter?: string; pageSize?: number } = {}): Promise<ListPage> {
+    try {
+      const r = await this.client.send(new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: this.k(prefix),
+        ContinuationToken: options.next,
+        StartAfter: options.next ? undefined : options.startAfter ? this.k(options.startAfter) : undefined,
+        MaxKeys: options.pageSize,
+      }));
+      const objects = (r.Contents ?? [])
+        .filter((o) => o.Key !== undefined)
+        .map((o) => ({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 }));
+      return { objects, next: r.IsTruncated ? r.NextContinuationToken : undefined };
+    } catch (e) {
+      throw this.wrap(e, 'bucket listing');
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (e) {
+      throw this.wrap(e, 'bucket check');
+    }
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * `overmap worker`: BullMQ workers for the batch and finalize queues in one process.
+ * Concurrency 2 (default) lets the next batch download while this one computes; compute
+ * itself is serialised. SIGTERM/SIGINT: take no new job, let the current batches finish
+ * within the grace period, exit 0. A process killed outright loses nothing: its job's
+ * lock expires, BullMQ marks it stalled and another worker runs it.
+ */
+import { Queue, Worker } from 'bullmq';
+import pLimit from 'p-limit';
+import {
+  BATCH_QUEUE, type Config, FINALIZE_QUEUE, connectRedis, logger,
+} from '@overmap/shared';
+import { initBackend } from '../backend/select-backend';
+import { finalizeRun } from './finalize-run';
+import { createMetrics, serveMetrics } from './metrics';
+import { processBatch } from './process-batch';
+import { RunContexts, type ScorerFactory } from './run-context';
+
+export interface WorkerOptions {
+  config: Config;
+  concurrency?: number;
+  exitWhenIdle?: boolean;
+  /** seconds the queues must stay empty before --exit-when-idle exits */
+  idleSeconds?: number;
+  scorerFactory?: ScorerFactory;
+  toolVersion: string;
+  /** listen for metrics (0 = pick a free port; null = none) */
+  metricsPort?: number | null;
+}
+
+export interface RunningWorker {
+  /** resolves when the worker has stopped */
+  done: Promise<void>;
+  stop(reason: string): Promise<void>;
+}
+
+export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  const { config } = o;
+  const prefix = config.OVERMAP_QUEUE_PREFIX;
+  const backend = await initBackend(config.OVERMAP_BACKEND);
+  logger.info({ backend: backend.name, package: backend.package }, 'TensorFlow.js backend');
+
+  const redis = connectRedis(config.REDIS_URL);
+  redis.on('error', (e) => logger.warn({ err: e.message }, 'redis connection error'));
+  const batchQueue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
+  const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
+  const metrics = createMetrics(() => batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
+  const contexts = new RunContexts(o.scorerFactory);
+  const lock = pLimit(1);
+  const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn) };
+
+  const common = { connection: redis, prefix, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 2 };
+  const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
+  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion), { ...common, concurrency: 1 });
+  batchWorker.on('completed', () => metrics.batches.inc({ outcome: 'completed' }));
+  batchWorker.on('failed', (job, err) => {
+    metrics.batches.inc({ outcome: 'failed' });
+    logger.error({ job: job?.id, attempts: job?.attemptsMade, err: err.message }, 'batch failed');
+  });
+  finalizeWorker.on('failed', (job, err) => logger.error({ job: job?.id, err: err.message }, 'finalize failed'));
+  for (const w of [batchWorker, finalizeWorker]) w.on('error', (e) => logger.warn({ err: e.message }, 'worker error'));
+
+  let accepting = true;
+  const server = o.metricsPort === null ? null : serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, async () => accepting && (await redis.ping()) === 'PONG');
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => { resolveDone = r; });
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    if (stopping) return stopping;
+    accepting = false;
+    logger.info({ reason, graceSeconds: config.OVERMAP_GRACE_SECONDS }, 'worker stopping');
+    stopping = (async () => {
+      clearInterval(idleTimer);
+      // close() waits for active jobs without a limit: bound it by the grace period.
+      const closing = Promise.all([batchWorker.close(), finalizeWorker.close()]);
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.OVERMAP_GRACE_SECONDS * 1000).unref()),
+      ]);
+      if (timedOut) {
+        logger.warn('grace period over: leaving the active batch to stall and be retried by another worker');
+        await Promise.all([batchWorker.close(true), finalizeWorker.close(true)]).catch(() => undefined);
+      }
+      await Promise.all([batchQueue.close(), finalizeQueue.close()]).catch(() => undefined);
+      server?.close();
+      contexts.dispose();
+      redis.disconnect();
+      resolveDone();
+    })();
+    return stopping;
+  };
+
+  let idleSince = 0;
+  const idleTimer = setInterval(() => {
+    if (!o.exitWhenIdle) return;
+    void (async () => {
+      const [b, f] = await Promise.all([
+        batchQueue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children'),
+        finalizeQueue.getJobCounts('wait', 'active', 'delayed'),
+      ]);
+      const busy = Object.values(b).reduce((a, n) => a + n, 0) + Object.values(f).reduce((a, n) => a + n, 0);
+      if (busy > 0) { idleSince = 0; return; }
+      if (!idleSince) idleSince = Date.now();
+      if (Date.now() - idleSince >= (o.idleSeconds ?? 3) * 1000) await stop('queues idle');
+    })().catch(() => undefined);
+  }, 500);
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig));
+  logger.info({ queue: BATCH_QUEUE, prefix, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY, metricsPort: server ? (o.metricsPort ?? config.METRICS_PORT) : null }, 'worker started');
+  return { done, stop };
+}

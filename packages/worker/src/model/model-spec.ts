@@ -1,0 +1,156 @@
+/**
+ * The model spec: a JSON file (file://, s3:// or https://) that says which classifier to
+ * run, how to feed it, where Grad-CAM and attention are read, which segmenter gives the
+ * object mask, and how the overlaps combine into `scores.overmap`. Paths inside it are
+ * relative to the spec's own location. Its content hash (spec + every model file) goes
+ * into run.json and every record's run.
+ */
+import { createHash } from 'node:crypto';
+import * as posix from 'node:path/posix';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { ModelSpecError, type ObjectStore, openStore, parseUri } from '@overmap/shared';
+
+const Normalization = z.object({
+  /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
+  scale: z.number().positive().default(1 / 255),
+  mean: z.array(z.number()).default([0, 0, 0]),
+  std: z.array(z.number().positive()).default([1, 1, 1]),
+});
+
+const Segmenter = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('model'),
+    model: z.string(),
+    /** 'probability' (sigmoid output in [0,1]) or 'logits' */
+    output: z.enum(['probability', 'logits']).default('probability'),
+    threshold: z.number().min(0).max(1).default(0.5),
+    normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
+  }),
+  z.object({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
+]);
+
+export const ModelSpecSchema = z.object({
+  name: z.string().default('model'),
+  classes: z.array(z.string().min(1)).min(2),
+  classifier: z.object({
+    model: z.string(),
+    inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+    channels: z.literal(3).default(3),
+    normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
+    /** 'logits' (softmax applied here) or 'probabilities' */
+    output: z.enum(['logits', 'probabilities']).default('logits'),
+  }),
+  gradcamLayer: z.string(),
+  attentionLayers: z.array(z.string()).default([]),
+  segmenter: Segmenter,
+  overlap: z.object({
+    /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max */
+    measure: z.enum(['mass', 'iou', 'dice']).default('mass'),
+    binarize: z.number().min(0).max(1).default(0.5),
+  }).default({ measure: 'mass', binarize: 0.5 }),
+  combine: z.object({
+    rule: z.enum(['mean', 'weighted', 'min', 'product']).default('mean'),
+    weights: z.object({ gradcam_seg: z.number().min(0), attention_seg: z.number().min(0), gradcam_attention: z.number().min(0) })
+      .default({ gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 }),
+  }).default({ rule: 'mean', weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 } }),
+  /** A mask smaller than this fraction of the image is "no object": status no_mask. */
+  minMaskFraction: z.number().min(0).max(1).default(0.01),
+  threshold: z.number().min(0).max(1).default(0.5),
+  /** MC-dropout passes of the head (0 = off). */
+  mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
+});
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+
+export interface LoadedSpec {
+  spec: ModelSpec;
+  uri: string;
+  /** sha256 over the spec and every model file it names */
+  hash: string;
+  /** reads a file named in the spec, relative to the spec */
+  store: ObjectStore;
+  dir: string;
+}
+
+/** Where the bundled reference model lives in this checkout. */
+export function referenceSpecUri(): string {
+  return path.resolve(__dirname, '../../../../models/reference/overmap-model.json');
+}
+
+async function fetchHttps(uri: string): Promise<Buffer> {
+  const r = await fetch(uri);
+  if (!r.ok) throw new ModelSpecError(`cannot fetch model spec ${uri}: HTTP ${r.status}`);
+  return Buffer.from(await r.arrayBuffer());
+}
+
+/** A read-only store over an https:// base (for specs and weights served over HTTP). */
+function httpsStore(base: string): ObjectStore {
+  const url = (key: string) => new URL(key, base).toString();
+  const unsupported = async (): Promise<never> => { throw new ModelSpecError('https model locations are read-only'); };
+  return {
+    uri: base,
+    get: (key) => fetchHttps(url(key)),
+    getIfExists: async (key) => { const r = await fetch(url(key)); return r.ok ? Buffer.from(await r.arrayBuffer()) : undefined; },
+    put: unsupported,
+    exists: async (key) => (await fetch(url(key), { method: 'HEAD' })).ok,
+    listPage: unsupported,
+    check: async () => undefined,
+  };
+}
+
+export async function loadSpec(uri: string): Promise<LoadedSpec> {
+  let store: ObjectStore;
+  let key: string;
+  if (/^https?:\/\//i.test(uri)) {
+    const u = new URL(uri);
+    key = posix.basename(u.pathname);
+    store = httpsStore(new URL('.', u).toString());
+  } else {
+    const p = parseUri(uri, 'model spec URI');
+    if (p.kind === 'file') {
+      store = openStore(path.dirname(p.root));
+      key = path.basename(p.root);
+    } else {
+      const slash = p.prefix.replace(/\/$/, '').lastIndexOf('/');
+      store = openStore(`s3://${p.bucket}/${p.prefix.slice(0, slash + 1)}`);
+      key = p.prefix.replace(/\/$/, '').slice(slash + 1);
+    }
+  }
+  let raw: Buffer;
+  try {
+    raw = await store.get(key);
+  } catch (e) {
+    throw new ModelSpecError(`cannot read model spec ${uri} (${(e as Error).message}): check the --model URI`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new ModelSpecError(`model spec ${uri} is not valid JSON (${(e as Error).message})`);
+  }
+  const r = ModelSpecSchema.safeParse(json);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ModelSpecError(`model spec ${uri} is invalid: ${issues}`);
+  }
+  const spec = r.data;
+  for (const [name, n] of [['classifier.normalization', spec.classifier.normalization], ...(spec.segmenter.type === 'model' ? [['segmenter.normalization', spec.segmenter.normalization]] as const : [])] as const) {
+    if (n.mean.length !== 3 || n.std.length !== 3) throw new ModelSpecError(`model spec ${uri}: ${name} needs 3 means and 3 stds`);
+  }
+  const hash = createHash('sha256').update(raw);
+  const files = [spec.classifier.model, ...(spec.segmenter.type === 'model' ? [spec.segmenter.model] : [])];
+  for (const f of files) {
+    const mj = await store.getIfExists(f);
+    if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);
+    hash.update(mj);
+    const manifest = (JSON.parse(mj.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
+    for (const g of manifest) {
+      for (const p of g.paths) {
+        const w = await store.getIfExists(posix.normalize(posix.join(posix.dirname(f), p)));
+        if (!w) throw new ModelSpecError(`model spec ${uri}: weights file ${p} of ${f} not found`);
+        hash.update(w);
+      }
+    }
+  }
+  return { spec, uri, hash: hash.digest('hex'), store, dir: '' };
+}

@@ -1,0 +1,61 @@
+/**
+ * `npm run train`: generates the scenes, trains both reference models on the current
+ * backend (wasm here) and writes them, with their training log, to models/reference/.
+ * Options (environment): TRAIN_SCENES, SEG_SCENES, VAL_SCENES, EPOCHS, SEG_EPOCHS, SEED,
+ * LABEL_NOISE, ONLY (classifier|segmenter), OUT.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import seedrandom from 'seedrandom';
+import { initBackend } from '../backend/select-backend';
+import { buildCbamClassifier, buildSegmenter, classifierAccuracy, generateScenes, saveModel, segmenterIoU, trainModel } from './train';
+import { loadFashionMnist } from './fashion-scenes';
+
+const env = (k: string, d: string) => process.env[k] ?? d;
+
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const seed = env('SEED', 'overmap-reference-v1');
+  const out = path.resolve(env('OUT', 'models/reference'));
+  const only = process.env.ONLY;
+  const noise = Number(env('LABEL_NOISE', '0.1'));
+  const log = (msg: string, data?: Record<string, unknown>) => {
+    console.log(JSON.stringify({ time: new Date().toISOString(), msg, ...data }));
+  };
+  log('training reference models', { backend: backend.name, seed, out });
+  const bank = loadFashionMnist();
+  const val = generateScenes(bank, seed, 'val', Number(env('VAL_SCENES', '1000')));
+  const rng = seedrandom(`${seed}:shuffle`);
+  const record: Record<string, unknown> = { seed, backend: backend.name, labelNoise: noise };
+
+  if (!only || only === 'classifier') {
+    const n = Number(env('TRAIN_SCENES', '12000'));
+    const train = generateScenes(bank, seed, 'train', n, noise);
+    const flippedCount = train.flipped.reduce((a, b) => a + b, 0);
+    log('generated training scenes', { n, flipped: flippedCount });
+    const model = buildCbamClassifier();
+    const epochs = trainModel(model, train, val, 'classifier', {
+      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: Number(env('LR', '3e-3')), log, rng,
+    });
+    const hash = await saveModel(model, path.join(out, 'classifier'));
+    record.classifier = { trainScenes: n, flipped: flippedCount, epochs, valAccuracy: classifierAccuracy(model, val), sha256: hash };
+  }
+  if (!only || only === 'segmenter') {
+    const n = Number(env('SEG_SCENES', '6000'));
+    const train = generateScenes(bank, `${seed}:seg`, 'train', n);
+    const model = buildSegmenter();
+    const epochs = trainModel(model, train, val, 'segmenter', {
+      epochs: Number(env('SEG_EPOCHS', '5')), batchSize: 32, learningRate: 2e-3, log, rng,
+    });
+    const hash = await saveModel(model, path.join(out, 'segmenter'));
+    record.segmenter = { trainScenes: n, epochs, valIoU: segmenterIoU(model, val), sha256: hash };
+  }
+  await fs.mkdir(out, { recursive: true });
+  await fs.writeFile(path.join(out, `training-log${only ? `-${only}` : ''}.json`), JSON.stringify(record, null, 2));
+  log('done', { out });
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,148 @@
+/**
+ * Trains the reference models on generated cluttered Fashion-MNIST scenes: the CBAM
+ * classifier on labels with a known fraction flipped (the misleading annotations Over-MAP
+ * is meant to weed out), and the segmenter on the ground-truth masks.
+ */
+import { createHash } from 'node:crypto';
+import { FsObjectStore } from '@overmap/shared';
+import * as tf from '../backend/tf';
+import { objectStoreIO } from '../model/object-store-io';
+import { buildCbamClassifier, buildSegmenter } from './architectures';
+import { type ItemBank, type Split, SCENE_SIZE, makeScene, noisyLabel } from './fashion-scenes';
+
+export interface SceneSet {
+  images: Uint8Array; // n*64*64*3
+  masks: Uint8Array; // n*64*64
+  labels: Int32Array; // training labels (noisy for train)
+  trueLabels: Int32Array;
+  flipped: Uint8Array;
+  n: number;
+}
+
+const PX = SCENE_SIZE * SCENE_SIZE;
+
+export function generateScenes(bank: ItemBank, seed: string, split: Split, n: number, noise = 0): SceneSet {
+  const set: SceneSet = {
+    images: new Uint8Array(n * PX * 3), masks: new Uint8Array(n * PX), labels: new Int32Array(n),
+    trueLabels: new Int32Array(n), flipped: new Uint8Array(n), n,
+  };
+  for (let i = 0; i < n; i++) {
+    const s = makeScene(bank, { seed, split }, i);
+    set.images.set(s.image, i * PX * 3);
+    set.masks.set(s.mask, i * PX);
+    set.trueLabels[i] = s.label;
+    const l = noise > 0 ? noisyLabel(seed, i, s.label, noise) : { label: s.label, flipped: false };
+    set.labels[i] = l.label;
+    set.flipped[i] = l.flipped ? 1 : 0;
+  }
+  return set;
+}
+
+export function batchImages(set: SceneSet, idx: number[]): tf.Tensor4D {
+  const buf = new Float32Array(idx.length * PX * 3);
+  idx.forEach((j, b) => {
+    const src = set.images.subarray(j * PX * 3, (j + 1) * PX * 3);
+    for (let k = 0; k < src.length; k++) buf[b * PX * 3 + k] = src[k]! / 255;
+  });
+  return tf.tensor4d(buf, [idx.length, SCENE_SIZE, SCENE_SIZE, 3]);
+}
+
+function batchMasks(set: SceneSet, idx: number[]): tf.Tensor4D {
+  const buf = new Float32Array(idx.length * PX);
+  idx.forEach((j, b) => buf.set(set.masks.subarray(j * PX, (j + 1) * PX), b * PX));
+  return tf.tensor4d(buf, [idx.length, SCENE_SIZE, SCENE_SIZE, 1]);
+}
+
+function shuffled(n: number, rng: () => number): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  log: (msg: string, data?: Record<string, unknown>) => void;
+  rng: () => number;
+}
+
+export interface EpochStats { epoch: number; loss: number; imagesPerSecond: number; val: number }
+
+/** Mean accuracy against the true labels (classifier) on a scene set. */
+export function classifierAccuracy(model: tf.LayersModel, set: SceneSet, batchSize = 256): number {
+  let correct = 0;
+  for (let i = 0; i < set.n; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
+    const pred = tf.tidy(() => (model.predict(batchImages(set, idx)) as tf.Tensor).argMax(-1).dataSync());
+    idx.forEach((j, b) => { if (pred[b] === set.trueLabels[j]) correct++; });
+  }
+  return correct / set.n;
+}
+
+/** Mean IoU of the segmenter's mask (p > 0.5) against the ground truth. */
+export function segmenterIoU(model: tf.LayersModel, set: SceneSet, batchSize = 256): number {
+  let total = 0;
+  for (let i = 0; i < set.n; i += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
+    const ious = tf.tidy(() => {
+      const p = (model.predict(batchImages(set, idx)) as tf.Tensor).greater(0.5).toFloat();
+      const m = batchMasks(set, idx);
+      const inter = p.mul(m).sum([1, 2, 3]);
+      const union = p.add(m).sub(p.mul(m)).sum([1, 2, 3]);
+      return inter.div(union.maximum(1)).dataSync();
+    });
+    ious.forEach((v) => { total += v; });
+  }
+  return total / set.n;
+}
+
+export function trainModel(
+  model: tf.LayersModel, train: SceneSet, val: SceneSet, kind: 'classifier' | 'segmenter', o: TrainOptions,
+): EpochStats[] {
+  const optimizer = tf.train.adam(o.learningRate);
+  const stats: EpochStats[] = [];
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  for (let epoch = 1; epoch <= o.epochs; epoch++) {
+    const order = shuffled(train.n, o.rng);
+    let lossSum = 0, batches = 0;
+    const t0 = performance.now();
+    for (let i = 0; i + o.batchSize <= train.n; i += o.batchSize) {
+      const idx = order.slice(i, i + o.batchSize);
+      const loss = tf.tidy(() => {
+        const x = batchImages(train, idx);
+        const y = kind === 'classifier'
+          ? tf.oneHot(tf.tensor1d(idx.map((j) => train.labels[j]!), 'int32'), 10)
+          : batchMasks(train, idx);
+        return optimizer.minimize(() => {
+          const out = model.apply(x, { training: true }) as tf.Tensor;
+          return kind === 'classifier'
+            ? tf.losses.softmaxCrossEntropy(y, out)
+            : tf.losses.logLoss(y, out); // the segmenter outputs probabilities
+        }, true, trainable) as tf.Scalar;
+      });
+      lossSum += loss.dataSync()[0]!;
+      loss.dispose();
+      batches++;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const valMetric = kind === 'classifier' ? classifierAccuracy(model, val) : segmenterIoU(model, val);
+    const s = { epoch, loss: lossSum / batches, imagesPerSecond: (batches * o.batchSize) / seconds, val: valMetric };
+    stats.push(s);
+    o.log(`${kind} epoch ${epoch}/${o.epochs}: loss ${s.loss.toFixed(4)}, ${s.imagesPerSecond.toFixed(0)} images/s, val ${kind === 'classifier' ? 'accuracy' : 'IoU'} ${valMetric.toFixed(4)}`, { kind, ...s });
+  }
+  optimizer.dispose();
+  return stats;
+}
+
+export async function saveModel(model: tf.LayersModel, dir: string): Promise<string> {
+  const store = new FsObjectStore(dir);
+  await model.save(objectStoreIO(store, 'model.json'));
+  const weights = await store.get('weights.bin');
+  return createHash('sha256').update(await store.get('model.json')).update(weights).digest('hex');
+}
+
+export { buildCbamClassifier, buildSegmenter };

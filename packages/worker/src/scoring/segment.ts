@@ -1,0 +1,50 @@
+/**
+ * Object masks: a learned segmenter's probability map binarised at its threshold, or a
+ * saliency prior that needs no weights (frequency-tuned saliency, Achanta et al. 2009:
+ * distance of each blurred pixel's colour from the image's mean colour) binarised per
+ * image with Otsu's threshold (Otsu 1979).
+ */
+import * as tf from '../backend/tf';
+
+export function binarize(prob: tf.Tensor3D, threshold: number): tf.Tensor3D {
+  return tf.tidy(() => tf.greaterEqual(prob, threshold).toFloat() as tf.Tensor3D);
+}
+
+/** Saliency map in [0, 1], [B, H, W], from RGB images in [0, 1], [B, H, W, 3]. */
+export function frequencyTunedSaliency(images: tf.Tensor4D, blur: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const blurred = tf.avgPool(images, blur, 1, 'same');
+    const mean = tf.mean(images, [1, 2], true);
+    const dist = tf.sqrt(tf.sum(tf.square(tf.sub(blurred, mean)), -1)) as tf.Tensor3D;
+    return tf.divNoNan(dist, tf.max(dist, [1, 2], true)) as tf.Tensor3D;
+  });
+}
+
+/** Otsu's threshold of values in [0, 1]: maximises the between-class variance over 256 bins. */
+export function otsuThreshold(values: ArrayLike<number>, offset = 0, length = values.length): number {
+  const hist = new Float64Array(256);
+  for (let i = offset; i < offset + length; i++) hist[Math.min(255, Math.max(0, Math.floor(values[i]! * 256)))]!++;
+  let sumAll = 0;
+  for (let t = 0; t < 256; t++) sumAll += t * hist[t]!;
+  let wB = 0, sumB = 0, best = -1, threshold = 0;
+  for (let t = 0; t < 256; t++) {
+    wB += hist[t]!;
+    if (wB === 0) continue;
+    const wF = length - wB;
+    if (wF === 0) break;
+    sumB += t * hist[t]!;
+    const mB = sumB / wB, mF = (sumAll - sumB) / wF;
+    const between = wB * wF * (mB - mF) * (mB - mF);
+    if (between > best) { best = between; threshold = t; }
+  }
+  return (threshold + 1) / 256;
+}
+
+/** Binarises each saliency map at its own Otsu threshold. */
+export function saliencyMask(saliency: tf.Tensor3D): tf.Tensor3D {
+  const [b, h, w] = saliency.shape;
+  const data = saliency.dataSync();
+  const thresholds = new Float32Array(b);
+  for (let i = 0; i < b; i++) thresholds[i] = otsuThreshold(data, i * h * w, h * w);
+  return tf.tidy(() => tf.greaterEqual(saliency, tf.tensor3d(thresholds, [b, 1, 1])).toFloat() as tf.Tensor3D);
+}
