@@ -16,7 +16,8 @@ const conv = (filters: number, kernel: number, name: string, activation: 'relu' 
 /** conv -> batch norm -> ReLU; batch norm is what gets training off the ground on the cluttered scenes. */
 function convBn(x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor {
   const c = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', name, kernelInitializer: 'heNormal', useBias: false }).apply(x);
-  const b = tf.layers.batchNormalization({ name: `${name}_bn` }).apply(c);
+  // momentum 0.9, not tfjs's 0.99: with a few thousand steps the moving statistics must settle.
+  const b = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(c);
   return tf.layers.reLU({ name: `${name}_relu` }).apply(b) as tf.SymbolicTensor;
 }
 

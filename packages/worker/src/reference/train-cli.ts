@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     log('generated training scenes', { n, flipped: flippedCount });
     const model = buildCbamClassifier();
     const epochs = trainModel(model, train, val, 'classifier', {
-      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: Number(env('LR', '3e-3')), log, rng,
+      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: Number(env('LR', '2e-3')), log, rng,
     });
     const hash = await saveModel(model, path.join(out, 'classifier'));
     record.classifier = { trainScenes: n, flipped: flippedCount, epochs, valAccuracy: classifierAccuracy(model, val), sha256: hash };

@@ -6,6 +6,9 @@
  */
 import * as tf from '../backend/tf';
 
+/** Colour distance (RGB in [0, 1]) below which nothing counts as salient. */
+export const MIN_SALIENT_DISTANCE = 0.02;
+
 export function binarize(prob: tf.Tensor3D, threshold: number): tf.Tensor3D {
   return tf.tidy(() => tf.greaterEqual(prob, threshold).toFloat() as tf.Tensor3D);
 }
@@ -13,10 +16,15 @@ export function binarize(prob: tf.Tensor3D, threshold: number): tf.Tensor3D {
 /** Saliency map in [0, 1], [B, H, W], from RGB images in [0, 1], [B, H, W, 3]. */
 export function frequencyTunedSaliency(images: tf.Tensor4D, blur: number): tf.Tensor3D {
   return tf.tidy(() => {
-    const blurred = tf.avgPool(images, blur, 1, 'same');
+    // Reflect-pad before the box blur: zero padding would darken the border and make it "salient".
+    const lo = Math.floor((blur - 1) / 2), hi = blur - 1 - lo;
+    const blurred = tf.avgPool(tf.mirrorPad(images, [[0, 0], [lo, hi], [lo, hi], [0, 0]], 'reflect'), blur, 1, 'valid');
     const mean = tf.mean(images, [1, 2], true);
     const dist = tf.sqrt(tf.sum(tf.square(tf.sub(blurred, mean)), -1)) as tf.Tensor3D;
-    return tf.divNoNan(dist, tf.max(dist, [1, 2], true)) as tf.Tensor3D;
+    // Normalise by the image's largest distance, but never by less than a visible colour
+    // difference (~5/255): a flat image then has no salient pixel instead of rounding noise
+    // blown up to 1.
+    return tf.div(dist, tf.maximum(tf.max(dist, [1, 2], true), MIN_SALIENT_DISTANCE)) as tf.Tensor3D;
   });
 }
 

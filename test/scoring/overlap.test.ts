@@ -1,0 +1,45 @@
+import * as tf from '../../packages/worker/dist/backend/tf';
+import { initBackend } from '@overmap/worker';
+import { combine, overlap } from '../../packages/worker/dist/scoring/overlap';
+import { otsuThreshold } from '../../packages/worker/dist/scoring/segment';
+
+beforeAll(async () => { await initBackend('wasm'); });
+
+describe('overlap measures on hand-made masks', () => {
+  // 4x4: mask = left half; map A = top-left 2x2 block at 1; map B = whole image at 0.5.
+  const mask = tf.tensor3d([[[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0]]]);
+  const blockA = tf.tensor3d([[[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]]);
+  const half = tf.fill([1, 4, 4], 0.5) as tf.Tensor3D;
+  const empty = tf.zeros([1, 4, 4]) as tf.Tensor3D;
+
+  it('mass: share of the map inside the mask', () => {
+    expect(overlap(blockA, mask, 'mass', 0.5).dataSync()[0]).toBeCloseTo(1, 6);
+    expect(overlap(half, mask, 'mass', 0.5).dataSync()[0]).toBeCloseTo(0.5, 6);
+  });
+  it('IoU and Dice of binarised maps', () => {
+    // A ∩ M = 4, A ∪ M = 8
+    expect(overlap(blockA, mask, 'iou', 0.5).dataSync()[0]).toBeCloseTo(0.5, 6);
+    expect(overlap(blockA, mask, 'dice', 0.5).dataSync()[0]).toBeCloseTo((2 * 4) / (4 + 8), 6);
+    // the all-0.5 map binarised at 0.5 covers everything: IoU = 8/16
+    expect(overlap(half, mask, 'iou', 0.5).dataSync()[0]).toBeCloseTo(0.5, 6);
+  });
+  it('an empty map or an empty mask gives 0, not NaN', () => {
+    for (const m of ['mass', 'iou', 'dice'] as const) {
+      expect(overlap(empty, mask, m, 0.5).dataSync()[0]).toBe(0);
+      expect(overlap(blockA, empty, m, 0.5).dataSync()[0]).toBe(0);
+    }
+  });
+  it('combination rules', () => {
+    const c = { gradcam_seg: 0.2, attention_seg: 0.4, gradcam_attention: 0.9 };
+    expect(combine(c, 'mean', c)).toBeCloseTo(0.5, 12);
+    expect(combine(c, 'min', c)).toBe(0.2);
+    expect(combine(c, 'product', c)).toBeCloseTo(0.072, 12);
+    expect(combine(c, 'weighted', { gradcam_seg: 1, attention_seg: 0, gradcam_attention: 1 })).toBeCloseTo(0.55, 12);
+  });
+  it("Otsu's threshold separates a bimodal histogram", () => {
+    const v = [...Array(100).fill(0.1), ...Array(50).fill(0.8)];
+    const t = otsuThreshold(v);
+    expect(t).toBeGreaterThan(0.1);
+    expect(t).toBeLessThanOrEqual(0.8);
+  });
+});

@@ -1,0 +1,107 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '../../packages/worker/dist/backend/tf';
+import { type ImageScore, OverMapScorer, initBackend, loadSpec } from '@overmap/worker';
+import { ModelSpecError } from '@overmap/shared';
+import { makeDevModel } from '../helpers/models';
+import { tmpDir } from '../helpers/services';
+
+let dir: string;
+let scorer: OverMapScorer;
+const N = 32;
+const px = 64 * 64 * 3;
+let images: Uint8Array[];
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  dir = await tmpDir();
+  scorer = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'model'))));
+  let seed = 1;
+  const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+  images = Array.from({ length: N }, () => Uint8Array.from({ length: px }, () => Math.floor(rnd() * 256)));
+});
+afterAll(async () => {
+  scorer.dispose();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const strip = (s: ImageScore) => ({ ...s, maps: undefined });
+
+describe('OverMapScorer', () => {
+  it('scores each image the same alone and inside a batch of 32', () => {
+    const batch = scorer.scoreBatch(images.map((rgb) => ({ rgb })));
+    expect(batch).toHaveLength(N);
+    for (const i of [0, 7, 31]) {
+      const alone = scorer.scoreBatch([{ rgb: images[i]! }])[0]!;
+      expect(alone.index).toBe(batch[i]!.index);
+      for (const k of ['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin', 'maskFraction'] as const) {
+        expect(Math.abs(alone[k] - batch[i]![k])).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('gives bit-identical scores across two runs and leaks no tensors over 100 batches', () => {
+    const inputs = images.slice(0, 4).map((rgb) => ({ rgb }));
+    const first = scorer.scoreBatch(inputs).map(strip);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 100; i++) scorer.scoreBatch(inputs);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(scorer.scoreBatch(inputs).map(strip)).toEqual(first);
+  });
+
+  it('keeps every score in range and top-3 probabilities sorted', () => {
+    for (const s of scorer.scoreBatch(images.slice(0, 8).map((rgb) => ({ rgb, label: 3 })))) {
+      for (const v of [s.overmap, s.gradcam_seg, s.attention_seg, s.gradcam_attention, s.msp, s.margin]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1 + 1e-6);
+      }
+      expect(s.top).toHaveLength(3);
+      expect(s.top[0]!.p).toBeGreaterThanOrEqual(s.top[1]!.p);
+      expect(s.label_gradcam_seg).not.toBeNull();
+    }
+  });
+});
+
+describe('no_mask: "estimation not available"', () => {
+  it('a uniform image has no salient object: no_mask, overmap 0', async () => {
+    const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'saliency'), { segmenter: 'saliency' })));
+    try {
+      const flat = new Uint8Array(px).fill(128);
+      const [r] = s.scoreBatch([{ rgb: flat }]);
+      expect(r!.noMask).toBe(true);
+      expect(r!.maskFraction).toBe(0);
+      expect(r!.overmap).toBe(0);
+      expect(r!.gradcam_seg).toBe(0);
+      expect(r!.attention_seg).toBe(0);
+      // a bright square on a dark ground is an object
+      const sq = new Uint8Array(px);
+      for (let y = 20; y < 44; y++) for (let x = 20; x < 44; x++) for (let c = 0; c < 3; c++) sq[(y * 64 + x) * 3 + c] = 250;
+      expect(s.scoreBatch([{ rgb: sq }])[0]!.noMask).toBe(false);
+    } finally {
+      s.dispose();
+    }
+  });
+});
+
+describe('bad model specs name the problem', () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/],
+    ['a wrong class count', { classes: ['a', 'b', 'c'] }, /spec lists 3 classes: class count must equal the output units/],
+    ['an attention layer that is not a mask', { attentionLayers: ['conv3_relu'] }, /attention layer "conv3_relu" outputs .*must be a spatial mask/],
+    ['a wrong input size', { classifier: { model: 'classifier/model.json', inputSize: [32, 32] } }, /takes \[64,64,3\] but the spec says inputSize 32x32/],
+    ['a missing model file', { classifier: { model: 'gone/model.json', inputSize: [64, 64] } }, /model file gone\/model.json not found/],
+    ['a bad field', { threshold: 2 }, /threshold: .*(less than or equal|<=)/i],
+  ];
+  it.each(cases)('%s', async (_name, patch, msg) => {
+    const d = path.join(dir, `bad-${Object.keys(patch).join('-')}-${Math.random().toString(36).slice(2, 6)}`);
+    const spec = await makeDevModel(d, { patch });
+    const err = await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelSpecError);
+    expect((err as Error).message).toMatch(msg);
+  });
+  it('invalid JSON', async () => {
+    const f = path.join(dir, 'broken.json');
+    await fs.writeFile(f, '{"classes": [');
+    await expect(loadSpec(f)).rejects.toThrow(/is not valid JSON/);
+  });
+});

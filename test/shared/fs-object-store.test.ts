@@ -1,0 +1,58 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { FsObjectStore, InputError, PreconditionFailed, listAll } from '@overmap/shared';
+import { tmpDir } from '../helpers/services';
+
+describe('FsObjectStore', () => {
+  let root: string;
+  let store: FsObjectStore;
+  beforeEach(async () => {
+    root = await tmpDir();
+    store = new FsObjectStore(root);
+  });
+  afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+  it.each(['../escape.txt', 'a/../../escape.txt', '/etc/passwd', 'a/..', 'x\0y'])('refuses the key %j', async (key) => {
+    await expect(store.put(key, 'x')).rejects.toThrow(InputError);
+    await expect(store.get(key)).rejects.toThrow(InputError);
+    await expect(fs.access(path.join(root, '..', 'escape.txt'))).rejects.toThrow();
+  });
+
+  it('lists in S3 order (byte order of full keys, across directories), paginated', async () => {
+    const keys = ['a-b.png', 'a/x.png', 'a/y/z.png', 'ab.png', 'b.png', 'a0.png'];
+    for (const k of keys) await store.put(k, k);
+    const listed: string[] = [];
+    for await (const o of listAll(store)) listed.push(o.key);
+    expect(listed).toEqual([...keys].sort());
+    const p1 = await store.listPage('', { pageSize: 2 });
+    expect(p1.objects.map((o) => o.key)).toEqual([...keys].sort().slice(0, 2));
+    const p2 = await store.listPage('', { pageSize: 2, next: p1.next });
+    expect(p2.objects.map((o) => o.key)).toEqual([...keys].sort().slice(2, 4));
+  });
+
+  it('lists 2,500 keys exactly once across pages', async () => {
+    const keys = Array.from({ length: 2500 }, (_, i) => `d${i % 7}/img${String(i).padStart(5, '0')}.jpg`);
+    await Promise.all(keys.map((k) => store.put(k, '')));
+    const listed: string[] = [];
+    for await (const o of listAll(store)) listed.push(o.key);
+    expect(listed).toEqual([...keys].sort());
+  });
+
+  it('create-once refuses to overwrite and leaves the first object intact', async () => {
+    await store.put('manifest.json', 'first', { ifNoneMatch: true });
+    await expect(store.put('manifest.json', 'second', { ifNoneMatch: true })).rejects.toThrow(PreconditionFailed);
+    expect((await store.get('manifest.json')).toString()).toBe('first');
+    expect((await fs.readdir(root)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('overwrites a part file in place: a retried batch leaves one file', async () => {
+    await store.put('parts/batch-000001.jsonl', 'attempt 1');
+    await store.put('parts/batch-000001.jsonl', 'attempt 2');
+    expect(await fs.readdir(path.join(root, 'parts'))).toEqual(['batch-000001.jsonl']);
+    expect((await store.get('parts/batch-000001.jsonl')).toString()).toBe('attempt 2');
+  });
+
+  it('check() names a missing directory', async () => {
+    await expect(new FsObjectStore(path.join(root, 'missing')).check()).rejects.toThrow(/cannot read file:\/\/.*missing/);
+  });
+});

@@ -1,0 +1,82 @@
+import * as http from 'node:http';
+import { InputError, S3ObjectStore, listAll, openStore } from '@overmap/shared';
+import { type S3Server, startS3 } from '../helpers/services';
+
+let s3: S3Server;
+beforeAll(async () => {
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+  process.env.AWS_REGION = 'us-east-1';
+  s3 = await startS3(['data', 'results']);
+});
+afterAll(() => s3.stop());
+
+describe('S3ObjectStore against a real S3 API server', () => {
+  it('round-trips objects and reports missing keys as undefined', async () => {
+    const store = new S3ObjectStore('results', 'run1/', { endpoint: s3.endpoint });
+    await store.put('a/b.json', '{"x":1}');
+    expect((await store.get('a/b.json')).toString()).toBe('{"x":1}');
+    expect(await store.getIfExists('nope')).toBeUndefined();
+    expect(await store.exists('a/b.json')).toBe(true);
+    expect(await store.exists('nope')).toBe(false);
+  });
+
+  it('lists more than 1,000 keys across pages, in order, exactly once each', async () => {
+    const store = new S3ObjectStore('data', 'many/', { endpoint: s3.endpoint });
+    const keys = Array.from({ length: 1234 }, (_, i) => `k${String(i).padStart(5, '0')}.png`);
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, 'x')));
+    const first = await store.listPage('');
+    expect(first.objects).toHaveLength(1000);
+    expect(first.next).toBeDefined();
+    const listed: string[] = [];
+    for await (const o of listAll(store)) listed.push(o.key);
+    expect(listed).toEqual(keys);
+    // resuming after a key lists only what follows it
+    const after: string[] = [];
+    for await (const o of listAll(store, '', keys[1099])) after.push(o.key);
+    expect(after).toEqual(keys.slice(1100));
+  });
+
+  it('names a missing bucket and the fix in one line', async () => {
+    const store = openStore('s3://no-such-bucket/x/', { endpoint: s3.endpoint });
+    await expect(store.check()).rejects.toThrow(InputError);
+    await expect(store.check()).rejects.toThrow(/bucket no-such-bucket does not exist/);
+  });
+
+  it('refuses keys that climb out of the prefix', async () => {
+    const store = new S3ObjectStore('data', 'p/', { endpoint: s3.endpoint });
+    await expect(store.get('../secret')).rejects.toThrow(/must not contain '\.\.'/);
+  });
+});
+
+describe('S3ObjectStore retries', () => {
+  it('retries 503 SlowDown answers and then succeeds', async () => {
+    // A fault the real server cannot produce: a loopback proxy that answers the first
+    // three requests with 503 SlowDown, then forwards to s3rver.
+    let refused = 0;
+    const proxy = http.createServer((req, res) => {
+      if (refused < 3) {
+        refused++;
+        req.resume();
+        res.writeHead(503, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+        return;
+      }
+      const up = http.request({ host: '127.0.0.1', port: s3.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 500, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as { port: number }).port;
+    try {
+      const store = new S3ObjectStore('results', 'retry/', { endpoint: `http://127.0.0.1:${port}` });
+      await store.put('x.txt', 'hello');
+      expect(refused).toBe(3);
+      expect((await store.get('x.txt')).toString()).toBe('hello');
+    } finally {
+      proxy.close();
+    }
+  });
+});
