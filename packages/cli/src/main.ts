@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { canonicalUri, loadConfig, logger, openStore } from '@overmap/shared';
+import { canonicalUri, loadConfig, logger, openStore, parseUri } from '@overmap/shared';
 import { enqueueDataset, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
@@ -32,6 +32,10 @@ function progressPrinter(): (p: EnqueueProgress) => void {
 }
 
 async function doEnqueue(dataset: string, f: EnqueueFlags) {
+  // Check what the user typed before the slower checks: URIs, then Redis, then the model.
+  parseUri(dataset, 'dataset URI');
+  parseUri(f.out, 'results URI');
+  await openStore(dataset, {}, 'dataset URI').check();
   const { config, redis } = await configAndRedis();
   try {
     const spec = await loadSpec(f.model ?? config.OVERMAP_MODEL ?? referenceSpecUri());

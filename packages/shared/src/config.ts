@@ -20,6 +20,8 @@ export const ConfigSchema = z.object({
   OVERMAP_DOWNLOAD_CONCURRENCY: int(16, 1),
   /** Seconds a worker may take to finish its batch after SIGTERM. */
   OVERMAP_GRACE_SECONDS: int(120, 1),
+  /** BullMQ job lock: a worker that dies holding a batch loses it to another after this. */
+  OVERMAP_LOCK_SECONDS: int(60, 1),
   /** sharp's limitInputPixels: larger images become `too_large` records. */
   OVERMAP_MAX_INPUT_PIXELS: int(50_000_000, 1),
   OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),

@@ -49,7 +49,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const lock = pLimit(1);
   const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn) };
 
-  const common = { connection: redis, prefix, lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 2 };
+  const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
+  const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };
   const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
   const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion), { ...common, concurrency: 1 });
   batchWorker.on('completed', () => metrics.batches.inc({ outcome: 'completed' }));

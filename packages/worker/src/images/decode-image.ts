@@ -31,7 +31,8 @@ export async function decodeImage(bytes: Buffer, o: DecodeOptions): Promise<Deco
   if (bytes.length > o.maxBytes) return { ok: false, status: 'too_large', error: `file is ${bytes.length} bytes, over the ${o.maxBytes}-byte limit` };
   let meta: sharp.Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: o.maxInputPixels }).metadata();
+    // metadata() reads the header only, so no pixel limit is needed to learn the size.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
     return { ok: false, status: 'decode_error', error: `not a readable image: ${(e as Error).message}` };
   }

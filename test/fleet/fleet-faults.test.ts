@@ -1,0 +1,105 @@
+/**
+ * Faults the fleet must survive: a worker killed outright mid-batch, and Redis restarting
+ * mid-run. Each test has its own redis-server with AOF on, so that it can be restarted.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { BATCH_QUEUE } from '@overmap/shared';
+import { makeDevModel } from '../helpers/models';
+import { cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
+import { type RedisServer, spawnRedis, tmpDir, waitFor } from '../helpers/services';
+
+let dir: string, spec: string, data: string, keys: string[];
+beforeAll(async () => {
+  dir = await tmpDir();
+  spec = await makeDevModel(path.join(dir, 'model'));
+  data = path.join(dir, 'data');
+  keys = await makeImages(data, 96);
+});
+afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+
+const exists = (p: string) => fs.access(p).then(() => true, () => false);
+
+describe('a worker killed with SIGKILL mid-batch', () => {
+  let redis: RedisServer;
+  beforeAll(async () => { redis = await spawnRedis({ appendonly: true }); });
+  afterAll(() => redis.stop());
+
+  it('loses nothing: its batch stalls, another worker runs it, one record per image', async () => {
+    const env = cliEnv(redis.url, 'kill');
+    const out = path.join(dir, 'kill-out');
+    const enq = await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env);
+    expect(enq.code).toBe(0);
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(BATCH_QUEUE, { connection: conn, prefix: 'kill' });
+    const victim = startWorkerProcess(env, ['--concurrency', '1']);
+    try {
+      const active = await waitFor(async () => ((await q.getActive()).length > 0 ? (await q.getActive())[0] : undefined), 'a batch to become active', 60_000, 20);
+      victim.kill('SIGKILL');
+      await new Promise((r) => victim.once('exit', r));
+      const rescuer = startWorkerProcess(env, ['--exit-when-idle']);
+      await waitFor(async () => exists(path.join(out, 'manifest.json')), 'the manifest', 120_000, 200);
+      rescuer.kill('SIGTERM');
+      const job = await q.getJob(active!.id!);
+      // the killed batch was completed by the rescuer (or before the kill landed)
+      expect(job ? await job.getState() : 'completed').toBe('completed');
+      const { records } = await readParts(out);
+      expectOneRecordPerKey(records, keys);
+      const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8'));
+      expect(manifest.counts.total).toBe(keys.length);
+    } finally {
+      victim.kill('SIGKILL');
+      await q.close();
+      conn.disconnect();
+    }
+  });
+});
+
+describe('Redis restarting mid-run', () => {
+  let redis: RedisServer;
+  beforeAll(async () => { redis = await spawnRedis({ appendonly: true }); });
+  afterAll(() => redis.stop());
+
+  it('the run still completes with one record per image', async () => {
+    const env = cliEnv(redis.url, 'restart');
+    const out = path.join(dir, 'restart-out');
+    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env)).code).toBe(0);
+    const worker = startWorkerProcess(env, ['--exit-when-idle']);
+    try {
+      await waitFor(async () => ((await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 2 ? true : undefined), 'two parts', 60_000, 20);
+      await redis.restart();
+      await waitFor(async () => exists(path.join(out, 'manifest.json')), 'the manifest after the restart', 150_000, 200);
+      const { records } = await readParts(out);
+      expectOneRecordPerKey(records, keys);
+    } finally {
+      worker.kill('SIGTERM');
+    }
+  });
+});
+
+describe('SIGTERM', () => {
+  let redis: RedisServer;
+  beforeAll(async () => { redis = await spawnRedis(); });
+  afterAll(() => redis.stop());
+
+  it('lets the current batch finish and exits 0', async () => {
+    const env = cliEnv(redis.url, 'term');
+    const out = path.join(dir, 'term-out');
+    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '32', '--model', spec], env)).code).toBe(0);
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(BATCH_QUEUE, { connection: conn, prefix: 'term' });
+    const worker = startWorkerProcess(env, ['--concurrency', '1']);
+    try {
+      const active = await waitFor(async () => (await q.getActive())[0], 'an active batch', 60_000, 20);
+      worker.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => worker.once('exit', r));
+      expect(code).toBe(0);
+      expect(await (await q.getJob(active.id!))!.getState()).toBe('completed');
+    } finally {
+      await q.close();
+      conn.disconnect();
+    }
+  });
+});
