@@ -10,3 +10,4 @@ export * from './storage/s3-object-store';
 export * from './storage/open-store';
 export * from './evaluation/risk-coverage';
 export * from './run-state';
+export * from './evaluation/evaluate-records';

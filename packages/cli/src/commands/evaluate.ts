@@ -1,4 +1,66 @@
-/** Placeholder replaced below. */
-export async function evaluateCommand(_uri: string, _f: Record<string, unknown>): Promise<string> {
-  return '';
+/**
+ * `overmap evaluate <results-uri>`: reads a run's records and, where labels are known,
+ * reports every confidence (Over-MAP, its components, the baselines, random, and a fusion
+ * whose weight is chosen on a validation run given with --val) as risk-coverage tables;
+ * optionally a plot (PNG) and the tables as JSON.
+ */
+import { promises as fs } from 'node:fs';
+import {
+  type ConfidenceReport, type ImageRecord, InputError, RecordSchema, RunJsonSchema, chooseFusionWeight, evaluateRecords,
+  listAll, openStore, scorable,
+} from '@overmap/shared';
+import { loadSpec } from '@overmap/worker';
+import { renderPlot } from './plot-svg';
+
+export async function readRecords(resultsUri: string): Promise<{ records: ImageRecord[]; classes: string[] }> {
+  const store = openStore(resultsUri, {}, 'results URI');
+  const runRaw = await store.getIfExists('run.json');
+  if (!runRaw) throw new InputError(`no run.json under ${store.uri}: give the --out of a finished run`);
+  const run = RunJsonSchema.parse(JSON.parse(runRaw.toString('utf8')));
+  const records: ImageRecord[] = [];
+  for await (const o of listAll(store, 'parts/')) {
+    for (const line of (await store.get(o.key)).toString('utf8').split('\n')) if (line.trim()) records.push(RecordSchema.parse(JSON.parse(line)));
+  }
+  const { spec } = await loadSpec(run.model.uri);
+  return { records, classes: spec.classes };
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}` : '–');
+const pts = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}` : '–');
+
+export function markdownTables(reports: ConfidenceReport[], n: number, excluded: number): string {
+  const lines = [`${n} labelled, scorable images (${excluded} other records excluded).`, '',
+    '| confidence | AURC ↓ | E-AURC ↓ | AUROC ↑ | Top-1 macro acc. (all) | Top-3 macro acc. (all) | Top-3 macro gain at 12% / 15% / 18% rejected | Top-1 macro gain at 12% / 15% / 18% |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of reports) {
+    const g3 = ['12%', '15%', '18%'].map((k) => pts(r.gainTop3Macro[k]!)).join(' / ');
+    const g1 = ['12%', '15%', '18%'].map((k) => pts(r.gainTop1Macro[k]!)).join(' / ');
+    lines.push(`| ${r.name} | ${(r.aurc * 1000).toFixed(1)}‰ | ${(r.eAurc * 1000).toFixed(1)}‰ | ${r.auroc.toFixed(3)} | ${pct(r.table[0]!.macroAccuracy!)} | ${pct(r.table[0]!.macroTop3Accuracy!)} | ${g3} | ${g1} |`);
+  }
+  lines.push('', 'Top-1 macro accuracy (%) after rejecting the least confident fraction:', '',
+    `| confidence | ${reports[0]!.table.map((t) => `${Math.round(t.rejected * 100)}%`).join(' | ')} |`,
+    `| --- | ${reports[0]!.table.map(() => '---').join(' | ')} |`);
+  for (const r of reports) lines.push(`| ${r.name} | ${r.table.map((t) => pct(t.macroAccuracy!)).join(' | ')} |`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function evaluateCommand(resultsUri: string, f: { val?: string; plot?: string; json?: string }): Promise<string> {
+  const { records, classes } = await readRecords(resultsUri);
+  const test = scorable(records, classes);
+  if (test.length === 0) throw new InputError(`no labelled, scorable records under ${resultsUri}: evaluate needs a run with --labels`);
+  let fusionWeight: number | undefined;
+  let header = '';
+  if (f.val) {
+    const v = await readRecords(f.val);
+    const choice = chooseFusionWeight(scorable(v.records, v.classes));
+    fusionWeight = choice.weight;
+    header = `Fusion weight chosen on the validation run ${f.val}: ${choice.weight} (validation AURC ${(choice.aurc * 1000).toFixed(1)}‰).\n\n`;
+  }
+  const reports = evaluateRecords(test, { fusionWeight });
+  if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, fusionWeight, reports }, null, 2));
+  if (f.plot) {
+    const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') => reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
+    await renderPlot(f.plot, series('macroAccuracy'), series('macroTop3Accuracy'));
+  }
+  return header + markdownTables(reports, test.length, records.length - test.length);
 }

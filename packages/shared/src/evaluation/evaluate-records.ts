@@ -1,0 +1,107 @@
+/**
+ * Evaluation of every confidence in a set of records with known labels: AURC, E-AURC,
+ * AUROC of error detection, Top-1 / Top-3 macro accuracy against the fraction rejected,
+ * and the accuracy gain at the paper's 12%, 15% and 18% rejection. Only scorable records
+ * (ok, no_mask) count; no_mask records carry overmap 0, so they are rejected first.
+ */
+import seedrandom from 'seedrandom';
+import type { ImageRecord } from '../schemas';
+import { canonicalClass } from '../labels';
+import { type Scored, aurc, aurocOfErrorDetection, eAurc, macroAccuracy, riskCoverageTable } from './risk-coverage';
+
+export const CONFIDENCES = ['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'neg_entropy', 'margin', 'mc_dropout', 'random'] as const;
+export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';
+
+export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => number): number | null {
+  const s = r.scores;
+  switch (name) {
+    case 'neg_entropy': return s.entropy === null ? null : -s.entropy;
+    case 'random': return rng ? rng() : Math.random();
+    case 'fused': return null;
+    default: return (s as Record<string, number | null | undefined>)[name] ?? null;
+  }
+}
+
+export interface ScoredRecord { record: ImageRecord; label: number; pred: number; correct: boolean; correctTop3: boolean }
+
+export function scorable(records: ImageRecord[], classes: string[]): ScoredRecord[] {
+  const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
+  const out: ScoredRecord[] = [];
+  for (const r of records) {
+    if (!r.prediction || r.label === null) continue;
+    const label = index.get(canonicalClass(r.label));
+    if (label === undefined) continue;
+    out.push({
+      record: r, label, pred: r.prediction.index, correct: r.prediction.index === label,
+      correctTop3: r.prediction.top.slice(0, 3).some((t) => canonicalClass(t.class) === canonicalClass(classes[label]!)),
+    });
+  }
+  return out;
+}
+
+export function toScored(items: ScoredRecord[], conf: (x: ScoredRecord, i: number) => number): Scored[] {
+  return items.map((x, i) => ({ confidence: conf(x, i), correct: x.correct, correctTop3: x.correctTop3, label: x.label }));
+}
+
+export interface ConfidenceReport {
+  name: string;
+  aurc: number;
+  eAurc: number;
+  auroc: number;
+  table: ReturnType<typeof riskCoverageTable>;
+  gainTop3Macro: Record<string, number>;
+  gainTop1Macro: Record<string, number>;
+}
+
+export const REJECT_FRACTIONS = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
+
+export function reportFor(name: string, scored: Scored[]): ConfidenceReport {
+  const table = riskCoverageTable(scored, REJECT_FRACTIONS);
+  const base3 = macroAccuracy(scored, true), base1 = macroAccuracy(scored);
+  const gainTop3Macro: Record<string, number> = {}, gainTop1Macro: Record<string, number> = {};
+  for (const r of table) {
+    if (![0.12, 0.15, 0.18].includes(r.rejected)) continue;
+    gainTop3Macro[`${Math.round(r.rejected * 100)}%`] = r.macroTop3Accuracy! - base3;
+    gainTop1Macro[`${Math.round(r.rejected * 100)}%`] = r.macroAccuracy! - base1;
+  }
+  return { name, aurc: aurc(scored), eAurc: eAurc(scored), auroc: aurocOfErrorDetection(scored), table, gainTop3Macro, gainTop1Macro };
+}
+
+/** Rank-normalises a confidence to (0, 1] within a set, so that different scales can be fused. */
+export function ranks(values: number[]): number[] {
+  const idx = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
+  const r = new Array<number>(values.length);
+  idx.forEach((i, k) => { r[i] = (k + 1) / values.length; });
+  return r;
+}
+
+/** Fusion weight w for w·rank(overmap) + (1-w)·rank(msp), chosen by AURC on a validation set. */
+export function chooseFusionWeight(val: ScoredRecord[]): { weight: number; aurc: number } {
+  const om = ranks(val.map((x) => x.record.scores.overmap ?? 0));
+  const msp = ranks(val.map((x) => x.record.scores.msp ?? 0));
+  let best = { weight: 0, aurc: Infinity };
+  for (let w = 0; w <= 1.0001; w += 0.1) {
+    const a = aurc(val.map((x, i) => ({ confidence: w * om[i]! + (1 - w) * msp[i]!, correct: x.correct })));
+    if (a < best.aurc - 1e-12) best = { weight: Math.round(w * 10) / 10, aurc: a };
+  }
+  return best;
+}
+
+export function evaluateRecords(test: ScoredRecord[], options: { fusionWeight?: number; seed?: string } = {}): ConfidenceReport[] {
+  const rng = seedrandom(options.seed ?? 'overmap-evaluate');
+  const reports: ConfidenceReport[] = [];
+  for (const name of CONFIDENCES) {
+    const values = test.map((x) => confidenceOf(x.record, name, rng));
+    if (values.some((v) => v === null)) continue; // e.g. mc_dropout not run
+    reports.push(reportFor(name, toScored(test, (_x, i) => values[i]!)));
+  }
+  if (options.fusionWeight !== undefined) {
+    const w = options.fusionWeight;
+    const om = ranks(test.map((x) => x.record.scores.overmap ?? 0));
+    const msp = ranks(test.map((x) => x.record.scores.msp ?? 0));
+    reports.push(reportFor(`fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`, test.map((x, i) => ({
+      confidence: w * om[i]! + (1 - w) * msp[i]!, correct: x.correct, correctTop3: x.correctTop3, label: x.label,
+    }))));
+  }
+  return reports;
+}
