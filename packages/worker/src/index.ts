@@ -6,3 +6,4 @@ export { RunContexts, type ScorerFactory } from './fleet/run-context';
 export { loadSpec, referenceSpecUri, type LoadedSpec, type ModelSpec } from './model/model-spec';
 export { OverMapScorer, type Scorer, type ImageScore, type ScoreInput } from './scoring/pipeline';
 export { decodeImage } from './images/decode-image';
+export { NoopScorer } from './scoring/noop-scorer';

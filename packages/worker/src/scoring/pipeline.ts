@@ -228,6 +228,16 @@ export class OverMapScorer implements Scorer {
     }
   }
 
+  /** The loaded parts, for benchmarks that time each stage. */
+  get parts(): { classifier: tf.LayersModel; graph: ClassifierGraph; segmenter: tf.LayersModel | null } {
+    return { classifier: this.classifier, graph: this.graph, segmenter: this.segmenter };
+  }
+
+  /** Builds a scorer from models already in memory (benchmarks, tests). */
+  static fromModels(spec: ModelSpec, hash: string, classifier: tf.LayersModel, segmenter: tf.LayersModel | null): OverMapScorer {
+    return new OverMapScorer(spec, hash, classifier, buildClassifierGraph(classifier, spec.gradcamLayer, spec.attentionLayers, spec.classes.length), segmenter);
+  }
+
   dispose(): void {
     this.classifier.dispose();
     this.segmenter?.dispose();

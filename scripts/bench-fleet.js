@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:fleet — one run on one machine; prints ratios and rates, asserts nothing.
+ *  1. producer enqueue rate (listing + addBulk) over N local keys, and Redis bytes per image
+ *  2. BullMQ's own no-op throughput on the same Redis (addBulk, then a no-op worker)
+ *  3. the fleet's per-image overhead (queue + storage + decode + record writing) with the
+ *     scoring replaced by a no-op, as a fraction of the real scoring time per image
+ *  4. `overmap run --workers 1` against `--workers 2` on the same dataset
+ * Env: BENCH_KEYS (default 50000), BENCH_IMAGES (default 1024).
+ */
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { Queue, Worker } = require('bullmq');
+const { Redis } = require('ioredis');
+const shared = require('@overmap/shared');
+const { enqueueDataset } = require('@overmap/producer');
+const W = require('@overmap/worker');
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
+const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'overmap-bench-'));
+const out = {};
+
+async function benchEnqueue(redis) {
+  const n = Number(process.env.BENCH_KEYS || 50000);
+  const dir = path.join(tmp, 'keys');
+  for (let d = 0; d < 100; d++) fs.mkdirSync(path.join(dir, `c${String(d).padStart(3, '0')}`), { recursive: true });
+  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(dir, `c${String(i % 100).padStart(3, '0')}`, `img-${String(i).padStart(7, '0')}.jpg`), '');
+  const prefix = `bench${Date.now().toString(36)}`;
+  const before = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
+  const spec = await W.loadSpec(W.referenceSpecUri());
+  const t0 = performance.now();
+  const r = await enqueueDataset({
+    dataset: dir, results: path.join(tmp, 'keys-out'), batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
+    model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold },
+  });
+  const s = (performance.now() - t0) / 1000;
+  const after = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
+  out.enqueue = { images: r.images, seconds: s, imagesPerSecond: r.images / s, redisBytesPerImage: (after - before) / r.images };
+  const q = new Queue(shared.BATCH_QUEUE, { connection: redis, prefix });
+  await q.obliterate({ force: true });
+  await q.close();
+}
+
+async function benchBullmqNoop(redis) {
+  const prefix = `benchnoop${Date.now().toString(36)}`;
+  const q = new Queue('noop', { connection: redis, prefix });
+  const n = 5000;
+  for (let i = 0; i < n; i += 50) await q.addBulk(Array.from({ length: 50 }, (_, j) => ({ name: 'x', data: { i: i + j }, opts: { removeOnComplete: true } })));
+  let done = 0;
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    const w = new Worker('noop', async () => {}, { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix, concurrency: 50 });
+    w.on('completed', () => { if (++done === n) { out.bullmqNoop = { jobs: n, jobsPerSecond: n / ((performance.now() - t0) / 1000) }; w.close().then(resolve); } });
+  });
+  await q.obliterate({ force: true });
+  await q.close();
+}
+
+async function benchOverhead(redis, dataDir, images) {
+  const spec = await W.loadSpec(W.referenceSpecUri());
+  const config = shared.loadConfig({ ...process.env, REDIS_URL: url });
+  const measure = async (label, factory) => {
+    const prefix = `bench${label}${Date.now().toString(36)}`;
+    const resDir = path.join(tmp, `res-${label}`);
+    await enqueueDataset({
+      dataset: dataDir, results: resDir, batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
+      model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold },
+    });
+    const t0 = performance.now();
+    const w = await W.startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: 'wasm' }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: factory, exitWhenIdle: true, idleSeconds: 1 });
+    while (!fs.existsSync(path.join(resDir, 'manifest.json'))) await new Promise((r) => setTimeout(r, 50));
+    const s = (performance.now() - t0) / 1000;
+    await w.stop('bench done');
+    return s;
+  };
+  // Load the real scorer once first so model loading and warm-up are outside the timing.
+  const real = await W.OverMapScorer.load(spec);
+  const tNoop = await measure('noop', async () => new W.NoopScorer(spec.spec, spec.hash));
+  const tReal = await measure('real', async () => real);
+  // Scoring alone, in-process, same micro-batches as the worker.
+  const rgb = new Uint8Array(64 * 64 * 3).fill(100);
+  const t0 = performance.now();
+  for (let i = 0; i < images; i += 16) real.scoreBatch(Array.from({ length: Math.min(16, images - i) }, () => ({ rgb })));
+  const tScore = (performance.now() - t0) / 1000;
+  out.overhead = {
+    images, noopSecondsPerImage: tNoop / images, realSecondsPerImage: tReal / images, scoringSecondsPerImage: tScore / images,
+    overheadFractionOfScoring: (tNoop / images) / (tScore / images),
+  };
+}
+
+function benchScaling(dataDir) {
+  const res = {};
+  for (const n of [1, 2]) {
+    const o = path.join(tmp, `scale-${n}`);
+    const stdout = execFileSync(process.execPath, [CLI, 'run', dataDir, '--out', o, '--workers', String(n), '--labels', 'folder'], { env: { ...process.env, REDIS_URL: url, OVERMAP_QUEUE_PREFIX: `scale${n}${Date.now().toString(36)}`, LOG_LEVEL: 'warn' } }).toString();
+    res[`workers${n}`] = { seconds: Number(/time: ([\d.]+) s/.exec(stdout)[1]) };
+  }
+  res.speedup = res.workers1.seconds / res.workers2.seconds;
+  out.scaling = res;
+}
+
+(async () => {
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  const images = Number(process.env.BENCH_IMAGES || 1024);
+  const dataDir = path.join(tmp, 'scenes');
+  execFileSync(process.execPath, [path.join(ROOT, 'packages/worker/dist/reference/make-scenes-cli.js'), dataDir, '--split', 'test', '--count', String(images)]);
+  out.machine = { cpus: os.cpus().length, cpu: os.cpus()[0].model, node: process.version };
+  await benchEnqueue(redis);
+  await benchBullmqNoop(redis);
+  await benchOverhead(redis, dataDir, images);
+  benchScaling(dataDir);
+  console.log(JSON.stringify(out, null, 2));
+  redis.disconnect();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });

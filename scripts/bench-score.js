@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:score — ms per image for each scoring stage on the wasm backend (or
+ * OVERMAP_BACKEND), on the reference model and on a ResNet-50-shaped classifier with
+ * random weights; the backend's measured matmul peak; the Over-MAP cost against
+ * classifier + segmenter forward; MC dropout T=20 over the whole network; the longest
+ * event-loop stall while the worker's micro-batched scoring runs. One run, one machine.
+ */
+'use strict';
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const sharp = require('sharp');
+const tf = require('../packages/worker/dist/backend/tf');
+const W = require('@overmap/worker');
+const { gradCam, resizeMaps } = require('../packages/worker/dist/scoring/grad-cam');
+const { applyHead } = require('../packages/worker/dist/scoring/classifier-graph');
+const { overlap } = require('../packages/worker/dist/scoring/overlap');
+const { frequencyTunedSaliency, saliencyMask } = require('../packages/worker/dist/scoring/segment');
+const { ModelSpecSchema } = require('../packages/worker/dist/model/model-spec');
+
+function time(fn, reps) {
+  const r = fn(); tf.dispose(r); // warm-up
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) { const o = fn(); const ts = Array.isArray(o) ? o : [o]; ts.forEach((t) => t.dataSync()); tf.dispose(o); }
+  return (performance.now() - t0) / reps;
+}
+
+function flopsOf(model) {
+  let f = 0;
+  for (const l of model.layers) {
+    const cls = l.getClassName();
+    const out = l.outputShape;
+    if (cls === 'Conv2D') { const k = l.getWeights()[0].shape; f += 2 * out[1] * out[2] * k[0] * k[1] * k[2] * k[3]; }
+    if (cls === 'Dense') { const k = l.getWeights()[0].shape; f += 2 * k[0] * k[1]; }
+  }
+  return f;
+}
+
+function resnet50(classes = 1000) {
+  const input = tf.input({ shape: [224, 224, 3] });
+  const cbr = (x, f, k, s, relu = true, name) => {
+    let y = tf.layers.conv2d({ filters: f, kernelSize: k, strides: s, padding: 'same', useBias: false, name }).apply(x);
+    y = tf.layers.batchNormalization({}).apply(y);
+    return relu ? tf.layers.reLU({}).apply(y) : y;
+  };
+  let x = cbr(input, 64, 7, 2);
+  x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x);
+  const stages = [[64, 3, 1], [128, 4, 2], [256, 6, 2], [512, 3, 2]];
+  let last;
+  stages.forEach(([f, n, s], si) => {
+    for (let b = 0; b < n; b++) {
+      const stride = b === 0 ? s : 1;
+      let y = cbr(x, f, 1, stride);
+      y = cbr(y, f, 3, 1);
+      y = cbr(y, f * 4, 1, 1, false);
+      const sc = b === 0 ? cbr(x, f * 4, 1, stride, false) : x;
+      x = tf.layers.reLU({ name: si === 3 && b === n - 1 ? 'last_conv' : undefined }).apply(tf.layers.add().apply([y, sc]));
+      last = x;
+    }
+  });
+  const g = tf.layers.globalAveragePooling2d({}).apply(last);
+  const out = tf.layers.dense({ units: classes, name: 'logits' }).apply(g);
+  return tf.model({ inputs: input, outputs: out });
+}
+
+(async () => {
+  const backend = await W.initBackend(process.env.OVERMAP_BACKEND);
+  const res = { backend: backend.name };
+  // Matmul peak: the best of a few square sizes.
+  let peak = 0;
+  for (const n of [256, 512, 1024]) {
+    const a = tf.randomNormal([n, n]), b = tf.randomNormal([n, n]);
+    const ms = time(() => tf.matMul(a, b), 5);
+    peak = Math.max(peak, (2 * n ** 3) / (ms / 1000) / 1e9);
+    tf.dispose([a, b]);
+  }
+  res.matmulPeakGflops = peak;
+
+  // Decode: a 500x375 JPEG to the model input.
+  const raw = Buffer.alloc(500 * 375 * 3); for (let i = 0; i < raw.length; i++) raw[i] = (i * 31) % 251;
+  const jpeg = await sharp(raw, { raw: { width: 500, height: 375, channels: 3 } }).jpeg().toBuffer();
+  const d0 = performance.now();
+  for (let i = 0; i < 50; i++) await W.decodeImage(jpeg, { size: [224, 224], maxInputPixels: 5e7, maxBytes: 1e8 });
+  res.decodeMsPerImage_500x375_to_224 = (performance.now() - d0) / 50;
+
+  async function stages(name, scorer, batch, size) {
+    const { graph, segmenter, classifier } = scorer.parts;
+    const spec = scorer.spec;
+    const x = tf.randomUniform([batch, size, size, 3]);
+    const feats = graph.features.predict(x);
+    const acts = Array.isArray(feats) ? feats[0] : feats;
+    const pred = tf.argMax(applyHead(graph, acts), 1);
+    const head = (a) => applyHead(graph, a);
+    const reps = 3;
+    const r = {};
+    r.flopsPerImage = flopsOf(classifier);
+    r.classifierForward = time(() => graph.features.predict(x), reps) / batch;
+    r.classifierGflops = r.flopsPerImage / (r.classifierForward / 1000) / 1e9;
+    r.classifierFractionOfPeak = r.classifierGflops / peak;
+    r.gradCam = time(() => gradCam(head, acts, pred, graph.numClasses), reps) / batch;
+    r.attention = graph.attentionCount ? time(() => tf.tidy(() => resizeMaps(tf.squeeze(feats[1], [3]), [size, size])), reps) / batch : 0;
+    let mask;
+    if (segmenter) {
+      r.segmentation = time(() => segmenter.predict(x), reps) / batch;
+      mask = tf.tidy(() => tf.greaterEqual(tf.squeeze(segmenter.predict(x), [3]), 0.5).toFloat());
+    } else {
+      r.segmentation = time(() => saliencyMask(frequencyTunedSaliency(x, 5)), reps) / batch;
+      mask = saliencyMask(frequencyTunedSaliency(x, 5));
+    }
+    const cam = gradCam(head, acts, pred, graph.numClasses);
+    const camR = resizeMaps(cam, [mask.shape[1], mask.shape[2]]);
+    r.overlaps = time(() => [overlap(camR, mask, 'mass', 0.5), overlap(camR, mask, 'mass', 0.5), overlap(camR, mask, 'mass', 0.5)], reps) / batch;
+    r.baselines = time(() => tf.topk(tf.softmax(applyHead(graph, acts)), 2).values, reps) / batch;
+    const inputs = Array.from({ length: batch }, () => ({ rgb: new Uint8Array(size * size * 3).fill(90), segRgb: undefined }));
+    r.wholeOverMap = time(() => { scorer.scoreBatch(inputs); return tf.scalar(0); }, reps) / batch;
+    r.overMapOverForwards = r.wholeOverMap / (r.classifierForward + (segmenter ? r.segmentation : 0));
+    r.mcDropoutT20WholeNetwork = 20 * time(() => classifier.predict(x), reps) / batch;
+    // Event loop: the worker's loop, micro-batches of 16 with a yield between.
+    const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
+    for (let i = 0; i < 4; i++) { scorer.scoreBatch(inputs.slice(0, Math.min(16, batch))); await new Promise((rr) => setImmediate(rr)); }
+    h.disable();
+    r.longestEventLoopStallMs = h.max / 1e6;
+    tf.dispose([x, feats, pred, mask, cam, camR]);
+    res[name] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+  }
+
+  const ref = await W.OverMapScorer.load(await W.loadSpec(W.referenceSpecUri()));
+  await stages('reference (64x64, CBAM + segmenter), ms per image', ref, 64, 64);
+  const rn = resnet50();
+  const spec = ModelSpecSchema.parse({ classes: Array.from({ length: 1000 }, (_, i) => `c${i}`), classifier: { model: 'x', inputSize: [224, 224] }, gradcamLayer: 'last_conv', attentionLayers: [], segmenter: { type: 'saliency' } });
+  await stages('ResNet-50 shape (224x224, random weights, saliency prior), ms per image', W.OverMapScorer.fromModels(spec, 'random', rn, null), 4, 224);
+  console.log(JSON.stringify(res, null, 2));
+})().catch((e) => { console.error(e); process.exit(1); });
