@@ -13,6 +13,8 @@ import {
   type BatchJob, BatchJobSchema, type Config, type ImageRecord, errorRecord, logger, maybeFinalize, partKey, runKeys,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
+import { overlayPng } from '../images/overlay-png';
+import type { ImageScore } from '../scoring/pipeline';
 import { recordFor } from './build-record';
 import type { Metrics } from './metrics';
 import { type RunContexts, canonical } from './run-context';
@@ -27,6 +29,9 @@ export interface BatchDeps {
   computeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   microBatch?: number;
 }
+
+/** overlays/<key>.png, the key's path kept so that overlays sit like the dataset. */
+export const overlayKey = (key: string) => `overlays/${key.replace(/\.[^./]+$/, '')}.png`;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -75,6 +80,8 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
     else records[i] = errorRecord(data.keys[i]!, labels[i] ?? null, d.status, d.error);
   });
 
+  const overlays = ctx.run.params.overlays;
+  const overlayJobs: { key: string; rgb: Uint8Array; maps: NonNullable<ImageScore['maps']> }[] = [];
   await deps.computeLock(async () => {
     const tScore = performance.now();
     const mb = deps.microBatch ?? 16;
@@ -85,14 +92,25 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
         if (!d.ok) throw new Error('unreachable');
         const l = labels[i];
         return { rgb: d.rgb, segRgb: d.segRgb, label: l == null ? null : ctx.classIndex.get(canonical(l)) ?? null };
-      }));
+      }), { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
-        records[i] = recordFor(data.keys[i]!, labels[i] ?? null, scores[j]!, scorer.spec.classes, scorer.spec.threshold);
+        const s = scores[j]!;
+        records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, scorer.spec.threshold);
+        const d = decoded[i]!;
+        if (s.maps && d.ok && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ key: data.keys[i]!, rgb: d.rgb, maps: s.maps });
       });
       await yieldToLoop();
     }
     stage('score', (performance.now() - tScore) / 1000);
   });
+
+  // Overlays first: a record names its overlay only once the PNG exists.
+  await Promise.all(overlayJobs.map((o) => limit(async () => {
+    const key = overlayKey(o.key);
+    await ctx.results.put(key, await overlayPng(o.rgb, scorer.inputSize, o.maps), { contentType: 'image/png' });
+    const r = records[data.keys.indexOf(o.key)]!;
+    r.overlay = key;
+  })));
 
   const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
   const tWrite = performance.now();
