@@ -11,3 +11,4 @@ export * from './storage/open-store';
 export * from './evaluation/risk-coverage';
 export * from './run-state';
 export * from './evaluation/evaluate-records';
+export * from './evaluation/label-noise';

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:train — training speed on the wasm backend: for each reference model, a
+ * training step (forward + backward + Adam, batch 64) against an inference forward of the
+ * same batch; and the registered filter-gradient kernel against the forward convolution it
+ * differentiates, per layer shape. One run, one machine: ratios, not limits.
+ */
+'use strict';
+const tf = require('../packages/worker/dist/backend/tf');
+const W = require('@overmap/worker');
+const A = require('../packages/worker/dist/reference/architectures');
+const { conv2dFilterGradient } = require('../packages/worker/dist/backend/wasm-grad-kernels');
+
+function time(fn, reps) {
+  tf.dispose(fn());
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) { const r = fn(); (Array.isArray(r) ? r : [r]).forEach((t) => t.dataSync()); tf.dispose(r); }
+  return (performance.now() - t0) / reps;
+}
+
+(async () => {
+  await W.initBackend('wasm');
+  const res = { backend: 'wasm', batch: 64, models: {}, filterGradient: [] };
+  for (const [name, build, loss] of [
+    ['classifier', () => A.buildCbamClassifier(), (y, o) => tf.losses.softmaxCrossEntropy(y, o)],
+    ['segmenter', () => A.buildSegmenter(), (y, o) => tf.losses.logLoss(y, o)],
+  ]) {
+    const m = build();
+    const x = tf.randomUniform([64, 64, 64, 3]);
+    const y = name === 'classifier' ? tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10) : tf.randomUniform([64, 64, 64, 1]).round();
+    const opt = tf.train.adam(1e-3);
+    const fwd = time(() => m.predict(x), 5);
+    const step = time(() => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true)), 5);
+    res.models[name] = { forwardMs: fwd, trainStepMs: step, stepOverForward: step / fwd, trainImagesPerSecond: 64000 / step };
+  }
+  for (const [h, ci, co] of [[64, 3, 16], [32, 16, 32], [16, 32, 64], [16, 64, 96]]) {
+    const x = tf.randomNormal([64, h, h, ci]), f = tf.randomNormal([3, 3, ci, co]), dy = tf.randomNormal([64, h, h, co]);
+    const fwd = time(() => tf.conv2d(x, f, 1, 'same'), 5);
+    const dw = time(() => conv2dFilterGradient(x, dy, [3, 3, ci, co], 1, 'same'), 5);
+    res.filterGradient.push({ input: [64, h, h, ci], filter: [3, 3, ci, co], forwardMs: fwd, filterGradientMs: dw, ratio: dw / fwd });
+  }
+  console.log(JSON.stringify(res, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v), 2));
+})();
