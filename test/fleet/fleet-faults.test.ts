@@ -8,8 +8,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BATCH_QUEUE } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
-import { cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
-import { type RedisServer, spawnRedis, tmpDir, waitFor } from '../helpers/services';
+import { spawn } from 'node:child_process';
+import { CLI, cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
+import { type RedisServer, freePort, spawnRedis, tmpDir, waitFor } from '../helpers/services';
 
 let dir: string, spec: string, data: string, keys: string[];
 beforeAll(async () => {
@@ -100,6 +101,33 @@ describe('SIGTERM', () => {
     } finally {
       await q.close();
       conn.disconnect();
+    }
+  });
+});
+
+describe('the metrics port', () => {
+  let redis: RedisServer;
+  beforeAll(async () => { redis = await spawnRedis(); });
+  afterAll(() => redis.stop());
+
+  it('serves Prometheus text, /healthz and /readyz, and /readyz fails when Redis is gone', async () => {
+    const port = await freePort();
+    const env = cliEnv(redis.url, 'metrics', { METRICS_PORT: String(port) });
+    const out = path.join(dir, 'metrics-out');
+    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '32', '--model', spec], env)).code).toBe(0);
+    const worker = spawn(process.execPath, [CLI, 'worker'], { env, stdio: 'ignore' });
+    try {
+      await waitFor(async () => exists(path.join(out, 'manifest.json')), 'the manifest', 120_000, 200);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/overmap_images_total\{status="ok"\} \d+|overmap_images_total\{status="no_mask"\} \d+/);
+      expect(metrics).toMatch(/overmap_stage_seconds_bucket\{le="[\d.]+",stage="score"\}/);
+      expect(metrics).toMatch(/overmap_queue_jobs\{state="wait"\} 0/);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      await redis.stop();
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+    } finally {
+      worker.kill('SIGKILL');
     }
   });
 });

@@ -53,7 +53,7 @@ export async function spawnRedis(opts: { appendonly?: boolean } = {}): Promise<R
     }, `redis-server on ${port}`);
   };
   const stop = async () => {
-    if (proc.exitCode !== null) return;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGKILL');
     await exited;

@@ -10,14 +10,14 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchJob, BatchJobSchema, type Config, type ImageRecord, errorRecord, logger, maybeFinalize, partKey, runKeys,
+  type BatchJob, BatchJobSchema, type Config, type ImageRecord, canonicalClass, errorRecord, logger, maybeFinalize, partKey, runKeys,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
 import type { ImageScore } from '../scoring/pipeline';
 import { recordFor } from './build-record';
 import type { Metrics } from './metrics';
-import { type RunContexts, canonical } from './run-context';
+import type { RunContexts } from './run-context';
 
 export interface BatchDeps {
   contexts: RunContexts;
@@ -81,7 +81,7 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
   });
 
   const overlays = ctx.run.params.overlays;
-  const overlayJobs: { key: string; rgb: Uint8Array; maps: NonNullable<ImageScore['maps']> }[] = [];
+  const overlayJobs: { index: number; rgb: Uint8Array; maps: NonNullable<ImageScore['maps']> }[] = [];
   await deps.computeLock(async () => {
     const tScore = performance.now();
     const mb = deps.microBatch ?? 16;
@@ -91,13 +91,13 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
         const d = decoded[i]!;
         if (!d.ok) throw new Error('unreachable');
         const l = labels[i];
-        return { rgb: d.rgb, segRgb: d.segRgb, label: l == null ? null : ctx.classIndex.get(canonical(l)) ?? null };
+        return { rgb: d.rgb, segRgb: d.segRgb, label: l == null ? null : ctx.classIndex.get(canonicalClass(l)) ?? null };
       }), { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;
         records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, scorer.spec.threshold);
         const d = decoded[i]!;
-        if (s.maps && d.ok && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ key: data.keys[i]!, rgb: d.rgb, maps: s.maps });
+        if (s.maps && d.ok && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ index: i, rgb: d.rgb, maps: s.maps });
       });
       await yieldToLoop();
     }
@@ -106,10 +106,9 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
 
   // Overlays first: a record names its overlay only once the PNG exists.
   await Promise.all(overlayJobs.map((o) => limit(async () => {
-    const key = overlayKey(o.key);
+    const key = overlayKey(data.keys[o.index]!);
     await ctx.results.put(key, await overlayPng(o.rgb, scorer.inputSize, o.maps), { contentType: 'image/png' });
-    const r = records[data.keys.indexOf(o.key)]!;
-    r.overlay = key;
+    records[o.index]!.overlay = key;
   })));
 
   const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';

@@ -3,7 +3,7 @@
  * once per run), the dataset store, and the scorer for the run's model (loaded once per
  * model hash and shared by every run that uses it).
  */
-import { InputError, type ObjectStore, type RunJson, RunJsonSchema, openStore } from '@overmap/shared';
+import { InputError, type ObjectStore, type RunJson, RunJsonSchema, canonicalClass, openStore } from '@overmap/shared';
 import { loadSpec } from '../model/model-spec';
 import { OverMapScorer, type Scorer } from '../scoring/pipeline';
 
@@ -17,8 +17,6 @@ export interface RunContext {
 }
 
 export type ScorerFactory = (run: RunJson) => Promise<Scorer>;
-
-export const canonical = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /** Loads the run's model spec and checks that it is the model the run was enqueued with. */
 export const defaultScorerFactory: ScorerFactory = async (run) => {
@@ -60,7 +58,7 @@ export class RunContexts {
     const scorer = await sp;
     return {
       run, results, scorer, dataset: openStore(run.dataset, {}, 'dataset URI'),
-      classIndex: new Map(scorer.spec.classes.map((c, i) => [canonical(c), i])),
+      classIndex: new Map(scorer.spec.classes.map((c, i) => [canonicalClass(c), i])),
     };
   }
 

@@ -62,7 +62,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   for (const w of [batchWorker, finalizeWorker]) w.on('error', (e) => logger.warn({ err: e.message }, 'worker error'));
 
   let accepting = true;
-  const server = o.metricsPort === null ? null : serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, async () => accepting && (await redis.ping()) === 'PONG');
+  // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
+  // forever, so a bare ping would hang the probe while Redis is down).
+  const pingWithin = (ms: number) => Promise.race([
+    redis.ping().then((r) => r === 'PONG'),
+    new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
+  ]);
+  const server = o.metricsPort === null ? null : serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, async () => accepting && redis.status === 'ready' && pingWithin(1000));
 
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });

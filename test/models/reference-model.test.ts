@@ -1,0 +1,54 @@
+/**
+ * The committed reference models still reach their recorded accuracy and mask IoU on a
+ * fixed slice of generated test scenes, and their files are the ones recorded.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '../../packages/worker/dist/backend/tf';
+import { OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
+import { FsObjectStore } from '@overmap/shared';
+import { objectStoreIO } from '../../packages/worker/dist/model/object-store-io';
+import { classifierAccuracy, generateScenes, segmenterIoU } from '../../packages/worker/dist/reference/train';
+import { loadFashionMnist } from '../../packages/worker/dist/reference/fashion-scenes';
+import { ROOT } from '../helpers/services';
+
+const DIR = path.join(ROOT, 'models/reference');
+type Metrics = { slice: { seed: string; split: 'test'; count: number }; classifierAccuracy: number; segmenterIoU: number; files: Record<string, string> };
+let recorded: Metrics;
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  recorded = JSON.parse(await fs.readFile(path.join(DIR, 'reference-metrics.json'), 'utf8'));
+});
+
+describe('the committed reference models', () => {
+  it('are the files recorded, and small', async () => {
+    let total = 0;
+    for (const [f, hash] of Object.entries(recorded.files)) {
+      const b = await fs.readFile(path.join(DIR, f));
+      total += b.length;
+      expect(createHash('sha256').update(b).digest('hex')).toBe(hash);
+    }
+    expect(total).toBeLessThan(5 * 1024 * 1024);
+  });
+
+  it('reach the recorded accuracy and mask IoU on the fixed test slice', async () => {
+    const store = new FsObjectStore(DIR);
+    const cls = await tf.loadLayersModel(objectStoreIO(store, 'classifier/model.json'));
+    const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));
+    const set = generateScenes(loadFashionMnist(), recorded.slice.seed, recorded.slice.split, recorded.slice.count);
+    // One image in the slice is 1/count: allow that much for kernel differences across machines.
+    expect(classifierAccuracy(cls, set)).toBeGreaterThanOrEqual(recorded.classifierAccuracy - 1 / recorded.slice.count);
+    expect(segmenterIoU(seg, set)).toBeGreaterThanOrEqual(recorded.segmenterIoU - 0.002);
+    expect(recorded.classifierAccuracy).toBeGreaterThan(0.3); // far above chance (0.1)
+    cls.dispose();
+    seg.dispose();
+  });
+
+  it('load through the bundled spec and pass its validation', async () => {
+    const scorer = await OverMapScorer.load(await loadSpec(referenceSpecUri()));
+    expect(scorer.spec.classes).toHaveLength(10);
+    scorer.dispose();
+  });
+});
