@@ -17,7 +17,10 @@ beforeAll(async () => {
   bad = await makeBadImages(data);
   redisUrl = (await testRedis()).url;
 });
-afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await (await testRedis()).stop();
+  await fs.rm(dir, { recursive: true, force: true });
+});
 
 describe('overmap run: enqueue, 2 worker processes, finalize', () => {
   const prefix = `t${Date.now().toString(36)}e2e`;
