@@ -6,7 +6,7 @@
  *  3. the fleet's per-image overhead (queue + storage + decode + record writing) with the
  *     scoring replaced by a no-op, as a fraction of the real scoring time per image
  *  4. `overmap run --workers 1` against `--workers 2` on the same dataset
- * Env: BENCH_KEYS (default 50000), BENCH_IMAGES (default 1024).
+ * Env: BENCH_KEYS (default 50000), BENCH_IMAGES (default 1024), BENCH_SCALE_IMAGES (4096).
  */
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -105,6 +105,7 @@ function benchScaling(dataDir) {
 }
 
 (async () => {
+  await W.initBackend(process.env.OVERMAP_BACKEND || 'wasm');
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const images = Number(process.env.BENCH_IMAGES || 1024);
   const dataDir = path.join(tmp, 'scenes');
@@ -113,7 +114,12 @@ function benchScaling(dataDir) {
   await benchEnqueue(redis);
   await benchBullmqNoop(redis);
   await benchOverhead(redis, dataDir, images);
-  benchScaling(dataDir);
+  // The scaling drill needs enough work that worker start-up (TF.js, model) is small beside it.
+  const scaleImages = Number(process.env.BENCH_SCALE_IMAGES || 4096);
+  const scaleDir = path.join(tmp, 'scale-scenes');
+  execFileSync(process.execPath, [path.join(ROOT, 'packages/worker/dist/reference/make-scenes-cli.js'), scaleDir, '--split', 'test', '--count', String(scaleImages)]);
+  benchScaling(scaleDir);
+  out.scaling.images = scaleImages;
   console.log(JSON.stringify(out, null, 2));
   redis.disconnect();
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -116,7 +116,9 @@ function resnet50(classes = 1000) {
     r.mcDropoutT20WholeNetwork = 20 * time(() => classifier.predict(x), reps) / batch;
     // Event loop: the worker's loop, micro-batches of 16 with a yield between.
     const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
-    for (let i = 0; i < 4; i++) { scorer.scoreBatch(inputs.slice(0, Math.min(16, batch))); await new Promise((rr) => setImmediate(rr)); }
+    const mb = Math.min(scorer.microBatch, batch);
+    for (let i = 0; i < 4; i++) { scorer.scoreBatch(inputs.slice(0, mb)); await new Promise((rr) => setImmediate(rr)); }
+    r.workerMicroBatch = mb;
     h.disable();
     r.longestEventLoopStallMs = h.max / 1e6;
     tf.dispose([x, feats, pred, mask, cam, camR]);
@@ -127,6 +129,8 @@ function resnet50(classes = 1000) {
   await stages('reference (64x64, CBAM + segmenter), ms per image', ref, 64, 64);
   const rn = resnet50();
   const spec = ModelSpecSchema.parse({ classes: Array.from({ length: 1000 }, (_, i) => `c${i}`), classifier: { model: 'x', inputSize: [224, 224] }, gradcamLayer: 'last_conv', attentionLayers: [], segmenter: { type: 'saliency' } });
-  await stages('ResNet-50 shape (224x224, random weights, saliency prior), ms per image', W.OverMapScorer.fromModels(spec, 'random', rn, null), 4, 224);
+  const rnScorer = W.OverMapScorer.fromModels(spec, 'random', rn, null);
+  rnScorer.calibrate();
+  await stages('ResNet-50 shape (224x224, random weights, saliency prior), ms per image', rnScorer, 4, 224);
   console.log(JSON.stringify(res, null, 2));
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -9,7 +9,7 @@
 const tf = require('../packages/worker/dist/backend/tf');
 const W = require('@overmap/worker');
 const A = require('../packages/worker/dist/reference/architectures');
-const { conv2dFilterGradient } = require('../packages/worker/dist/backend/wasm-grad-kernels');
+const { conv2dFilterGradient, conv2dInputGradientStride1 } = require('../packages/worker/dist/backend/wasm-grad-kernels');
 
 function time(fn, reps) {
   tf.dispose(fn());
@@ -37,7 +37,8 @@ function time(fn, reps) {
     const x = tf.randomNormal([64, h, h, ci]), f = tf.randomNormal([3, 3, ci, co]), dy = tf.randomNormal([64, h, h, co]);
     const fwd = time(() => tf.conv2d(x, f, 1, 'same'), 5);
     const dw = time(() => conv2dFilterGradient(x, dy, [3, 3, ci, co], 1, 'same'), 5);
-    res.filterGradient.push({ input: [64, h, h, ci], filter: [3, 3, ci, co], forwardMs: fwd, filterGradientMs: dw, ratio: dw / fwd });
+    const dx = time(() => conv2dInputGradientStride1(dy, f, [64, h, h, ci], 'same'), 5);
+    res.filterGradient.push({ input: [64, h, h, ci], filter: [3, 3, ci, co], forwardMs: fwd, filterGradientMs: dw, ratio: dw / fwd, inputGradientMs: dx, inputRatio: dx / fwd });
   }
   console.log(JSON.stringify(res, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v), 2));
 })();

@@ -91,7 +91,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
 
   const queue = new Queue(BATCH_QUEUE, { connection: o.redis, prefix: o.prefix });
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: o.redis, prefix: o.prefix });
-  const bulkSize = o.bulkSize ?? 50;
+  const bulkSize = o.bulkSize ?? 200;
   let pending: { batch: BatchJob; lastKey: string }[] = [];
   let current: string[] = [];
 

@@ -105,8 +105,7 @@ export class FsObjectStore implements ObjectStore {
           if (!(await walk(key))) return false;
         } else if (d.isFile() && key.startsWith(prefix) && key > after) {
           if (objects.length === pageSize) return false;
-          const st = await fs.stat(this.resolve(key));
-          objects.push({ key, size: st.size });
+          objects.push({ key });
         }
       }
       return true;

@@ -4,7 +4,8 @@
  */
 export interface ListedObject {
   key: string; // relative to the store root
-  size: number;
+  /** bytes, where the listing gives it without an extra call (S3 does; the filesystem listing does not stat) */
+  size?: number;
 }
 
 export interface ListPage {

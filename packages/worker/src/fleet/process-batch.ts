@@ -84,7 +84,7 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
   const overlayJobs: { index: number; rgb: Uint8Array; maps: NonNullable<ImageScore['maps']> }[] = [];
   await deps.computeLock(async () => {
     const tScore = performance.now();
-    const mb = deps.microBatch ?? 16;
+    const mb = deps.microBatch ?? scorer.microBatch ?? 16;
     for (let s = 0; s < okIdx.length; s += mb) {
       const idx = okIdx.slice(s, s + mb);
       const scores = scorer.scoreBatch(idx.map((i) => {

@@ -43,6 +43,8 @@ export interface ImageScore {
 }
 
 export interface Scorer {
+  /** Images per synchronous scoreBatch call that keep the event loop free (see load()). */
+  readonly microBatch?: number;
   readonly spec: ModelSpec;
   readonly hash: string;
   readonly inputSize: [number, number];
@@ -62,7 +64,13 @@ interface BatchTensors {
   maps: { cam: tf.Tensor3D; att: tf.Tensor3D | null; mask: tf.Tensor3D } | null;
 }
 
+/** Longest the worker may hold the event loop in one scoring call (BullMQ renews locks on it). */
+export const MAX_STALL_MS = 250;
+
 export class OverMapScorer implements Scorer {
+  /** Set by load() from a timed warm-up: images per call that stay under MAX_STALL_MS. */
+  microBatch = 16;
+
   private constructor(
     readonly spec: ModelSpec,
     readonly hash: string,
@@ -106,7 +114,7 @@ export class OverMapScorer implements Scorer {
     const scorer = new OverMapScorer(spec, loaded.hash, classifier, graph, segmenter);
     const [h, w] = scorer.inputSize;
     const seg = scorer.segInputSize;
-    scorer.scoreBatch([{ rgb: new Uint8Array(h * w * 3), segRgb: seg ? new Uint8Array(seg[0] * seg[1] * 3) : undefined }]);
+    scorer.calibrate();
     return scorer;
   }
 
@@ -229,6 +237,18 @@ export class OverMapScorer implements Scorer {
     } finally {
       tf.dispose(out as unknown as tf.TensorContainer);
     }
+  }
+
+  /** Warms up once (kernels compiled, weights packed), then sizes microBatch from a timed call. */
+  calibrate(): void {
+    const [h, w] = this.inputSize;
+    const seg = this.segInputSize;
+    const blank = { rgb: new Uint8Array(h * w * 3), segRgb: seg ? new Uint8Array(seg[0] * seg[1] * 3) : undefined };
+    this.scoreBatch([blank]);
+    const t0 = performance.now();
+    this.scoreBatch([blank, blank]);
+    const msPerImage = (performance.now() - t0) / 2;
+    this.microBatch = Math.max(1, Math.min(64, Math.floor(MAX_STALL_MS / Math.max(msPerImage, 1e-3))));
   }
 
   /** The loaded parts, for benchmarks that time each stage. */
