@@ -98,6 +98,27 @@ describe('a classifier without an attention module', () => {
   });
 });
 
+describe('detector boxes as the segmenter', () => {
+  it('binarises the boxes into the mask; an image without boxes is no_mask', async () => {
+    const d = path.join(dir, 'boxes');
+    const spec = await makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'boxes', source: 'boxes.jsonl', minScore: 0.5 } } });
+    await fs.writeFile(path.join(d, 'boxes.jsonl'), [
+      JSON.stringify({ key: 'a.png', boxes: [[0, 0, 0.5, 0.5, 0.9], [0.5, 0.5, 1, 1, 0.1]] }),
+      JSON.stringify({ key: 'b.png', boxes: [[0.25, 0.25, 0.75, 0.75]] }),
+    ].join('\n'));
+    const s = await OverMapScorer.load(await loadSpec(spec));
+    try {
+      const [a, b, c] = s.scoreBatch([{ rgb: images[0]!, key: 'a.png' }, { rgb: images[1]!, key: 'b.png' }, { rgb: images[2]!, key: 'c.png' }]);
+      expect(a!.maskFraction).toBeCloseTo(0.25, 6); // the low-score box is dropped
+      expect(b!.maskFraction).toBeCloseTo(0.25, 6);
+      expect(c!.noMask).toBe(true);
+      expect(c!.overmap).toBe(0);
+    } finally {
+      s.dispose();
+    }
+  });
+});
+
 describe('bad model specs name the problem', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/],

@@ -91,7 +91,7 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
         const d = decoded[i]!;
         if (!d.ok) throw new Error('unreachable');
         const l = labels[i];
-        return { rgb: d.rgb, segRgb: d.segRgb, label: l == null ? null : ctx.classIndex.get(canonicalClass(l)) ?? null };
+        return { rgb: d.rgb, segRgb: d.segRgb, key: data.keys[i]!, label: l == null ? null : ctx.classIndex.get(canonicalClass(l)) ?? null };
       }), { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;

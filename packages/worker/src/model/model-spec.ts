@@ -28,6 +28,13 @@ const Segmenter = z.discriminatedUnion('type', [
     normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
   }),
   z.object({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
+  z.object({
+    type: z.literal('boxes'),
+    /** JSONL, one line per image: {"key": ..., "boxes": [[x0, y0, x1, y1, score?], ...]}, coordinates in [0, 1];
+     *  a path relative to the spec or an absolute URI. Boxes are binarised into the mask. */
+    source: z.string(),
+    minScore: z.number().min(0).max(1).default(0),
+  }),
 ]);
 
 export const ModelSpecSchema = z.object({
@@ -151,6 +158,12 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
         hash.update(w);
       }
     }
+  }
+  if (spec.segmenter.type === 'boxes' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(spec.segmenter.source) && !spec.segmenter.source.startsWith('/')) {
+    // Boxes are part of what decides the scores: a changed boxes file is a changed model.
+    const b = await store.getIfExists(spec.segmenter.source);
+    if (!b) throw new ModelSpecError(`model spec ${uri}: boxes file ${spec.segmenter.source} not found next to the spec`);
+    hash.update(b);
   }
   return { spec, uri, hash: hash.digest('hex'), store, dir: '' };
 }

@@ -5,7 +5,7 @@
  * overlaps and their combination; the softmax baselines and, if asked, MC dropout over
  * the head. Every tensor step runs inside tf.tidy; only plain arrays leave.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError, openStore } from '@overmap/shared';
 import * as tf from '../backend/tf';
 import '../model/channel-pool-layer';
 import type { LoadedSpec, ModelSpec } from '../model/model-spec';
@@ -19,6 +19,8 @@ import { binarize, frequencyTunedSaliency, saliencyMask } from './segment';
 /** One decoded image: RGB bytes at the classifier's input size (and the segmenter's, if it differs). */
 export interface ScoreInput {
   rgb: Uint8Array;
+  /** the image's key, for segmenters that look up per-image data (detector boxes) */
+  key?: string;
   segRgb?: Uint8Array;
   /** class index of the given label, if known */
   label?: number | null;
@@ -57,6 +59,42 @@ function normalize(rgb: tf.Tensor4D, n: ModelSpec['classifier']['normalization']
   return tf.tidy(() => tf.div(tf.sub(tf.mul(rgb, n.scale), tf.tensor1d(n.mean)), tf.tensor1d(n.std)) as tf.Tensor4D);
 }
 
+/** Binarised detector boxes: 1 inside any box (coordinates in [0, 1]), per image, [B*h*w]. */
+export function boxMasks(perImage: number[][][], h: number, w: number): Float32Array {
+  const out = new Float32Array(perImage.length * h * w);
+  perImage.forEach((boxes, i) => {
+    for (const [x0, y0, x1, y1] of boxes) {
+      const ys = Math.max(0, Math.floor(y0! * h)), ye = Math.min(h, Math.ceil(y1! * h));
+      const xs = Math.max(0, Math.floor(x0! * w)), xe = Math.min(w, Math.ceil(x1! * w));
+      for (let y = ys; y < ye; y++) out.fill(1, i * h * w + y * w + xs, i * h * w + y * w + Math.max(xs, xe));
+    }
+  });
+  return out;
+}
+
+async function loadBoxes(loaded: LoadedSpec, source: string, minScore: number): Promise<Map<string, number[][]>> {
+  const raw = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || source.startsWith('/')
+    ? await openStoreFor(source)
+    : await loaded.store.getIfExists(source);
+  if (!raw) throw new ModelSpecError(`segmenter boxes file ${source} named in ${loaded.uri} not found`);
+  const map = new Map<string, number[][]>();
+  raw.toString('utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let o: { key?: unknown; boxes?: unknown };
+    try { o = JSON.parse(line); } catch { throw new ModelSpecError(`boxes file ${source} line ${i + 1} is not JSON`); }
+    if (typeof o.key !== 'string' || !Array.isArray(o.boxes) || !o.boxes.every((b) => Array.isArray(b) && b.length >= 4 && b.every((v) => typeof v === 'number'))) {
+      throw new ModelSpecError(`boxes file ${source} line ${i + 1}: write {"key": "...", "boxes": [[x0, y0, x1, y1, score?], ...]} with coordinates in [0, 1]`);
+    }
+    map.set(o.key, (o.boxes as number[][]).filter((b) => (b[4] ?? 1) >= minScore));
+  });
+  return map;
+}
+
+async function openStoreFor(uri: string): Promise<Buffer | undefined> {
+  const slash = uri.lastIndexOf('/');
+  return openStore(uri.slice(0, slash + 1), {}, 'boxes URI').getIfExists(uri.slice(slash + 1));
+}
+
 interface BatchTensors {
   probs: tf.Tensor2D; topV: tf.Tensor2D; topI: tf.Tensor2D;
   gradcamSeg: tf.Tensor; attentionSeg: tf.Tensor; gradcamAtt: tf.Tensor; maskFraction: tf.Tensor;
@@ -77,6 +115,7 @@ export class OverMapScorer implements Scorer {
     private readonly classifier: tf.LayersModel,
     private readonly graph: ClassifierGraph,
     private readonly segmenter: tf.LayersModel | null,
+    private readonly boxes: Map<string, number[][]> | null = null,
   ) {}
 
   get inputSize(): [number, number] {
@@ -111,7 +150,8 @@ export class OverMapScorer implements Scorer {
       const s = segmenter.outputs[0]!.shape;
       if (s.length !== 4 || s[3] !== 1) throw new ModelSpecError(`the segmenter outputs [${s.join(',')}]: it must output one mask channel [batch, h, w, 1]`);
     }
-    const scorer = new OverMapScorer(spec, loaded.hash, classifier, graph, segmenter);
+    const boxes = spec.segmenter.type === 'boxes' ? await loadBoxes(loaded, spec.segmenter.source, spec.segmenter.minScore) : null;
+    const scorer = new OverMapScorer(spec, loaded.hash, classifier, graph, segmenter, boxes);
     const [h, w] = scorer.inputSize;
     const seg = scorer.segInputSize;
     scorer.calibrate();
@@ -156,6 +196,8 @@ export class OverMapScorer implements Scorer {
         let p = (this.segmenter.predict(normalize(sraw, spec.segmenter.normalization)) as tf.Tensor4D).squeeze([3]) as tf.Tensor3D;
         if (spec.segmenter.output === 'logits') p = tf.sigmoid(p);
         mask = binarize(p, spec.segmenter.threshold);
+      } else if (this.boxes) {
+        mask = tf.tensor3d(boxMasks(inputs.map((x) => (x.key ? this.boxes!.get(x.key) : undefined) ?? []), h, w), [b, h, w]);
       } else {
         const blur = spec.segmenter.type === 'saliency' ? spec.segmenter.blur : 5;
         mask = saliencyMask(frequencyTunedSaliency(tf.div(raw, 255) as tf.Tensor4D, blur));
