@@ -118,7 +118,7 @@ program.command('status <run-id-or-results-uri>').description('progress of a run
 enqueueOptions(program.command('run <dataset-uri>').description('local all-in-one: enqueue, start N workers, wait, print a summary'))
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
   .action(async (dataset: string, f: EnqueueFlags & { workers?: number }) => {
-    const config = loadConfig();
+    loadConfig(); // a bad environment fails here, before anything is enqueued
     const results = openStore(f.out, {}, 'results URI');
     const t0 = Date.now();
     const enq = await doEnqueue(dataset, f);
@@ -158,7 +158,6 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
       }
     } finally {
       redis.disconnect();
-      void config;
     }
   });
 

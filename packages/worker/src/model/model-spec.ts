@@ -74,9 +74,8 @@ export interface LoadedSpec {
   uri: string;
   /** sha256 over the spec and every model file it names */
   hash: string;
-  /** reads a file named in the spec, relative to the spec */
+  /** the store holding the spec: files named in the spec are keys in it */
   store: ObjectStore;
-  dir: string;
 }
 
 /** Where the bundled reference model lives in this checkout. */
@@ -165,5 +164,5 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
     if (!b) throw new ModelSpecError(`model spec ${uri}: boxes file ${spec.segmenter.source} not found next to the spec`);
     hash.update(b);
   }
-  return { spec, uri, hash: hash.digest('hex'), store, dir: '' };
+  return { spec, uri, hash: hash.digest('hex'), store };
 }
