@@ -93,6 +93,14 @@ describe('overmap run: enqueue, 2 worker processes, finalize', () => {
     }
   });
 
+  it('runs again from scratch when the results are deleted (same run id, stale Redis state)', async () => {
+    await fs.rm(out(), { recursive: true, force: true });
+    const r = await runCli(['run', data, '--out', out(), '--workers', '1', '--batch-size', '8', '--labels', 'folder', '--model', spec], cliEnv(redisUrl, prefix));
+    expect(r.code).toBe(0);
+    const { records } = await readParts(out());
+    expectOneRecordPerKey(records, [...goodKeys, ...Object.keys(bad)]);
+  });
+
   it('overmap status reports the finished run', async () => {
     const r = await runCli(['status', out()], cliEnv(redisUrl, prefix));
     expect(r.code).toBe(0);

@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BATCH_QUEUE, type BatchJob, FINALIZE_QUEUE, InputError, JobName, type RunJson, RunJsonSchema,
-  batchJobId, canonicalUri, folderLabel, isImageKey, listAll, maybeFinalize, openStore, parseLabelFile, partKey, runKeys,
+  batchJobId, canonicalUri, finalizeJobId, folderLabel, isImageKey, listAll, maybeFinalize, openStore, parseLabelFile, partKey, runKeys,
 } from '@overmap/shared';
 
 export interface EnqueueOptions {
@@ -51,6 +51,30 @@ async function loadLabels(spec: string | null): Promise<((key: string) => string
   return (key) => map.get(key) ?? null;
 }
 
+/**
+ * A run id is derived from its URIs, so a user who deletes a run's results and enqueues
+ * again reuses it. BullMQ keeps completed jobs (24 h here) and ignores adds with their ids,
+ * and the old done-set would count the new run as finished: without this, such a rerun
+ * would add nothing and never finish. Called only when the results hold no run.json.
+ */
+async function clearStaleRun(redis: Redis, prefix: string, runId: string): Promise<void> {
+  const keys = runKeys(runId);
+  const stale = await redis.hgetall(keys.state);
+  if (Object.keys(stale).length === 0) return;
+  const batches = Number(stale.total ?? stale.batches ?? 0);
+  const queue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
+  const finalize = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
+  try {
+    for (let b = 0; b < batches; b += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, batches - b) }, (_, i) => queue.remove(batchJobId(runId, b + i)).catch(() => 0)));
+    }
+    await finalize.remove(finalizeJobId(runId)).catch(() => 0);
+    await redis.del(keys.state, keys.done, keys.statuses);
+  } finally {
+    await Promise.all([queue.close(), finalize.close()]);
+  }
+}
+
 export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 10_000) {
     throw new InputError(`--batch-size ${o.batchSize} is out of range: use an integer from 1 to 10000`);
@@ -78,6 +102,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
       return { ...p, runId, resumed: false, alreadyComplete: true };
     }
   }
+  if (!run) await clearStaleRun(o.redis, o.prefix, runId);
   await o.redis.hsetnx(keys.state, 'started', String(Date.now()));
   await o.redis.hset(keys.state, 'results', canonicalUri(o.results));
   const state = await o.redis.hgetall(keys.state);
