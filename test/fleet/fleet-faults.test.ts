@@ -23,18 +23,23 @@ afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
 const exists = (p: string) => fs.access(p).then(() => true, () => false);
 
+/** Enqueues the dataset for one test and opens its batch queue (the caller closes both). */
+async function enqueueWithQueue(redis: RedisServer, prefix: string, out: string, batchSize: number) {
+  const env = cliEnv(redis.url, prefix);
+  expect((await runCli(['enqueue', data, '--out', out, '--batch-size', String(batchSize), '--model', spec], env)).code).toBe(0);
+  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const q = new Queue(BATCH_QUEUE, { connection: conn, prefix });
+  return { env, q, close: async () => { await q.close(); conn.disconnect(); } };
+}
+
 describe('a worker killed with SIGKILL mid-batch', () => {
   let redis: RedisServer;
   beforeAll(async () => { redis = await spawnRedis({ appendonly: true }); });
   afterAll(() => redis.stop());
 
   it('loses nothing: its batch stalls, another worker runs it, one record per image', async () => {
-    const env = cliEnv(redis.url, 'kill');
     const out = path.join(dir, 'kill-out');
-    const enq = await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env);
-    expect(enq.code).toBe(0);
-    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const q = new Queue(BATCH_QUEUE, { connection: conn, prefix: 'kill' });
+    const { env, q, close } = await enqueueWithQueue(redis, 'kill', out, 8);
     const victim = startWorkerProcess(env, ['--concurrency', '1']);
     try {
       const active = await waitFor(async () => ((await q.getActive()).length > 0 ? (await q.getActive())[0] : undefined), 'a batch to become active', 60_000, 20);
@@ -52,8 +57,7 @@ describe('a worker killed with SIGKILL mid-batch', () => {
       expect(manifest.counts.total).toBe(keys.length);
     } finally {
       victim.kill('SIGKILL');
-      await q.close();
-      conn.disconnect();
+      await close();
     }
   });
 });
@@ -86,11 +90,8 @@ describe('SIGTERM', () => {
   afterAll(() => redis.stop());
 
   it('lets the current batch finish and exits 0', async () => {
-    const env = cliEnv(redis.url, 'term');
     const out = path.join(dir, 'term-out');
-    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '32', '--model', spec], env)).code).toBe(0);
-    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const q = new Queue(BATCH_QUEUE, { connection: conn, prefix: 'term' });
+    const { env, q, close } = await enqueueWithQueue(redis, 'term', out, 32);
     const worker = startWorkerProcess(env, ['--concurrency', '1']);
     try {
       const active = await waitFor(async () => (await q.getActive())[0], 'an active batch', 60_000, 20);
@@ -99,8 +100,7 @@ describe('SIGTERM', () => {
       expect(code).toBe(0);
       expect(await (await q.getJob(active.id!))!.getState()).toBe('completed');
     } finally {
-      await q.close();
-      conn.disconnect();
+      await close();
     }
   });
 });

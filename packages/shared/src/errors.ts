@@ -20,7 +20,3 @@ export class NotFoundError extends OverMapError {}
 
 /** A model spec that cannot be used, with the field that is wrong. */
 export class ModelSpecError extends InputError {}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

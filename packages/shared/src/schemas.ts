@@ -48,7 +48,7 @@ export const RunJsonSchema = z.object({
 });
 export type RunJson = z.infer<typeof RunJsonSchema>;
 
-export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large', 'unsupported'] as const;
+export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;
 export type ImageStatus = (typeof STATUSES)[number];
 
 export const ScoresSchema = z.object({
