@@ -1,8 +1,9 @@
 /**
  * `npm run train`: generates the scenes, trains both reference models on the current
  * backend (wasm here) and writes them, with their training log, to models/reference/.
- * Options (environment): TRAIN_SCENES, SEG_SCENES, VAL_SCENES, EPOCHS, SEG_EPOCHS, SEED,
- * LABEL_NOISE, ONLY (classifier|segmenter), OUT.
+ * Options (environment): TRAIN_SCENES, SEG_SCENES, VAL_SCENES, EPOCHS, SEG_EPOCHS, LR (peak; cosine
+ * decay to LR/20), SEED, LABEL_NOISE, ONLY (classifier|segmenter), OUT. Each model keeps the weights
+ * of its best validation epoch.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -34,21 +35,22 @@ async function main(): Promise<void> {
     const flippedCount = train.flipped.reduce((a, b) => a + b, 0);
     log('generated training scenes', { n, flipped: flippedCount });
     const model = buildCbamClassifier();
-    const epochs = trainModel(model, train, val, 'classifier', {
-      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: Number(env('LR', '2e-3')), log, rng,
+    const lr = Number(env('LR', '2e-3'));
+    const { epochs, bestEpoch } = trainModel(model, train, val, 'classifier', {
+      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: lr, finalLearningRate: lr / 20, log, rng,
     });
     const hash = await saveModel(model, path.join(out, 'classifier'));
-    record.classifier = { trainScenes: n, flipped: flippedCount, epochs, valAccuracy: classifierAccuracy(model, val), sha256: hash };
+    record.classifier = { trainScenes: n, flipped: flippedCount, epochs, bestEpoch, valAccuracy: classifierAccuracy(model, val), sha256: hash };
   }
   if (!only || only === 'segmenter') {
     const n = Number(env('SEG_SCENES', '6000'));
     const train = generateScenes(bank, `${seed}:seg`, 'train', n);
     const model = buildSegmenter();
-    const epochs = trainModel(model, train, val, 'segmenter', {
-      epochs: Number(env('SEG_EPOCHS', '5')), batchSize: 32, learningRate: 2e-3, log, rng,
+    const { epochs, bestEpoch } = trainModel(model, train, val, 'segmenter', {
+      epochs: Number(env('SEG_EPOCHS', '5')), batchSize: 32, learningRate: 2e-3, finalLearningRate: 1e-4, log, rng,
     });
     const hash = await saveModel(model, path.join(out, 'segmenter'));
-    record.segmenter = { trainScenes: n, epochs, valIoU: segmenterIoU(model, val), sha256: hash };
+    record.segmenter = { trainScenes: n, epochs, bestEpoch, valIoU: segmenterIoU(model, val), sha256: hash };
   }
   await fs.mkdir(out, { recursive: true });
   await fs.writeFile(path.join(out, `training-log${only ? `-${only}` : ''}.json`), JSON.stringify(record, null, 2));
