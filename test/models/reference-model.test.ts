@@ -10,7 +10,8 @@ import { OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap
 import { FsObjectStore } from '@overmap/shared';
 import { objectStoreIO } from '../../packages/worker/dist/model/object-store-io';
 import { classifierAccuracy, generateScenes, segmenterIoU } from '../../packages/worker/dist/reference/train';
-import { loadFashionMnist } from '../../packages/worker/dist/reference/fashion-scenes';
+import sharp from 'sharp';
+import { CLASS_FOLDERS, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '../../packages/worker/dist/reference/fashion-scenes';
 import { ROOT } from '../helpers/services';
 
 const DIR = path.join(ROOT, 'models/reference');
@@ -50,5 +51,36 @@ describe('the committed reference models', () => {
     const scorer = await OverMapScorer.load(await loadSpec(referenceSpecUri()));
     expect(scorer.spec.classes).toHaveLength(10);
     scorer.dispose();
+  });
+});
+
+describe('the scene generator', () => {
+  it('reproduces the committed sample dataset pixel for pixel', async () => {
+    const bank = loadFashionMnist();
+    const samples = path.join(ROOT, 'samples/fashion-scenes');
+    let checked = 0;
+    for (const folder of await fs.readdir(samples)) {
+      for (const file of (await fs.readdir(path.join(samples, folder))).slice(0, 2)) {
+        const index = Number(/^test-(\d+)\.png$/.exec(file)![1]);
+        const scene = makeScene(bank, { seed: 'overmap-reference-v1', split: 'test' }, index);
+        expect(CLASS_FOLDERS[scene.label]).toBe(folder);
+        const { data } = await sharp(path.join(samples, folder, file)).raw().toBuffer({ resolveWithObject: true });
+        expect(Buffer.compare(data, Buffer.from(scene.image))).toBe(0);
+        checked++;
+      }
+    }
+    expect(checked).toBe(20);
+  });
+
+  it('puts MNIST test digits in the same clutter, deterministically', () => {
+    const digits = loadMnistTestDigits();
+    expect(digits.n).toBe(10_000);
+    expect(new Set(digits.labels)).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    const bank = loadFashionMnist();
+    const a = makeDigitScene(bank, digits, 's', 7), b = makeDigitScene(bank, digits, 's', 7), c = makeDigitScene(bank, digits, 's', 8);
+    expect(Buffer.compare(Buffer.from(a.image), Buffer.from(b.image))).toBe(0);
+    expect(Buffer.compare(Buffer.from(a.image), Buffer.from(c.image))).not.toBe(0);
+    expect(a.label).toBe(digits.labels[a.itemIndex]);
+    expect(a.mask.reduce((x, y) => x + y, 0)).toBeGreaterThan(20); // the digit's visible pixels
   });
 });

@@ -12,3 +12,4 @@ export * from './evaluation/risk-coverage';
 export * from './run-state';
 export * from './evaluation/evaluate-records';
 export * from './evaluation/label-noise';
+export * from './evaluation/out-of-distribution';

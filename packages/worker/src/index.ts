@@ -3,7 +3,7 @@ export { startWorker, type WorkerOptions, type RunningWorker } from './fleet/sta
 export { finalizeRun } from './fleet/finalize-run';
 export { processBatch } from './fleet/process-batch';
 export { RunContexts, type ScorerFactory } from './fleet/run-context';
-export { loadSpec, referenceSpecUri, type LoadedSpec, type ModelSpec } from './model/model-spec';
+export { loadSpec, readSpec, referenceSpecUri, type LoadedSpec, type ModelSpec, type ReadSpec } from './model/model-spec';
 export { OverMapScorer, type Scorer, type ImageScore, type ScoreInput } from './scoring/pipeline';
 export { decodeImage } from './images/decode-image';
 export { NoopScorer } from './scoring/noop-scorer';

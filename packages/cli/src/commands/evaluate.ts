@@ -2,15 +2,16 @@
  * `overmap evaluate <results-uri>`: reads a run's records and, where labels are known,
  * reports every confidence (Over-MAP, its components, the baselines, random, and a fusion
  * whose weight is chosen on a validation run given with --val) as risk-coverage tables;
- * optionally a plot (PNG) and the tables as JSON.
+ * with --ood, a run over unknown objects, how well each confidence tells them apart from
+ * <results-uri>'s images; optionally a plot (PNG) and the tables as JSON.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
   type ConfidenceReport, type ImageRecord, InputError, RecordSchema, RunJsonSchema, chooseFusionWeight, evaluateRecords,
-  listAll, openStore, scorable,
+  type OodReport, listAll, openStore, outOfDistributionReport, scorable,
 } from '@overmap/shared';
-import { loadSpec } from '@overmap/worker';
+import { readSpec } from '@overmap/worker';
 import { renderPlot } from './plot-svg';
 
 export async function readRecords(resultsUri: string): Promise<{ records: ImageRecord[]; classes: string[] }> {
@@ -22,7 +23,7 @@ export async function readRecords(resultsUri: string): Promise<{ records: ImageR
   for await (const o of listAll(store, 'parts/')) {
     for (const line of (await store.get(o.key)).toString('utf8').split('\n')) if (line.trim()) records.push(RecordSchema.parse(JSON.parse(line)));
   }
-  const { spec } = await loadSpec(run.model.uri);
+  const { spec } = await readSpec(run.model.uri);
   return { records, classes: spec.classes };
 }
 
@@ -45,7 +46,15 @@ export function markdownTables(reports: ConfidenceReport[], n: number, excluded:
   return `${lines.join('\n')}\n`;
 }
 
-export async function evaluateCommand(resultsUri: string, f: { val?: string; plot?: string; json?: string }): Promise<string> {
+export function markdownOodTable(r: OodReport): string {
+  const lines = [`${r.nIn} images of the evaluated run against ${r.nOut} unknown-object images (every record with a prediction).`, '',
+    '| confidence | AUROC known vs unknown ↑ | unknown kept at 95% of known kept (FPR@95TPR) ↓ |', '| --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.name} | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% |`), '',
+    `At the run's Over-MAP threshold: ${pct(r.accepted.in)}% of the known images accepted, ${pct(r.accepted.out)}% of the unknown ones.`];
+  return `${lines.join('\n')}\n`;
+}
+
+export async function evaluateCommand(resultsUri: string, f: { val?: string; ood?: string; plot?: string; json?: string }): Promise<string> {
   const { records, classes } = await readRecords(resultsUri);
   const test = scorable(records, classes);
   if (test.length === 0) throw new InputError(`no labelled, scorable records under ${resultsUri}: evaluate needs a run with --labels`);
@@ -58,10 +67,13 @@ export async function evaluateCommand(resultsUri: string, f: { val?: string; plo
     header = `Fusion weight chosen on the validation run ${path.relative(process.cwd(), f.val) || f.val}: ${choice.weight} (validation AURC ${(choice.aurc * 1000).toFixed(1)}‰).\n\n`;
   }
   const reports = evaluateRecords(test, { fusionWeight });
-  if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, fusionWeight, reports }, null, 2));
+  const ood = f.ood ? outOfDistributionReport(records, (await readRecords(f.ood)).records, { fusionWeight }) : undefined;
+  if (ood && ood.nOut === 0) throw new InputError(`no scored records under ${f.ood}: --ood needs a finished run over unknown-object images`);
+  if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, fusionWeight, reports, ood }, null, 2));
   if (f.plot) {
     const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') => reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
     await renderPlot(f.plot, series('macroAccuracy'), series('macroTop3Accuracy'));
   }
-  return header + markdownTables(reports, test.length, records.length - test.length);
+  const oodSection = ood ? `\n### Unknown objects (${path.relative(process.cwd(), f.ood!) || f.ood})\n\n${markdownOodTable(ood)}` : '';
+  return header + markdownTables(reports, test.length, records.length - test.length) + oodSection;
 }

@@ -69,13 +69,36 @@ export const ModelSpecSchema = z.object({
 });
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
-export interface LoadedSpec {
+export interface ReadSpec {
   spec: ModelSpec;
   uri: string;
-  /** sha256 over the spec and every model file it names */
-  hash: string;
+  /** the spec file's bytes */
+  raw: Buffer;
   /** the store holding the spec: files named in the spec are keys in it */
   store: ObjectStore;
+}
+
+export interface LoadedSpec extends ReadSpec {
+  /** sha256 over the spec and every model file it names */
+  hash: string;
+}
+
+/**
+ * A store that answers the first read of each prefetched key from memory, then forgets it:
+ * the hash pass has already read every model file, so loading the models does not read them
+ * again (a large model's weights over S3 are read once per process).
+ */
+function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): ObjectStore {
+  const take = (key: string) => {
+    const b = prefetched.get(key);
+    prefetched.delete(key);
+    return b;
+  };
+  return {
+    ...store,
+    get: async (key) => take(key) ?? store.get(key),
+    getIfExists: async (key) => take(key) ?? store.getIfExists(key),
+  };
 }
 
 /** Where the bundled reference model lives in this checkout. */
@@ -104,7 +127,8 @@ function httpsStore(base: string): ObjectStore {
   };
 }
 
-export async function loadSpec(uri: string): Promise<LoadedSpec> {
+/** Reads and validates a spec without touching the model files it names (for its class names, say). */
+export async function readSpec(uri: string): Promise<ReadSpec> {
   let store: ObjectStore;
   let key: string;
   if (/^https?:\/\//i.test(uri)) {
@@ -143,18 +167,28 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
   for (const [name, n] of [['classifier.normalization', spec.classifier.normalization], ...(spec.segmenter.type === 'model' ? [['segmenter.normalization', spec.segmenter.normalization]] as const : [])] as const) {
     if (n.mean.length !== 3 || n.std.length !== 3) throw new ModelSpecError(`model spec ${uri}: ${name} needs 3 means and 3 stds`);
   }
+  return { spec, uri, raw, store };
+}
+
+/** Reads and validates a spec and hashes it with every model file it names. */
+export async function loadSpec(uri: string): Promise<LoadedSpec> {
+  const { spec, raw, store } = await readSpec(uri);
+  const prefetched = new Map<string, Buffer>();
   const hash = createHash('sha256').update(raw);
   const files = [spec.classifier.model, ...(spec.segmenter.type === 'model' ? [spec.segmenter.model] : [])];
   for (const f of files) {
     const mj = await store.getIfExists(f);
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);
     hash.update(mj);
+    prefetched.set(f, mj);
     const manifest = (JSON.parse(mj.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
     for (const g of manifest) {
       for (const p of g.paths) {
-        const w = await store.getIfExists(posix.normalize(posix.join(posix.dirname(f), p)));
+        const key = posix.normalize(posix.join(posix.dirname(f), p));
+        const w = await store.getIfExists(key);
         if (!w) throw new ModelSpecError(`model spec ${uri}: weights file ${p} of ${f} not found`);
         hash.update(w);
+        prefetched.set(key, w);
       }
     }
   }
@@ -163,6 +197,7 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
     const b = await store.getIfExists(spec.segmenter.source);
     if (!b) throw new ModelSpecError(`model spec ${uri}: boxes file ${spec.segmenter.source} not found next to the spec`);
     hash.update(b);
+    prefetched.set(spec.segmenter.source, b);
   }
-  return { spec, uri, hash: hash.digest('hex'), store };
+  return { spec, uri, raw, hash: hash.digest('hex'), store: withPrefetched(store, prefetched) };
 }

