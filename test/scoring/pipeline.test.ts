@@ -4,6 +4,7 @@ import * as tf from '../../packages/worker/dist/backend/tf';
 import { type ImageScore, OverMapScorer, initBackend, loadSpec } from '@overmap/worker';
 import { ModelSpecError } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
+import { saveModel } from '../../packages/worker/dist/reference/train';
 import { tmpDir } from '../helpers/services';
 
 let dir: string;
@@ -116,6 +117,122 @@ describe('detector boxes as the segmenter', () => {
     } finally {
       s.dispose();
     }
+  });
+});
+
+describe('a TF.js detector as the segmenter', () => {
+  // Boxes (yxyx, normalised) and scores the detector always outputs: a model whose dense
+  // layers have zero kernels and these biases, so the expected mask is known exactly.
+  const BOXES = [[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1], [0.25, 0.5, 0.75, 1]];
+  const SCORES = [0.9, 0.1, 0.8];
+  async function detectorSpec(name: string, segmenter: Record<string, unknown>): Promise<string> {
+    const d = path.join(dir, name);
+    const input = tf.input({ shape: [32, 32, 3] });
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(input) as tf.SymbolicTensor;
+    const constant = (values: number[], shape: number[]) => {
+      const dense = tf.layers.dense({ units: values.length, kernelInitializer: 'zeros', biasInitializer: tf.initializers.constant({ value: 0 }) });
+      const out = tf.layers.reshape({ targetShape: shape }).apply(dense.apply(pooled)) as tf.SymbolicTensor;
+      return { dense, out };
+    };
+    const b = constant(BOXES.flat(), [3, 4]), sc = constant(SCORES, [3]);
+    const det = tf.model({ inputs: input, outputs: [b.out, sc.out] });
+    b.dense.setWeights([tf.zeros([3, 12]), tf.tensor1d(BOXES.flat())]);
+    sc.dense.setWeights([tf.zeros([3, 3]), tf.tensor1d(SCORES)]);
+    await saveModel(det, path.join(d, 'detector'));
+    return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', model: 'detector/model.json', ...segmenter } } });
+  }
+  const seg = () => Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 7) % 256);
+
+  it('binarises the boxes above minScore into the mask, at the right place', async () => {
+    const s = await OverMapScorer.load(await loadSpec(await detectorSpec('det', { minScore: 0.5 })));
+    try {
+      expect(s.segInputSize).toEqual([32, 32]); // the detector's own input size
+      const [a] = s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
+      expect(a!.noMask).toBe(false);
+      expect(a!.maskFraction).toBeCloseTo(0.5, 6); // boxes 0 and 2, a quarter each, disjoint
+      const m = a!.maps!.mask, at = (x: number, y: number) => m[y * 64 + x];
+      expect([at(10, 10), at(60, 20), at(60, 60), at(20, 60)]).toEqual([1, 1, 0, 0]); // yxyx read as y, x
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('no box above minScore is no_mask; xyxy reads the same numbers as x, y', async () => {
+    const none = await OverMapScorer.load(await loadSpec(await detectorSpec('det-none', { minScore: 0.95 })));
+    const xyxy = await OverMapScorer.load(await loadSpec(await detectorSpec('det-xyxy', { boxFormat: 'xyxy', minScore: 0.5 })));
+    try {
+      const [n] = none.scoreBatch([{ rgb: images[0]!, segRgb: seg() }]);
+      expect(n!.noMask).toBe(true);
+      expect(n!.overmap).toBe(0);
+      const [x] = xyxy.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
+      const at = (px: number, py: number) => x!.maps!.mask[py * 64 + px];
+      expect([at(10, 10), at(60, 20), at(40, 60)]).toEqual([1, 0, 1]);
+    } finally {
+      none.dispose();
+      xyxy.dispose();
+    }
+  });
+
+  /** A hand-written GraphDef, as tfjs-converter writes one: boxes = 0·mean(image) + const, scores likewise. */
+  async function graphDetectorSpec(name: string, extraNodes: Record<string, unknown>[] = []): Promise<string> {
+    const d = path.join(dir, name);
+    await fs.mkdir(path.join(d, 'detector'), { recursive: true });
+    const f32 = (name: string, dims: number[]) => ({ name, op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: dims.map((n) => ({ size: String(n) })) } } }, dtype: { type: 'DT_FLOAT' } } });
+    const i32 = (name: string, dims: number[]) => ({ name, op: 'Const', attr: { value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: dims.map((n) => ({ size: String(n) })) } } }, dtype: { type: 'DT_INT32' } } });
+    const op = (name: string, o: string, input: string[], attr: Record<string, unknown> = {}) => ({ name, op: o, input, attr: { T: { type: 'DT_FLOAT' }, ...attr } });
+    const node = [
+      { name: 'image', op: 'Placeholder', attr: { shape: { shape: { dim: [-1, 32, 32, 3].map((n) => ({ size: String(n) })) } }, dtype: { type: 'DT_FLOAT' } } },
+      i32('axes', [3]), f32('zero', []), i32('shape_b', [3]), i32('shape_s', [2]), f32('boxes_c', [1, 3, 4]), f32('scores_c', [1, 3]),
+      op('mean', 'Mean', ['image', 'axes'], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } }),
+      op('zeroed', 'Mul', ['mean', 'zero']),
+      op('rb', 'Reshape', ['zeroed', 'shape_b']), op('rs', 'Reshape', ['zeroed', 'shape_s']),
+      op('boxes', 'AddV2', ['rb', 'boxes_c']), op('scores', 'AddV2', ['rs', 'scores_c']),
+      ...extraNodes,
+    ];
+    const weights = [
+      { name: 'axes', shape: [3], dtype: 'int32', data: new Int32Array([1, 2, 3]) },
+      { name: 'zero', shape: [], dtype: 'float32', data: new Float32Array([0]) },
+      { name: 'shape_b', shape: [3], dtype: 'int32', data: new Int32Array([-1, 1, 1]) },
+      { name: 'shape_s', shape: [2], dtype: 'int32', data: new Int32Array([-1, 1]) },
+      { name: 'boxes_c', shape: [1, 3, 4], dtype: 'float32', data: new Float32Array(BOXES.flat()) },
+      { name: 'scores_c', shape: [1, 3], dtype: 'float32', data: new Float32Array(SCORES) },
+    ];
+    await fs.writeFile(path.join(d, 'detector', 'model.json'), JSON.stringify({
+      format: 'graph-model', generatedBy: 'hand-written test graph', convertedBy: null,
+      modelTopology: { node, library: {}, versions: { producer: 1 } },
+      weightsManifest: [{ paths: ['weights.bin'], weights: weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
+    }));
+    await fs.writeFile(path.join(d, 'detector', 'weights.bin'), Buffer.concat(weights.map((w) => Buffer.from(w.data.buffer))));
+    return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', format: 'graph', model: 'detector/model.json', minScore: 0.5 } } });
+  }
+
+  it('loads a tfjs-converter graph model (format graph) and reads its boxes the same way', async () => {
+    const spec = await graphDetectorSpec('det-graph');
+    const s = await OverMapScorer.load(await loadSpec(spec));
+    try {
+      expect(s.segInputSize).toEqual([32, 32]);
+      const [a, b] = s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }, { rgb: images[1]!, segRgb: seg() }], { keepMaps: true });
+      for (const x of [a!, b!]) {
+        expect(x.maskFraction).toBeCloseTo(0.5, 6);
+        const at = (px: number, py: number) => x.maps!.mask[py * 64 + px];
+        expect([at(10, 10), at(60, 20), at(60, 60), at(20, 60)]).toEqual([1, 1, 0, 0]);
+      }
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('a graph that needs executeAsync (dynamic ops such as NMS) is a spec error that says how to export it', async () => {
+    const spec = await graphDetectorSpec('det-dynamic', [{ name: 'kept', op: 'Where', input: ['scores'], attr: { T: { type: 'DT_FLOAT' } } }]);
+    const err = await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelSpecError);
+    expect((err as Error).message).toMatch(/needs executeAsync .*export it without NMS/);
+  });
+
+  it('an output index the detector does not have is a spec error', async () => {
+    const err = await loadSpec(await detectorSpec('det-bad', { scoresOutput: 4 })).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelSpecError);
+    expect((err as Error).message).toMatch(/the detector has 2 output\(s\): .*scoresOutput 4 do not exist/);
   });
 });
 

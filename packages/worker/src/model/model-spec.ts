@@ -29,6 +29,20 @@ const Segmenter = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
   z.object({
+    /** A TF.js object detector run in the worker; its boxes above minScore are binarised into the mask. */
+    type: z.literal('detector'),
+    model: z.string(),
+    /** 'layers' (tf.loadLayersModel) or 'graph' (tfjs-converter output, run synchronously: export it without NMS) */
+    format: z.enum(['layers', 'graph']).default('layers'),
+    /** which outputs hold the boxes [batch, K, 4] and the scores [batch, K] (or [batch, K, 1]) */
+    boxesOutput: z.number().int().min(0).default(0),
+    scoresOutput: z.number().int().min(0).default(1),
+    /** box corners, normalised to [0, 1]: 'yxyx' (TensorFlow's convention) or 'xyxy' */
+    boxFormat: z.enum(['yxyx', 'xyxy']).default('yxyx'),
+    minScore: z.number().min(0).max(1).default(0.5),
+    normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
+  }),
+  z.object({
     type: z.literal('boxes'),
     /** JSONL, one line per image: {"key": ..., "boxes": [[x0, y0, x1, y1, score?], ...]}, coordinates in [0, 1];
      *  a path relative to the spec or an absolute URI. Boxes are binarised into the mask. */
@@ -164,7 +178,8 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
     throw new ModelSpecError(`model spec ${uri} is invalid: ${issues}`);
   }
   const spec = r.data;
-  for (const [name, n] of [['classifier.normalization', spec.classifier.normalization], ...(spec.segmenter.type === 'model' ? [['segmenter.normalization', spec.segmenter.normalization]] as const : [])] as const) {
+  const segNorm = spec.segmenter.type === 'model' || spec.segmenter.type === 'detector' ? [['segmenter.normalization', spec.segmenter.normalization]] as const : [];
+  for (const [name, n] of [['classifier.normalization', spec.classifier.normalization], ...segNorm] as const) {
     if (n.mean.length !== 3 || n.std.length !== 3) throw new ModelSpecError(`model spec ${uri}: ${name} needs 3 means and 3 stds`);
   }
   return { spec, uri, raw, store };
@@ -175,7 +190,7 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
   const { spec, raw, store } = await readSpec(uri);
   const prefetched = new Map<string, Buffer>();
   const hash = createHash('sha256').update(raw);
-  const files = [spec.classifier.model, ...(spec.segmenter.type === 'model' ? [spec.segmenter.model] : [])];
+  const files = [spec.classifier.model, ...(spec.segmenter.type === 'model' || spec.segmenter.type === 'detector' ? [spec.segmenter.model] : [])];
   for (const f of files) {
     const mj = await store.getIfExists(f);
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);

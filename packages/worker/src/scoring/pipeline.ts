@@ -72,6 +72,33 @@ export function boxMasks(perImage: number[][][], h: number, w: number): Float32A
   return out;
 }
 
+/** Detector outputs -> per image, boxes [x0, y0, x1, y1] (normalised) scoring at least minScore. */
+export function detectorBoxes(
+  boxes: ArrayLike<number>, scores: ArrayLike<number>, batch: number, k: number, format: 'yxyx' | 'xyxy', minScore: number,
+): number[][][] {
+  return Array.from({ length: batch }, (_, i) => {
+    const out: number[][] = [];
+    for (let j = 0; j < k; j++) {
+      if (!(scores[i * k + j]! >= minScore)) continue; // NaN scores never pass
+      const [a, b, c, d] = [0, 1, 2, 3].map((q) => boxes[(i * k + j) * 4 + q]!) as [number, number, number, number];
+      const [x0, y0, x1, y1] = format === 'yxyx' ? [b, a, d, c] : [a, b, c, d];
+      out.push([Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)]);
+    }
+    return out;
+  });
+}
+
+/** A detector's boxes and scores tensors from its outputs, checked against the spec. */
+function detectorOutputs(outs: tf.Tensor | tf.Tensor[], spec: Extract<ModelSpec['segmenter'], { type: 'detector' }>, b: number): { boxes: tf.Tensor; scores: tf.Tensor; k: number } {
+  const list = Array.isArray(outs) ? outs : [outs];
+  const boxes = list[spec.boxesOutput], scores = list[spec.scoresOutput];
+  if (!boxes || !scores) throw new ModelSpecError(`the detector has ${list.length} output(s): the spec's boxesOutput ${spec.boxesOutput} / scoresOutput ${spec.scoresOutput} do not exist`);
+  const k = boxes.shape[1] ?? 0;
+  if (boxes.rank !== 3 || boxes.shape[0] !== b || boxes.shape[2] !== 4) throw new ModelSpecError(`the detector's output ${spec.boxesOutput} is [${boxes.shape.join(',')}]: boxes must be [batch, K, 4]`);
+  if (scores.shape[0] !== b || scores.shape[1] !== k || scores.size !== b * k) throw new ModelSpecError(`the detector's output ${spec.scoresOutput} is [${scores.shape.join(',')}]: scores must be [batch, ${k}] (one per box)`);
+  return { boxes, scores, k };
+}
+
 async function loadBoxes(loaded: LoadedSpec, source: string, minScore: number): Promise<Map<string, number[][]>> {
   const raw = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || source.startsWith('/')
     ? await openStoreFor(source)
@@ -114,7 +141,8 @@ export class OverMapScorer implements Scorer {
     readonly hash: string,
     private readonly classifier: tf.LayersModel,
     private readonly graph: ClassifierGraph,
-    private readonly segmenter: tf.LayersModel | null,
+    /** the learned segmenter or the detector, whichever the spec names */
+    private readonly segmenter: tf.LayersModel | tf.GraphModel | null,
     private readonly boxes: Map<string, number[][]> | null = null,
   ) {}
 
@@ -124,7 +152,7 @@ export class OverMapScorer implements Scorer {
 
   get segInputSize(): [number, number] | null {
     if (!this.segmenter) return null;
-    const s = this.segmenter.inputs[0]!.shape;
+    const s = this.segmenter.inputs[0]!.shape!;
     return [s[1] as number, s[2] as number];
   }
 
@@ -144,17 +172,35 @@ export class OverMapScorer implements Scorer {
       throw new ModelSpecError(`the classifier takes [${inShape.slice(1).join(',')}] but the spec says inputSize ${spec.classifier.inputSize.join('x')} with 3 channels`);
     }
     const graph = buildClassifierGraph(classifier, spec.gradcamLayer, spec.attentionLayers, spec.classes.length);
-    let segmenter: tf.LayersModel | null = null;
+    let segmenter: tf.LayersModel | tf.GraphModel | null = null;
     if (spec.segmenter.type === 'model') {
       segmenter = await loadModel(spec.segmenter.model, 'segmenter');
       const s = segmenter.outputs[0]!.shape;
       if (s.length !== 4 || s[3] !== 1) throw new ModelSpecError(`the segmenter outputs [${s.join(',')}]: it must output one mask channel [batch, h, w, 1]`);
+    } else if (spec.segmenter.type === 'detector') {
+      const file = spec.segmenter.model;
+      try {
+        segmenter = spec.segmenter.format === 'graph'
+          ? await tf.loadGraphModel(objectStoreIO(loaded.store, file))
+          : await tf.loadLayersModel(objectStoreIO(loaded.store, file));
+      } catch (e) {
+        throw new ModelSpecError(`cannot load the detector ${file} (format ${spec.segmenter.format}) named in ${loaded.uri}: ${(e as Error).message}`, { cause: e });
+      }
+      const s = segmenter.inputs[0]!.shape;
+      if (!s || s.length !== 4 || !(s[1]! > 0) || !(s[2]! > 0) || s[3] !== 3) {
+        throw new ModelSpecError(`the detector ${file} takes [${s?.slice(1).join(',')}]: it needs a fixed-size RGB input [batch, h, w, 3]`);
+      }
     }
     const boxes = spec.segmenter.type === 'boxes' ? await loadBoxes(loaded, spec.segmenter.source, spec.segmenter.minScore) : null;
     const scorer = new OverMapScorer(spec, loaded.hash, classifier, graph, segmenter, boxes);
-    const [h, w] = scorer.inputSize;
-    const seg = scorer.segInputSize;
-    scorer.calibrate();
+    try {
+      scorer.calibrate();
+    } catch (e) {
+      if (spec.segmenter.type === 'detector' && /executeAsync|dynamic op/i.test((e as Error).message)) {
+        throw new ModelSpecError(`the detector ${spec.segmenter.model} needs executeAsync (control flow or NMS in the graph): export it without NMS, raw boxes and scores as outputs`, { cause: e });
+      }
+      throw e;
+    }
     return scorer;
   }
 
@@ -191,11 +237,15 @@ export class OverMapScorer implements Scorer {
 
       // Segmentation mask [B, S, S].
       let mask: tf.Tensor3D;
+      const sraw = () => (segRgb ? tf.tensor4d(segRgb, [b, segSize![0], segSize![1], 3]) : raw);
       if (this.segmenter && spec.segmenter.type === 'model') {
-        const sraw = segRgb ? tf.tensor4d(segRgb, [b, segSize![0], segSize![1], 3]) : raw;
-        let p = (this.segmenter.predict(normalize(sraw, spec.segmenter.normalization)) as tf.Tensor4D).squeeze([3]) as tf.Tensor3D;
+        let p = (this.segmenter.predict(normalize(sraw(), spec.segmenter.normalization)) as tf.Tensor4D).squeeze([3]) as tf.Tensor3D;
         if (spec.segmenter.output === 'logits') p = tf.sigmoid(p);
         mask = binarize(p, spec.segmenter.threshold);
+      } else if (this.segmenter && spec.segmenter.type === 'detector') {
+        const d = detectorOutputs(this.segmenter.predict(normalize(sraw(), spec.segmenter.normalization)) as tf.Tensor | tf.Tensor[], spec.segmenter, b);
+        const perImage = detectorBoxes(d.boxes.dataSync(), d.scores.dataSync(), b, d.k, spec.segmenter.boxFormat, spec.segmenter.minScore);
+        mask = tf.tensor3d(boxMasks(perImage, h, w), [b, h, w]);
       } else if (this.boxes) {
         mask = tf.tensor3d(boxMasks(inputs.map((x) => (x.key ? this.boxes!.get(x.key) : undefined) ?? []), h, w), [b, h, w]);
       } else {
@@ -294,7 +344,7 @@ export class OverMapScorer implements Scorer {
   }
 
   /** The loaded parts, for benchmarks that time each stage. */
-  get parts(): { classifier: tf.LayersModel; graph: ClassifierGraph; segmenter: tf.LayersModel | null } {
+  get parts(): { classifier: tf.LayersModel; graph: ClassifierGraph; segmenter: tf.LayersModel | tf.GraphModel | null } {
     return { classifier: this.classifier, graph: this.graph, segmenter: this.segmenter };
   }
 
