@@ -236,6 +236,27 @@ describe('a TF.js detector as the segmenter', () => {
   });
 });
 
+describe('loadSpec', () => {
+  it('loads the very bytes it hashed: the model files are read once', async () => {
+    const d = path.join(dir, 'read-once');
+    const loaded = await loadSpec(await makeDevModel(d));
+    expect(loaded.store.uri).toContain(d);
+    expect(await loaded.store.exists('classifier/model.json')).toBe(true);
+    // Change the weights on disk after hashing: the scorer must still load what was hashed.
+    await fs.writeFile(path.join(d, 'classifier', 'weights.bin'), Buffer.alloc(8));
+    await fs.rm(path.join(d, 'segmenter'), { recursive: true });
+    const s = await OverMapScorer.load(loaded);
+    try {
+      expect(s.hash).toBe(loaded.hash);
+      expect(s.scoreBatch([{ rgb: images[0]! }])).toHaveLength(1);
+    } finally {
+      s.dispose();
+    }
+    // A second load reads the files again, and finds them changed.
+    await expect(loadSpec(path.join(d, 'spec.json'))).rejects.toThrow(/segmenter\/model.json not found/);
+  });
+});
+
 describe('bad model specs name the problem', () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/],

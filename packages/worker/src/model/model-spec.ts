@@ -108,10 +108,15 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
     prefetched.delete(key);
     return b;
   };
+  // Explicit delegation: the stores are class instances, whose methods a spread would not copy.
   return {
-    ...store,
+    uri: store.uri,
     get: async (key) => take(key) ?? store.get(key),
     getIfExists: async (key) => take(key) ?? store.getIfExists(key),
+    put: (key, body, options) => store.put(key, body, options),
+    exists: (key) => store.exists(key),
+    listPage: (prefix, options) => store.listPage(prefix, options),
+    check: () => store.check(),
   };
 }
 
