@@ -134,6 +134,7 @@ export function trainModel(
     const order = shuffled(train.n, o.rng);
     let lossSum = 0, batches = 0;
     const t0 = performance.now();
+    let lastProgress = t0;
     for (let i = 0; i + o.batchSize <= train.n; i += o.batchSize) {
       const idx = order.slice(i, i + o.batchSize);
       const loss = tf.tidy(() => {
@@ -151,6 +152,13 @@ export function trainModel(
       lossSum += loss.dataSync()[0]!;
       loss.dispose();
       batches++;
+      const now = performance.now();
+      if (now - lastProgress > 30_000) {
+        // Progress within an epoch: an epoch of the classifier takes minutes on wasm.
+        lastProgress = now;
+        const done = batches * o.batchSize, rate = done / ((now - t0) / 1000);
+        o.log(`${kind} epoch ${epoch}/${o.epochs}: ${done}/${train.n} images, loss ${(lossSum / batches).toFixed(4)}, ${rate.toFixed(0)} images/s, epoch ends in ~${Math.round((train.n - done) / rate)} s`, { kind, epoch, done, progress: true });
+      }
     }
     const seconds = (performance.now() - t0) / 1000;
     const valMetric = kind === 'classifier' ? classifierAccuracy(model, val) : segmenterIoU(model, val);
