@@ -86,7 +86,9 @@ async function chooseOnValidation(valData, classes) {
   const rows = [];
   for (const measure of ['mass', 'iou', 'dice']) {
     for (const binarize of [0.3, 0.5, 0.7]) {
-      const spec = candidateSpec(`${measure}-${binarize}`, { overlap: { measure, binarize }, combine: { rule: 'mean' } });
+      // threshold fixed: it decides only `accepted`, which the choice does not read, and keeps
+      // these runs' hashes (and so their cached results) independent of the shipped threshold.
+      const spec = candidateSpec(`${measure}-${binarize}`, { overlap: { measure, binarize }, combine: { rule: 'mean' }, threshold: 0.5 });
       const recs = readRecords(await run('val', valData, 'folder', spec));
       const sc = shared.scorable(recs, classes);
       for (const r of RULES) {
