@@ -85,11 +85,14 @@ describe('overmap run: enqueue, 2 worker processes, finalize', () => {
     const r = await runCli(['enqueue', data, '--out', out(), '--batch-size', '8', '--labels', 'folder', '--model', spec], cliEnv(redisUrl, prefix));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/0 jobs added \(listing was already complete\)/);
-    const q = new Queue(BATCH_QUEUE, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix });
+    // BullMQ does not close a connection it was given: the test disconnects its own.
+    const conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const q = new Queue(BATCH_QUEUE, { connection: conn, prefix });
     try {
       expect(await q.getJobCountByTypes('wait', 'active', 'delayed')).toBe(0);
     } finally {
       await q.close();
+      conn.disconnect();
     }
   });
 
