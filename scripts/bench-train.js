@@ -2,7 +2,7 @@
 /**
  * npm run bench:train — training speed on the wasm backend: for each reference model, a
  * training step (forward + backward + Adam, batch 64) against an inference forward of the
- * same batch; and the registered filter-gradient kernel against the forward convolution it
+ * same batch (the classifier also with tfjs's stock BatchNormalization, for comparison); and the registered filter-gradient kernel against the forward convolution it
  * differentiates, per layer shape. One run, one machine: ratios, not limits.
  */
 'use strict';
@@ -23,11 +23,12 @@ function time(fn, reps) {
   const res = { backend: 'wasm', batch: 64, models: {}, filterGradient: [] };
   for (const [name, build, loss] of [
     ['classifier', () => A.buildCbamClassifier(), (y, o) => tf.losses.softmaxCrossEntropy(y, o)],
+    ['classifier with tfjs\'s stock batch norm', () => A.buildCbamClassifier(10, 0.3, { stockBatchNorm: true }), (y, o) => tf.losses.softmaxCrossEntropy(y, o)],
     ['segmenter', () => A.buildSegmenter(), (y, o) => tf.losses.logLoss(y, o)],
   ]) {
     const m = build();
     const x = tf.randomUniform([64, 64, 64, 3]);
-    const y = name === 'classifier' ? tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10) : tf.randomUniform([64, 64, 64, 1]).round();
+    const y = name.startsWith('classifier') ? tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10) : tf.randomUniform([64, 64, 64, 1]).round();
     const opt = tf.train.adam(1e-3);
     const fwd = time(() => m.predict(x), 5);
     const step = time(() => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true)), 5);
