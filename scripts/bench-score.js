@@ -4,7 +4,8 @@
  * OVERMAP_BACKEND), on the reference model and on a ResNet-50-shaped classifier with
  * random weights; the backend's measured matmul peak; the Over-MAP cost against
  * classifier + segmenter forward; MC dropout T=20 over the whole network; the longest
- * event-loop stall while the worker's micro-batched scoring runs. One run, one machine; the
+ * event-loop stall while the worker's micro-batched scoring runs; RSS and live tensors over a
+ * long run of batches. One run, one machine; the
  * pipeline-to-forwards ratio from interleaved rounds (median, and its range).
  */
 'use strict';
@@ -155,6 +156,27 @@ function resnet50(classes = 1000) {
 
   const ref = await W.OverMapScorer.load(await W.loadSpec(W.referenceSpecUri()));
   await stages('reference (64x64, CBAM + segmenter), ms per image', ref, 64, 64);
+
+  // Memory over a long run (FIELD-NOTES: memory growth despite tf.tidy is reported for tfjs):
+  // RSS, the backend's own bytes and live tensors after 10, 100 and 400 batches of 32 varied
+  // images, scored as the worker scores them.
+  {
+    const px = 64 * 64 * 3;
+    let seed = 7;
+    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+    const pool = Array.from({ length: 96 }, () => Uint8Array.from({ length: px }, () => Math.floor(rnd() * 256)));
+    const samples = [];
+    for (let b = 1; b <= 400; b++) {
+      const inputs = Array.from({ length: 32 }, (_, i) => ({ rgb: pool[(b * 7 + i) % pool.length], label: i % 10 }));
+      ref.scoreBatch(inputs, { keepMaps: b % 5 === 0 });
+      if ([10, 100, 400].includes(b)) {
+        const m = tf.memory();
+        samples.push({ batches: b, rssMiB: process.memoryUsage().rss / 2 ** 20, backendMiB: m.numBytes / 2 ** 20, numTensors: m.numTensors });
+      }
+      if (b % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    res['reference: memory over 400 batches of 32'] = samples.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v * 10) / 10])));
+  }
   const rn = resnet50();
   const spec = ModelSpecSchema.parse({ classes: Array.from({ length: 1000 }, (_, i) => `c${i}`), classifier: { model: 'x', inputSize: [224, 224] }, gradcamLayer: 'last_conv', attentionLayers: [], segmenter: { type: 'saliency' } });
   const rnScorer = W.OverMapScorer.fromModels(spec, 'random', rn, null);
