@@ -107,7 +107,6 @@ function resnet50(classes = 1000) {
 
   async function stages(name, scorer, batch, size) {
     const { graph, segmenter, classifier } = scorer.parts;
-    const spec = scorer.spec;
     const x = tf.randomUniform([batch, size, size, 3]);
     const feats = graph.features.predict(x);
     const acts = Array.isArray(feats) ? feats[0] : feats;
