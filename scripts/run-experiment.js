@@ -85,7 +85,7 @@ function combined(rec, r) {
 async function chooseOnValidation(valData, classes) {
   const rows = [];
   for (const measure of ['mass', 'iou', 'dice']) {
-    for (const binarize of [0.3, 0.5, 0.7]) {
+    for (const binarize of [0.3, 0.5, 0.7, 0.9]) {
       // threshold fixed: it decides only `accepted`, which the choice does not read, and keeps
       // these runs' hashes (and so their cached results) independent of the shipped threshold.
       const spec = candidateSpec(`${measure}-${binarize}`, { overlap: { measure, binarize }, combine: { rule: 'mean' }, threshold: 0.5 });
