@@ -24,7 +24,8 @@ const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
 const EXP = path.join(ROOT, 'results/experiment');
 const REF = path.join(ROOT, 'models/reference');
 const W = require('@overmap/worker');
-const { combine } = require('../packages/worker/dist/scoring/overlap');
+const { overmapScore } = require('../packages/worker/dist/scoring/overlap');
+const { readRecords } = require('../packages/cli/dist/commands/evaluate');
 const REJECT_AT_THRESHOLD = 0.15;
 const SPEC = path.join(ROOT, 'models/reference/overmap-model-mc20.json');
 const SEED = 'overmap-reference-v1';
@@ -70,12 +71,9 @@ const RULES = [
   ...[[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [2, 1, 1], [1, 2, 1], [1, 1, 2]].map(([a, b, c]) => ({ rule: 'weighted', weights: { gradcam_seg: a, attention_seg: b, gradcam_attention: c } })),
 ];
 const ruleName = (r) => (r.rule === 'weighted' ? `weighted ${r.weights.gradcam_seg}:${r.weights.attention_seg}:${r.weights.gradcam_attention}` : r.rule);
-/** The pipeline's scores.overmap for a record under another rule (no_mask stays 0). */
-function combined(rec, r) {
-  if (rec.status === 'no_mask') return 0;
-  const c = { gradcam_seg: rec.scores.gradcam_seg, attention_seg: rec.scores.attention_seg, gradcam_attention: rec.scores.gradcam_attention };
-  return Math.min(1, Math.max(0, combine(c, r.rule, r.weights ?? { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 })));
-}
+/** The pipeline's scores.overmap for a record under another rule (the reference model has attention). */
+const ALL_ONE = { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 };
+const combined = (rec, r) => overmapScore(rec.scores, { noMask: rec.status === 'no_mask', hasAttention: true, rule: r.rule, weights: r.weights ?? ALL_ONE });
 
 /**
  * Every Over-MAP choice on validation: a run per (measure, binarisation), each rule computed
@@ -89,7 +87,7 @@ async function chooseOnValidation(valData, classes) {
       // threshold fixed: it decides only `accepted`, which the choice does not read, and keeps
       // these runs' hashes (and so their cached results) independent of the shipped threshold.
       const spec = candidateSpec(`${measure}-${binarize}`, { overlap: { measure, binarize }, combine: { rule: 'mean' }, threshold: 0.5 });
-      const recs = readRecords(await run('val', valData, 'folder', spec));
+      const { records: recs } = await readRecords(await run('val', valData, 'folder', spec));
       const sc = shared.scorable(recs, classes);
       for (const r of RULES) {
         const items = sc.map((x) => ({ confidence: combined(x.record, r), correct: x.correct }));
@@ -104,20 +102,13 @@ async function chooseOnValidation(valData, classes) {
   return { rows, best, threshold };
 }
 
-function readRecords(out) {
-  const recs = [];
-  for (const f of fs.readdirSync(path.join(out, 'parts')).sort()) {
-    for (const line of fs.readFileSync(path.join(out, 'parts', f), 'utf8').split('\n')) if (line.trim()) recs.push(JSON.parse(line));
-  }
-  return recs;
-}
 
 (async () => {
   fs.mkdirSync(EXP, { recursive: true });
   const classes = JSON.parse(fs.readFileSync(SPEC, 'utf8')).classes;
   const valData = scenes('val', n.val);
   const choice = await chooseOnValidation(valData, classes);
-  const chosen = { overlap: { measure: choice.best.measure, binarize: choice.best.binarize }, combine: { weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 }, ...choice.best.rule }, threshold: choice.threshold };
+  const chosen = { overlap: { measure: choice.best.measure, binarize: choice.best.binarize }, combine: { weights: ALL_ONE, ...choice.best.rule }, threshold: choice.threshold };
   const chosenSpec = candidateSpec('chosen', chosen);
   const valOut = await run('val', valData, 'folder', chosenSpec);
   const testOut = await run('test', scenes('test', n.test), 'folder', chosenSpec);
@@ -139,7 +130,7 @@ function readRecords(out) {
   }
   fs.writeFileSync(labelsCsv, lines.join('\n') + '\n');
   const trainOut = await run('train-noisy', trainDir, labelsCsv, chosenSpec);
-  const recs = readRecords(trainOut).filter((r) => r.prediction);
+  const recs = (await readRecords(trainOut)).records.filter((r) => r.prediction);
   const nFlipped = recs.filter((r) => flipped.get(r.key)).length;
   const k = nFlipped;
   const canon = shared.canonicalClass;
@@ -160,7 +151,7 @@ function readRecords(out) {
     ...[...top, worst].map((r, i) => `| ${r.measure} | ${r.binarize} | ${ruleName(r.rule)} | ${(r.aurc * 1000).toFixed(1)}‰${i === 0 ? ' (chosen)' : i === top.length ? ' (worst)' : ''} | ${r.auroc.toFixed(3)} |`)].join('\n');
   const shippedDiffers = ['overmap-model.json', 'overmap-model-mc20.json'].filter((f) => {
     const sp = JSON.parse(fs.readFileSync(path.join(REF, f), 'utf8'));
-    const comb = { weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 }, ...sp.combine };
+    const comb = { weights: ALL_ONE, ...sp.combine };
     return JSON.stringify([sp.overlap, comb, sp.threshold]) !== JSON.stringify([chosen.overlap, chosen.combine, chosen.threshold]);
   });
   if (shippedDiffers.length) process.stderr.write(`note: ${shippedDiffers.join(', ')} differ from the validation choice ${JSON.stringify(chosen)}\n`);

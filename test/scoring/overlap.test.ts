@@ -1,6 +1,6 @@
 import * as tf from '../../packages/worker/dist/backend/tf';
 import { initBackend } from '@overmap/worker';
-import { combine, overlap } from '../../packages/worker/dist/scoring/overlap';
+import { combine, overlap, overmapScore } from '../../packages/worker/dist/scoring/overlap';
 import { otsuThreshold } from '../../packages/worker/dist/scoring/segment';
 
 beforeAll(async () => { await initBackend('wasm'); });
@@ -35,6 +35,15 @@ describe('overlap measures on hand-made masks', () => {
     expect(combine(c, 'min', c)).toBe(0.2);
     expect(combine(c, 'product', c)).toBeCloseTo(0.072, 12);
     expect(combine(c, 'weighted', { gradcam_seg: 1, attention_seg: 0, gradcam_attention: 1 })).toBeCloseTo(0.55, 12);
+  });
+  it('scores.overmap: 0 without an object, Grad-CAM/mask alone without attention, clamped to [0, 1]', () => {
+    const c = { gradcam_seg: 0.2, attention_seg: 0.4, gradcam_attention: 0.9 };
+    const o = { noMask: false, hasAttention: true, rule: 'mean' as const, weights: c };
+    expect(overmapScore(c, o)).toBeCloseTo(0.5, 12);
+    expect(overmapScore(c, { ...o, noMask: true })).toBe(0);
+    expect(overmapScore(c, { ...o, hasAttention: false })).toBe(0.2);
+    expect(overmapScore({ ...c, gradcam_seg: 3 }, { ...o, rule: 'min' })).toBe(0.4);
+    expect(overmapScore({ gradcam_seg: 2, attention_seg: 2, gradcam_attention: 2 }, o)).toBe(1);
   });
   it("Otsu's threshold separates a bimodal histogram", () => {
     const v = [...Array(100).fill(0.1), ...Array(50).fill(0.8)];

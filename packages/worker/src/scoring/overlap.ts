@@ -38,3 +38,13 @@ export function combine(c: Components, rule: CombineRule, weights: Components): 
     default: return (c.gradcam_seg + c.attention_seg + c.gradcam_attention) / 3;
   }
 }
+
+/**
+ * `scores.overmap` from the components: 0 when segmentation found no object ("estimation not
+ * available"); without an attention module only Grad-CAM/mask exists and is the score; else the
+ * spec's rule, clamped to [0, 1]. The pipeline and the experiment's choice of rule both use it.
+ */
+export function overmapScore(c: Components, o: { noMask: boolean; hasAttention: boolean; rule: CombineRule; weights: Components }): number {
+  if (o.noMask) return 0;
+  return Math.min(1, Math.max(0, o.hasAttention ? combine(c, o.rule, o.weights) : c.gradcam_seg));
+}

@@ -13,7 +13,7 @@ import { objectStoreIO } from '../model/object-store-io';
 import { baselinesOf } from './baseline-values';
 import { type ClassifierGraph, applyHead, buildClassifierGraph } from './classifier-graph';
 import { gradCam, normalizeMax, resizeMaps } from './grad-cam';
-import { combine, overlap } from './overlap';
+import { overlap, overmapScore } from './overlap';
 import { binarize, frequencyTunedSaliency, saliencyMask } from './segment';
 
 /** One decoded image: RGB bytes at the classifier's input size (and the segmenter's, if it differs). */
@@ -311,8 +311,7 @@ export class OverMapScorer implements Scorer {
           noMask,
           maskFraction: mf[i]!,
           ...c,
-          // Without an attention module only the Grad-CAM/mask overlap exists: it is the score.
-          overmap: noMask ? 0 : Math.min(1, Math.max(0, this.graph.attentionCount > 0 ? combine(c, spec.combine.rule, weights) : c.gradcam_seg)),
+          overmap: overmapScore(c, { noMask, hasAttention: this.graph.attentionCount > 0, rule: spec.combine.rule, weights }),
           label_gradcam_seg: ls && labels[i]! >= 0 ? (noMask ? 0 : ls[i]!) : null,
           msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
           mc_dropout: mc ? mc[i]! : null,
