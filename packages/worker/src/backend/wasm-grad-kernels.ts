@@ -8,8 +8,8 @@
  *
  * - filter gradient: one forward convolution with batch and channels swapped (below).
  *   An im2col version ran 2-13x slower: wasm's Slice and StridedSlice kernels are JS
- *   loops over rows, and its matmul with transposeA is ~7x slower than without
- *   (measured; BENCHMARKS.md). A matmul per filter tap ran ~20 images/s.
+ *   loops over rows, and its matmul with transposeA is ~11x slower than without
+ *   (scripts/probe-wasm-ops.js; BENCHMARKS.md). A matmul per filter tap ran ~20 images/s.
  * - input gradient (stride 1, no dilation): a forward convolution of dy with the
  *   filter rotated by 180° and its channel axes swapped, padded so that the output has
  *   the input's size. Strided cases fall back to the backend's own kernel.
@@ -109,7 +109,7 @@ export function conv2dInputGradientStride1(
  * The gradient of Max (used by GlobalMaxPooling and CBAM's channel pooling) with the
  * argmax mask computed as 1 - step(|x - max|) instead of equal(x, max): the same value
  * (ties share the gradient, as before), but wasm's comparison kernels are JS loops
- * about 7x slower than sub + step (measured: 125 ms vs 17 ms on [64,16,16,64]).
+ * about 6-7x slower than sub + step (97 ms vs 15 ms on [64,16,16,64]: scripts/probe-wasm-ops.js).
  */
 function registerArithmeticMaxGradient(): void {
   tf.unregisterGradient('Max');
