@@ -4,6 +4,12 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }] },
+  // Tests import the packages by name, as users do; here the names map to their sources.
+  // (Spawned CLI and worker processes run the built dist/, as users' do.)
+  moduleNameMapper: {
+    '^@overmap/([a-z]+)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@overmap/([a-z]+)/([a-z-]+)$': '<rootDir>/packages/$1/src/$2.ts',
+  },
   // Integration tests start real Redis, S3 and worker processes: generous per-test limits,
   // never used as performance assertions.
   testTimeout: 180_000,

@@ -109,7 +109,7 @@ function benchScaling(dataDir) {
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const images = Number(process.env.BENCH_IMAGES || 1024);
   const dataDir = path.join(tmp, 'scenes');
-  execFileSync(process.execPath, [path.join(ROOT, 'packages/worker/dist/reference/make-scenes-cli.js'), dataDir, '--split', 'test', '--count', String(images)]);
+  execFileSync(process.execPath, [path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'), dataDir, '--split', 'test', '--count', String(images)]);
   out.machine = { cpus: os.cpus().length, cpu: os.cpus()[0].model, node: process.version };
   await benchEnqueue(redis);
   await benchBullmqNoop(redis);
@@ -117,7 +117,7 @@ function benchScaling(dataDir) {
   // The scaling drill needs enough work that worker start-up (TF.js, model) is small beside it.
   const scaleImages = Number(process.env.BENCH_SCALE_IMAGES || 4096);
   const scaleDir = path.join(tmp, 'scale-scenes');
-  execFileSync(process.execPath, [path.join(ROOT, 'packages/worker/dist/reference/make-scenes-cli.js'), scaleDir, '--split', 'test', '--count', String(scaleImages)]);
+  execFileSync(process.execPath, [path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'), scaleDir, '--split', 'test', '--count', String(scaleImages)]);
   benchScaling(scaleDir);
   out.scaling.images = scaleImages;
   console.log(JSON.stringify(out, null, 2));

@@ -11,13 +11,13 @@
 'use strict';
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const sharp = require('sharp');
-const tf = require('../packages/worker/dist/backend/tf');
+const tf = require('@overmap/worker').tf;
 const W = require('@overmap/worker');
-const { gradCam, resizeMaps } = require('../packages/worker/dist/scoring/grad-cam');
-const { applyHead } = require('../packages/worker/dist/scoring/classifier-graph');
-const { overlap } = require('../packages/worker/dist/scoring/overlap');
-const { frequencyTunedSaliency, saliencyMask } = require('../packages/worker/dist/scoring/segment');
-const { ModelSpecSchema } = require('../packages/worker/dist/model/model-spec');
+const { gradCam, resizeMaps } = require('@overmap/worker/testing');
+const { applyHead } = require('@overmap/worker/testing');
+const { overlap } = require('@overmap/worker/testing');
+const { frequencyTunedSaliency, saliencyMask } = require('@overmap/worker/testing');
+const { ModelSpecSchema } = require('@overmap/worker');
 
 function once(fn) {
   const t0 = performance.now();

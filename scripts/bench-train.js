@@ -6,10 +6,10 @@
  * differentiates, per layer shape. One run, one machine: ratios, not limits.
  */
 'use strict';
-const tf = require('../packages/worker/dist/backend/tf');
+const tf = require('@overmap/worker').tf;
 const W = require('@overmap/worker');
-const A = require('../packages/worker/dist/reference/architectures');
-const { conv2dFilterGradient, conv2dInputGradientStride1 } = require('../packages/worker/dist/backend/wasm-grad-kernels');
+const A = require('@overmap/reference');
+const { conv2dFilterGradient, conv2dInputGradientStride1 } = require('@overmap/worker/testing');
 
 function time(fn, reps) {
   tf.dispose(fn());

@@ -8,7 +8,7 @@
  * Medians of 7 interleaved rounds; one run, one machine: read the ratios.
  */
 'use strict';
-const tf = require('../packages/worker/dist/backend/tf');
+const tf = require('@overmap/worker').tf;
 const W = require('@overmap/worker');
 
 function rounds(fns, n = 7) {

@@ -7,9 +7,9 @@
  * benchmark: `npm run bench:train` gives the step ÷ forward ratios.
  */
 'use strict';
-const tf = require('../packages/worker/dist/backend/tf');
+const tf = require('@overmap/worker').tf;
 const W = require('@overmap/worker');
-const A = require('../packages/worker/dist/reference/architectures');
+const A = require('@overmap/reference');
 
 (async () => {
   const which = process.argv[2] || 'classifier';

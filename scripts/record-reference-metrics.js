@@ -9,11 +9,11 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const W = require('@overmap/worker');
-const tf = require('../packages/worker/dist/backend/tf');
-const T = require('../packages/worker/dist/reference/train');
-const F = require('../packages/worker/dist/reference/fashion-scenes');
-const { objectStoreIO } = require('../packages/worker/dist/model/object-store-io');
-require('../packages/worker/dist/model/channel-pool-layer');
+const tf = require('@overmap/worker').tf;
+const T = require('@overmap/reference');
+const F = require('@overmap/reference');
+const { objectStoreIO } = require('@overmap/worker');
+require('@overmap/worker');
 const { FsObjectStore } = require('@overmap/shared');
 
 const DIR = path.resolve(__dirname, '../models/reference');

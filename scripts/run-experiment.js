@@ -17,15 +17,15 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const shared = require('@overmap/shared');
-const F = require('../packages/worker/dist/reference/fashion-scenes');
+const F = require('@overmap/reference');
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
 const EXP = path.join(ROOT, 'results/experiment');
 const REF = path.join(ROOT, 'models/reference');
 const W = require('@overmap/worker');
-const { overmapScore } = require('../packages/worker/dist/scoring/overlap');
-const { readRecords } = require('../packages/cli/dist/commands/evaluate');
+const { overmapScore } = require('@overmap/worker/testing');
+const { readRecords } = require('@overmap/evaluation');
 const REJECT_AT_THRESHOLD = 0.15;
 const SPEC = path.join(ROOT, 'models/reference/overmap-model-mc20.json');
 const SEED = 'overmap-reference-v1';
@@ -39,7 +39,7 @@ const sh = (args, extra = {}) => execFileSync(process.execPath, args, { env: { .
 
 function scenes(split, count) {
   const dir = path.join(EXP, 'data', `${split}-${count}`);
-  if (!fs.existsSync(dir)) sh([path.join(ROOT, 'packages/worker/dist/reference/make-scenes-cli.js'), dir, '--split', split, '--count', String(count), '--seed', SEED]);
+  if (!fs.existsSync(dir)) sh([path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'), dir, '--split', split, '--count', String(count), '--seed', SEED]);
   return dir;
 }
 

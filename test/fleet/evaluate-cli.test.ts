@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { type ImageRecord, canonicalClass } from '@overmap/shared';
-import { CLASS_FOLDERS, SCENE_SIZE, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '../../packages/worker/dist/reference/fashion-scenes';
+import { CLASS_FOLDERS, SCENE_SIZE, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '@overmap/reference';
 import { cliEnv, readParts, runCli } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
 

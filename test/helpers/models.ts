@@ -1,8 +1,8 @@
 /** Small real models for tests: the reference architectures with random weights, saved as TF.js files. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { buildCbamClassifier, buildSegmenter, saveModel } from '../../packages/worker/dist/reference/train';
-import { CLASS_NAMES } from '../../packages/worker/dist/reference/fashion-scenes';
+import { buildCbamClassifier, buildSegmenter, saveModel } from '@overmap/reference';
+import { CLASS_NAMES } from '@overmap/reference';
 
 export async function makeDevModel(dir: string, o: { segmenter?: 'model' | 'saliency'; patch?: Record<string, unknown> } = {}): Promise<string> {
   await saveModel(buildCbamClassifier(), path.join(dir, 'classifier'));

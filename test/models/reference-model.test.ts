@@ -5,13 +5,13 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '../../packages/worker/dist/backend/tf';
+import { tf } from '@overmap/worker';
 import { OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
 import { FsObjectStore } from '@overmap/shared';
-import { objectStoreIO } from '../../packages/worker/dist/model/object-store-io';
-import { classifierAccuracy, generateScenes, segmenterIoU } from '../../packages/worker/dist/reference/train';
+import { objectStoreIO } from '@overmap/worker';
+import { classifierAccuracy, generateScenes, segmenterIoU } from '@overmap/reference';
 import sharp from 'sharp';
-import { CLASS_FOLDERS, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '../../packages/worker/dist/reference/fashion-scenes';
+import { CLASS_FOLDERS, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '@overmap/reference';
 import { ROOT } from '../helpers/services';
 
 const DIR = path.join(ROOT, 'models/reference');

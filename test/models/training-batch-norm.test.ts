@@ -3,9 +3,9 @@
  * the same weights and inputs: outputs, gradients for x, γ and β, the moving statistics, the
  * inference path, and the saved model's layer class.
  */
-import * as tf from '../../packages/worker/dist/backend/tf';
+import { tf } from '@overmap/worker';
 import { initBackend } from '@overmap/worker';
-import { TrainingBatchNorm } from '../../packages/worker/dist/reference/training-batch-norm';
+import { TrainingBatchNorm } from '@overmap/reference';
 
 beforeAll(async () => { await initBackend('wasm'); });
 

@@ -1,7 +1,7 @@
-import * as tf from '../../packages/worker/dist/backend/tf';
+import { tf } from '@overmap/worker';
 import { initBackend } from '@overmap/worker';
-import { applyHead, buildClassifierGraph } from '../../packages/worker/dist/scoring/classifier-graph';
-import { gradCam } from '../../packages/worker/dist/scoring/grad-cam';
+import { applyHead, buildClassifierGraph } from '@overmap/worker/testing';
+import { gradCam } from '@overmap/worker/testing';
 
 beforeAll(async () => { await initBackend('wasm'); });
 

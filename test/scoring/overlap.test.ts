@@ -1,7 +1,7 @@
-import * as tf from '../../packages/worker/dist/backend/tf';
+import { tf } from '@overmap/worker';
 import { initBackend } from '@overmap/worker';
-import { combine, overlap, overmapScore } from '../../packages/worker/dist/scoring/overlap';
-import { otsuThreshold } from '../../packages/worker/dist/scoring/segment';
+import { combine, overlap, overmapScore } from '@overmap/worker/testing';
+import { otsuThreshold } from '@overmap/worker/testing';
 
 beforeAll(async () => { await initBackend('wasm'); });
 

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '../../packages/worker/dist/backend/tf';
+import { tf } from '@overmap/worker';
 import { type ImageScore, OverMapScorer, initBackend, loadSpec } from '@overmap/worker';
 import { ModelSpecError } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
-import { saveModel } from '../../packages/worker/dist/reference/train';
+import { saveModel } from '@overmap/reference';
 import { tmpDir } from '../helpers/services';
 
 let dir: string;

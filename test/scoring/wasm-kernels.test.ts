@@ -1,4 +1,4 @@
-import * as tf from '../../packages/worker/dist/backend/tf';
+import { tf } from '@overmap/worker';
 import { initBackend } from '@overmap/worker';
 
 /** Gradients of conv2d on wasm (our Conv2DBackpropFilter/Input kernels) against the cpu backend. */

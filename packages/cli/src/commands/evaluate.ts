@@ -7,10 +7,8 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import {
-  type ConfidenceReport, type ImageRecord, InputError, RecordSchema, RunJsonSchema, chooseFusionWeight, evaluateRecords,
-  type OodReport, listAll, openStore, outOfDistributionReport, scorable,
-} from '@overmap/shared';
+import { type ImageRecord, InputError, RecordSchema, RunJsonSchema, listAll, openStore } from '@overmap/shared';
+import { type ConfidenceReport, type OodReport, chooseFusionWeight, evaluateRecords, outOfDistributionReport, scorable } from '@overmap/evaluation';
 import { readSpec } from '@overmap/worker';
 import { renderPlot } from './plot-svg';
 

@@ -1,4 +1,5 @@
-import { type ImageRecord, aurc, aurocOfErrorDetection, eAurc, fprAtTpr, keepMostConfident, macroAccuracy, optimalAurc, outOfDistributionReport, quantiles, riskCoverageTable, separationRow } from '@overmap/shared';
+import { type ImageRecord, aurc, aurocOfErrorDetection, eAurc, keepMostConfident, macroAccuracy, optimalAurc, quantiles, riskCoverageTable } from '@overmap/shared';
+import { fprAtTpr, outOfDistributionReport, separationRow } from '@overmap/evaluation';
 
 const item = (confidence: number, correct: boolean, label?: number) => ({ confidence, correct, label, correctTop3: correct });
 

@@ -8,7 +8,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';
-import { initBackend } from '../backend/select-backend';
+import { initBackend } from '@overmap/worker';
 import { buildCbamClassifier, buildSegmenter, classifierAccuracy, generateScenes, saveModel, segmenterIoU, trainModel } from './train';
 import { loadFashionMnist } from './fashion-scenes';
 

@@ -5,9 +5,7 @@
  * (ok, no_mask) count; no_mask records carry overmap 0, so they are rejected first.
  */
 import seedrandom from 'seedrandom';
-import type { ImageRecord } from '../schemas';
-import { canonicalClass } from '../labels';
-import { type Scored, aurc, aurocOfErrorDetection, eAurc, macroAccuracy, riskCoverageTable } from './risk-coverage';
+import { type ImageRecord, type Scored, aurc, aurocOfErrorDetection, eAurc, macroAccuracy, riskCoverageTable, canonicalClass } from '@overmap/shared';
 
 export const CONFIDENCES = ['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'neg_entropy', 'margin', 'mc_dropout', 'random'] as const;
 export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';

@@ -13,7 +13,7 @@
  * Inference is the parent class's, and the class name stays `BatchNormalization`: a model
  * trained with this layer saves and loads as a standard TF.js Layers model.
  */
-import * as tf from '../backend/tf';
+import { tf } from '@overmap/worker';
 
 type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
 type BatchNormLayer = ReturnType<typeof tf.layers.batchNormalization>;

@@ -10,9 +10,8 @@
  * what an image with no object should get); labels are not needed.
  */
 import seedrandom from 'seedrandom';
-import type { ImageRecord } from '../schemas';
+import { type ImageRecord, aurocOfErrorDetection } from '@overmap/shared';
 import { CONFIDENCES, type ConfidenceName, confidenceOf, ranks } from './evaluate-records';
-import { aurocOfErrorDetection } from './risk-coverage';
 
 export interface OodRow { name: string; auroc: number; fprAt95Tpr: number }
 export interface OodReport {

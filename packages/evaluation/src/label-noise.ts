@@ -5,7 +5,7 @@
  * For Over-MAP there is also a label-side variant: 1 - label_gradcam_seg, low when the
  * evidence for the *given* label's class lies off the object.
  */
-import { aurocOfErrorDetection } from './risk-coverage';
+import { aurocOfErrorDetection } from '@overmap/shared';
 
 export interface NoiseItem { flipped: boolean; disagrees: boolean; confidence: number }
 

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { FsObjectStore } from '@overmap/shared';
-import * as tf from '../backend/tf';
-import { objectStoreIO } from '../model/object-store-io';
+import { tf } from '@overmap/worker';
+import { objectStoreIO } from '@overmap/worker';
 import { buildCbamClassifier, buildSegmenter } from './architectures';
 import { type ItemBank, type Split, SCENE_SIZE, makeScene, noisyLabel } from './fashion-scenes';
 

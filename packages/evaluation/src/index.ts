@@ -1,0 +1,3 @@
+export * from './evaluate-records';
+export * from './label-noise';
+export * from './out-of-distribution';

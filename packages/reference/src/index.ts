@@ -1,0 +1,4 @@
+export * from './fashion-scenes';
+export * from './architectures';
+export * from './train';
+export * from './training-batch-norm';
