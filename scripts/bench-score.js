@@ -11,13 +11,11 @@
 'use strict';
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const sharp = require('sharp');
-const tf = require('@overmap/worker').tf;
 const W = require('@overmap/worker');
-const { gradCam, resizeMaps } = require('@overmap/worker/testing');
-const { applyHead } = require('@overmap/worker/testing');
-const { overlap } = require('@overmap/worker/testing');
-const { frequencyTunedSaliency, saliencyMask } = require('@overmap/worker/testing');
-const { ModelSpecSchema } = require('@overmap/worker');
+const { tf, ModelSpecSchema } = W;
+const {
+  applyHead, buildClassifierGraph, calibrateMicroBatch, frequencyTunedSaliency, gradCam, loadClassifier, loadLayersModel, overlap, resizeMaps, saliencyMask,
+} = require('@overmap/worker/testing');
 
 function once(fn) {
   const t0 = performance.now();
@@ -105,8 +103,7 @@ function resnet50(classes = 1000) {
   for (let i = 0; i < 50; i++) await W.decodeImage(jpeg, { size: [224, 224], maxInputPixels: 5e7, maxBytes: 1e8 });
   res.decodeMsPerImage_500x375_to_224 = (performance.now() - d0) / 50;
 
-  async function stages(name, scorer, batch, size) {
-    const { graph, segmenter, classifier } = scorer.parts;
+  async function stages(name, scorer, { graph, segmenter, classifier }, batch, size) {
     const x = tf.randomUniform([batch, size, size, 3]);
     const feats = graph.features.predict(x);
     const acts = Array.isArray(feats) ? feats[0] : feats;
@@ -143,7 +140,7 @@ function resnet50(classes = 1000) {
     r.mcDropoutT20WholeNetwork = 20 * time(() => classifier.predict(x), reps) / batch;
     // Event loop: the worker's loop, micro-batches of 16 with a yield between.
     const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
-    const mb = Math.min(scorer.microBatch, batch);
+    const mb = Math.min(calibrateMicroBatch(scorer), batch);
     for (let i = 0; i < 4; i++) { scorer.scoreBatch(inputs.slice(0, mb)); await new Promise((rr) => setImmediate(rr)); }
     r.workerMicroBatch = mb;
     h.disable();
@@ -153,8 +150,15 @@ function resnet50(classes = 1000) {
     res[name] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v)]));
   }
 
-  const ref = await W.OverMapScorer.load(await W.loadSpec(W.referenceSpecUri()));
-  await stages('reference (64x64, CBAM + segmenter), ms per image', ref, 64, 64);
+  const loaded = await W.loadSpec(W.referenceSpecUri());
+  const ref = await W.OverMapScorer.load(loaded);
+  const refClassifier = await loadClassifier(loaded);
+  const refParts = {
+    classifier: refClassifier,
+    graph: buildClassifierGraph(refClassifier, loaded.spec.gradcamLayer, loaded.spec.attentionLayers, loaded.spec.classes.length),
+    segmenter: await loadLayersModel(loaded, loaded.spec.segmenter.model, 'segmenter'),
+  };
+  await stages('reference (64x64, CBAM + segmenter), ms per image', ref, refParts, 64, 64);
 
   // Memory over a long run (FIELD-NOTES: memory growth despite tf.tidy is reported for tfjs):
   // RSS, the backend's own bytes and live tensors after 10, 100 and 400 batches of 32 varied
@@ -178,8 +182,8 @@ function resnet50(classes = 1000) {
   }
   const rn = resnet50();
   const spec = ModelSpecSchema.parse({ classes: Array.from({ length: 1000 }, (_, i) => `c${i}`), classifier: { model: 'x', inputSize: [224, 224] }, gradcamLayer: 'last_conv', attentionLayers: [], segmenter: { type: 'saliency' } });
-  const rnScorer = W.OverMapScorer.fromModels(spec, 'random', rn, null);
-  rnScorer.calibrate();
-  await stages('ResNet-50 shape (224x224, random weights, saliency prior), ms per image', rnScorer, 4, 224);
+  const rnScorer = await W.OverMapScorer.fromModels({ spec, hash: 'random', uri: 'memory', store: null }, rn);
+  const rnParts = { classifier: rn, graph: buildClassifierGraph(rn, spec.gradcamLayer, [], spec.classes.length), segmenter: null };
+  await stages('ResNet-50 shape (224x224, random weights, saliency prior), ms per image', rnScorer, rnParts, 4, 224);
   console.log(JSON.stringify(res, null, 2));
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -35,7 +35,7 @@ describe('out-of-distribution separation', () => {
   const rec = (overmap: number, msp: number, accepted: boolean, status: 'ok' | 'no_mask' | 'decode_error' = 'ok'): ImageRecord => ({
     key: `k${overmap}-${msp}`, label: null, status, error: null, accepted: status === 'decode_error' ? null : accepted,
     prediction: status === 'decode_error' ? null : { class: 'a', index: 0, top: [{ class: 'a', p: msp }, { class: 'b', p: 0 }, { class: 'c', p: 0 }] },
-    scores: { overmap, gradcam_seg: overmap, attention_seg: overmap, gradcam_attention: overmap, msp, entropy: 1 - msp, margin: msp, mc_dropout: null },
+    scores: { confidence: overmap, overmap, gradcam_seg: overmap, attention_seg: overmap, gradcam_attention: overmap, msp, entropy: 1 - msp, margin: msp, mc_dropout: null },
   });
 
   it('AUROC and FPR at 95% TPR by hand', () => {

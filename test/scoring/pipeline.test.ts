@@ -35,9 +35,10 @@ describe('OverMapScorer', () => {
     for (const i of [0, 7, 31]) {
       const alone = scorer.scoreBatch([{ rgb: images[i]! }])[0]!;
       expect(alone.index).toBe(batch[i]!.index);
-      for (const k of ['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin', 'maskFraction'] as const) {
-        expect(Math.abs(alone[k] - batch[i]![k])).toBeLessThan(1e-5);
+      for (const k of ['confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin'] as const) {
+        expect(Math.abs(alone.scores[k]! - batch[i]!.scores[k]!)).toBeLessThan(1e-5);
       }
+      expect(Math.abs(alone.maskFraction - batch[i]!.maskFraction)).toBeLessThan(1e-5);
     }
   });
 
@@ -52,13 +53,13 @@ describe('OverMapScorer', () => {
 
   it('keeps every score in range and top-3 probabilities sorted', () => {
     for (const s of scorer.scoreBatch(images.slice(0, 8).map((rgb) => ({ rgb, label: 3 })))) {
-      for (const v of [s.overmap, s.gradcam_seg, s.attention_seg, s.gradcam_attention, s.msp, s.margin]) {
+      for (const v of [s.scores.overmap, s.scores.gradcam_seg, s.scores.attention_seg, s.scores.gradcam_attention, s.scores.msp, s.scores.margin]) {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1 + 1e-6);
       }
       expect(s.top).toHaveLength(3);
       expect(s.top[0]!.p).toBeGreaterThanOrEqual(s.top[1]!.p);
-      expect(s.label_gradcam_seg).not.toBeNull();
+      expect(s.scores.label_gradcam_seg).not.toBeNull();
     }
   });
 });
@@ -71,9 +72,9 @@ describe('no_mask: "estimation not available"', () => {
       const [r] = s.scoreBatch([{ rgb: flat }]);
       expect(r!.noMask).toBe(true);
       expect(r!.maskFraction).toBe(0);
-      expect(r!.overmap).toBe(0);
-      expect(r!.gradcam_seg).toBe(0);
-      expect(r!.attention_seg).toBe(0);
+      expect(r!.scores.overmap).toBe(0);
+      expect(r!.scores.gradcam_seg).toBe(0);
+      expect(r!.scores.attention_seg).toBe(0);
       // a bright square on a dark ground is an object
       const sq = new Uint8Array(px);
       for (let y = 20; y < 44; y++) for (let x = 20; x < 44; x++) for (let c = 0; c < 3; c++) sq[(y * 64 + x) * 3 + c] = 250;
@@ -89,10 +90,10 @@ describe('a classifier without an attention module', () => {
     const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'noatt'), { patch: { attentionLayers: [] } })));
     try {
       const [r] = s.scoreBatch([{ rgb: images[0]! }]);
-      expect(r!.attention_seg).toBe(0);
-      expect(r!.gradcam_attention).toBe(0);
-      expect(r!.gradcam_seg).toBeGreaterThanOrEqual(0);
-      expect(r!.overmap).toBe(r!.noMask ? 0 : r!.gradcam_seg);
+      expect(r!.scores.attention_seg).toBe(0);
+      expect(r!.scores.gradcam_attention).toBe(0);
+      expect(r!.scores.gradcam_seg).toBeGreaterThanOrEqual(0);
+      expect(r!.scores.overmap).toBe(r!.noMask ? 0 : r!.scores.gradcam_seg);
     } finally {
       s.dispose();
     }
@@ -113,7 +114,7 @@ describe('detector boxes as the segmenter', () => {
       expect(a!.maskFraction).toBeCloseTo(0.25, 6); // the low-score box is dropped
       expect(b!.maskFraction).toBeCloseTo(0.25, 6);
       expect(c!.noMask).toBe(true);
-      expect(c!.overmap).toBe(0);
+      expect(c!.scores.overmap).toBe(0);
     } finally {
       s.dispose();
     }
@@ -163,7 +164,7 @@ describe('a TF.js detector as the segmenter', () => {
     try {
       const [n] = none.scoreBatch([{ rgb: images[0]!, segRgb: seg() }]);
       expect(n!.noMask).toBe(true);
-      expect(n!.overmap).toBe(0);
+      expect(n!.scores.overmap).toBe(0);
       const [x] = xyxy.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
       const at = (px: number, py: number) => x!.maps!.mask[py * 64 + px];
       expect([at(10, 10), at(60, 20), at(40, 60)]).toEqual([1, 0, 1]);

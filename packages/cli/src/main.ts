@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { canonicalUri, loadConfig, logger, openStore, parseUri } from '@overmap/shared';
+import { RunResults, loadConfig, logger, openStore, parseUri } from '@overmap/shared';
 import { enqueueDataset, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
@@ -41,7 +41,7 @@ async function doEnqueue(dataset: string, f: EnqueueFlags) {
     const spec = await loadSpec(f.model ?? config.OVERMAP_MODEL ?? referenceSpecUri());
     const r = await enqueueDataset({
       dataset, results: f.out, runId: f.runId, batchSize: f.batchSize,
-      model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold },
+      model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
       labels: f.labels ?? null, overlays: f.overlays, toolVersion: TOOL_VERSION, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
       onProgress: progressPrinter(),
     });
@@ -119,7 +119,7 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
   .action(async (dataset: string, f: EnqueueFlags & { workers?: number }) => {
     loadConfig(); // a bad environment fails here, before anything is enqueued
-    const results = openStore(f.out, {}, 'results URI');
+    const results = RunResults.open(f.out);
     const t0 = Date.now();
     const enq = await doEnqueue(dataset, f);
     const n = f.workers ?? Math.max(1, os.availableParallelism());
@@ -139,12 +139,11 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
     try {
       let lastPrint = 0;
       for (;;) {
-        const m = await results.getIfExists('manifest.json');
-        if (m) {
+        const manifest = await results.readManifest();
+        if (manifest) {
           stopAll();
           await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
-          const manifest = JSON.parse(m.toString('utf8')) as Record<string, unknown>;
-          process.stdout.write(`${formatSummary(manifest, canonicalUri(f.out))}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);
+          process.stdout.write(`${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);
           return;
         }
         if (exited === n) throw new Error(`all ${n} workers exited before the run finished: see the log above, then rerun the same command to resume`);

@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  BATCH_QUEUE, type BatchJob, FINALIZE_QUEUE, InputError, JobName, type RunJson, RunJsonSchema,
-  batchJobId, canonicalUri, finalizeJobId, folderLabel, isImageKey, listAll, maybeFinalize, openStore, parseLabelFile, partKey, runKeys,
+  BATCH_QUEUE, type BatchJob, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, JOB_OPTIONS, JobName, type RunJson, RunResults,
+  batchJobId, canonicalUri, finalizeJobId, folderLabel, isImageKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile, runKeys,
 } from '@overmap/shared';
 
 export interface EnqueueOptions {
@@ -20,7 +20,7 @@ export interface EnqueueOptions {
   results: string;
   runId?: string;
   batchSize: number;
-  model: { uri: string; hash: string; name?: string; threshold: number };
+  model: { uri: string; hash: string; name?: string; threshold: number; classes: string[] };
   labels: string | null; // 'folder' | URI | null
   overlays?: 'none' | 'rejected' | 'all';
   toolVersion: string;
@@ -41,10 +41,7 @@ export function defaultRunId(dataset: string, results: string): string {
 async function loadLabels(spec: string | null): Promise<((key: string) => string | null) | null> {
   if (!spec) return null;
   if (spec === 'folder') return folderLabel;
-  const p = spec.replace(/\/$/, '');
-  const slash = p.lastIndexOf('/');
-  const store = openStore(slash >= 0 ? p.slice(0, slash + 1) : '.', {}, 'labels URI');
-  const name = slash >= 0 ? p.slice(slash + 1) : p;
+  const { store, key: name } = openObject(spec.replace(/\/$/, ''), 'labels URI');
   const raw = await store.getIfExists(name);
   if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
   const map = parseLabelFile(raw.toString('utf8'), name);
@@ -80,14 +77,13 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     throw new InputError(`--batch-size ${o.batchSize} is out of range: use an integer from 1 to 10000`);
   }
   const dataset = openStore(o.dataset, {}, 'dataset URI');
-  const results = openStore(o.results, {}, 'results URI');
+  const results = RunResults.open(o.results);
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
   const labelOf = await loadLabels(o.labels);
   const keys = runKeys(runId);
 
-  const existingRaw = await results.getIfExists('run.json');
-  let run: RunJson | undefined = existingRaw ? RunJsonSchema.parse(JSON.parse(existingRaw.toString('utf8'))) : undefined;
+  let run: RunJson | undefined = await results.readRun();
   if (run) {
     if (run.run_id !== runId || run.dataset !== canonicalUri(o.dataset) || run.model.hash !== o.model.hash) {
       throw new InputError(`${results.uri} already holds run ${run.run_id} of ${run.dataset} with model ${run.model.hash.slice(0, 12)}: use another --out for a different run`);
@@ -124,11 +120,12 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     const base: RunJson = run ?? {
       run_id: runId, dataset: canonicalUri(o.dataset), results: canonicalUri(o.results),
       model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
+      classes: o.model.classes,
       params: { batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold },
       tool_version: o.toolVersion, created: new Date().toISOString(),
     };
     run = { ...base, ...extra };
-    await results.put('run.json', JSON.stringify(run, null, 2), { contentType: 'application/json' });
+    await results.writeRun(run);
   };
 
   const flush = async () => {
@@ -136,16 +133,13 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     if (!run) await writeRun({});
     let jobs = pending;
     if (checkParts) {
-      const exists = await Promise.all(jobs.map((j) => results.exists(partKey(j.batch.batch))));
+      const exists = await Promise.all(jobs.map((j) => results.partExists(j.batch.batch)));
       jobs = jobs.filter((_, i) => !exists[i]);
     }
     if (jobs.length) {
       const out = await queue.addBulk(jobs.map((j) => ({
         name: JobName.Batch, data: j.batch,
-        opts: {
-          jobId: batchJobId(runId, j.batch.batch), attempts: 5, backoff: { type: 'exponential', delay: 5000 },
-          removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 },
-        },
+        opts: { jobId: batchJobId(runId, j.batch.batch), ...JOB_OPTIONS.batch },
       })));
       added += out.length;
     }
@@ -175,7 +169,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     if (current.length) cut();
     await flush();
     if (batchIndex === 0) {
-      throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${['jpg', 'png', 'webp', 'gif', 'tif', 'avif'].join(', ')}`);
+      throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
     }
     await writeRun({ batches: batchIndex, images, skipped_keys: skipped });
     await o.redis.hset(keys.state, { total: batchIndex, images, skipped });

@@ -12,6 +12,7 @@ export const ConfigSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
   S3_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().optional(),
+  AWS_DEFAULT_REGION: z.string().optional(),
   OVERMAP_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
   OVERMAP_MODEL: z.string().optional(),
   OVERMAP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
@@ -27,6 +28,10 @@ export const ConfigSchema = z.object({
   OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),
   METRICS_PORT: int(9464, 0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seconds a loaded model may stay unused in a worker before it is disposed (a fleet serving many runs). */
+  OVERMAP_SCORER_IDLE_SECONDS: int(600, 1),
+  /** Any non-empty value: print stack traces with unexpected errors. */
+  OVERMAP_DEBUG: z.string().optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export const ENV_VARS = Object.keys(ConfigSchema.shape);
@@ -39,4 +44,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new InputError(`bad environment: ${bad.join('; ')}`);
   }
   return r.data;
+}
+
+/**
+ * One variable through the schema, for settings read before loadConfig runs (the logger's
+ * level, the queue prefix). A bad value falls back to the default here; loadConfig, which
+ * every command calls first, reports it.
+ */
+export function configValue<K extends keyof Config>(name: K, env: NodeJS.ProcessEnv = process.env): Config[K] {
+  const field = ConfigSchema.shape[name];
+  const raw = env[name];
+  const r = field.safeParse(raw === '' ? undefined : raw);
+  return (r.success ? r.data : field.safeParse(undefined).data) as Config[K];
 }

@@ -10,3 +10,4 @@ export * from './storage/s3-object-store';
 export * from './storage/open-store';
 export * from './risk-coverage';
 export * from './run-state';
+export * from './results';

@@ -9,6 +9,17 @@ import { InputError } from './errors';
 
 export const canonicalClass = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 
+/**
+ * The one rule from a label to a class: the index of the class whose canonical name equals the
+ * label's, or null when the label names none of the model's classes. Such a label is kept in
+ * the record but counts as neither right nor wrong (the manifest's and evaluate's accuracies
+ * leave it out alike).
+ */
+export function classIndexer(classes: readonly string[]): (label: string | null | undefined) => number | null {
+  const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
+  return (label) => (label == null ? null : index.get(canonicalClass(label)) ?? null);
+}
+
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'];
 export function isImageKey(key: string): boolean {
   const dot = key.lastIndexOf('.');

@@ -1,5 +1,6 @@
 /** JSON logs (pino) to stderr, so that stdout stays for command output. */
 import pino from 'pino';
+import { configValue } from './config';
 
-export const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
+export const logger = pino({ level: configValue('LOG_LEVEL'), base: { pid: process.pid } }, pino.destination(2));
 export type Logger = typeof logger;

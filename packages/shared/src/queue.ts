@@ -3,23 +3,25 @@
  * fleet uses, in one place (KEDA's trigger and the deploy checks read them from here).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { configValue } from './config';
 import { ServiceError } from './errors';
 
-export const QUEUE_PREFIX = process.env.OVERMAP_QUEUE_PREFIX ?? 'bull';
+export const QUEUE_PREFIX = configValue('OVERMAP_QUEUE_PREFIX');
 export const BATCH_QUEUE = 'overmap-batches';
 export const FINALIZE_QUEUE = 'overmap-finalize';
 
 export const JobName = { Batch: 'score-batch', Finalize: 'finalize-run' } as const;
 
+/** Retry and retention of each job kind (BullMQ JobsOptions), in one place. */
+export const JOB_OPTIONS = {
+  /** transient failures (S3, Redis) retried with backoff; completed jobs kept a day, failed ones a week */
+  batch: { attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+  finalize: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+} as const;
+
 /** `<run>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
 export const batchJobId = (runId: string, batch: number) => `${runId}-b${String(batch).padStart(6, '0')}`;
 export const finalizeJobId = (runId: string) => `${runId}-finalize`;
-export const partKey = (batch: number) => `parts/batch-${String(batch).padStart(6, '0')}.jsonl`;
-export const batchFromPartKey = (key: string): number | undefined => {
-  const m = /^parts\/batch-(\d{6,})\.jsonl$/.exec(key);
-  return m ? Number(m[1]) : undefined;
-};
-
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
 export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
 
@@ -39,7 +41,7 @@ export function redisOptions(): RedisOptions {
 }
 
 export function redisUrl(): string {
-  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  return configValue('REDIS_URL');
 }
 
 export function connectRedis(url = redisUrl()): Redis {

@@ -25,45 +25,37 @@ export type BatchJob = z.infer<typeof BatchJobSchema>;
 export const FinalizeJobSchema = z.object({ runId: RunId, results: z.string().min(1) });
 export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 
-export const RunParamsSchema = z.object({
-  batchSize: z.number().int().min(1),
-  labels: z.string().nullable(),
-  overlays: z.enum(['none', 'rejected', 'all']).default('none'),
-  /** the model spec's acceptance threshold on scores.overmap */
-  threshold: z.number().min(0).max(1),
-});
-
-export const RunJsonSchema = z.object({
-  run_id: RunId,
-  dataset: z.string(),
-  results: z.string(),
-  model: z.object({ uri: z.string(), hash: z.string(), name: z.string().optional() }),
-  params: RunParamsSchema,
-  tool_version: z.string(),
-  created: z.string(),
-  /** Set when the listing has finished: the number of batch jobs and image keys. */
-  batches: z.number().int().min(0).optional(),
-  images: z.number().int().min(0).optional(),
-  skipped_keys: z.number().int().min(0).optional(),
-});
-export type RunJson = z.infer<typeof RunJsonSchema>;
-
 export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;
 export type ImageStatus = (typeof STATUSES)[number];
 
+/**
+ * The one definition of a record's scores: the record type, the Parquet columns, the manifest's
+ * quantiles and evaluate's list of confidences are all derived from this object's keys.
+ */
+const score = z.number().nullable();
 export const ScoresSchema = z.object({
-  overmap: z.number().nullable(),
-  gradcam_seg: z.number().nullable(),
-  attention_seg: z.number().nullable(),
-  gradcam_attention: z.number().nullable(),
-  msp: z.number().nullable(),
-  entropy: z.number().nullable(),
-  margin: z.number().nullable(),
-  mc_dropout: z.number().nullable().optional(),
+  /** The decision score in [0, 1]: `accepted` is `confidence >= threshold`. The model spec says how it is
+   *  built (`decision`); records written before it existed read as null. */
+  confidence: score.default(null),
+  /** The paper's Over-MAP: the spec's combination of the three overlaps; 0 when no object was found. */
+  overmap: score,
+  gradcam_seg: score,
+  attention_seg: score,
+  gradcam_attention: score,
+  /** max softmax probability */
+  msp: score,
+  /** softmax entropy in nats (higher = less certain) */
+  entropy: score,
+  /** top-1 minus top-2 probability */
+  margin: score,
+  mc_dropout: score.optional(),
   /** Grad-CAM of the given label's class against the mask, where a label is known */
-  label_gradcam_seg: z.number().nullable().optional(),
+  label_gradcam_seg: score.optional(),
 });
 export type Scores = z.infer<typeof ScoresSchema>;
+export type ScoreName = keyof Scores;
+/** Every score name, in record order. */
+export const SCORE_NAMES = Object.keys(ScoresSchema.shape) as ScoreName[];
 
 export const PredictionSchema = z.object({
   class: z.string(),
@@ -86,9 +78,10 @@ export const RecordSchema = z.object({
 });
 export type ImageRecord = z.infer<typeof RecordSchema>;
 
-export const EMPTY_SCORES: Scores = {
-  overmap: null, gradcam_seg: null, attention_seg: null, gradcam_attention: null, msp: null, entropy: null, margin: null,
-};
+/** Scores of an image that could not be scored: every required score null. */
+export const EMPTY_SCORES: Scores = Object.fromEntries(
+  SCORE_NAMES.filter((k) => !ScoresSchema.shape[k].isOptional()).map((k) => [k, null]),
+) as Scores;
 
 export function errorRecord(key: string, label: string | null, status: ImageStatus, error: string): ImageRecord {
   return { key, label, status, error, prediction: null, scores: { ...EMPTY_SCORES }, accepted: null };

@@ -7,5 +7,6 @@ export { RunContexts, type ScorerFactory } from './fleet/run-context';
 export { loadSpec, readSpec, referenceSpecUri, ModelSpecSchema, type LoadedSpec, type ModelSpec, type ReadSpec } from './model/model-spec';
 export { objectStoreIO } from './model/object-store-io';
 export { ChannelPool } from './model/channel-pool-layer';
-export { OverMapScorer, type Scorer, type ImageScore, type ScoreInput } from './scoring/pipeline';
+export { OverMapScorer } from './scoring/overmap-scorer';
+export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
 export { decodeImage } from './images/decode-image';

@@ -6,7 +6,11 @@
 export { NoopScorer } from './scoring/noop-scorer';
 export { applyHead, buildClassifierGraph } from './scoring/classifier-graph';
 export { gradCam, normalizeMax, resizeMaps } from './scoring/grad-cam';
-export { combine, overlap, overmapScore } from './scoring/overlap';
-export { binarize, frequencyTunedSaliency, otsuThreshold, saliencyMask } from './scoring/segment';
+export { binarize, combine, overlap, overmapScore } from './scoring/overlap';
+export { frequencyTunedSaliency, otsuThreshold, saliencyMask } from './scoring/segmenters/saliency-segmenter';
+export { boxMasks } from './scoring/segmenters/box-masks';
+export { detectorBoxes } from './scoring/segmenters/detector-segmenter';
 export { conv2dFilterGradient, conv2dInputGradientStride1, registerWasmGradKernels } from './backend/wasm-grad-kernels';
 export { overlayPng } from './images/overlay-png';
+export { loadClassifier, loadLayersModel } from './model/load-models';
+export { calibrateMicroBatch } from './fleet/micro-batch';

@@ -1,5 +1,5 @@
 /** What the commands share: config, Redis, model resolution, one-line errors. */
-import { type Config, InputError, OverMapError, ServiceError, checkRedis, loadConfig } from '@overmap/shared';
+import { type Config, InputError, OverMapError, ServiceError, checkRedis, configValue, loadConfig } from '@overmap/shared';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '@overmap/shared';
 
@@ -27,6 +27,6 @@ export function fail(e: unknown): never {
   }
   const err = e as Error;
   process.stderr.write(`overmap: ${err?.name === 'ZodError' ? 'invalid data' : 'unexpected error'}: ${err?.message ?? String(e)}\n`);
-  if (process.env.OVERMAP_DEBUG) process.stderr.write(`${err?.stack}\n`);
+  if (configValue('OVERMAP_DEBUG')) process.stderr.write(`${err?.stack}\n`);
   process.exit(1);
 }

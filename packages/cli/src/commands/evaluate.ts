@@ -7,23 +7,9 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { type ImageRecord, InputError, RecordSchema, RunJsonSchema, listAll, openStore } from '@overmap/shared';
-import { type ConfidenceReport, type OodReport, chooseFusionWeight, evaluateRecords, outOfDistributionReport, scorable } from '@overmap/evaluation';
-import { readSpec } from '@overmap/worker';
+import { InputError } from '@overmap/shared';
+import { type ConfidenceReport, type OodReport, chooseFusionWeight, evaluateRecords, outOfDistributionReport, readRecords, scorable } from '@overmap/evaluation';
 import { renderPlot } from './plot-svg';
-
-export async function readRecords(resultsUri: string): Promise<{ records: ImageRecord[]; classes: string[] }> {
-  const store = openStore(resultsUri, {}, 'results URI');
-  const runRaw = await store.getIfExists('run.json');
-  if (!runRaw) throw new InputError(`no run.json under ${store.uri}: give the --out of a finished run`);
-  const run = RunJsonSchema.parse(JSON.parse(runRaw.toString('utf8')));
-  const records: ImageRecord[] = [];
-  for await (const o of listAll(store, 'parts/')) {
-    for (const line of (await store.get(o.key)).toString('utf8').split('\n')) if (line.trim()) records.push(RecordSchema.parse(JSON.parse(line)));
-  }
-  const { spec } = await readSpec(run.model.uri);
-  return { records, classes: spec.classes };
-}
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}` : '–');
 const pts = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}` : '–');

@@ -1,6 +1,6 @@
 /** Progress of a run, from Redis (batches done, statuses) and the results store (run.json, manifest). */
 import type { Redis } from 'ioredis';
-import { InputError, type RunJson, RunJsonSchema, openStore, runKeys } from '@overmap/shared';
+import { InputError, type Manifest, type RunJson, RunResults, runKeys } from '@overmap/shared';
 
 export interface RunStatus {
   runId: string;
@@ -10,7 +10,7 @@ export interface RunStatus {
   images: number | null;
   statuses: Record<string, number>;
   startedMs: number | null;
-  manifest: Record<string, unknown> | null;
+  manifest: Manifest | null;
   run: RunJson | null;
 }
 
@@ -21,10 +21,8 @@ export async function readStatus(redis: Redis, target: string): Promise<RunStatu
   let results: string | null = null;
   let run: RunJson | null = null;
   if (looksLikeUri(target)) {
-    const store = openStore(target, {}, 'results URI');
-    const raw = await store.getIfExists('run.json');
-    if (!raw) throw new InputError(`no run.json under ${store.uri}: give a results URI written by overmap enqueue, or a run id`);
-    run = RunJsonSchema.parse(JSON.parse(raw.toString('utf8')));
+    const store = RunResults.open(target);
+    run = await store.requireRun();
     runId = run.run_id;
     results = store.uri;
   }
@@ -32,15 +30,11 @@ export async function readStatus(redis: Redis, target: string): Promise<RunStatu
   const [state, done, statuses] = await Promise.all([redis.hgetall(keys.state), redis.scard(keys.done), redis.hgetall(keys.statuses)]);
   results ??= state.results ?? null;
   if (!results && Object.keys(state).length === 0) throw new InputError(`no run ${runId} in Redis: give the results URI instead (overmap status s3://bucket/results/)`);
-  let manifest: Record<string, unknown> | null = null;
+  let manifest: Manifest | null = null;
   if (results) {
-    const store = openStore(results, {}, 'results URI');
-    if (!run) {
-      const raw = await store.getIfExists('run.json');
-      if (raw) run = RunJsonSchema.parse(JSON.parse(raw.toString('utf8')));
-    }
-    const m = await store.getIfExists('manifest.json');
-    if (m) manifest = JSON.parse(m.toString('utf8')) as Record<string, unknown>;
+    const store = RunResults.open(results);
+    run ??= (await store.readRun()) ?? null;
+    manifest = (await store.readManifest()) ?? null;
   }
   const total = state.total !== undefined ? Number(state.total) : run?.batches ?? null;
   return {

@@ -47,3 +47,19 @@ export function canonicalUri(uri: string): string {
   const p = parseUri(uri);
   return p.kind === 's3' ? `s3://${p.bucket}/${p.prefix}` : `file://${p.root.replace(/\/?$/, '/')}`;
 }
+
+/** Whether a string is an absolute URI or path (else it is relative to something). */
+export const isAbsoluteUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('/');
+
+/**
+ * One object named by a URI (s3://bucket/dir/file, file:///dir/file or a path): the store of
+ * its folder and its key there.
+ */
+export function openObject(uri: string, what = 'URI'): { store: ObjectStore; key: string } {
+  const p = parseUri(uri, what);
+  if (p.kind === 'file') return { store: new FsObjectStore(path.dirname(p.root)), key: path.basename(p.root) };
+  const full = p.prefix.replace(/\/$/, '');
+  const slash = full.lastIndexOf('/');
+  if (!full) throw new InputError(`${what} ${uri} names a bucket, not an object: give s3://bucket/path/to/file`);
+  return { store: new S3ObjectStore(p.bucket, full.slice(0, slash + 1)), key: full.slice(slash + 1) };
+}

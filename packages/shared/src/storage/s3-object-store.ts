@@ -10,6 +10,7 @@ import {
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
   S3Client, type S3ClientConfig, S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { configValue } from '../config';
 import { InputError, NotFoundError, ServiceError } from '../errors';
 import { type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
@@ -21,9 +22,9 @@ export interface S3StoreOptions {
 }
 
 export function makeS3Client(o: S3StoreOptions = {}): S3Client {
-  const endpoint = o.endpoint ?? process.env.S3_ENDPOINT;
+  const endpoint = o.endpoint ?? configValue('S3_ENDPOINT');
   const config: S3ClientConfig = {
-    region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    region: o.region ?? configValue('AWS_REGION') ?? configValue('AWS_DEFAULT_REGION') ?? 'us-east-1',
     maxAttempts: o.maxAttempts ?? 8,
     retryMode: 'standard',
   };

@@ -6,7 +6,7 @@
  * Node: run one worker process per core); the pure-JS cpu backend is a last resort
  * (~30x slower than wasm).
  */
-import { InputError } from '@overmap/shared';
+import { InputError, configValue } from '@overmap/shared';
 import * as tf from './tf';
 import { registerWasmGradKernels } from './wasm-grad-kernels';
 
@@ -38,7 +38,7 @@ export interface BackendInfo {
 
 let chosen: BackendInfo | undefined;
 
-export async function initBackend(requested = process.env.OVERMAP_BACKEND): Promise<BackendInfo> {
+export async function initBackend(requested: string | undefined = configValue('OVERMAP_BACKEND')): Promise<BackendInfo> {
   if (chosen && (!requested || requested === chosen.name)) return chosen;
   if (requested && !BACKENDS.includes(requested as BackendName)) {
     throw new InputError(`OVERMAP_BACKEND=${requested} is not a backend: use one of ${BACKENDS.join(', ')}, or unset it for the fastest installed`);

@@ -1,8 +1,8 @@
 /** An ImageScore plus its key and label, as the contract's record. */
 import type { ImageRecord } from '@overmap/shared';
-import type { ImageScore } from '../scoring/pipeline';
+import type { ImageScore } from '../scoring/scorer';
 
-export function recordFor(key: string, label: string | null, s: ImageScore, classes: string[], threshold: number): ImageRecord {
+export function recordFor(key: string, label: string | null, s: ImageScore, classes: readonly string[], threshold: number): ImageRecord {
   return {
     key,
     label,
@@ -13,18 +13,8 @@ export function recordFor(key: string, label: string | null, s: ImageScore, clas
       index: s.index,
       top: s.top.map((t) => ({ class: classes[t.index]!, p: t.p })),
     },
-    scores: {
-      overmap: s.overmap,
-      gradcam_seg: s.gradcam_seg,
-      attention_seg: s.attention_seg,
-      gradcam_attention: s.gradcam_attention,
-      msp: s.msp,
-      entropy: s.entropy,
-      margin: s.margin,
-      ...(s.mc_dropout !== null ? { mc_dropout: s.mc_dropout } : {}),
-      ...(s.label_gradcam_seg !== null ? { label_gradcam_seg: s.label_gradcam_seg } : {}),
-    },
-    accepted: s.overmap >= threshold,
+    scores: s.scores,
+    accepted: s.scores.confidence === null ? null : s.scores.confidence >= threshold,
     mask_fraction: s.maskFraction,
   };
 }

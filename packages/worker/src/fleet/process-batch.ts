@@ -10,14 +10,14 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchJob, BatchJobSchema, type Config, type ImageRecord, canonicalClass, errorRecord, logger, maybeFinalize, partKey, runKeys,
+  type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ServiceError, errorRecord, logger, markBatchDone, maybeFinalize,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
-import type { ImageScore } from '../scoring/pipeline';
+import type { ScoreMaps } from '../scoring/scorer';
 import { recordFor } from './build-record';
 import type { Metrics } from './metrics';
-import type { RunContexts } from './run-context';
+import type { RunContext, RunContexts } from './run-context';
 
 export interface BatchDeps {
   contexts: RunContexts;
@@ -27,11 +27,9 @@ export interface BatchDeps {
   metrics?: Metrics;
   /** serialises compute across the jobs a worker holds, so downloads overlap compute */
   computeLock: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** images per scoring call; default: the scorer's calibrated micro-batch */
   microBatch?: number;
 }
-
-/** overlays/<key>.png, the key's path kept so that overlays sit like the dataset. */
-export const overlayKey = (key: string) => `overlays/${key.replace(/\.[^./]+$/, '')}.png`;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -44,26 +42,42 @@ export function parseBatchJob(data: unknown): BatchJob {
   return r.data;
 }
 
+type Decoded = Awaited<ReturnType<typeof decodeImage>>;
+
 export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images: number; byStatus: Record<string, number> }> {
   const data = parseBatchJob(job.data);
   const t0 = performance.now();
-  const ctx = await deps.contexts.get(data.runId, data.results).catch((e) => {
-    if ((e as Error).name === 'InputError' || (e as Error).name === 'ZodError' || e instanceof SyntaxError) throw new UnrecoverableError((e as Error).message);
+  const records = await deps.contexts.use(data.runId, data.results, (ctx) => scoreRecords(data, ctx, deps)).catch((e) => {
+    // Bad input (a missing run.json, a changed or invalid model) is not fixed by retrying.
+    if (e instanceof InputError) throw new UnrecoverableError((e as Error).message);
     throw e;
   });
+  const byStatus: Record<string, number> = {};
+  for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  if (await markBatchDone(deps.redis, data.runId, data.batch, byStatus)) {
+    for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
+  }
+  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.results);
+  deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
+  logger.debug({ run: data.runId, batch: data.batch, images: records.length, byStatus }, 'batch done');
+  return { images: records.length, byStatus };
+}
+
+/** Fetch, decode, score and write one batch's part file; returns its records. */
+async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
   const { scorer } = ctx;
   const labels = data.labels ?? data.keys.map(() => null);
   const limit = pLimit(deps.config.OVERMAP_DOWNLOAD_CONCURRENCY);
-  const stage = (name: string, seconds: number) => deps.metrics?.stageSeconds.observe({ stage: name }, seconds);
+  const stage = (name: string, since: number) => deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
 
   // Fetch and decode: per-image failures become records, never a failed batch.
   const tFetch = performance.now();
-  const decoded = await Promise.all(data.keys.map((key) => limit(async () => {
+  const decoded: Decoded[] = await Promise.all(data.keys.map((key) => limit(async () => {
     let bytes: Buffer;
     try {
       bytes = await ctx.dataset.get(key);
     } catch (e) {
-      if ((e as Error).name === 'ServiceError') throw e; // the store itself is down: retry the batch
+      if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
       return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
     }
     return decodeImage(bytes, {
@@ -71,9 +85,9 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
       maxInputPixels: deps.config.OVERMAP_MAX_INPUT_PIXELS, maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES,
     });
   })));
-  stage('fetch_decode', (performance.now() - tFetch) / 1000);
+  stage('fetch_decode', tFetch);
 
-  const records: (ImageRecord | undefined)[] = new Array(data.keys.length);
+  const records: ImageRecord[] = new Array(data.keys.length);
   const okIdx: number[] = [];
   decoded.forEach((d, i) => {
     if (d.ok) okIdx.push(i);
@@ -81,55 +95,35 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
   });
 
   const overlays = ctx.run.params.overlays;
-  const overlayJobs: { index: number; rgb: Uint8Array; maps: NonNullable<ImageScore['maps']> }[] = [];
+  const overlayJobs: { index: number; rgb: Uint8Array; maps: ScoreMaps }[] = [];
   await deps.computeLock(async () => {
     const tScore = performance.now();
-    const mb = deps.microBatch ?? scorer.microBatch ?? 16;
+    const mb = deps.microBatch ?? ctx.microBatch;
     for (let s = 0; s < okIdx.length; s += mb) {
       const idx = okIdx.slice(s, s + mb);
-      const scores = scorer.scoreBatch(idx.map((i) => {
+      const inputs = idx.map((i) => {
         const d = decoded[i]!;
         if (!d.ok) throw new Error('unreachable');
-        const l = labels[i];
-        return { rgb: d.rgb, segRgb: d.segRgb, key: data.keys[i]!, label: l == null ? null : ctx.classIndex.get(canonicalClass(l)) ?? null };
-      }), { keepMaps: overlays !== 'none' });
+        return { rgb: d.rgb, segRgb: d.segRgb, key: data.keys[i]!, label: ctx.classOf(labels[i]) };
+      });
+      const scores = scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;
-        records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, scorer.spec.threshold);
-        const d = decoded[i]!;
-        if (s.maps && d.ok && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ index: i, rgb: d.rgb, maps: s.maps });
+        records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
+        if (s.maps && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ index: i, rgb: inputs[j]!.rgb, maps: s.maps });
       });
       await yieldToLoop();
     }
-    stage('score', (performance.now() - tScore) / 1000);
+    stage('score', tScore);
   });
 
   // Overlays first: a record names its overlay only once the PNG exists.
   await Promise.all(overlayJobs.map((o) => limit(async () => {
-    const key = overlayKey(data.keys[o.index]!);
-    await ctx.results.put(key, await overlayPng(o.rgb, scorer.inputSize, o.maps), { contentType: 'image/png' });
-    records[o.index]!.overlay = key;
+    records[o.index]!.overlay = await ctx.results.putOverlay(data.keys[o.index]!, await overlayPng(o.rgb, scorer.inputSize, o.maps));
   })));
 
-  const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
   const tWrite = performance.now();
-  await ctx.results.put(partKey(data.batch), body, { contentType: 'application/x-ndjson' });
-  stage('write', (performance.now() - tWrite) / 1000);
-
-  const byStatus: Record<string, number> = {};
-  for (const r of records) byStatus[r!.status] = (byStatus[r!.status] ?? 0) + 1;
-
-  // Count completion once per batch, however often it runs.
-  const keys = runKeys(data.runId);
-  const added = await deps.redis.sadd(keys.done, String(data.batch));
-  if (added === 1) {
-    const m = deps.redis.multi();
-    for (const [s, n] of Object.entries(byStatus)) m.hincrby(keys.statuses, s, n);
-    await m.exec();
-    for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
-  }
-  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.results);
-  stage('batch', (performance.now() - t0) / 1000);
-  logger.debug({ run: data.runId, batch: data.batch, images: records.length, byStatus }, 'batch done');
-  return { images: records.length, byStatus };
+  await ctx.results.writePart(data.batch, records);
+  stage('write', tWrite);
+  return records;
 }

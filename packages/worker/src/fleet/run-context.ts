@@ -1,19 +1,26 @@
 /**
- * What a worker needs to process a run's batches: run.json (read from the results store
- * once per run), the dataset store, and the scorer for the run's model (loaded once per
- * model hash and shared by every run that uses it).
+ * What a worker needs to process a run's batches: run.json (read once per run), the dataset
+ * store, the results, and the scorer for the run's model (loaded once per model hash, shared
+ * by every run that uses it, and disposed after OVERMAP_SCORER_IDLE_SECONDS unused, so a
+ * long-lived worker serving many models does not keep them all).
  */
-import { InputError, type ObjectStore, type RunJson, RunJsonSchema, canonicalClass, openStore } from '@overmap/shared';
+import { InputError, type ObjectStore, type RunJson, RunResults, classIndexer, openStore } from '@overmap/shared';
 import { loadSpec } from '../model/model-spec';
-import { OverMapScorer, type Scorer } from '../scoring/pipeline';
+import { OverMapScorer } from '../scoring/overmap-scorer';
+import type { Scorer } from '../scoring/scorer';
+import { calibrateMicroBatch } from './micro-batch';
 
 export interface RunContext {
   run: RunJson;
   dataset: ObjectStore;
-  results: ObjectStore;
+  results: RunResults;
   scorer: Scorer;
-  /** canonical class name -> index */
-  classIndex: Map<string, number>;
+  /** images per synchronous scoring call (micro-batch.ts) */
+  microBatch: number;
+  /** the label -> class index rule (labels naming no class: null) */
+  classOf: (label: string | null | undefined) => number | null;
+  /** the acceptance threshold: run.json's, one per run */
+  threshold: number;
 }
 
 export type ScorerFactory = (run: RunJson) => Promise<Scorer>;
@@ -27,43 +34,75 @@ export const defaultScorerFactory: ScorerFactory = async (run) => {
   return OverMapScorer.load(loaded);
 };
 
-export class RunContexts {
-  private readonly runs = new Map<string, Promise<RunContext>>();
-  private readonly scorers = new Map<string, Promise<Scorer>>();
-  constructor(private readonly factory: ScorerFactory = defaultScorerFactory) {}
+interface LoadedScorer { scorer: Promise<{ scorer: Scorer; microBatch: number }>; active: number; lastUsed: number }
 
-  get(runId: string, resultsUri: string): Promise<RunContext> {
+export class RunContexts {
+  private readonly runs = new Map<string, Promise<RunJson>>();
+  private readonly scorers = new Map<string, LoadedScorer>();
+  constructor(private readonly factory: ScorerFactory = defaultScorerFactory, private readonly idleMs = 600_000) {}
+
+  /** Runs `fn` with the run's context; its scorer is not disposed while `fn` runs. */
+  async use<T>(runId: string, resultsUri: string, fn: (ctx: RunContext) => Promise<T>): Promise<T> {
+    this.evictIdle();
+    const run = await this.run(runId, resultsUri);
+    const entry = this.scorerFor(run);
+    entry.active++;
+    try {
+      const { scorer, microBatch } = await entry.scorer;
+      const ctx: RunContext = {
+        run, scorer, microBatch,
+        results: RunResults.open(resultsUri), dataset: openStore(run.dataset, {}, 'dataset URI'),
+        classOf: classIndexer(scorer.spec.classes),
+        threshold: run.params.threshold,
+      };
+      return await fn(ctx);
+    } finally {
+      entry.active--;
+      entry.lastUsed = Date.now();
+    }
+  }
+
+  private run(runId: string, resultsUri: string): Promise<RunJson> {
     const key = `${runId}\0${resultsUri}`;
     let p = this.runs.get(key);
     if (!p) {
-      p = this.load(runId, resultsUri);
+      p = RunResults.open(resultsUri).requireRun(runId);
       this.runs.set(key, p);
       p.catch(() => this.runs.delete(key)); // a transient failure may succeed next time
     }
     return p;
   }
 
-  private async load(runId: string, resultsUri: string): Promise<RunContext> {
-    const results = openStore(resultsUri, {}, 'results URI');
-    const raw = await results.getIfExists('run.json');
-    if (!raw) throw new InputError(`no run.json under ${resultsUri} for run ${runId}: enqueue the run first`);
-    const run = RunJsonSchema.parse(JSON.parse(raw.toString('utf8')));
-    if (run.run_id !== runId) throw new InputError(`run.json under ${resultsUri} is for run ${run.run_id}, not ${runId}`);
-    let sp = this.scorers.get(run.model.hash);
-    if (!sp) {
-      sp = this.factory(run);
-      this.scorers.set(run.model.hash, sp);
-      sp.catch(() => this.scorers.delete(run.model.hash));
+  private scorerFor(run: RunJson): LoadedScorer {
+    let entry = this.scorers.get(run.model.hash);
+    if (!entry) {
+      const scorer = this.factory(run).then((s) => ({ scorer: s, microBatch: calibrateMicroBatch(s) }));
+      entry = { scorer, active: 0, lastUsed: Date.now() };
+      this.scorers.set(run.model.hash, entry);
+      scorer.catch(() => this.scorers.delete(run.model.hash));
     }
-    const scorer = await sp;
-    return {
-      run, results, scorer, dataset: openStore(run.dataset, {}, 'dataset URI'),
-      classIndex: new Map(scorer.spec.classes.map((c, i) => [canonicalClass(c), i])),
-    };
+    return entry;
+  }
+
+  /** Disposes scorers nobody has used for idleMs (never one in use). */
+  evictIdle(now = Date.now()): number {
+    let n = 0;
+    for (const [hash, e] of this.scorers) {
+      if (e.active > 0 || now - e.lastUsed < this.idleMs) continue;
+      this.scorers.delete(hash);
+      e.scorer.then((s) => s.scorer.dispose()).catch(() => undefined);
+      n++;
+    }
+    return n;
+  }
+
+  /** Model hashes with a scorer loaded or loading. */
+  get loaded(): string[] {
+    return [...this.scorers.keys()];
   }
 
   dispose(): void {
-    for (const p of this.scorers.values()) p.then((s) => s.dispose()).catch(() => undefined);
+    for (const e of this.scorers.values()) e.scorer.then((s) => s.scorer.dispose()).catch(() => undefined);
     this.scorers.clear();
     this.runs.clear();
   }

@@ -45,7 +45,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const batchQueue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
   const metrics = createMetrics(() => batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
-  const contexts = new RunContexts(o.scorerFactory);
+  const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000);
   const lock = pLimit(1);
   const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn) };
 

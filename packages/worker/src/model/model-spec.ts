@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ModelSpecError, type ObjectStore, openStore, parseUri } from '@overmap/shared';
+import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared';
 
 const Normalization = z.object({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
@@ -82,6 +82,7 @@ export const ModelSpecSchema = z.object({
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
 });
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+export type Normalization = z.infer<typeof Normalization>;
 
 export interface ReadSpec {
   spec: ModelSpec;
@@ -155,15 +156,7 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
     key = posix.basename(u.pathname);
     store = httpsStore(new URL('.', u).toString());
   } else {
-    const p = parseUri(uri, 'model spec URI');
-    if (p.kind === 'file') {
-      store = openStore(path.dirname(p.root));
-      key = path.basename(p.root);
-    } else {
-      const slash = p.prefix.replace(/\/$/, '').lastIndexOf('/');
-      store = openStore(`s3://${p.bucket}/${p.prefix.slice(0, slash + 1)}`);
-      key = p.prefix.replace(/\/$/, '').slice(slash + 1);
-    }
+    ({ store, key } = openObject(uri, 'model spec URI'));
   }
   let raw: Buffer;
   try {
@@ -212,7 +205,7 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
       }
     }
   }
-  if (spec.segmenter.type === 'boxes' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(spec.segmenter.source) && !spec.segmenter.source.startsWith('/')) {
+  if (spec.segmenter.type === 'boxes' && !isAbsoluteUri(spec.segmenter.source)) {
     // Boxes are part of what decides the scores: a changed boxes file is a changed model.
     const b = await store.getIfExists(spec.segmenter.source);
     if (!b) throw new ModelSpecError(`model spec ${uri}: boxes file ${spec.segmenter.source} not found next to the spec`);

@@ -1,9 +1,9 @@
 /**
- * A scorer that does no model work, for measuring the fleet's own overhead (queue,
- * storage, decode, record writing) in `npm run bench:fleet`. Not for production.
+ * A scorer that does no model work, for measuring the fleet's own overhead (queue, storage,
+ * decode, record writing) in `npm run bench:fleet`. Exported from `@overmap/worker/testing` only.
  */
 import type { ModelSpec } from '../model/model-spec';
-import type { ImageScore, ScoreInput, Scorer } from './pipeline';
+import type { ImageScore, ScoreInput, Scorer } from './scorer';
 
 export class NoopScorer implements Scorer {
   readonly segInputSize = null;
@@ -12,8 +12,10 @@ export class NoopScorer implements Scorer {
   scoreBatch(inputs: ScoreInput[]): ImageScore[] {
     return inputs.map(() => ({
       index: 0, top: [0, 1, 2].map((index) => ({ index, p: 1 / 3 })), noMask: false, maskFraction: 0.5,
-      gradcam_seg: 0.5, attention_seg: 0.5, gradcam_attention: 0.5, overmap: 0.5, label_gradcam_seg: null,
-      msp: 1 / 3, entropy: Math.log(3), margin: 0, mc_dropout: null,
+      scores: {
+        confidence: 0.5, overmap: 0.5, gradcam_seg: 0.5, attention_seg: 0.5, gradcam_attention: 0.5,
+        msp: 1 / 3, entropy: Math.log(3), margin: 0,
+      },
     }));
   }
   dispose(): void {}

@@ -8,6 +8,11 @@
  */
 import * as tf from '../backend/tf';
 
+/** 1 where the map reaches the threshold, else 0. */
+export function binarize(prob: tf.Tensor3D, threshold: number): tf.Tensor3D {
+  return tf.tidy(() => tf.greaterEqual(prob, threshold).toFloat() as tf.Tensor3D);
+}
+
 export type OverlapMeasure = 'mass' | 'iou' | 'dice';
 
 export function overlap(map: tf.Tensor3D, mask: tf.Tensor3D, measure: OverlapMeasure, t: number): tf.Tensor1D {

@@ -1,17 +1,13 @@
 /**
- * Object masks: a learned segmenter's probability map binarised at its threshold, or a
- * saliency prior that needs no weights (frequency-tuned saliency, Achanta et al. 2009:
- * distance of each blurred pixel's colour from the image's mean colour) binarised per
- * image with Otsu's threshold (Otsu 1979).
+ * The saliency segmenter (`segmenter.type: saliency`): a prior that needs no weights
+ * (frequency-tuned saliency, Achanta et al. 2009: distance of each blurred pixel's colour
+ * from the image's mean colour), binarised per image with Otsu's threshold (Otsu 1979).
  */
-import * as tf from '../backend/tf';
+import * as tf from '../../backend/tf';
+import type { MaskInput, Segmenter } from './segmenter';
 
 /** Colour distance (RGB in [0, 1]) below which nothing counts as salient. */
 export const MIN_SALIENT_DISTANCE = 0.02;
-
-export function binarize(prob: tf.Tensor3D, threshold: number): tf.Tensor3D {
-  return tf.tidy(() => tf.greaterEqual(prob, threshold).toFloat() as tf.Tensor3D);
-}
 
 /** Saliency map in [0, 1], [B, H, W], from RGB images in [0, 1], [B, H, W, 3]. */
 export function frequencyTunedSaliency(images: tf.Tensor4D, blur: number): tf.Tensor3D {
@@ -55,4 +51,13 @@ export function saliencyMask(saliency: tf.Tensor3D): tf.Tensor3D {
   const thresholds = new Float32Array(b);
   for (let i = 0; i < b; i++) thresholds[i] = otsuThreshold(data, i * h * w, h * w);
   return tf.tidy(() => tf.greaterEqual(saliency, tf.tensor3d(thresholds, [b, 1, 1])).toFloat() as tf.Tensor3D);
+}
+
+export class SaliencySegmenter implements Segmenter {
+  readonly inputSize = null;
+  constructor(private readonly blur: number) {}
+  masks({ raw }: MaskInput): tf.Tensor3D {
+    return saliencyMask(frequencyTunedSaliency(tf.div(raw, 255) as tf.Tensor4D, this.blur));
+  }
+  dispose(): void {}
 }

@@ -1,0 +1,202 @@
+/**
+ * The Over-MAP scorer for one batch: one classifier pass yields logits, the Grad-CAM layer's
+ * activations and the attention maps; Grad-CAM of each image's predicted class (and of its
+ * label, where given) through the head; the segmenter's object mask; the three overlaps and
+ * their combination; the softmax baselines and, if asked, MC dropout over the head. Every
+ * tensor step runs inside tf.tidy; only plain arrays leave.
+ */
+import { ModelSpecError } from '@overmap/shared';
+import * as tf from '../backend/tf';
+import { loadClassifier } from '../model/load-models';
+import type { LoadedSpec, ModelSpec } from '../model/model-spec';
+import { baselinesOf } from './baseline-values';
+import { type ClassifierGraph, applyHead, buildClassifierGraph } from './classifier-graph';
+import { gradCam, normalizeMax, resizeMaps } from './grad-cam';
+import { binarize, overlap, overmapScore } from './overlap';
+import { normalize } from './preprocess';
+import type { ImageScore, ScoreInput, ScoreMaps, Scorer } from './scorer';
+import { loadSegmenter } from './segmenters/load-segmenter';
+import type { Segmenter } from './segmenters/segmenter';
+
+/** What one batch's tidy scope keeps: per-image vectors and, if asked, the maps. */
+interface BatchTensors {
+  probs: tf.Tensor2D; topV: tf.Tensor2D; topI: tf.Tensor2D;
+  gradcamSeg: tf.Tensor1D; attentionSeg: tf.Tensor1D; gradcamAtt: tf.Tensor1D; maskFraction: tf.Tensor1D;
+  labelSeg: tf.Tensor1D | null; mc: tf.Tensor1D | null;
+  maps: { cam: tf.Tensor3D; att: tf.Tensor3D | null; mask: tf.Tensor3D } | null;
+}
+
+export class OverMapScorer implements Scorer {
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly hash: string,
+    private readonly classifier: tf.LayersModel,
+    private readonly graph: ClassifierGraph,
+    private readonly segmenter: Segmenter,
+  ) {}
+
+  get inputSize(): [number, number] {
+    return this.spec.classifier.inputSize;
+  }
+
+  get segInputSize(): [number, number] | null {
+    return this.segmenter.inputSize;
+  }
+
+  /** Validate spec, then load, then warm up once (kernels compiled, weights packed). */
+  static async load(loaded: LoadedSpec): Promise<OverMapScorer> {
+    const classifier = await loadClassifier(loaded);
+    const { spec } = loaded;
+    const graph = buildClassifierGraph(classifier, spec.gradcamLayer, spec.attentionLayers, spec.classes.length);
+    const scorer = new OverMapScorer(spec, loaded.hash, classifier, graph, await loadSegmenter(loaded));
+    try {
+      scorer.scoreBatch([blankInput(scorer)]);
+    } catch (e) {
+      if (spec.segmenter.type === 'detector' && /executeAsync|dynamic op/i.test((e as Error).message)) {
+        throw new ModelSpecError(`the detector ${spec.segmenter.model} needs executeAsync (control flow or NMS in the graph): export it without NMS, raw boxes and scores as outputs`, { cause: e });
+      }
+      throw e;
+    }
+    return scorer;
+  }
+
+  /** Builds a scorer from models already in memory (tests, benchmarks): no warm-up. */
+  static async fromModels(loaded: Pick<LoadedSpec, 'spec' | 'hash' | 'uri' | 'store'>, classifier: tf.LayersModel): Promise<OverMapScorer> {
+    const { spec } = loaded;
+    const graph = buildClassifierGraph(classifier, spec.gradcamLayer, spec.attentionLayers, spec.classes.length);
+    return new OverMapScorer(spec, loaded.hash, classifier, graph, await loadSegmenter(loaded as LoadedSpec));
+  }
+
+  scoreBatch(inputs: ScoreInput[], options: { keepMaps?: boolean } = {}): ImageScore[] {
+    const labels = inputs.map((x) => x.label ?? -1);
+    const out = tf.tidy(() => this.batchTensors(inputs, labels, !!options.keepMaps) as unknown as tf.TensorContainer) as unknown as BatchTensors;
+    try {
+      return this.readBack(out, labels);
+    } finally {
+      tf.dispose(out as unknown as tf.TensorContainer);
+    }
+  }
+
+  private inputTensors(inputs: ScoreInput[]): { raw: tf.Tensor4D; segRaw: tf.Tensor4D } {
+    const b = inputs.length;
+    const [h, w] = this.inputSize;
+    const rgb = new Float32Array(b * h * w * 3);
+    inputs.forEach((x, i) => rgb.set(x.rgb, i * h * w * 3));
+    const raw = tf.tensor4d(rgb, [b, h, w, 3]);
+    const seg = this.segInputSize;
+    if (!seg || (seg[0] === h && seg[1] === w)) return { raw, segRaw: raw };
+    const segRgb = new Float32Array(b * seg[0] * seg[1] * 3);
+    inputs.forEach((x, i) => {
+      if (!x.segRgb) throw new Error('segRgb missing: the segmenter input size differs from the classifier');
+      segRgb.set(x.segRgb, i * seg[0] * seg[1] * 3);
+    });
+    return { raw, segRaw: tf.tensor4d(segRgb, [b, seg[0], seg[1], 3]) };
+  }
+
+  /** Every tensor of the batch (called inside tf.tidy: what it returns is kept). */
+  private batchTensors(inputs: ScoreInput[], labels: number[], keepMaps: boolean): BatchTensors {
+    const spec = this.spec;
+    const { raw, segRaw } = this.inputTensors(inputs);
+    // predict() returns a bare tensor, not an array, when there is one output (no attention layers).
+    const res = this.graph.features.predict(normalize(raw, spec.classifier.normalization));
+    const feats = Array.isArray(res) ? res : [res];
+    const acts = feats[0] as tf.Tensor4D;
+    const head = (a: tf.Tensor4D) => applyHead(this.graph, a);
+    const logits = head(acts);
+    const probs = spec.classifier.output === 'logits' ? tf.softmax(logits) : logits;
+    const pred = tf.argMax(probs, 1) as tf.Tensor1D;
+
+    const mask = this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key) });
+    const size: [number, number] = [mask.shape[1], mask.shape[2]];
+    const cam = resizeMaps(gradCam(head, acts, pred, this.graph.numClasses), size);
+    // Several attention layers are summed at the Grad-CAM layer's resolution, then scaled to max 1.
+    const att = this.graph.attentionCount > 0
+      ? resizeMaps(normalizeMax(tf.addN(feats.slice(1).map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
+      : null;
+    const { measure, binarize: t } = spec.overlap;
+    const zeros = () => tf.zeros([inputs.length]) as tf.Tensor1D;
+    let labelSeg: tf.Tensor1D | null = null;
+    if (labels.some((l) => l >= 0)) {
+      const targets = tf.tensor1d(labels.map((l) => Math.max(0, l)), 'int32');
+      labelSeg = overlap(resizeMaps(gradCam(head, acts, targets, this.graph.numClasses), size), mask, measure, t);
+    }
+    const k = Math.min(3, this.graph.numClasses);
+    const top = tf.topk(probs, k);
+    return {
+      probs: probs as tf.Tensor2D, topV: top.values as tf.Tensor2D, topI: top.indices as tf.Tensor2D,
+      gradcamSeg: overlap(cam, mask, measure, t),
+      attentionSeg: att ? overlap(att, mask, measure, t) : zeros(),
+      gradcamAtt: att ? overlap(cam, binarize(att, t), measure, t) : zeros(),
+      maskFraction: tf.mean(mask, [1, 2]) as tf.Tensor1D,
+      labelSeg,
+      mc: spec.mcDropoutSamples > 0 ? this.mcDropout(acts, pred, probs.shape) : null,
+      maps: keepMaps ? { cam, att, mask } : null,
+    };
+  }
+
+  /** MC dropout over the head (Gal & Ghahramani 2016): exact for networks whose only dropout is in the head. */
+  private mcDropout(acts: tf.Tensor4D, pred: tf.Tensor1D, shape: number[]): tf.Tensor1D {
+    const n = this.spec.mcDropoutSamples;
+    let sum: tf.Tensor = tf.zeros(shape);
+    for (let s = 0; s < n; s++) {
+      const o = applyHead(this.graph, acts, true);
+      sum = tf.add(sum, this.spec.classifier.output === 'logits' ? tf.softmax(o) : o);
+    }
+    return tf.sum(tf.mul(tf.div(sum, n), tf.oneHot(pred, this.graph.numClasses)), 1) as tf.Tensor1D;
+  }
+
+  private readBack(out: BatchTensors, labels: number[]): ImageScore[] {
+    const spec = this.spec;
+    const b = labels.length;
+    const topV = out.topV.dataSync(), topI = out.topI.dataSync();
+    const k = out.topV.shape[1];
+    const gs = out.gradcamSeg.dataSync(), as = out.attentionSeg.dataSync(), ga = out.gradcamAtt.dataSync();
+    const mf = out.maskFraction.dataSync();
+    const ls = out.labelSeg?.dataSync();
+    const mc = out.mc?.dataSync();
+    const base = baselinesOf(out.probs.dataSync(), b, this.graph.numClasses);
+    const maps = out.maps && readMaps(out.maps);
+    return labels.map((label, i) => {
+      const noMask = mf[i]! < spec.minMaskFraction;
+      // No object found: "estimation not available", the mask overlaps are 0 (paper, Contribution).
+      const c = { gradcam_seg: noMask ? 0 : gs[i]!, attention_seg: noMask ? 0 : as[i]!, gradcam_attention: ga[i]! };
+      const overmap = overmapScore(c, { noMask, hasAttention: this.graph.attentionCount > 0, rule: spec.combine.rule, weights: spec.combine.weights });
+      return {
+        index: topI[i * k]!,
+        top: Array.from({ length: k }, (_, j) => ({ index: topI[i * k + j]!, p: topV[i * k + j]! })),
+        noMask,
+        maskFraction: mf[i]!,
+        scores: {
+          // The decision score: Over-MAP itself until the spec names another rule.
+          confidence: overmap,
+          overmap, ...c,
+          msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
+          ...(mc ? { mc_dropout: mc[i]! } : {}),
+          ...(ls && label >= 0 ? { label_gradcam_seg: noMask ? 0 : ls[i]! } : {}),
+        },
+        ...(maps ? { maps: maps(i) } : {}),
+      };
+    });
+  }
+
+  dispose(): void {
+    this.classifier.dispose();
+    this.segmenter.dispose();
+  }
+}
+
+/** The kept maps read back once; per image, copies of its slices. */
+function readMaps(m: NonNullable<BatchTensors['maps']>): (i: number) => ScoreMaps {
+  const cam = m.cam.dataSync(), att = m.att?.dataSync() ?? null, mask = m.mask.dataSync();
+  const size: [number, number] = [m.mask.shape[1], m.mask.shape[2]];
+  const px = size[0] * size[1];
+  const slice = (a: Float32Array | Int32Array | Uint8Array, i: number) => Float32Array.from(a.subarray(i * px, (i + 1) * px));
+  return (i) => ({ gradcam: slice(cam, i), attention: att ? slice(att, i) : null, mask: slice(mask, i), size });
+}
+
+/** A black image at the scorer's input sizes (warm-up, calibration). */
+export function blankInput(s: Pick<Scorer, 'inputSize' | 'segInputSize'>): ScoreInput {
+  const [h, w] = s.inputSize;
+  const seg = s.segInputSize;
+  return { rgb: new Uint8Array(h * w * 3), segRgb: seg ? new Uint8Array(seg[0] * seg[1] * 3) : undefined };
+}

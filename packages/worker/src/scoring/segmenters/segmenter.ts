@@ -1,0 +1,22 @@
+/**
+ * One interface for every way of finding the object (the spec's `segmenter.type`): a
+ * learned segmenter, a saliency prior, a detector run in the worker, or boxes computed
+ * elsewhere. `load-segmenter.ts` validates the spec's part and builds one.
+ */
+import type * as tf from '../../backend/tf';
+
+export interface MaskInput {
+  /** RGB 0..255 at the segmenter's input size (the classifier's where it has none of its own) */
+  segRaw: tf.Tensor4D;
+  /** RGB 0..255 at the classifier's input size */
+  raw: tf.Tensor4D;
+  keys: (string | undefined)[];
+}
+
+export interface Segmenter {
+  /** the input size it needs when it reads images at its own size, else null */
+  readonly inputSize: [number, number] | null;
+  /** Binary object masks [B, h, w]; called inside the scorer's tf.tidy. */
+  masks(input: MaskInput): tf.Tensor3D;
+  dispose(): void;
+}
