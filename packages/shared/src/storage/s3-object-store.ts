@@ -7,12 +7,12 @@
  * repartitions.
  */
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, paginateListObjectsV2,
   S3Client, type S3ClientConfig, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { configValue } from '../config';
 import { InputError, NotFoundError, ServiceError } from '../errors';
-import { type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+import { type ListPage, type ListedObject, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -129,6 +129,20 @@ export class S3ObjectStore implements ObjectStore {
         .filter((o) => o.Key !== undefined)
         .map((o) => ({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 }));
       return { objects, next: r.IsTruncated ? r.NextContinuationToken : undefined };
+    } catch (e) {
+      throw this.wrap(e, 'bucket listing');
+    }
+  }
+
+  /** Every object under a prefix, through the SDK's paginator (one page in memory at a time). */
+  async *list(prefix: string, startAfter?: string): AsyncGenerator<ListedObject> {
+    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, {
+      Bucket: this.bucket, Prefix: this.k(prefix), StartAfter: startAfter ? this.k(startAfter) : undefined,
+    });
+    try {
+      for await (const page of pages) {
+        for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+      }
     } catch (e) {
       throw this.wrap(e, 'bucket listing');
     }

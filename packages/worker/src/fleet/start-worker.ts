@@ -5,6 +5,7 @@
  * within the grace period, exit 0. A process killed outright loses nothing: its job's
  * lock expires, BullMQ marks it stalled and another worker runs it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import pLimit from 'p-limit';
 import {
@@ -64,10 +65,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   let accepting = true;
   // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
   // forever, so a bare ping would hang the probe while Redis is down).
-  const pingWithin = (ms: number) => Promise.race([
-    redis.ping().then((r) => r === 'PONG'),
-    new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
-  ]);
+  const pingWithin = (ms: number) => Promise.race([redis.ping().then((r) => r === 'PONG'), sleep(ms, false, { ref: false })]);
   const server = o.metricsPort === null ? null : serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, async () => accepting && redis.status === 'ready' && pingWithin(1000));
 
   let resolveDone!: () => void;
@@ -81,10 +79,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       clearInterval(idleTimer);
       // close() waits for active jobs without a limit: bound it by the grace period.
       const closing = Promise.all([batchWorker.close(), finalizeWorker.close()]);
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), config.OVERMAP_GRACE_SECONDS * 1000).unref()),
-      ]);
+      const timedOut = await Promise.race([closing.then(() => false), sleep(config.OVERMAP_GRACE_SECONDS * 1000, true, { ref: false })]);
       if (timedOut) {
         logger.warn('grace period over: leaving the active batch to stall and be retried by another worker');
         await Promise.all([batchWorker.close(true), finalizeWorker.close(true)]).catch(() => undefined);
