@@ -22,10 +22,10 @@ afterAll(async () => {
 describe('markBatchDone', () => {
   it('counts a batch that runs twice once, with its statuses', async () => {
     const run = `t${Date.now().toString(36)}mark`;
-    expect(await markBatchDone(redis, run, 3, { ok: 60, decode_error: 4 })).toBe(true);
-    expect(await markBatchDone(redis, run, 3, { ok: 60, decode_error: 4 })).toBe(false);
-    expect(await markBatchDone(redis, run, 4, { ok: 1 })).toBe(true);
-    const k = runKeys(run);
+    expect(await markBatchDone(redis, run, 'i0000001', 3, { ok: 60, decode_error: 4 })).toBe(true);
+    expect(await markBatchDone(redis, run, 'i0000001', 3, { ok: 60, decode_error: 4 })).toBe(false);
+    expect(await markBatchDone(redis, run, 'i0000001', 4, { ok: 1 })).toBe(true);
+    const k = runKeys(run, 'i0000001');
     expect(await redis.smembers(k.done)).toEqual(expect.arrayContaining(['3', '4']));
     expect(await redis.hgetall(k.statuses)).toEqual({ ok: '61', decode_error: '4' });
     await redis.del(k.done, k.statuses);
@@ -37,7 +37,7 @@ describe('RunContexts', () => {
     const spec = await readSpec(await makeDevModel(path.join(dir, 'model'), { segmenter: 'saliency' }));
     const results = RunResults.open(path.join(dir, 'results'));
     const run: RunJson = {
-      run_id: 'r1', dataset: `file://${dir}/`, results: results.uri, model: { uri: spec.uri, hash: 'abc' }, classes: spec.spec.classes,
+      run_id: 'r1', instance: 'abcdef12', dataset: `file://${dir}/`, results: results.uri, model: { uri: spec.uri, hash: 'abc' }, classes: spec.spec.classes,
       params: { batchSize: 1, labels: null, overlays: 'none', threshold: 0.2 }, tool_version: 't', created: new Date().toISOString(),
     };
     await results.writeRun(run);

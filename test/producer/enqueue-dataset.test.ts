@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { enqueueDataset } from '@overmap/producer';
-import { BATCH_QUEUE, type BatchJob, RunResults } from '@overmap/shared';
+import { BATCH_QUEUE, type BatchChunk, type BatchJob, RunResults } from '@overmap/shared';
 import { makeImages } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
 
@@ -23,10 +23,13 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function jobsOf(prefix: string): Promise<BatchJob[]> {
+/** The waiting jobs, each with the listing chunk it names. */
+async function jobsOf(prefix: string, out: string): Promise<(BatchJob & BatchChunk)[]> {
   const q = new Queue(BATCH_QUEUE, { connection: redis, prefix });
   try {
-    return (await q.getJobs(['waiting'])).map((j) => j.data as BatchJob).sort((a, b) => a.batch - b.batch);
+    const jobs = (await q.getJobs(['waiting'])).map((j) => j.data as BatchJob).sort((a, b) => a.batch - b.batch);
+    const results = RunResults.open(out);
+    return Promise.all(jobs.map(async (j) => ({ ...j, ...(await results.readChunk(j.batch)) })));
   } finally {
     await q.close();
   }
@@ -40,7 +43,7 @@ describe('enqueueDataset', () => {
     const out = path.join(dir, 'out-labels');
     const r = await enqueueDataset({ dataset: data, results: out, batchSize: 10, model, labels: `file://${csv}`, toolVersion: 't', redis, prefix });
     expect([r.images, r.batches, r.added]).toEqual([23, 3, 3]);
-    const jobs = await jobsOf(prefix);
+    const jobs = await jobsOf(prefix, out);
     const labelOf = new Map(jobs.flatMap((j) => j.keys.map((k, i) => [k, j.labels![i]] as const)));
     expect(labelOf.size).toBe(23);
     keys.forEach((k, i) => expect(labelOf.get(k)).toBe(i % 2 ? 'Bag' : 'coat'));
@@ -59,14 +62,14 @@ describe('enqueueDataset', () => {
       // the producer dies right after its second page of jobs reached Redis
       onProgress: (p) => { if (!p.done && p.added > 0 && ++flushes === 2) throw new Error('killed'); },
     })).rejects.toThrow('killed');
-    const before = await jobsOf(prefix);
+    const before = await jobsOf(prefix, out);
     expect(before.length).toBe(4);
     expect((await RunResults.open(out).readRun())!.batches).toBeUndefined();
 
     const r = await enqueueDataset(common);
     expect(r.resumed).toBe(true);
     expect(r.batches).toBe(6);
-    const jobs = await jobsOf(prefix);
+    const jobs = await jobsOf(prefix, out);
     expect(jobs.map((j) => j.batch)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(jobs.flatMap((j) => j.keys).sort()).toEqual([...keys].sort());
     expect((await RunResults.open(out).readRun())!.batches).toBe(6);

@@ -19,21 +19,23 @@ export const JOB_OPTIONS = {
   finalize: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
 } as const;
 
-/** `<run>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
-export const batchJobId = (runId: string, batch: number) => `${runId}-b${String(batch).padStart(6, '0')}`;
-export const finalizeJobId = (runId: string) => `${runId}-finalize`;
+/** `<run>-<instance>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
+export const batchJobId = (runId: string, instance: string, batch: number) => `${runId}-${instance}-b${String(batch).padStart(6, '0')}`;
+export const finalizeJobId = (runId: string, instance: string) => `${runId}-${instance}-finalize`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
 export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
 
-/** Per-run state outside BullMQ (BullMQ ids dedupe only while a job exists). */
-export const runKeys = (runId: string) => ({
-  /** hash: total (batches, once listing ended), images, listed, cursor, enqueued */
-  state: `overmap:run:${runId}:state`,
+/** Per-run-instance state outside BullMQ (BullMQ ids dedupe only while a job exists). */
+export const runKeys = (runId: string, instance: string) => ({
+  /** hash: total (batches, once listing ended), images, listed, cursor, results, started */
+  state: `overmap:run:${runId}:${instance}:state`,
   /** set of completed batch indices: SADD is idempotent, so a retried batch counts once */
-  done: `overmap:run:${runId}:done`,
+  done: `overmap:run:${runId}:${instance}:done`,
   /** hash: status -> image count */
-  statuses: `overmap:run:${runId}:statuses`,
+  statuses: `overmap:run:${runId}:${instance}:statuses`,
 });
+/** The run's current instance, so that `overmap status <run-id>` finds it. */
+export const runInstanceKey = (runId: string) => `overmap:run:${runId}:instance`;
 
 export function redisOptions(): RedisOptions {
   // BullMQ workers need maxRetriesPerRequest: null (blocking commands must not time out).

@@ -81,7 +81,7 @@ async function* recordsOf(results: RunResults, batches: number, summary: RunSumm
 export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string): Promise<FinalizeResult> {
   const parsed = FinalizeJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`malformed finalize job payload: ${parsed.error.message}`);
-  const { runId, results: resultsUri } = parsed.data;
+  const { runId, instance, results: resultsUri } = parsed.data;
   const results = RunResults.open(resultsUri);
   if (await results.hasManifest()) return { manifestWritten: false, total: 0 };
   let run: RunJson;
@@ -91,6 +91,7 @@ export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string): 
     if (e instanceof InputError) throw new UnrecoverableError(e.message);
     throw e;
   }
+  if (run.instance !== instance) throw new UnrecoverableError(`finalize job for instance ${instance} of run ${runId}, but ${resultsUri} holds instance ${run.instance}: stale`);
   if (run.batches === undefined) throw new Error(`run ${runId}: the listing has not finished yet`);
 
   const present = new Set<number>();

@@ -10,7 +10,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ServiceError, errorRecord, logger, markBatchDone, maybeFinalize,
+  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
@@ -47,32 +47,40 @@ type Decoded = Awaited<ReturnType<typeof decodeImage>>;
 export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images: number; byStatus: Record<string, number> }> {
   const data = parseBatchJob(job.data);
   const t0 = performance.now();
-  const records = await deps.contexts.use(data.runId, data.results, (ctx) => scoreRecords(data, ctx, deps)).catch((e) => {
+  const records = await deps.contexts.use(data.runId, data.results, async (ctx) => {
+    if (ctx.run.instance !== data.instance) {
+      throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} now holds instance ${ctx.run.instance}: a stale job from an earlier enqueue`);
+    }
+    return scoreRecords(data, await ctx.results.readChunk(data.batch), ctx, deps);
+  }).catch((e) => {
     // Bad input (a missing run.json, a changed or invalid model) is not fixed by retrying.
     if (e instanceof InputError) throw new UnrecoverableError((e as Error).message);
     throw e;
   });
   const byStatus: Record<string, number> = {};
   for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  if (await markBatchDone(deps.redis, data.runId, data.batch, byStatus)) {
+  if (await markBatchDone(deps.redis, data.runId, data.instance, data.batch, byStatus)) {
     for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
   }
-  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.results);
+  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results);
   deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
   logger.debug({ run: data.runId, batch: data.batch, images: records.length, byStatus }, 'batch done');
   return { images: records.length, byStatus };
 }
 
 /** Fetch, decode, score and write one batch's part file; returns its records. */
-async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
+async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
   const { scorer } = ctx;
-  const labels = data.labels ?? data.keys.map(() => null);
+  const keys = chunk.keys;
+  const labels = chunk.labels ?? keys.map(() => null);
   const limit = pLimit(deps.config.OVERMAP_DOWNLOAD_CONCURRENCY);
   const stage = (name: string, since: number) => deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
 
   // Fetch and decode: per-image failures become records, never a failed batch.
   const tFetch = performance.now();
-  const decoded: Decoded[] = await Promise.all(data.keys.map((key) => limit(async () => {
+  const decoded: Decoded[] = await Promise.all(keys.map((key) => limit(async () => {
+    // Never trust a key: one that could leave the dataset prefix is a record, not a failed batch.
+    if (!isSafeKey(key)) return { ok: false as const, status: 'read_error' as const, error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read` };
     let bytes: Buffer;
     try {
       bytes = await ctx.dataset.get(key);
@@ -87,11 +95,11 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
   })));
   stage('fetch_decode', tFetch);
 
-  const records: ImageRecord[] = new Array(data.keys.length);
+  const records: ImageRecord[] = new Array(keys.length);
   const okIdx: number[] = [];
   decoded.forEach((d, i) => {
     if (d.ok) okIdx.push(i);
-    else records[i] = errorRecord(data.keys[i]!, labels[i] ?? null, d.status, d.error);
+    else records[i] = errorRecord(keys[i]!, labels[i] ?? null, d.status, d.error);
   });
 
   const overlays = ctx.run.params.overlays;
@@ -104,12 +112,12 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
       const inputs = idx.map((i) => {
         const d = decoded[i]!;
         if (!d.ok) throw new Error('unreachable');
-        return { rgb: d.rgb, segRgb: d.segRgb, key: data.keys[i]!, label: ctx.classOf(labels[i]) };
+        return { rgb: d.rgb, segRgb: d.segRgb, key: keys[i]!, label: ctx.classOf(labels[i]) };
       });
       const scores = scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;
-        records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
+        records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
         if (s.maps && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ index: i, rgb: inputs[j]!.rgb, maps: s.maps });
       });
       await yieldToLoop();
@@ -119,7 +127,7 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
 
   // Overlays first: a record names its overlay only once the PNG exists.
   await Promise.all(overlayJobs.map((o) => limit(async () => {
-    records[o.index]!.overlay = await ctx.results.putOverlay(data.keys[o.index]!, await overlayPng(o.rgb, scorer.inputSize, o.maps));
+    records[o.index]!.overlay = await ctx.results.putOverlay(keys[o.index]!, await overlayPng(o.rgb, scorer.inputSize, o.maps));
   })));
 
   const tWrite = performance.now();

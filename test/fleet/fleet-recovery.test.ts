@@ -1,0 +1,146 @@
+/**
+ * Runs that never get stuck and never lie, with real processes, Redis and files: a worker
+ * killed with SIGKILL under `overmap run`, a batch that fails for good and is retried once
+ * fixed, Redis restarted without persistence mid-run, and the traps a reused or misplaced
+ * --out used to hide.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { RunResults, chunkKey } from '@overmap/shared';
+import { makeDevModel } from '../helpers/models';
+import { CLI, cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
+import { type RedisServer, spawnRedis, tmpDir, waitFor } from '../helpers/services';
+
+let dir: string, spec: string, data: string, keys: string[], redis: RedisServer;
+const exists = (p: string) => fs.access(p).then(() => true, () => false);
+
+beforeAll(async () => {
+  dir = await tmpDir();
+  spec = await makeDevModel(path.join(dir, 'model'), { segmenter: 'saliency' });
+  data = path.join(dir, 'data');
+  keys = await makeImages(data, 40);
+  redis = await spawnRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const childPids = async (pid: number): Promise<number[]> => {
+  const { stdout } = await promisify(execFile)('pgrep', ['-P', String(pid)]).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').filter(Boolean).map(Number);
+};
+
+describe('overmap run supervises its workers', () => {
+  it('a worker killed with SIGKILL is restarted; the run finishes with one record per image and exit 0', async () => {
+    const out = path.join(dir, 'killed');
+    const env = cliEnv(redis.url, 'tkill', { OVERMAP_LOCK_SECONDS: '2' });
+    const run = spawn(process.execPath, [CLI, 'run', data, '--out', out, '--workers', '2', '--batch-size', '4', '--model', spec], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    run.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const code = new Promise<number | null>((r) => run.once('exit', r));
+    const [victim] = await waitFor(async () => {
+      const pids = await childPids(run.pid!);
+      return pids.length === 2 && (await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 1 && pids;
+    }, 'two workers and a first part', 120_000, 50);
+    process.kill(victim!, 'SIGKILL');
+    expect(await code).toBe(0);
+    expect(stderr).toMatch(/worker \d was killed by SIGKILL: restarting it/);
+    expectOneRecordPerKey((await readParts(out)).records, keys);
+    expect(await childPids(run.pid!)).toEqual([]);
+  });
+});
+
+describe('a batch that fails for good', () => {
+  it('stops overmap run with the cause (exit 4, failures.jsonl); fixed, the same command finishes the run', async () => {
+    const out = path.join(dir, 'failing');
+    const env = cliEnv(redis.url, 'tfail');
+    const common = [data, '--out', out, '--batch-size', '8', '--model', spec];
+    const args = ['run', ...common, '--workers', '1'];
+    expect((await runCli(['enqueue', ...common], env)).code).toBe(0);
+    // The cause: batch 2's listing chunk is gone (a bad object, an outage longer than the retries…)
+    const chunk = path.join(out, chunkKey(2));
+    const saved = await fs.readFile(chunk);
+    await fs.rm(chunk);
+    const first = await runCli(args, env);
+    expect(first.code).toBe(4);
+    expect(first.stderr).toMatch(/1 batch\(es\) failed for good \(first: batch 2: .*listing\/batch-000002\.json is missing/);
+    const failures = (await fs.readFile(path.join(out, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(failures.map((f) => f.batch)).toEqual([2]);
+    expect(await exists(path.join(out, 'manifest.json'))).toBe(false);
+
+    const status = await runCli(['status', out], env);
+    expect(status.code).toBe(4);
+    expect(status.stdout).toMatch(/4\/5 batches \(80%\) done, 1 failed.*STUCK/);
+
+    await fs.writeFile(chunk, saved); // fixed
+    const again = await runCli(args, env);
+    expect(again.code).toBe(0);
+    expectOneRecordPerKey((await readParts(out)).records, keys);
+  });
+
+  it('overmap retry re-queues it for the workers', async () => {
+    const out = path.join(dir, 'retry');
+    const env = cliEnv(redis.url, 'tretry');
+    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env)).code).toBe(0);
+    const chunk = path.join(out, chunkKey(0));
+    const saved = await fs.readFile(chunk);
+    await fs.writeFile(chunk, '{"batch": 0, "keys": "not a list"}');
+    let w = startWorkerProcess(env, ['--exit-when-idle']);
+    await new Promise((r) => w.once('exit', r));
+    expect(await exists(path.join(out, 'manifest.json'))).toBe(false);
+    await fs.writeFile(chunk, saved);
+    const r = await runCli(['retry', out], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/1 batch\(es\) without results: 1 failed job\(s\) re-queued, 0 job\(s\) added/);
+    w = startWorkerProcess(env, ['--exit-when-idle']);
+    await new Promise((res) => w.once('exit', res));
+    expect(await exists(path.join(out, 'manifest.json'))).toBe(true);
+    expectOneRecordPerKey((await readParts(out)).records, keys);
+  });
+});
+
+describe('Redis restarted without persistence mid-run', () => {
+  it('overmap run recovers the run from the results store and finishes it', async () => {
+    const own = await spawnRedis({ appendonly: false });
+    try {
+      const out = path.join(dir, 'amnesia');
+      const env = cliEnv(own.url, 'tamnesia');
+      const run = spawn(process.execPath, [CLI, 'run', data, '--out', out, '--workers', '1', '--batch-size', '4', '--model', spec], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      run.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+      const code = new Promise<number | null>((r) => run.once('exit', r));
+      await waitFor(async () => (await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 2, 'two parts', 120_000, 20);
+      await own.restart();
+      expect(await code).toBe(0);
+      expect(stderr).toMatch(/Redis lost run .*'s state: recovered from the results/);
+      expectOneRecordPerKey((await readParts(out)).records, keys);
+      expect((await RunResults.open(out).readManifest())!.counts.total).toBe(keys.length);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('traps', () => {
+  it('--out inside the dataset is refused before anything is written', async () => {
+    const out = path.join(data, 'results');
+    const r = await runCli(['enqueue', data, '--out', out, '--model', spec], cliEnv(redis.url, 'tinside'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^overmap: --out .* is inside the dataset .*: the next run would score its own results; choose an --out outside the dataset$/m);
+    expect(await exists(out)).toBe(false);
+  });
+
+  it('a reused --out with other labels or batch size is refused, naming each difference', async () => {
+    const out = path.join(dir, 'reused');
+    const env = cliEnv(redis.url, 'treuse');
+    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env)).code).toBe(0);
+    const before = await fs.readFile(path.join(out, 'run.json'), 'utf8');
+    const r = await runCli(['enqueue', data, '--out', out, '--batch-size', '16', '--labels', 'folder', '--model', spec], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/already holds run .* with other parameters \(--labels null -> "folder"; --batch-size 8 -> 16\)/);
+    expect(await fs.readFile(path.join(out, 'run.json'), 'utf8')).toBe(before);
+  });
+});
