@@ -30,6 +30,24 @@ describe('FsObjectStore', () => {
     expect(p2.objects.map((o) => o.key)).toEqual([...keys].sort().slice(2, 4));
   });
 
+  it('lists a link to a file as that file, and skips broken links and links to directories', async () => {
+    const root = await tmpDir();
+    try {
+      await fs.mkdir(path.join(root, 'real'));
+      await fs.writeFile(path.join(root, 'real', 'a.png'), 'A');
+      await fs.symlink(path.join(root, 'real', 'a.png'), path.join(root, 'link.png'));
+      await fs.symlink(path.join(root, 'missing.png'), path.join(root, 'broken.png'));
+      await fs.symlink(path.join(root, 'real'), path.join(root, 'dirlink'));
+      const s = new FsObjectStore(root);
+      const listed: string[] = [];
+      for await (const o of listAll(s)) listed.push(o.key);
+      expect(listed).toEqual(['link.png', 'real/a.png']);
+      expect((await s.get('link.png')).toString()).toBe('A');
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('lists 2,500 keys exactly once across pages', async () => {
     const keys = Array.from({ length: 2500 }, (_, i) => `d${i % 7}/img${String(i).padStart(5, '0')}.jpg`);
     await Promise.all(keys.map((k) => store.put(k, '')));

@@ -163,7 +163,7 @@ program.command('evaluate <results-uri>').description('risk-coverage tables (and
 
 program.parseAsync(process.argv).then(() => {
   // Commands that keep handles open (Redis, BullMQ) are done: exit.
-  if (!['worker'].includes(process.argv[2] ?? '')) setImmediate(() => process.exit(0));
+  if (!['worker'].includes(process.argv[2] ?? '')) setImmediate(() => process.exit());
 }).catch((e) => {
   logger.flush?.();
   fail(e);

@@ -65,6 +65,11 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /** A symbolic link to a file counts as that file (datasets built of links are common); links to directories are not followed. */
+  private async linksToFile(key: string): Promise<boolean> {
+    return fs.stat(this.resolve(key)).then((st) => st.isFile(), () => false);
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       await fs.access(this.resolve(key), fsc.R_OK);
@@ -103,7 +108,7 @@ export class FsObjectStore implements ObjectStore {
           if (!(key.startsWith(prefix) || prefix.startsWith(key))) continue;
           if (after && !after.startsWith(key) && key < after) continue;
           if (!(await walk(key))) return false;
-        } else if (d.isFile() && key.startsWith(prefix) && key > after) {
+        } else if ((d.isFile() || (d.isSymbolicLink() && (await this.linksToFile(key)))) && key.startsWith(prefix) && key > after) {
           if (objects.length === pageSize) return false;
           objects.push({ key });
         }
