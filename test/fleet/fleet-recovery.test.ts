@@ -133,6 +133,16 @@ describe('traps', () => {
     expect(await exists(out)).toBe(false);
   });
 
+  it('a spec whose class count differs from the model is refused at enqueue, before any job or run.json', async () => {
+    const bad = path.join(dir, 'model', 'bad-classes.json');
+    await fs.writeFile(bad, JSON.stringify({ ...JSON.parse(await fs.readFile(spec, 'utf8')), classes: ['a', 'b', 'c'] }));
+    const out = path.join(dir, 'bad-spec');
+    const r = await runCli(['enqueue', data, '--out', out, '--model', bad], cliEnv(redis.url, 'tbadspec'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^overmap: .*spec lists 3 classes: class count must equal the output units$/m);
+    expect(await exists(out)).toBe(false);
+  });
+
   it('a reused --out with other labels or batch size is refused, naming each difference', async () => {
     const out = path.join(dir, 'reused');
     const env = cliEnv(redis.url, 'treuse');

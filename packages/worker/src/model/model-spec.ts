@@ -10,6 +10,7 @@ import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared';
+import { checkClassifierTopology } from './model-topology';
 
 const Normalization = z.object({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
@@ -194,7 +195,14 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);
     hash.update(mj);
     prefetched.set(f, mj);
-    const manifest = (JSON.parse(mj.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
+    let modelJson: { weightsManifest?: { paths: string[] }[] };
+    try {
+      modelJson = JSON.parse(mj.toString('utf8'));
+    } catch (e) {
+      throw new ModelSpecError(`model spec ${uri}: model file ${f} is not valid JSON (${(e as Error).message})`);
+    }
+    if (f === spec.classifier.model) checkClassifierTopology(spec, modelJson, f);
+    const manifest = modelJson.weightsManifest ?? [];
     for (const g of manifest) {
       for (const p of g.paths) {
         const key = posix.normalize(posix.join(posix.dirname(f), p));
