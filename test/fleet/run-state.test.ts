@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Redis } from 'ioredis';
 import { type RunJson, RunResults, markBatchDone, runKeys } from '@overmap/shared';
 import { RunContexts, readSpec } from '@overmap/worker';
-import { NoopScorer } from '@overmap/worker/testing';
+import { NoopScorer, downloadSlots } from '@overmap/worker/testing';
 import { makeDevModel } from '../helpers/models';
 import { testRedis, tmpDir } from '../helpers/services';
 
@@ -63,5 +63,14 @@ describe('RunContexts', () => {
     await contexts.use('r1', results.uri, async () => undefined);
     expect(made).toHaveLength(2);
     contexts.dispose();
+  });
+});
+
+describe('downloadSlots', () => {
+  it('bounds downloads in flight by the budget over the largest accepted file, within [1, concurrency]', () => {
+    const MiB = 1024 * 1024;
+    expect(downloadSlots({ OVERMAP_DOWNLOAD_BUDGET_MB: 512, OVERMAP_MAX_IMAGE_BYTES: 64 * MiB, OVERMAP_DOWNLOAD_CONCURRENCY: 16 })).toBe(8);
+    expect(downloadSlots({ OVERMAP_DOWNLOAD_BUDGET_MB: 512, OVERMAP_MAX_IMAGE_BYTES: 8 * MiB, OVERMAP_DOWNLOAD_CONCURRENCY: 16 })).toBe(16);
+    expect(downloadSlots({ OVERMAP_DOWNLOAD_BUDGET_MB: 10, OVERMAP_MAX_IMAGE_BYTES: 64 * MiB, OVERMAP_DOWNLOAD_CONCURRENCY: 16 })).toBe(1);
   });
 });

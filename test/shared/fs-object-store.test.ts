@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { FsObjectStore, InputError, PreconditionFailed, listAll } from '@overmap/shared';
+import { FsObjectStore, InputError, ObjectTooLarge, PreconditionFailed, listAll } from '@overmap/shared';
 import { tmpDir } from '../helpers/services';
 
 describe('FsObjectStore', () => {
@@ -46,6 +46,12 @@ describe('FsObjectStore', () => {
     } finally {
       await fs.rm(root, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a file over maxBytes before reading it', async () => {
+    await store.put('size/big.bin', Buffer.alloc(2049));
+    await expect(store.get('size/big.bin', { maxBytes: 2048 })).rejects.toThrow(ObjectTooLarge);
+    expect((await store.get('size/big.bin', { maxBytes: 2049 })).length).toBe(2049);
   });
 
   it('lists 2,500 keys exactly once across pages', async () => {

@@ -26,6 +26,8 @@ export const ConfigSchema = z.object({
   /** sharp's limitInputPixels: larger images become `too_large` records. */
   OVERMAP_MAX_INPUT_PIXELS: int(50_000_000, 1),
   OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),
+  /** Memory a worker may spend on downloads in flight (all its batches): with the size limit, it sets how many run at once. */
+  OVERMAP_DOWNLOAD_BUDGET_MB: int(512, 1),
   METRICS_PORT: int(9464, 0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds a loaded model may stay unused in a worker before it is disposed (a fleet serving many runs). */

@@ -6,8 +6,8 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { InputError, NotFoundError } from '../errors';
-import { type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+import { InputError, NotFoundError, ObjectTooLarge } from '../errors';
+import { type GetOptions, type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
 export class FsObjectStore implements ObjectStore {
   readonly uri: string;
@@ -28,7 +28,11 @@ export class FsObjectStore implements ObjectStore {
     return full;
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    if (options.maxBytes !== undefined) {
+      const st = await fs.stat(this.resolve(key)).catch(() => null);
+      if (st && st.size > options.maxBytes) throw new ObjectTooLarge(key, st.size, options.maxBytes);
+    }
     const b = await this.getIfExists(key);
     if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
     return b;

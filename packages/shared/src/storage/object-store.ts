@@ -20,10 +20,15 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
 }
 
+export interface GetOptions {
+  /** Refuse an object larger than this, before downloading it where its size is known, else while streaming (ObjectTooLarge). */
+  maxBytes?: number;
+}
+
 export interface ObjectStore {
   /** Human-readable URI of the root (s3://bucket/prefix/ or file:///dir/). */
   readonly uri: string;
-  get(key: string): Promise<Buffer>;
+  get(key: string, options?: GetOptions): Promise<Buffer>;
   /** Undefined when the key does not exist. */
   getIfExists(key: string): Promise<Buffer | undefined>;
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<void>;

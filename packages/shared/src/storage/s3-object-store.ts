@@ -11,8 +11,8 @@ import {
   S3Client, type S3ClientConfig, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { configValue } from '../config';
-import { InputError, NotFoundError, ServiceError } from '../errors';
-import { type ListPage, type ListedObject, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+import { InputError, NotFoundError, ObjectTooLarge, ServiceError } from '../errors';
+import { type GetOptions, type ListPage, type ListedObject, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -79,10 +79,38 @@ export class S3ObjectStore implements ObjectStore {
     return e as Error;
   }
 
-  async get(key: string): Promise<Buffer> {
-    const b = await this.getIfExists(key);
-    if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
-    return b;
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    if (options.maxBytes === undefined) {
+      const b = await this.getIfExists(key);
+      if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
+      return b;
+    }
+    const max = options.maxBytes;
+    let r;
+    try {
+      r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+    } catch (e) {
+      if ((e as Error)?.name === 'NoSuchKey') throw new NotFoundError(`no object ${key} under ${this.uri}`);
+      throw this.wrap(e, `GET ${key}`);
+    }
+    const body = r.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    if (!body) throw new NotFoundError(`no body for ${key} under ${this.uri}`);
+    // Content-Length first: a 5 GB object is refused without reading it.
+    if (r.ContentLength !== undefined && r.ContentLength > max) {
+      body.destroy?.();
+      throw new ObjectTooLarge(key, r.ContentLength, max);
+    }
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    for await (const c of body) {
+      n += c.length;
+      if (n > max) {
+        body.destroy?.();
+        throw new ObjectTooLarge(key, null, max);
+      }
+      chunks.push(c);
+    }
+    return Buffer.concat(chunks);
   }
 
   async getIfExists(key: string): Promise<Buffer | undefined> {

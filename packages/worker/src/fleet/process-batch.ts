@@ -10,7 +10,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize,
+  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
@@ -29,6 +29,19 @@ export interface BatchDeps {
   computeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   /** images per scoring call; default: the scorer's calibrated micro-batch */
   microBatch?: number;
+  /** downloads in flight across all of the worker's batches (downloadSlots) */
+  downloads?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * Downloads a worker may have in flight: its download budget over the largest file it
+ * accepts (each file is refused past OVERMAP_MAX_IMAGE_BYTES before or while it downloads),
+ * never more than OVERMAP_DOWNLOAD_CONCURRENCY. So memory for downloads is bounded whatever
+ * the files' sizes.
+ */
+export function downloadSlots(config: Pick<Config, 'OVERMAP_DOWNLOAD_BUDGET_MB' | 'OVERMAP_MAX_IMAGE_BYTES' | 'OVERMAP_DOWNLOAD_CONCURRENCY'>): number {
+  const byBudget = Math.floor((config.OVERMAP_DOWNLOAD_BUDGET_MB * 1024 * 1024) / config.OVERMAP_MAX_IMAGE_BYTES);
+  return Math.max(1, Math.min(config.OVERMAP_DOWNLOAD_CONCURRENCY, byBudget));
 }
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -73,7 +86,8 @@ async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, 
   const { scorer } = ctx;
   const keys = chunk.keys;
   const labels = chunk.labels ?? keys.map(() => null);
-  const limit = pLimit(deps.config.OVERMAP_DOWNLOAD_CONCURRENCY);
+  const own = pLimit(downloadSlots(deps.config));
+  const limit: <T>(fn: () => Promise<T>) => Promise<T> = deps.downloads ?? ((fn) => own(fn));
   const stage = (name: string, since: number) => deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
 
   // Fetch and decode: per-image failures become records, never a failed batch.
@@ -83,8 +97,9 @@ async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, 
     if (!isSafeKey(key)) return { ok: false as const, status: 'read_error' as const, error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read` };
     let bytes: Buffer;
     try {
-      bytes = await ctx.dataset.get(key);
+      bytes = await ctx.dataset.get(key, { maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES });
     } catch (e) {
+      if (e instanceof ObjectTooLarge) return { ok: false as const, status: 'too_large' as const, error: e.message };
       if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
       return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
     }

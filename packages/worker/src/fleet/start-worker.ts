@@ -14,7 +14,7 @@ import {
 import { initBackend } from '../backend/select-backend';
 import { finalizeRun } from './finalize-run';
 import { createMetrics, serveMetrics } from './metrics';
-import { processBatch } from './process-batch';
+import { downloadSlots, processBatch } from './process-batch';
 import { RunContexts, type ScorerFactory } from './run-context';
 
 export interface WorkerOptions {
@@ -48,7 +48,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const metrics = createMetrics(() => batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
   const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000);
   const lock = pLimit(1);
-  const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn) };
+  const downloads = pLimit(downloadSlots(config));
+  const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn) };
 
   const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
   const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };

@@ -113,7 +113,7 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
   // Explicit delegation: the stores are class instances, whose methods a spread would not copy.
   return {
     uri: store.uri,
-    get: async (key) => take(key) ?? store.get(key),
+    get: async (key, options) => take(key) ?? store.get(key, options),
     getIfExists: async (key) => take(key) ?? store.getIfExists(key),
     put: (key, body, options) => store.put(key, body, options),
     exists: (key) => store.exists(key),
