@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { RunResults, chunkKey } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
 import { CLI, cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
-import { type RedisServer, spawnRedis, tmpDir, waitFor } from '../helpers/services';
+import { type RedisServer, freePort, spawnRedis, tmpDir, waitFor } from '../helpers/services';
 
 let dir: string, spec: string, data: string, keys: string[], redis: RedisServer;
 const exists = (p: string) => fs.access(p).then(() => true, () => false);
@@ -141,6 +141,48 @@ describe('traps', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(/^overmap: .*spec lists 3 classes: class count must equal the output units$/m);
     expect(await exists(out)).toBe(false);
+  });
+
+  it('Redis errors say which: a wrong password (never printed), TLS to a plain port; the right password works', async () => {
+    const locked = await spawnRedis({ password: 'right-horse-battery' });
+    try {
+      const port = locked.port;
+      const wrong = await runCli(['enqueue', data, '--out', path.join(dir, 'auth'), '--model', spec], cliEnv(`redis://:wrong-staple@127.0.0.1:${port}`, 'tauth'));
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toMatch(/Redis at redis:\/\/:\*\*\*@127.0.0.1:\d+ refused the credentials .*check the password in REDIS_URL/);
+      expect(wrong.stderr).not.toContain('wrong-staple');
+      const tls = await runCli(['enqueue', data, '--out', path.join(dir, 'auth'), '--model', spec], cliEnv(`rediss://:right-horse-battery@127.0.0.1:${port}`, 'ttls'));
+      expect(tls.code).toBe(3);
+      expect(tls.stderr).toMatch(/TLS to Redis at rediss:\/\/:\*\*\*@127.0.0.1:\d+ failed/);
+      expect(tls.stderr).not.toContain('right-horse-battery');
+      const right = await runCli(['run', data, '--out', path.join(dir, 'auth'), '--workers', '1', '--model', spec], cliEnv(locked.url, 'tauthok'));
+      expect(right.code).toBe(0);
+      expect(right.stdout + right.stderr).not.toContain('right-horse-battery');
+    } finally {
+      await locked.stop();
+    }
+  });
+
+  it('two workers on one host: a port in use is one line; METRICS_PORT=0 picks a free one and says where', async () => {
+    const port = await freePort();
+    const env = cliEnv(redis.url, 'tports', { METRICS_PORT: String(port) });
+    const a = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 'the first worker\'s /healthz');
+      const b = await runCli(['worker'], env);
+      expect(b.code).toBe(3);
+      expect(b.stderr.trim()).toMatch(new RegExp(`^overmap: metrics port ${port} on 127\\.0\\.0\\.1 is in use \\(another worker on this host\\?\\): set METRICS_PORT=0`, 'm'));
+      const c = spawn(process.execPath, [CLI, 'worker'], { env: { ...env, METRICS_PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      c.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+      const url = await waitFor(async () => /"metrics":"(http:\/\/127\.0\.0\.1:\d+)\/metrics"/.exec(log)?.[1], 'the second worker\'s metrics URL');
+      expect((await fetch(`${url}/healthz`)).ok).toBe(true);
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    } finally {
+      a.kill('SIGTERM');
+      await new Promise((r) => a.once('exit', r));
+    }
   });
 
   it('a reused --out with other labels or batch size is refused, naming each difference', async () => {

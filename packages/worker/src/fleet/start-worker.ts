@@ -51,6 +51,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const downloads = pLimit(downloadSlots(config));
   const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn) };
 
+  let accepting = true;
+  // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
+  // forever, so a bare ping would hang the probe while Redis is down).
+  const pingWithin = (ms: number) => Promise.race([redis.ping().then((r) => r === 'PONG'), sleep(ms, false, { ref: false })]);
+  let server: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  try {
+    server = o.metricsPort === null ? null : await serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, config.METRICS_HOST, async () => accepting && redis.status === 'ready' && pingWithin(1000));
+  } catch (e) {
+    // Before any job is taken: a port in use is one line, not a half-started worker.
+    await Promise.all([batchQueue.close(), finalizeQueue.close()]).catch(() => undefined);
+    redis.disconnect();
+    throw e;
+  }
+
   const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
   const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };
   const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
@@ -62,12 +76,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   finalizeWorker.on('failed', (job, err) => logger.error({ job: job?.id, err: err.message }, 'finalize failed'));
   for (const w of [batchWorker, finalizeWorker]) w.on('error', (e) => logger.warn({ err: e.message }, 'worker error'));
-
-  let accepting = true;
-  // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
-  // forever, so a bare ping would hang the probe while Redis is down).
-  const pingWithin = (ms: number) => Promise.race([redis.ping().then((r) => r === 'PONG'), sleep(ms, false, { ref: false })]);
-  const server = o.metricsPort === null ? null : serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, async () => accepting && redis.status === 'ready' && pingWithin(1000));
 
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
@@ -110,6 +118,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   }, 500);
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig));
-  logger.info({ queue: BATCH_QUEUE, prefix, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY, metricsPort: server ? (o.metricsPort ?? config.METRICS_PORT) : null }, 'worker started');
+  logger.info({ queue: BATCH_QUEUE, prefix, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY, metrics: server ? `http://${config.METRICS_HOST}:${(server.address() as { port: number }).port}/metrics` : null }, 'worker started');
   return { done, stop };
 }
