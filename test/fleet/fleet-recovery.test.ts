@@ -185,6 +185,34 @@ describe('traps', () => {
     }
   });
 
+  it('labels that match no image, or mostly name no class, are refused before any job; a few unknown ones are reported', async () => {
+    const env = cliEnv(redis.url, 'tlabels');
+    const none = path.join(dir, 'labels-none.csv');
+    await fs.writeFile(none, keys.map((k) => `data/${k},coat`).join('\n'));
+    const r1 = await runCli(['enqueue', data, '--out', path.join(dir, 'l1'), '--labels', none, '--model', spec], env);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/--labels .* labels none of the first 40 image keys \(the file has 40 entries: its keys must be relative to the dataset prefix, e.g. "bag\/img-0001.png"\)/);
+    expect(await exists(path.join(dir, 'l1'))).toBe(false);
+
+    const wrong = path.join(dir, 'labels-wrong.csv');
+    await fs.writeFile(wrong, keys.map((k, i) => `${k},${i % 4 ? 'zebra' : 'coat'}`).join('\n'));
+    const r2 = await runCli(['enqueue', data, '--out', path.join(dir, 'l2'), '--labels', wrong, '--model', spec], env);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/30 of the first 40 labels name no class of the model \(e.g. "zebra"\); its classes are T-shirt\/top, Trouser/);
+
+    const few = path.join(dir, 'labels-few.csv');
+    await fs.writeFile(few, [...keys.map((k, i) => `${k},${i === 3 ? 'zebra' : 'coat'}`), 'elsewhere/x.png,bag'].join('\n'));
+    const r3 = await runCli(['enqueue', data, '--out', path.join(dir, 'l3'), '--labels', few, '--model', spec], env);
+    expect(r3.code).toBe(0);
+    expect(r3.stderr).toMatch(/labels for 40 of 40 images; 1 name no class of the model \(e.g. "zebra"\): kept, counted neither right nor wrong; 1 label-file entries matched no image key/);
+  });
+
+  it('--labels given a directory says what to give instead', async () => {
+    const r = await runCli(['enqueue', data, '--out', path.join(dir, 'ldir'), '--labels', data, '--model', spec], cliEnv(redis.url, 'tldir'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^overmap: --labels .* is a directory: give --labels folder/m);
+  });
+
   it('a reused --out with other labels or batch size is refused, naming each difference', async () => {
     const out = path.join(dir, 'reused');
     const env = cliEnv(redis.url, 'treuse');

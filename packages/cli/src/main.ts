@@ -47,6 +47,10 @@ async function doEnqueue(dataset: string, f: EnqueueFlags) {
       labels: f.labels ?? null, overlays: f.overlays, toolVersion: TOOL_VERSION, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
       onProgress: progressPrinter(),
     });
+    const l = r.labels;
+    if (l && (l.unknownClass > 0 || (l.unmatchedEntries ?? 0) > 0 || l.labelled < r.images)) {
+      process.stderr.write(`enqueue: labels for ${l.labelled} of ${r.images} images${l.unknownClass ? `; ${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong` : ''}${l.unmatchedEntries ? `; ${l.unmatchedEntries} label-file entries matched no image key` : ''}\n`);
+    }
     if (r.unsafeKeys.length) process.stderr.write(`enqueue: skipped keys that could leave the dataset prefix (absolute, or with '..'): ${r.unsafeKeys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${r.unsafeKeys.length > 5 ? ', …' : ''}\n`);
     return { ...r, config };
   } finally {

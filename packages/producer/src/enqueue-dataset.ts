@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
   BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, JOB_OPTIONS, JobName, type RunJson, RunResults,
-  batchJobId, canonicalUri, folderLabel, isImageKey, isSafeKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
+  batchJobId, canonicalUri, classIndexer, folderLabel, isImageKey, isSafeKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
   runInstanceKey, runKeys,
 } from '@overmap/shared';
 import { recoverRun } from './recover-run';
@@ -47,20 +47,42 @@ export interface EnqueueResult extends EnqueueProgress {
   retried: number;
   /** keys skipped because they could escape the dataset prefix ('..', absolute) */
   unsafeKeys: string[];
+  labels: LabelReport | null;
 }
 
 export function defaultRunId(dataset: string, results: string): string {
   return `run-${createHash('sha256').update(`${canonicalUri(dataset)}\n${canonicalUri(results)}`).digest('hex').slice(0, 12)}`;
 }
 
-async function loadLabels(spec: string | null): Promise<((key: string) => string | null) | null> {
+interface Labels { of: (key: string) => string | null; fileEntries: number | null }
+
+async function loadLabels(spec: string | null): Promise<Labels | null> {
   if (!spec) return null;
-  if (spec === 'folder') return folderLabel;
+  if (spec === 'folder') return { of: folderLabel, fileEntries: null };
   const { store, key: name } = openObject(spec.replace(/\/$/, ''), 'labels URI');
-  const raw = await store.getIfExists(name);
+  let raw: Buffer | undefined;
+  try {
+    raw = await store.getIfExists(name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new InputError(`--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`);
+    throw e;
+  }
   if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
   const map = parseLabelFile(raw.toString('utf8'), name);
-  return (key) => map.get(key) ?? null;
+  return { of: (key) => map.get(key) ?? null, fileEntries: map.size };
+}
+
+/** Above this share of labels naming no class of the model (in the first page of batches), enqueue refuses. */
+export const MAX_UNKNOWN_LABEL_SHARE = 0.5;
+
+export interface LabelReport {
+  /** image keys that got a label */
+  labelled: number;
+  /** of those, labels naming no class of the model (kept, counted neither right nor wrong) */
+  unknownClass: number;
+  unknownExamples: string[];
+  /** label-file entries that matched no image key (null for --labels folder) */
+  unmatchedEntries: number | null;
 }
 
 /** A results URI inside the dataset would be listed as images by the next run: refused. */
@@ -93,7 +115,29 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
   const results = RunResults.open(o.results);
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
-  const labelOf = await loadLabels(o.labels);
+  const labels = await loadLabels(o.labels);
+  const classOf = classIndexer(o.model.classes);
+  const report: LabelReport | null = labels && { labelled: 0, unknownClass: 0, unknownExamples: [], unmatchedEntries: null };
+  const countLabels = (chunk: BatchChunk) => {
+    for (const l of chunk.labels ?? []) {
+      if (l === null || !report) continue;
+      report.labelled++;
+      if (classOf(l) !== null) continue;
+      report.unknownClass++;
+      if (report.unknownExamples.length < 5 && !report.unknownExamples.includes(l)) report.unknownExamples.push(l);
+    }
+  };
+  /** Before the first job: labels that match nothing, or mostly name no class, are refused. */
+  const checkLabels = (listedImages: number) => {
+    if (!report) return;
+    if (report.labelled === 0) {
+      throw new InputError(`--labels ${o.labels} labels none of the first ${listedImages} image keys${labels!.fileEntries !== null ? ` (the file has ${labels!.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(pendingFirstKey)})` : ''}: fix the label file or drop --labels`);
+    }
+    if (report.unknownClass / report.labelled > MAX_UNKNOWN_LABEL_SHARE) {
+      throw new InputError(`${report.unknownClass} of the first ${report.labelled} labels name no class of the model (e.g. ${report.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${o.model.classes.join(', ')}: fix the labels or use the right model`);
+    }
+  };
+  let pendingFirstKey = '';
 
   const existing = await results.readRun();
   if (existing) checkSameRun(existing, o, runId, results.uri);
@@ -118,7 +162,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
       const r = await recoverRun({ results, run: existing, redis: o.redis, queue, finalizeQueue });
       const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
       o.onProgress?.(p);
-      return { ...p, runId, resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [] };
+      return { ...p, runId, resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
     }
 
     const state = await o.redis.hgetall(keys.state);
@@ -137,7 +181,16 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
 
     const flush = async () => {
       if (pending.length === 0) return;
-      if (!runWritten) { await results.writeRun(run); runWritten = true; } // before the first chunk: an empty dataset writes nothing
+      if (!runWritten) {
+        // Before the first chunk: an empty dataset, or labels that fit nothing, write nothing.
+        pendingFirstKey = pending[0]!.chunk.keys[0]!;
+        pending.forEach((p) => countLabels(p.chunk));
+        checkLabels(images);
+        await results.writeRun(run);
+        runWritten = true;
+      } else {
+        pending.forEach((p) => countLabels(p.chunk));
+      }
       await Promise.all(pending.map((p) => writes(() => results.writeChunk(p.chunk))));
       let todo = pending;
       if (checkParts) {
@@ -159,7 +212,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
 
     const cut = () => {
       const chunk: BatchChunk = { batch: batchIndex++, keys: current };
-      if (labelOf) chunk.labels = current.map(labelOf);
+      if (labels) chunk.labels = current.map(labels.of);
       pending.push({ chunk, lastKey: current[current.length - 1]! });
       current = [];
     };
@@ -190,7 +243,8 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
-    return { ...p, runId, resumed, alreadyComplete: false, retried: 0, unsafeKeys };
+    if (report && labels!.fileEntries !== null && !resumed) report.unmatchedEntries = Math.max(0, labels!.fileEntries - report.labelled);
+    return { ...p, runId, resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
   } finally {
     await Promise.all([queue.close(), finalizeQueue.close()]);
   }

@@ -68,6 +68,9 @@ export class S3ObjectStore implements ObjectStore {
     if (name === 'NoSuchBucket' || (status === 404 && what.startsWith('bucket'))) {
       return new InputError(`bucket ${this.bucket} does not exist (${this.uri}): create it or fix the URI`, { cause: e });
     }
+    if (name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
+      return new ServiceError(`no AWS credentials for ${this.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role provides them`, { cause: e });
+    }
     if (name === 'AccessDenied' || status === 403) {
       return new ServiceError(`access denied to ${this.uri} (${what}): check the AWS credentials and the bucket policy`, { cause: e });
     }
