@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { Queue } from 'bullmq';
-import { BATCH_QUEUE, FAILURES_JSONL, FINALIZE_QUEUE, InputError, RunResults, loadConfig, logger, openStore, parseUri } from '@overmap/shared';
+import { BATCH_QUEUE, FAILURES_JSONL, FINALIZE_QUEUE, InputError, RunResults, loadConfig, logger, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
 import { enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
@@ -46,6 +46,7 @@ async function doEnqueue(dataset: string, f: EnqueueFlags) {
       model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
       labels: f.labels ?? null, overlays: f.overlays, toolVersion: TOOL_VERSION, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
       onProgress: progressPrinter(),
+      secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
     });
     const l = r.labels;
     if (l && (l.unknownClass > 0 || (l.unmatchedEntries ?? 0) > 0 || l.labelled < r.images)) {
@@ -121,13 +122,13 @@ program.command('status <run-id-or-results-uri>').description('progress of a run
 program.command('retry <results-uri>').description('re-queue a run\'s failed batches and re-add any batch without a part file (after fixing the cause)')
   .action(async (resultsUri: string) => {
     const { config, redis } = await configAndRedis();
-    const results = RunResults.open(resultsUri);
+    const results = RunResults.open(resultsUri, { secret: config.OVERMAP_JOB_SECRET });
     const queue = new Queue(BATCH_QUEUE, { connection: redis, prefix: config.OVERMAP_QUEUE_PREFIX });
     const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix: config.OVERMAP_QUEUE_PREFIX });
     try {
       const run = await results.requireRun();
       if (run.batches === undefined) throw new InputError(`run ${run.run_id}'s listing has not finished: rerun the same overmap enqueue to resume it`);
-      const r = await recoverRun({ results, run, redis, queue, finalizeQueue });
+      const r = await recoverRun({ results, run, redis, queue, finalizeQueue, secret: config.OVERMAP_JOB_SECRET });
       process.stdout.write(`${run.run_id}: ${r.missing} batch(es) without results: ${r.retried} failed job(s) re-queued, ${r.added} job(s) added${r.missing ? '; workers will pick them up (overmap worker, or overmap run)' : ''}\n`);
     } finally {
       await Promise.all([queue.close(), finalizeQueue.close()]);
@@ -139,7 +140,7 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
   .action(async (dataset: string, f: EnqueueFlags & { workers?: number }) => {
     loadConfig(); // a bad environment fails here, before anything is enqueued
-    const results = RunResults.open(f.out);
+    const results = RunResults.open(f.out, { secret: loadConfig().OVERMAP_JOB_SECRET });
     const t0 = Date.now();
     const enq = await doEnqueue(dataset, f);
     const n = f.workers ?? Math.max(1, os.availableParallelism());
@@ -147,7 +148,7 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
     const { config, redis } = await configAndRedis();
     try {
       const manifest = await superviseRun({
-        bin: path.resolve(__dirname, '../bin/overmap.js'), workers: n, results, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
+        bin: path.resolve(__dirname, '../bin/overmap.js'), workers: n, results, redis, prefix: config.OVERMAP_QUEUE_PREFIX, secret: config.OVERMAP_JOB_SECRET,
         env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       });
       process.stdout.write(`${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
   BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, JOB_OPTIONS, JobName, type RunJson, RunResults,
-  batchJobId, canonicalUri, classIndexer, folderLabel, isImageKey, isSafeKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
+  batchJobId, canonicalUri, checkAllowed, classIndexer, sign, folderLabel, isImageKey, isSafeKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
   runInstanceKey, runKeys,
 } from '@overmap/shared';
 import { recoverRun } from './recover-run';
@@ -35,6 +35,10 @@ export interface EnqueueOptions {
   prefix: string;
   /** jobs per addBulk call */
   bulkSize?: number;
+  /** OVERMAP_JOB_SECRET: jobs, chunks and run.json are signed */
+  secret?: string;
+  /** OVERMAP_ALLOWED_PREFIXES, parsed: the dataset and results must lie under one */
+  allowed?: string[];
   onProgress?: (p: EnqueueProgress) => void;
 }
 
@@ -111,8 +115,10 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     throw new InputError(`--batch-size ${o.batchSize} is out of range: use an integer from 1 to 10000`);
   }
   checkOutsideDataset(o.dataset, o.results);
+  checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
+  checkAllowed(o.results, o.allowed ?? [], 'results URI');
   const dataset = openStore(o.dataset, {}, 'dataset URI');
-  const results = RunResults.open(o.results);
+  const results = RunResults.open(o.results, { secret: o.secret });
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
   const labels = await loadLabels(o.labels);
@@ -159,7 +165,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
   try {
     if (existing?.batches !== undefined) {
       // The listing finished earlier: recover from the results store whatever Redis lost.
-      const r = await recoverRun({ results, run: existing, redis: o.redis, queue, finalizeQueue });
+      const r = await recoverRun({ results, run: existing, redis: o.redis, queue, finalizeQueue, secret: o.secret });
       const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
       o.onProgress?.(p);
       return { ...p, runId, resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
@@ -200,7 +206,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
       if (todo.length) {
         const out = await queue.addBulk(todo.map((p) => ({
           name: JobName.Batch,
-          data: { runId, instance, results: canonicalUri(o.results), batch: p.chunk.batch },
+          data: sign({ runId, instance, results: canonicalUri(o.results), batch: p.chunk.batch }, o.secret),
           opts: { jobId: batchJobId(runId, instance, p.chunk.batch), ...JOB_OPTIONS.batch },
         })));
         added += out.length;
@@ -239,8 +245,8 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
     await results.writeRun(run);
     await o.redis.hset(keys.state, { total: batchIndex, images, skipped });
-    if (checkParts) await recoverRun({ results, run, redis: o.redis, queue, finalizeQueue });
-    else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri);
+    if (checkParts) await recoverRun({ results, run, redis: o.redis, queue, finalizeQueue, secret: o.secret });
+    else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
     if (report && labels!.fileEntries !== null && !resumed) report.unmatchedEntries = Math.max(0, labels!.fileEntries - report.labelled);

@@ -7,7 +7,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_OPTIONS, JobName, type RunJson, type RunResults, batchJobId, maybeFinalize, runKeys } from '@overmap/shared';
+import { JOB_OPTIONS, JobName, type RunJson, type RunResults, batchJobId, maybeFinalize, runKeys, sign } from '@overmap/shared';
 
 export interface RecoverResult {
   /** batches without a part file */
@@ -18,7 +18,7 @@ export interface RecoverResult {
   retried: number;
 }
 
-export async function recoverRun(o: { results: RunResults; run: RunJson; redis: Redis; queue: Queue; finalizeQueue: Queue }): Promise<RecoverResult> {
+export async function recoverRun(o: { results: RunResults; run: RunJson; redis: Redis; queue: Queue; finalizeQueue: Queue; secret?: string }): Promise<RecoverResult> {
   const { run, redis, queue } = o;
   if (run.batches === undefined) throw new Error(`run ${run.run_id}: its listing has not finished`);
   const keys = runKeys(run.run_id, run.instance);
@@ -42,9 +42,9 @@ export async function recoverRun(o: { results: RunResults; run: RunJson; redis: 
     }
     if (job && state === 'completed') await job.remove(); // completed, yet its part file is gone: run it again
     else if (job) continue; // waiting, delayed or active: it will run
-    await queue.add(JobName.Batch, { runId: run.run_id, instance: run.instance, results: run.results, batch: b }, { jobId: id, ...JOB_OPTIONS.batch });
+    await queue.add(JobName.Batch, sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: b }, o.secret), { jobId: id, ...JOB_OPTIONS.batch });
     added++;
   }
-  await maybeFinalize(redis, o.finalizeQueue, run.run_id, run.instance, run.results);
+  await maybeFinalize(redis, o.finalizeQueue, run.run_id, run.instance, run.results, o.secret);
   return { missing, added, retried };
 }

@@ -35,6 +35,10 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds a loaded model may stay unused in a worker before it is disposed (a fleet serving many runs). */
   OVERMAP_SCORER_IDLE_SECONDS: int(600, 1),
+  /** Shared by producer and workers (a Kubernetes Secret): jobs, listing chunks and run.json are signed with it and workers refuse anything unsigned. */
+  OVERMAP_JOB_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
+  /** Comma-separated dataset/results URI prefixes a worker may touch (empty: any). */
+  OVERMAP_ALLOWED_PREFIXES: z.string().optional(),
   /** Any non-empty value: print stack traces with unexpected errors. */
   OVERMAP_DEBUG: z.string().optional(),
 });

@@ -1,6 +1,7 @@
 /** Run progress in Redis, shared by producer (listing ends after the last batch) and workers. */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { sign } from './job-signing';
 import { JOB_OPTIONS, JobName, finalizeJobId, runKeys } from './queue';
 
 /**
@@ -23,10 +24,10 @@ export async function markBatchDone(redis: Redis, runId: string, instance: strin
 }
 
 /** Enqueues the run's finalization once every batch is done (deterministic id: at most one job). */
-export async function maybeFinalize(redis: Redis, finalizeQueue: Queue, runId: string, instance: string, results: string): Promise<boolean> {
+export async function maybeFinalize(redis: Redis, finalizeQueue: Queue, runId: string, instance: string, results: string, secret?: string): Promise<boolean> {
   const keys = runKeys(runId, instance);
   const [total, done] = await Promise.all([redis.hget(keys.state, 'total'), redis.scard(keys.done)]);
   if (total === null || done < Number(total)) return false;
-  await finalizeQueue.add(JobName.Finalize, { runId, instance, results }, { jobId: finalizeJobId(runId, instance), ...JOB_OPTIONS.finalize });
+  await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), { jobId: finalizeJobId(runId, instance), ...JOB_OPTIONS.finalize });
   return true;
 }

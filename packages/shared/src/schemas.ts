@@ -28,6 +28,8 @@ export const BatchJobSchema = z.object({
   instance: RunInstance,
   results: z.string().min(1),
   batch: z.number().int().min(0),
+  /** HMAC of the rest, where the fleet has OVERMAP_JOB_SECRET (job-signing.ts) */
+  sig: z.string().optional(),
 });
 export type BatchJob = z.infer<typeof BatchJobSchema>;
 
@@ -36,10 +38,11 @@ export const BatchChunkSchema = z.object({
   batch: z.number().int().min(0),
   keys: z.array(z.string()).min(1).max(10_000),
   labels: z.array(z.string().nullable()).optional(),
+  sig: z.string().optional(),
 }).refine((c) => !c.labels || c.labels.length === c.keys.length, { message: 'labels must be as many as keys' });
 export type BatchChunk = z.infer<typeof BatchChunkSchema>;
 
-export const FinalizeJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1) });
+export const FinalizeJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1), sig: z.string().optional() });
 export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 
 export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;

@@ -25,6 +25,8 @@ export interface SuperviseOptions {
   redis: Redis;
   prefix: string;
   env: NodeJS.ProcessEnv;
+  /** OVERMAP_JOB_SECRET, to sign the jobs a recovery adds */
+  secret?: string;
   maxRestarts?: number;
   outageSeconds?: number;
   log?: (line: string) => void;
@@ -69,7 +71,7 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
     try {
       await o.redis.set(runInstanceKey(run.run_id), run.instance);
       await o.redis.hset(runKeys(run.run_id, run.instance).state, { results: o.results.uri, started: String(Date.parse(run.created)) });
-      return await recoverRun({ results: o.results, run, redis: o.redis, queue, finalizeQueue });
+      return await recoverRun({ results: o.results, run, redis: o.redis, queue, finalizeQueue, secret: o.secret });
     } finally {
       await Promise.all([queue.close(), finalizeQueue.close()]);
     }

@@ -26,5 +26,7 @@ export const RunJsonSchema = z.object({
   batches: z.number().int().min(0).optional(),
   images: z.number().int().min(0).optional(),
   skipped_keys: z.number().int().min(0).optional(),
+  /** HMAC of the rest, where the fleet has OVERMAP_JOB_SECRET (job-signing.ts) */
+  sig: z.string().optional(),
 });
 export type RunJson = z.infer<typeof RunJsonSchema>;

@@ -10,7 +10,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize,
+  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize, verify,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
@@ -57,7 +57,16 @@ export function parseBatchJob(data: unknown): BatchJob {
 
 type Decoded = Awaited<ReturnType<typeof decodeImage>>;
 
+/** With OVERMAP_JOB_SECRET, a job must carry the producer's signature over its payload. */
+export function checkJobSignature(data: unknown, secret: string | undefined, kind: string): void {
+  if (!secret) return;
+  if (typeof data !== 'object' || data === null || !verify(data as Record<string, unknown>, secret)) {
+    throw new UnrecoverableError(`unsigned or altered ${kind} job refused (OVERMAP_JOB_SECRET): only the producer may add jobs`);
+  }
+}
+
 export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images: number; byStatus: Record<string, number> }> {
+  checkJobSignature(job.data, deps.config.OVERMAP_JOB_SECRET, 'batch');
   const data = parseBatchJob(job.data);
   const t0 = performance.now();
   const records = await deps.contexts.use(data.runId, data.results, async (ctx) => {
@@ -75,7 +84,7 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images:
   if (await markBatchDone(deps.redis, data.runId, data.instance, data.batch, byStatus)) {
     for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
   }
-  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results);
+  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results, deps.config.OVERMAP_JOB_SECRET);
   deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
   logger.debug({ run: data.runId, batch: data.batch, images: records.length, byStatus }, 'batch done');
   return { images: records.length, byStatus };

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import pLimit from 'p-limit';
 import {
-  BATCH_QUEUE, type Config, FINALIZE_QUEUE, connectRedis, logger,
+  BATCH_QUEUE, type Config, FINALIZE_QUEUE, connectRedis, logger, parseAllowedPrefixes,
 } from '@overmap/shared';
 import { initBackend } from '../backend/select-backend';
 import { finalizeRun } from './finalize-run';
@@ -46,7 +46,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const batchQueue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
   const metrics = createMetrics(() => batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
-  const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000);
+  const guard = { secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES) };
+  const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000, guard);
   const lock = pLimit(1);
   const downloads = pLimit(downloadSlots(config));
   const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn) };
@@ -68,7 +69,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
   const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };
   const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
-  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion), { ...common, concurrency: 1 });
+  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion, guard), { ...common, concurrency: 1 });
   batchWorker.on('completed', () => metrics.batches.inc({ outcome: 'completed' }));
   batchWorker.on('failed', (job, err) => {
     metrics.batches.inc({ outcome: 'failed' });
