@@ -150,12 +150,17 @@ export class Collector {
   riskCoverage(): RiskCoverage {
     const n = this.sample.length;
     const curves: Curve[] = [];
+    const of: number[] = []; // curve -> score index
     this.scoreNames.forEach((name, i) => {
       if (n === 0 || this.sample.some((x) => x.values[i] == null)) return;
       const sign = LESS_IS_CONFIDENT.has(name) ? -1 : 1;
       const scored: Scored[] = this.sample.map((x) => ({ confidence: sign * x.values[i]!, correct: x.correct }));
       const table = riskCoverageTable(scored, REJECT_FRACTIONS);
-      curves.push({ name: sign < 0 ? `−${name}` : name, aurc: aurc(scored), points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })) });
+      const curve = { name: sign < 0 ? `−${name}` : name, aurc: aurc(scored), points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })) };
+      // A score equal to another on every record (confidence is overmap under some specs) shares its line.
+      const twin = curves.findIndex((_c, j) => this.sample.every((x) => x.values[of[j]!] === x.values[i]));
+      if (twin >= 0) curves[twin]!.name += ` = ${curve.name}`;
+      else { curves.push(curve); of.push(i); }
     });
     const minKept = Math.max(1, Math.round(n * (1 - REJECT_FRACTIONS[REJECT_FRACTIONS.length - 1]!)));
     return { population: this.sampleSeen, sampled: n, maxError: n < this.sampleSeen ? 1.96 * Math.sqrt(0.25 / minKept) : 0, curves };

@@ -4,3 +4,4 @@ export { QUEUES, suspicion, onObject, reasonOf, type QueueId, type QueueDef } fr
 export { TopN } from './top-n';
 export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig } from './exports';
 export { tileStem } from './tiles';
+export { writeSyntheticRun, syntheticRecord, SYNTHETIC_CLASSES, type SyntheticRunOptions } from './synthetic-run';

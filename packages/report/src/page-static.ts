@@ -34,7 +34,7 @@ export function riskCoverageSvg(rc: RiskCoverage): string {
   g += `<text transform="translate(13 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">accuracy of the kept</text>`;
   rc.curves.forEach((c, i) => {
     const d = c.points.filter((p) => Number.isFinite(p.accuracy)).map((p, j) => `${j ? 'L' : 'M'}${X(p.rejected).toFixed(1)},${Y(p.accuracy).toFixed(1)}`).join(' ');
-    const main = c.name === 'confidence' || c.name === 'overmap';
+    const main = /^(confidence|overmap)\b/.test(c.name);
     g += `<path d="${d}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="${main ? 3 : 1.5}"${main ? '' : ' stroke-dasharray="4 3"'}><title>${esc(c.name)}</title></path>`;
   });
   const legend = rc.curves.map((c, i) => `<li><span class="swatch" style="background:${COLOURS[i % COLOURS.length]}"></span>${esc(c.name)} <span class="muted">AURC ${(c.aurc * 1000).toFixed(1)}‰</span></li>`).join('');
