@@ -150,6 +150,11 @@ export async function buildReport(resultsUri: string, o: ReportOptions = {}): Pr
   return { uri, index: `${uri.replace(/\/?$/, '/')}index.html`, data, seconds: (performance.now() - t0) / 1000 };
 }
 
+function queueList(d: ReportData): string {
+  const items = d.queues.map((q) => `<li><b>${q.total.toLocaleString('en-US')}</b> ${esc(q.title.toLowerCase())}</li>`).join('');
+  return `<h3 class="sub">Review queues</h3><ul class="queue-list">${items}</ul>`;
+}
+
 function indexHtml(d: ReportData): string {
   const a = d.aggregates;
   const withLabels = a.labelled > 0;
@@ -163,10 +168,10 @@ function indexHtml(d: ReportData): string {
 <body>
 <header class="top"><h1>Over-MAP curation report</h1><p>${esc(d.run.run_id)} · ${esc(d.run.dataset)}</p></header>
 <main>
-<section class="panel" id="summary"><h2>Run</h2>${headerHtml({ runId: d.run.run_id, dataset: d.run.dataset, model: d.run.model, threshold: d.run.threshold, finished: d.run.finished, toolVersion: d.run.tool_version }, a)}${labelsNote}</section>
-${withLabels ? `<div class="grid2"><section class="panel" id="risk-coverage"><h2>Accuracy against the fraction rejected</h2>${riskCoverageSvg(d.riskCoverage)}</section>
-<section class="panel" id="confusion"><h2>Confusion matrix</h2>${confusionTable(a)}</section></div>` : ''}
-<section class="panel" id="classes"><h2>Per class</h2>${classTable(a, withLabels)}</section>
+<div class="grid3"><section class="panel" id="summary"><h2>Run</h2><div class="body">${headerHtml({ runId: d.run.run_id, dataset: d.run.dataset, model: d.run.model, threshold: d.run.threshold, finished: d.run.finished, toolVersion: d.run.tool_version }, a)}</div>${queueList(d)}${labelsNote}</section>
+${withLabels ? `<section class="panel" id="risk-coverage"><h2>Accuracy against the fraction rejected</h2>${riskCoverageSvg(d.riskCoverage)}</section>
+<section class="panel" id="confusion"><h2>Confusion matrix</h2>${confusionTable(a)}</section>` : ''}
+<section class="panel" id="classes"><h2>Per class</h2>${classTable(a, withLabels)}</section></div>
 ${mapsNote}${source}
 <div id="queues"><noscript>The queues need JavaScript; the exports under exports/ list the same records.</noscript></div>
 </main>

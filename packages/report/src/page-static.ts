@@ -83,11 +83,11 @@ export function headerHtml(h: HeaderFacts, a: Aggregates): string {
 <dt>model</dt><dd>${esc(h.model.name ?? '')} <code>${esc(h.model.uri)}</code> <span class="muted">sha256 ${esc(h.model.hash.slice(0, 16))}…</span></dd>
 <dt>finished</dt><dd>${esc(h.finished ?? '')} <span class="muted">tool ${esc(h.toolVersion ?? '')}</span></dd>
 </dl>
-<div class="stats">
+<div><div class="stats">
 <div class="stat"><b>${int(a.total)}</b><span>images</span></div>
 <div class="stat"><b>${int(a.accepted)}</b><span>accepted (confidence ≥ ${h.threshold})</span></div>
 <div class="stat"><b>${int(a.rejected)}</b><span>rejected</span></div>
 ${acc}
 </div>
-<p>${statuses}${a.unknownLabels ? ` <span class="muted">· ${int(a.unknownLabels)} labels name no class of the model (counted neither right nor wrong)</span>` : ''}</p>`;
+<p>${statuses}${a.unknownLabels ? ` <span class="muted">· ${int(a.unknownLabels)} labels name no class of the model (counted neither right nor wrong)</span>` : ''}</p></div>`;
 }
