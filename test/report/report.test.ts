@@ -7,10 +7,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { type ImageRecord, RunResults, type Scored, classIndexer, riskCoverageTable } from '@overmap/shared';
+import sharp from 'sharp';
+import { type ImageRecord, RunResults, S3ObjectStore, type Scored, classIndexer, riskCoverageTable } from '@overmap/shared';
 import { QUEUES, REJECT_FRACTIONS, SYNTHETIC_CLASSES, TopN, buildReport, suspicion, writeSyntheticRun } from '@overmap/report';
 import { runCli } from '../helpers/fleet';
-import { tmpDir } from '../helpers/services';
+import { type S3Server, startS3, tmpDir } from '../helpers/services';
 
 let dir: string;
 beforeAll(async () => { dir = await tmpDir('overmap-report-'); });
@@ -155,5 +156,40 @@ describe('buildReport: bad input and missing labels', () => {
     expect(r.stderr).toContain(unfinished);
     expect(r.stderr).toContain('overmap status');
     await expect(fs.access(path.join(unfinished, 'report'))).rejects.toThrow();
+  });
+});
+
+describe('buildReport on S3', () => {
+  let s3: S3Server;
+  const creds = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+  beforeAll(async () => {
+    s3 = await startS3(['datasets', 'results']);
+    Object.assign(process.env, creds, { S3_ENDPOINT: s3.endpoint });
+  });
+  afterAll(async () => {
+    for (const k of [...Object.keys(creds), 'S3_ENDPOINT']) delete process.env[k];
+    await s3.stop();
+  });
+
+  it('reads the run and the images from s3:// and writes the report under <results-uri>/report/ there', async () => {
+    const results = await writeSyntheticRun({ results: 's3://results/syn/', records: 120, dataset: 's3://datasets/scenes/' });
+    const records = await allRecords(results);
+    const dataset = new S3ObjectStore('datasets', 'scenes/', { endpoint: s3.endpoint });
+    const png = await sharp({ create: { width: 40, height: 32, channels: 3, background: '#4a7' } }).png().toBuffer();
+    // a rejected image (so listed) that is never uploaded: "deleted since the run"
+    const gone = records.filter((r) => r.accepted === false).sort((a, b) => (a.key < b.key ? -1 : 1))[0]!.key;
+    for (const r of records) if (r.key !== gone) await dataset.put(r.key, png);
+    const { data, index } = await buildReport('s3://results/syn/', { images: 'thumbs' });
+    expect(index).toBe('s3://results/syn/report/index.html');
+    const out = new S3ObjectStore('results', 'syn/report/', { endpoint: s3.endpoint });
+    expect((await out.get('index.html')).toString()).toContain('<script src="report-data.js"></script>');
+    const cards = data.queues.flatMap((q) => q.cards);
+    expect(cards.map((c) => c.key)).toContain(gone);
+    for (const c of cards) {
+      if (c.key === gone) expect(c.img.missing).toMatch(/deleted or moved since the run/);
+      else expect((await sharp(await out.get(c.img.thumb!)).metadata()).format).toBe('jpeg');
+    }
+    const tasks = JSON.parse((await out.get(data.queues[0]!.exports.labelStudio)).toString());
+    expect(tasks[0].data.image).toBe(`s3://datasets/scenes/${tasks[0].data.key}`);
   });
 });
