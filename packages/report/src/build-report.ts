@@ -87,10 +87,10 @@ export async function buildReport(resultsUri: string, o: ReportOptions = {}): Pr
   let n = 0;
   for await (const r of results.records()) {
     collector.add(r);
-    if (++n % 100_000 === 0) log(`report: ${n} records read`);
+    if (++n % 100_000 === 0) log(`building report: ${n} records read`);
   }
   const agg = collector.agg;
-  log(`report: ${n} records read`);
+  log(`building report: ${n} records read`);
 
   const omittedQueues: ReportData['omittedQueues'] = [];
   const active = QUEUES.filter((q) => {
@@ -108,7 +108,7 @@ export async function buildReport(resultsUri: string, o: ReportOptions = {}): Pr
   for (const rs of listed.values()) for (const r of rs) unique.set(r.key, r);
 
   const { store: out, uri } = reportLocation(results, o.out);
-  log(`report: pictures for ${unique.size} images`);
+  log(`building report: pictures for ${unique.size} images`);
   const tiles = await writeTiles([...unique.values()], run, results, out, { images: o.images ?? 'maps', limits: o.limits });
 
   const classOf = classIndexer(classes);
