@@ -4,7 +4,8 @@
  * from disk (file://) in Debian's headless Chromium driven by playwright-core (no browser is
  * downloaded: `apt-get install chromium`, which .ci/run does). Checked in the page: no console
  * errors, the first page's images loaded, each queue's card count equals the data's, filter by
- * class, sort by a score, the CSV link's rows, the deleted image's card.
+ * class, sort by a score, the CSV link's rows, the deleted image's card. The run writes the
+ * rejected images' overlays, so the cards show both kinds of maps: the workers' and recomputed.
  * OVERMAP_REPORT_SCREENSHOT=<png> also saves a screenshot there (docs/report-screenshot.png).
  */
 import { existsSync, promises as fs } from 'node:fs';
@@ -30,7 +31,8 @@ beforeAll(async () => {
   await fs.cp(path.join(ROOT, 'samples/fashion-scenes'), scenes, { recursive: true });
   results = path.join(dir, 'results');
   const env = cliEnv((await testRedis()).url, `t${Date.now().toString(36)}rep`);
-  const run = await runCli(['run', scenes, '--out', results, '--labels', 'folder', '--workers', '2'], env);
+  // --overlays rejected: the rejected cards take the workers' overlays, the others' maps are recomputed
+  const run = await runCli(['run', scenes, '--out', results, '--labels', 'folder', '--workers', '2', '--overlays', 'rejected'], env);
   if (run.code !== 0) throw new Error(`overmap run failed (${run.code}): ${run.stderr}`);
   runStdout = run.stdout;
   // An image deleted after the run: its card must say so, and the report must still build.
@@ -68,6 +70,7 @@ describe('the report in Chromium', () => {
     expect(runStdout).toContain(`overmap report ${results}`);
     expect(reportStdout).toContain(`report: ${pathToFileURL(path.join(results, 'report', 'index.html'))}`);
     expect(data.queues.map((q) => q.id)).toEqual(['label_errors', 'off_object', 'rejected', 'unreadable']);
+    expect(data.maps).toEqual({ source: 'mixed', note: null });
   });
 
   it('loads every image of each queue\'s first page', async () => {
