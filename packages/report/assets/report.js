@@ -64,9 +64,9 @@
       ? h('div', { 'class': 'tiles' }, h('div', { 'class': 'ph missing', style: 'grid-column: span 4; aspect-ratio: auto; height: 60px', text: img.missing }))
       : h('div', { 'class': 'tiles' },
         tile(img.thumb, 'image', 'image'),
-        tile(img.gradcam, 'Grad-CAM of ' + (c.pred || 'the prediction'), img.noMaps || 'no Grad-CAM'),
-        tile(img.attention, 'attention map', img.noMaps || 'no attention map'),
-        tile(img.mask, 'object mask (contour)', img.noMaps || 'no mask'));
+        tile(img.gradcam, 'Grad-CAM of ' + (c.pred || 'the prediction'), 'no Grad-CAM'),
+        tile(img.attention, 'attention map', 'no attention map'),
+        tile(img.mask, 'object mask (contour)', 'no mask'));
     var right = c.labelClass !== null && c.labelClass !== undefined && c.predIndex !== null && c.predIndex !== undefined ? c.labelClass === c.predIndex : null;
     var top = (c.top || []).slice(0, 3).map(function (t) {
       return h('tr', null, h('td', { text: t['class'] }), h('td', { style: 'width:45%' }, h('div', { 'class': 'bar', style: 'width:' + Math.round(100 * t.p) + '%' })), h('td', { text: (100 * t.p).toFixed(1) + '%' }));
