@@ -119,7 +119,8 @@ export async function buildReport(resultsUri: string, o: ReportOptions = {}): Pr
     const rows = listed.get(q.id)! as ExportRow[];
     const exports = { csv: `exports/${q.id}.csv`, jsonl: `exports/${q.id}.jsonl`, labelStudio: `exports/${q.id}.label-studio.json` };
     await out.put(exports.csv, toCsv(rows, run.dataset, q.rankName), { contentType: 'text/csv' });
-    await out.put(exports.jsonl, toJsonl(rows, run.dataset, q.rankName), { contentType: 'application/x-ndjson' });
+    // a Buffer, so that an empty queue's empty file has a known length (the S3 SDK warns on an empty string)
+    await out.put(exports.jsonl, Buffer.from(toJsonl(rows, run.dataset, q.rankName)), { contentType: 'application/x-ndjson' });
     await out.put(exports.labelStudio, toLabelStudio(rows, run.dataset, q.rankName, modelVersion), { contentType: 'application/json' });
     queues.push({
       id: q.id, title: q.title, description: q.description, rankName: q.rankName, total: collector.heaps.get(q.id)!.seen, exports,
