@@ -10,3 +10,4 @@ export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer } from './scoring/overmap-scorer';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
 export { decodeImage } from './images/decode-image';
+export { overlayPng } from './images/overlay-png';
