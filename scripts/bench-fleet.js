@@ -82,7 +82,7 @@ async function benchOverhead(redis, dataDir, images) {
   const scorer = await W.OverMapScorer.load(spec);
   const rgb = new Uint8Array(64 * 64 * 3).fill(100);
   const t0 = performance.now();
-  for (let i = 0; i < images; i += 16) scorer.scoreBatch(Array.from({ length: Math.min(16, images - i) }, () => ({ rgb })));
+  for (let i = 0; i < images; i += 16) await scorer.scoreBatch(Array.from({ length: Math.min(16, images - i) }, () => ({ rgb })));
   const tScore = (performance.now() - t0) / 1000;
   const tNoop = await measure('noop', async () => new (require("@overmap/worker/testing").NoopScorer)(spec.spec, spec.hash));
   // The worker disposes its scorers when it stops, so it gets this one and nothing reuses it after.

@@ -106,7 +106,7 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
         if (!d.ok) throw new Error('unreachable');
         return { rgb: d.rgb, segRgb: d.segRgb, key: data.keys[i]!, label: ctx.classOf(labels[i]) };
       });
-      const scores = scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
+      const scores = await scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;
         records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
