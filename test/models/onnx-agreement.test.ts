@@ -146,6 +146,58 @@ describe('ONNX specs are validated against the graph', () => {
   });
 });
 
+describe('a PyTorch-style export (Gemm with transposed weight, ReduceMean with axes as an input, opset 18)', () => {
+  const F32 = onnx.TensorProto.DataType.FLOAT;
+  const t = (name: string, dims: number[], data: number[]): onnx.ITensorProto => ({ name, dims, dataType: F32, floatData: data });
+  const v = (name: string, dims: (number | string)[]): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: F32, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } });
+  async function torchLike(name: string, tail: onnx.INodeProto[] = []): Promise<string> {
+    const d = path.join(dir, name);
+    await fs.mkdir(d, { recursive: true });
+    const logits = tail.length ? 'fc_out' : 'logits';
+    const graph: onnx.IGraphProto = {
+      name,
+      node: [
+        { opType: 'Conv', input: ['image', 'conv.weight'], output: ['conv_out'] },
+        { opType: 'Relu', input: ['conv_out'], output: ['features'] },
+        { opType: 'ReduceMean', input: ['features', 'axes'], output: ['pooled'], attribute: [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+        { opType: 'Gemm', input: ['pooled', 'fc.weight', 'fc.bias'], output: [logits], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+        ...tail,
+      ],
+      initializer: [
+        t('conv.weight', [4, 3, 1, 1], [0.5, -0.2, 0.1, 0.3, 0.3, -0.4, -0.1, 0.2, 0.6, 0.2, 0.2, 0.2]),
+        { name: 'axes', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [2, 3] },
+        // fc.weight is [classes, channels] as torch.nn.Linear stores it
+        t('fc.weight', [3, 4], [1, 0, 0, 2, 0, 1, 0, -1, 0.5, 0.5, 0.5, 0.5]), t('fc.bias', [3], [0.1, -0.1, 0]),
+      ],
+      input: [v('image', ['N', 3, 8, 8])],
+      output: [v('logits', ['N', 3]), v('features', ['N', 4, 8, 8])],
+    };
+    await fs.writeFile(path.join(d, 'classifier.onnx'), onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 18 }], graph }).finish());
+    const spec = {
+      classes: ['a', 'b', 'c'],
+      classifier: { model: 'classifier.onnx', format: 'onnx', inputSize: [8, 8], normalization: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
+      gradcamLayer: 'features', segmenter: { type: 'saliency' },
+    };
+    await fs.writeFile(path.join(d, 'spec.json'), JSON.stringify(spec));
+    return path.join(d, 'spec.json');
+  }
+
+  it('loads (the head read from the graph reproduces the model\'s logits) and scores; Grad-CAM is the CAM of W[:, c]', async () => {
+    const s = await OverMapScorer.load(await loadSpec(await torchLike('torch-like')));
+    const [r] = await s.scoreBatch([{ rgb: Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) % 256) }], { keepMaps: true });
+    expect(r!.top.map((x) => x.index).sort()).toEqual([0, 1, 2]);
+    expect(Math.max(...r!.maps!.gradcam)).toBeCloseTo(1, 5);
+    s.dispose();
+  });
+
+  it('a head with a step after the dense layer is refused, naming the step', async () => {
+    const spec = await torchLike('torch-like-scaled', [{ opType: 'Mul', input: ['fc_out', 'fc_out'], output: ['logits'] }]);
+    const err = await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ModelSpecError);
+    expect(err!.message).toMatch(/found Mul producing "logits"/);
+  });
+});
+
 describe('ONNX Runtime sessions', () => {
   it('one thread spins (it owns its core); several threads do not spin', () => {
     const one = sessionOptions({ threads: 1, providers: ['cpu'] });

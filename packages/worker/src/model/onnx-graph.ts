@@ -18,6 +18,8 @@ export interface OnnxGraph {
   producer(tensor: string): onnx.INodeProto | undefined;
   /** a float tensor held in the file (initializer or Constant), if `name` is one */
   floats(name: string): { dims: number[]; data: Float32Array } | null;
+  /** an int64 tensor held in the file (axes, shapes), if `name` is one */
+  ints(name: string): number[] | null;
 }
 
 const toNumber = (v: number | { toNumber(): number } | null | undefined): number => (typeof v === 'number' ? v : v ? v.toNumber() : 0);
@@ -51,6 +53,7 @@ export function readOnnxGraph(bytes: Uint8Array, file: string, specUri: string):
   const byOutput = new Map<string, onnx.INodeProto>();
   for (const n of g.node ?? []) for (const o of n.output ?? []) byOutput.set(o, n);
   const initNames = new Set(inits.keys());
+  const stored = (name: string) => inits.get(name) ?? (byOutput.get(name)?.opType === 'Constant' ? byOutput.get(name)!.attribute?.find((a) => a.name === 'value')?.t ?? undefined : undefined);
   return {
     file,
     // Older exporters list initializers among the inputs too: the image input is the one that is not a weight.
@@ -58,11 +61,14 @@ export function readOnnxGraph(bytes: Uint8Array, file: string, specUri: string):
     outputs: (g.output ?? []).map(shapeOf),
     producer: (t) => byOutput.get(t),
     floats: (name) => {
-      const t = inits.get(name);
-      if (t) return tensorFloats(t);
-      const c = byOutput.get(name);
-      const value = c?.opType === 'Constant' ? c.attribute?.find((a) => a.name === 'value')?.t : undefined;
-      return value ? tensorFloats(value) : null;
+      const t = stored(name);
+      return t ? tensorFloats(t) : null;
+    },
+    ints: (name) => {
+      const t = stored(name);
+      if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return null;
+      if (t.rawData && t.rawData.length > 0) return Array.from(new BigInt64Array(new Uint8Array(t.rawData).buffer), Number);
+      return (t.int64Data ?? []).map(toNumber);
     },
   };
 }

@@ -41,16 +41,37 @@ export class OnnxForward implements ClassifierForward {
     const ort = requireOnnxRuntime(`the classifier ${c.model}`);
     const bytes = await loaded.store.get(c.model);
     const graph = readOnnxGraph(bytes, c.model, uri);
-    const { inputName, dense } = validate(graph, spec, uri);
+    const { inputName, logitsName, dense } = validate(graph, spec, uri);
     const session = await createSession(bytes, c.model, uri);
-    return new OnnxForward(ort, session, spec, inputName, dense);
+    const forward = new OnnxForward(ort, session, spec, inputName, dense);
+    await forward.checkHead(logitsName);
+    return forward;
   }
 
-  async run(inputs: ScoreInput[]): Promise<HostOutputs> {
+  /**
+   * The head read from the graph must give the model's own class scores: on a fixed
+   * pseudo-random image, ONNX Runtime's logits against the TF.js head on its activations.
+   */
+  private async checkHead(logitsName: string): Promise<void> {
+    const [h, w] = this.spec.classifier.inputSize;
+    let seed = 12345;
+    const rgb = Uint8Array.from({ length: h * w * 3 }, () => { seed = (seed * 16807) % 2147483647; return seed % 256; });
+    const ran = await this.run([{ rgb }], [logitsName]);
+    const worst = tf.tidy(() => {
+      const mine = this.head(this.features(tf.zeros([1, h, w, 3]), ran).acts);
+      const theirs = tf.tensor2d(ran[logitsName]!.data, [1, this.dense.classes]);
+      return tf.max(tf.div(tf.abs(tf.sub(mine, theirs)), tf.add(tf.max(tf.abs(theirs)), 1e-6))).dataSync()[0]!;
+    });
+    if (!(worst < 1e-3)) {
+      throw new ModelSpecError(`the ONNX classifier ${this.spec.classifier.model}: the head read from its graph (pooling → dense) does not reproduce its output "${logitsName}" (largest difference ${worst.toExponential(2)} of the largest score): the head has steps the reader did not see. See docs/models.md (Grad-CAM layer and head)`);
+    }
+  }
+
+  async run(inputs: ScoreInput[], extra: string[] = []): Promise<HostOutputs> {
     const c = this.spec.classifier;
     const x = onnxImageBatch(inputs.map((i) => i.rgb), c.inputSize, c.normalization, c.layout);
     const feeds = { [this.inputName]: new this.ort.Tensor('float32', x.data, x.dims) };
-    const out = await this.session.run(feeds, [this.spec.gradcamLayer, ...this.spec.attentionLayers]);
+    const out = await this.session.run(feeds, [this.spec.gradcamLayer, ...this.spec.attentionLayers, ...extra]);
     return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { data: t.data as Float32Array, dims: t.dims }]));
   }
 
@@ -88,7 +109,7 @@ export class OnnxForward implements ClassifierForward {
 }
 
 /** The spec against the graph: the input, the outputs it names, their shapes, the class count, the head. */
-function validate(graph: OnnxGraph, spec: ModelSpec, uri: string): { inputName: string; dense: DenseHead } {
+function validate(graph: OnnxGraph, spec: ModelSpec, uri: string): { inputName: string; logitsName: string; dense: DenseHead } {
   const c = spec.classifier;
   const where = `the ONNX classifier ${c.model} (${uri})`;
   if (graph.inputs.length !== 1) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
@@ -126,5 +147,5 @@ function validate(graph: OnnxGraph, spec: ModelSpec, uri: string): { inputName: 
   if ((c.output === 'probabilities') !== dense.softmax) {
     throw new ModelSpecError(`${where}: classifier.output is "${c.output}" but the head ${dense.softmax ? 'ends in' : 'has no'} Softmax`);
   }
-  return { inputName: input.name, dense };
+  return { inputName: input.name, logitsName, dense };
 }

@@ -80,9 +80,11 @@ export function readDenseHead(graph: OnnxGraph, gradcam: string, logits: string,
     const n: onnx.INodeProto = producer(t, 'the dense layer\'s input');
     if (n.opType === 'GlobalAveragePool' || n.opType === 'ReduceMean') {
       if (n.opType === 'ReduceMean') {
-        const axes = (attribute(n, 'axes', []) as number[]).map((a) => (a < 0 ? a + 4 : a)).sort();
+        // axes: an attribute up to opset 17, an input from opset 18
+        const given = n.input![1] ? graph.ints(n.input![1]) : (attribute(n, 'axes', []) as number[]);
+        const axes = (given ?? []).map((a) => (a < 0 ? a + 4 : a)).sort();
         const want = layout === 'nchw' ? '2,3' : '1,2';
-        if (axes.join(',') !== want) fail(`ReduceMean over axes [${axes.join(',')}] (not the spatial axes [${want}], or axes given as an input)`);
+        if (axes.join(',') !== want) fail(`ReduceMean over axes [${axes.join(',')}], not the spatial axes [${want}]`);
       }
       if (n.input![0] !== gradcam) fail(`average pooling of "${n.input![0]}", not of the Grad-CAM output "${gradcam}"`);
       break;
