@@ -123,11 +123,14 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
     const t0 = Date.now();
     const enq = await doEnqueue(dataset, f);
     const n = f.workers ?? Math.max(1, os.availableParallelism());
+    // ONNX Runtime threads per worker: the cores shared out (1 with the default one worker per
+    // core, which measured fastest); OVERMAP_ONNX_THREADS, where set, wins.
+    const onnxThreads = process.env.OVERMAP_ONNX_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / n)));
     const bin = path.resolve(__dirname, '../bin/overmap.js');
     const children: ChildProcess[] = [];
     let exited = 0;
     for (let i = 0; i < n; i++) {
-      const c = fork(bin, ['worker', '--no-metrics'], { env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const c = fork(bin, ['worker', '--no-metrics'], { env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', OVERMAP_ONNX_THREADS: onnxThreads }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       c.on('exit', () => { exited++; });
       children.push(c);
     }
