@@ -160,7 +160,7 @@ async function main() {
         perCpuSecondVsTfjsWasm: r3(median(cpuRatios)), perCpuSecondVsTfjsWasmRange: [r3(Math.min(...cpuRatios)), r3(Math.max(...cpuRatios))],
         // For the pipelines these count only the classifier's FLOPs: lower bounds on the share.
         classifierShareOfPeak: r3(median(shares)),
-        ...(threads === 1 ? { classifierShareOfPeakPerCpuSecond: r3(median(rounds.map((r) => (at(r).perCpuSecond * w.flops / 1e9) / r.peak1PerCpuSecond)))) } : {}),
+        ...(threads === 1 ? { classifierShareOfPeakPerCpuSecond: r3(median(rounds.map((r) => (at(r).perCpuSecond * w.flops / 1e9) / r.peak1PerCpuSecond))) } : {}),
       };
     }
   }
