@@ -1,6 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // node, with the host's typed arrays: onnxruntime-node's outputs fail its own instanceof checks in jest's realm.
+  testEnvironment: '<rootDir>/test/helpers/onnx-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }] },

@@ -36,7 +36,7 @@ async function benchEnqueue(redis) {
   const t0 = performance.now();
   const r = await enqueueDataset({
     dataset: dir, results: path.join(tmp, 'keys-out'), batchSize: 64, labels: null, toolVersion: 'bench', redis, prefix,
-    model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
+    model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
   });
   const s = (performance.now() - t0) / 1000;
   const after = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
@@ -69,7 +69,7 @@ async function benchOverhead(redis, dataDir, images) {
     const resDir = path.join(tmp, `res-${label}`);
     await enqueueDataset({
       dataset: dataDir, results: resDir, batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
-      model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
+      model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
     });
     const t0 = performance.now();
     const w = await W.startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: 'wasm' }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: factory, exitWhenIdle: true, idleSeconds: 1 });
@@ -82,7 +82,7 @@ async function benchOverhead(redis, dataDir, images) {
   const scorer = await W.OverMapScorer.load(spec);
   const rgb = new Uint8Array(64 * 64 * 3).fill(100);
   const t0 = performance.now();
-  for (let i = 0; i < images; i += 16) scorer.scoreBatch(Array.from({ length: Math.min(16, images - i) }, () => ({ rgb })));
+  for (let i = 0; i < images; i += 16) await scorer.scoreBatch(Array.from({ length: Math.min(16, images - i) }, () => ({ rgb })));
   const tScore = (performance.now() - t0) / 1000;
   const tNoop = await measure('noop', async () => new (require("@overmap/worker/testing").NoopScorer)(spec.spec, spec.hash));
   // The worker disposes its scorers when it stops, so it gets this one and nothing reuses it after.

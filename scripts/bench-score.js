@@ -39,49 +39,27 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
  * per-round times: a ratio taken round by round is not skewed by the machine's load drifting
  * between two separate measurements (this machine is shared).
  */
-function interleaved(fns, reps) {
-  fns.forEach((fn) => once(fn));
-  const rounds = Array.from({ length: reps }, () => fns.map((fn) => once(fn)));
+async function onceAsync(fn) {
+  const t0 = performance.now();
+  const o = await fn();
+  (Array.isArray(o) ? o : [o]).forEach((t) => t.dataSync());
+  tf.dispose(o);
+  return performance.now() - t0;
+}
+
+/** (functions may be async: scoreBatch is) */
+async function interleaved(fns, reps) {
+  for (const fn of fns) await onceAsync(fn);
+  const rounds = [];
+  for (let i = 0; i < reps; i++) {
+    const r = [];
+    for (const fn of fns) r.push(await onceAsync(fn));
+    rounds.push(r);
+  }
   return { medians: fns.map((_, i) => median(rounds.map((r) => r[i]))), rounds };
 }
 
-function flopsOf(model) {
-  let f = 0;
-  for (const l of model.layers) {
-    const cls = l.getClassName();
-    const out = l.outputShape;
-    if (cls === 'Conv2D') { const k = l.getWeights()[0].shape; f += 2 * out[1] * out[2] * k[0] * k[1] * k[2] * k[3]; }
-    if (cls === 'Dense') { const k = l.getWeights()[0].shape; f += 2 * k[0] * k[1]; }
-  }
-  return f;
-}
-
-function resnet50(classes = 1000) {
-  const input = tf.input({ shape: [224, 224, 3] });
-  const cbr = (x, f, k, s, relu = true, name) => {
-    let y = tf.layers.conv2d({ filters: f, kernelSize: k, strides: s, padding: 'same', useBias: false, name }).apply(x);
-    y = tf.layers.batchNormalization({}).apply(y);
-    return relu ? tf.layers.reLU({}).apply(y) : y;
-  };
-  let x = cbr(input, 64, 7, 2);
-  x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x);
-  const stages = [[64, 3, 1], [128, 4, 2], [256, 6, 2], [512, 3, 2]];
-  let last;
-  stages.forEach(([f, n, s], si) => {
-    for (let b = 0; b < n; b++) {
-      const stride = b === 0 ? s : 1;
-      let y = cbr(x, f, 1, stride);
-      y = cbr(y, f, 3, 1);
-      y = cbr(y, f * 4, 1, 1, false);
-      const sc = b === 0 ? cbr(x, f * 4, 1, stride, false) : x;
-      x = tf.layers.reLU({ name: si === 3 && b === n - 1 ? 'last_conv' : undefined }).apply(tf.layers.add().apply([y, sc]));
-      last = x;
-    }
-  });
-  const g = tf.layers.globalAveragePooling2d({}).apply(last);
-  const out = tf.layers.dense({ units: classes, name: 'logits' }).apply(g);
-  return tf.model({ inputs: input, outputs: out });
-}
+const { flopsOf, resnet50 } = require('./lib/bench-models');
 
 (async () => {
   const backend = await W.initBackend(process.env.OVERMAP_BACKEND);
@@ -116,7 +94,7 @@ function resnet50(classes = 1000) {
     const inputs = Array.from({ length: batch }, () => ({ rgb: new Uint8Array(size * size * 3).fill(90), segRgb: undefined }));
     const xs = tf.fill([batch, size, size, 3], 90 / 255);
     const segForward = segmenter ? () => segmenter.predict(xs) : () => saliencyMask(frequencyTunedSaliency(xs, 5));
-    const il = interleaved([() => graph.features.predict(xs), segForward, () => { scorer.scoreBatch(inputs); return tf.scalar(0); }], 5);
+    const il = await interleaved([() => graph.features.predict(xs), segForward, async () => { await scorer.scoreBatch(inputs); return tf.scalar(0); }], 5);
     r.classifierForward = il.medians[0] / batch;
     r.segmentation = il.medians[1] / batch;
     r.wholeOverMap = il.medians[2] / batch;
@@ -140,8 +118,8 @@ function resnet50(classes = 1000) {
     r.mcDropoutT20WholeNetwork = 20 * time(() => classifier.predict(x), reps) / batch;
     // Event loop: the worker's loop, micro-batches of 16 with a yield between.
     const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
-    const mb = Math.min(calibrateMicroBatch(scorer), batch);
-    for (let i = 0; i < 4; i++) { scorer.scoreBatch(inputs.slice(0, mb)); await new Promise((rr) => setImmediate(rr)); }
+    const mb = Math.min(await calibrateMicroBatch(scorer), batch);
+    for (let i = 0; i < 4; i++) { await scorer.scoreBatch(inputs.slice(0, mb)); await new Promise((rr) => setImmediate(rr)); }
     r.workerMicroBatch = mb;
     h.disable();
     r.longestEventLoopStallMs = h.max / 1e6;
@@ -150,7 +128,8 @@ function resnet50(classes = 1000) {
     res[name] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v)]));
   }
 
-  const loaded = await W.loadSpec(W.referenceSpecUri());
+  // This script measures the TF.js path (bench-backends.js compares ONNX Runtime with it).
+  const loaded = await W.loadSpec(W.referenceSpecUri('layers'));
   const ref = await W.OverMapScorer.load(loaded);
   const refClassifier = await loadClassifier(loaded);
   const refParts = {
@@ -171,7 +150,7 @@ function resnet50(classes = 1000) {
     const samples = [];
     for (let b = 1; b <= 400; b++) {
       const inputs = Array.from({ length: 32 }, (_, i) => ({ rgb: pool[(b * 7 + i) % pool.length], label: i % 10 }));
-      ref.scoreBatch(inputs, { keepMaps: b % 5 === 0 });
+      await ref.scoreBatch(inputs, { keepMaps: b % 5 === 0 });
       if ([10, 100, 400].includes(b)) {
         const m = tf.memory();
         samples.push({ batches: b, rssMiB: process.memoryUsage().rss / 2 ** 20, backendMiB: m.numBytes / 2 ** 20, numTensors: m.numTensors });

@@ -5,6 +5,8 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages
+# --ignore-scripts: no install script runs (onnxruntime-node's would download GPU providers).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund --ignore-scripts -w @overmap/cli --include-workspace-root && npx tsc -b packages/cli
 
 FROM node:22-bookworm-slim

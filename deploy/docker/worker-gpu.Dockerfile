@@ -3,6 +3,7 @@
 # GPUs newer than CUDA 11.2 knows (Hopper, Ada) get their kernels compiled just in time
 # at first start, which can take many minutes: mount a volume at /cache/cuda and keep it
 # across restarts (CUDA_CACHE_PATH, CUDA_CACHE_MAXSIZE below). docs/deploy.md.
+# This image is for TF.js Layers models; ONNX models on current GPUs: worker-onnx-gpu.Dockerfile.
 # Build from the repository root: docker build -f deploy/docker/worker-gpu.Dockerfile .
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 AS base
 ARG NODE_MAJOR=22
@@ -15,6 +16,8 @@ FROM base AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages
+# onnxruntime-node's CUDA providers need CUDA 12: not on this CUDA 11.2 image (CPU library only).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund --ignore-scripts -w @overmap/cli --include-workspace-root && npx tsc -b packages/cli \
  && rm -rf node_modules packages/reference && npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w @overmap/cli
 # The GPU backend, pinned to the @tensorflow/tfjs version in package-lock.json (the deploy

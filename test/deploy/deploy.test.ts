@@ -79,7 +79,7 @@ describe('Kubernetes manifests', () => {
 });
 
 describe('Dockerfiles', () => {
-  const dockerfiles = ['worker-gpu', 'worker-cpu', 'producer'];
+  const dockerfiles = ['worker-gpu', 'worker-onnx-gpu', 'worker-cpu', 'producer'];
 
   it('their entrypoint is the overmap bin that the packed CLI package ships', async () => {
     const cliPkg = JSON.parse(await fs.readFile(path.join(ROOT, 'packages/cli/package.json'), 'utf8'));
@@ -104,5 +104,18 @@ describe('Dockerfiles', () => {
     expect(text).toMatch(/tfjs-node-gpu@\$\{TFJS_VERSION\}/);
     // libtensorflow 2.9.1 needs CUDA 11.2 and cuDNN 8
     expect(text).toMatch(/FROM nvidia\/cuda:11\.2\.\d+-cudnn8-runtime/);
+  });
+
+  it('the ONNX GPU image installs onnxruntime-node\'s CUDA 12 providers on a CUDA 12 + cuDNN 9 base; the others skip that download', async () => {
+    const text = await fs.readFile(path.join(ROOT, 'deploy/docker/worker-onnx-gpu.Dockerfile'), 'utf8');
+    // onnxruntime-node 1.30's CUDA provider is built for CUDA 12.x with cuDNN 9 (the "cudnn" images from 12.4 on)
+    expect(text).toMatch(/FROM nvidia\/cuda:12\.([4-9]|\d\d)\.\d+-cudnn-runtime/);
+    expect(text).toMatch(/ENV ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    expect(text).toMatch(/OVERMAP_BACKEND=onnx/);
+    expect(text).toMatch(/OVERMAP_ONNX_PROVIDERS=cuda,cpu/);
+    for (const name of ['worker-cpu', 'worker-gpu', 'producer']) {
+      const t = await fs.readFile(path.join(ROOT, `deploy/docker/${name}.Dockerfile`), 'utf8');
+      if (/npm ci/.test(t)) expect(t).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip/);
+    }
   });
 });

@@ -47,9 +47,10 @@ describe('the committed reference models', () => {
     seg.dispose();
   });
 
-  it('load through the bundled spec and pass its validation', async () => {
-    const scorer = await OverMapScorer.load(await loadSpec(referenceSpecUri()));
+  it.each(['layers', 'onnx'] as const)('load through the bundled %s spec and pass its validation', async (format) => {
+    const scorer = await OverMapScorer.load(await loadSpec(referenceSpecUri(format)));
     expect(scorer.spec.classes).toHaveLength(10);
+    expect(scorer.spec.classifier.format).toBe(format);
     scorer.dispose();
   });
 });

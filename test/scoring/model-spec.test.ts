@@ -39,7 +39,7 @@ describe('loadSpec over HTTP', () => {
     const scorer = await OverMapScorer.load(remote);
     try {
       expect(served.length).toBe(fetched); // weights were not read twice
-      expect(scorer.scoreBatch([{ rgb: new Uint8Array(64 * 64 * 3).fill(7) }])).toHaveLength(1);
+      expect(await scorer.scoreBatch([{ rgb: new Uint8Array(64 * 64 * 3).fill(7) }])).toHaveLength(1);
     } finally {
       scorer.dispose();
     }

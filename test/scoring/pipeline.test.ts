@@ -29,11 +29,11 @@ afterAll(async () => {
 const strip = (s: ImageScore) => ({ ...s, maps: undefined });
 
 describe('OverMapScorer', () => {
-  it('scores each image the same alone and inside a batch of 32', () => {
-    const batch = scorer.scoreBatch(images.map((rgb) => ({ rgb })));
+  it('scores each image the same alone and inside a batch of 32', async () => {
+    const batch = await scorer.scoreBatch(images.map((rgb) => ({ rgb })));
     expect(batch).toHaveLength(N);
     for (const i of [0, 7, 31]) {
-      const alone = scorer.scoreBatch([{ rgb: images[i]! }])[0]!;
+      const alone = (await scorer.scoreBatch([{ rgb: images[i]! }]))[0]!;
       expect(alone.index).toBe(batch[i]!.index);
       for (const k of ['confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin'] as const) {
         expect(Math.abs(alone.scores[k]! - batch[i]!.scores[k]!)).toBeLessThan(1e-5);
@@ -42,17 +42,17 @@ describe('OverMapScorer', () => {
     }
   });
 
-  it('gives bit-identical scores across two runs and leaks no tensors over 100 batches', () => {
+  it('gives bit-identical scores across two runs and leaks no tensors over 100 batches', async () => {
     const inputs = images.slice(0, 4).map((rgb) => ({ rgb }));
-    const first = scorer.scoreBatch(inputs).map(strip);
+    const first = (await scorer.scoreBatch(inputs)).map(strip);
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 100; i++) scorer.scoreBatch(inputs);
+    for (let i = 0; i < 100; i++) await scorer.scoreBatch(inputs);
     expect(tf.memory().numTensors).toBe(before);
-    expect(scorer.scoreBatch(inputs).map(strip)).toEqual(first);
+    expect((await scorer.scoreBatch(inputs)).map(strip)).toEqual(first);
   });
 
-  it('keeps every score in range and top-3 probabilities sorted', () => {
-    for (const s of scorer.scoreBatch(images.slice(0, 8).map((rgb) => ({ rgb, label: 3 })))) {
+  it('keeps every score in range and top-3 probabilities sorted', async () => {
+    for (const s of await scorer.scoreBatch(images.slice(0, 8).map((rgb) => ({ rgb, label: 3 })))) {
       for (const v of [s.scores.overmap, s.scores.gradcam_seg, s.scores.attention_seg, s.scores.gradcam_attention, s.scores.msp, s.scores.margin]) {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1 + 1e-6);
@@ -69,7 +69,7 @@ describe('no_mask: "estimation not available"', () => {
     const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'saliency'), { segmenter: 'saliency' })));
     try {
       const flat = new Uint8Array(px).fill(128);
-      const [r] = s.scoreBatch([{ rgb: flat }]);
+      const [r] = await s.scoreBatch([{ rgb: flat }]);
       expect(r!.noMask).toBe(true);
       expect(r!.maskFraction).toBe(0);
       expect(r!.scores.overmap).toBe(0);
@@ -78,7 +78,7 @@ describe('no_mask: "estimation not available"', () => {
       // a bright square on a dark ground is an object
       const sq = new Uint8Array(px);
       for (let y = 20; y < 44; y++) for (let x = 20; x < 44; x++) for (let c = 0; c < 3; c++) sq[(y * 64 + x) * 3 + c] = 250;
-      expect(s.scoreBatch([{ rgb: sq }])[0]!.noMask).toBe(false);
+      expect((await s.scoreBatch([{ rgb: sq }]))[0]!.noMask).toBe(false);
     } finally {
       s.dispose();
     }
@@ -89,7 +89,7 @@ describe('a classifier without an attention module', () => {
   it('scores with Grad-CAM and the mask alone; attention components are 0', async () => {
     const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'noatt'), { patch: { attentionLayers: [] } })));
     try {
-      const [r] = s.scoreBatch([{ rgb: images[0]! }]);
+      const [r] = await s.scoreBatch([{ rgb: images[0]! }]);
       expect(r!.scores.attention_seg).toBe(0);
       expect(r!.scores.gradcam_attention).toBe(0);
       expect(r!.scores.gradcam_seg).toBeGreaterThanOrEqual(0);
@@ -110,7 +110,7 @@ describe('detector boxes as the segmenter', () => {
     ].join('\n'));
     const s = await OverMapScorer.load(await loadSpec(spec));
     try {
-      const [a, b, c] = s.scoreBatch([{ rgb: images[0]!, key: 'a.png' }, { rgb: images[1]!, key: 'b.png' }, { rgb: images[2]!, key: 'c.png' }]);
+      const [a, b, c] = await s.scoreBatch([{ rgb: images[0]!, key: 'a.png' }, { rgb: images[1]!, key: 'b.png' }, { rgb: images[2]!, key: 'c.png' }]);
       expect(a!.maskFraction).toBeCloseTo(0.25, 6); // the low-score box is dropped
       expect(b!.maskFraction).toBeCloseTo(0.25, 6);
       expect(c!.noMask).toBe(true);
@@ -148,7 +148,7 @@ describe('a TF.js detector as the segmenter', () => {
     const s = await OverMapScorer.load(await loadSpec(await detectorSpec('det', { minScore: 0.5 })));
     try {
       expect(s.segInputSize).toEqual([32, 32]); // the detector's own input size
-      const [a] = s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
+      const [a] = await s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
       expect(a!.noMask).toBe(false);
       expect(a!.maskFraction).toBeCloseTo(0.5, 6); // boxes 0 and 2, a quarter each, disjoint
       const m = a!.maps!.mask, at = (x: number, y: number) => m[y * 64 + x];
@@ -162,10 +162,10 @@ describe('a TF.js detector as the segmenter', () => {
     const none = await OverMapScorer.load(await loadSpec(await detectorSpec('det-none', { minScore: 0.95 })));
     const xyxy = await OverMapScorer.load(await loadSpec(await detectorSpec('det-xyxy', { boxFormat: 'xyxy', minScore: 0.5 })));
     try {
-      const [n] = none.scoreBatch([{ rgb: images[0]!, segRgb: seg() }]);
+      const [n] = await none.scoreBatch([{ rgb: images[0]!, segRgb: seg() }]);
       expect(n!.noMask).toBe(true);
       expect(n!.scores.overmap).toBe(0);
-      const [x] = xyxy.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
+      const [x] = await xyxy.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
       const at = (px: number, py: number) => x!.maps!.mask[py * 64 + px];
       expect([at(10, 10), at(60, 20), at(40, 60)]).toEqual([1, 0, 1]);
     } finally {
@@ -212,7 +212,7 @@ describe('a TF.js detector as the segmenter', () => {
     const s = await OverMapScorer.load(await loadSpec(spec));
     try {
       expect(s.segInputSize).toEqual([32, 32]);
-      const [a, b] = s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }, { rgb: images[1]!, segRgb: seg() }], { keepMaps: true });
+      const [a, b] = await s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }, { rgb: images[1]!, segRgb: seg() }], { keepMaps: true });
       for (const x of [a!, b!]) {
         expect(x.maskFraction).toBeCloseTo(0.5, 6);
         const at = (px: number, py: number) => x.maps!.mask[py * 64 + px];
@@ -249,7 +249,7 @@ describe('loadSpec', () => {
     const s = await OverMapScorer.load(loaded);
     try {
       expect(s.hash).toBe(loaded.hash);
-      expect(s.scoreBatch([{ rgb: images[0]! }])).toHaveLength(1);
+      expect(await s.scoreBatch([{ rgb: images[0]! }])).toHaveLength(1);
     } finally {
       s.dispose();
     }

@@ -146,12 +146,15 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
     const t0 = Date.now();
     const enq = await doEnqueue(dataset, f);
     const n = f.workers ?? Math.max(1, os.availableParallelism());
+    // ONNX Runtime threads per worker: the cores shared out (1 with the default one worker per
+    // core, which measured fastest); OVERMAP_ONNX_THREADS, where set, wins.
+    const onnxThreads = process.env.OVERMAP_ONNX_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / n)));
     process.stderr.write(`run ${enq.runId}: ${n} worker processes scoring ${enq.images} images\n`);
     const { config, redis } = await configAndRedis();
     try {
       const manifest = await superviseRun({
         bin: path.resolve(__dirname, '../bin/overmap.js'), workers: n, results, redis, prefix: config.OVERMAP_QUEUE_PREFIX, secret: config.OVERMAP_JOB_SECRET,
-        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', OVERMAP_ONNX_THREADS: onnxThreads },
       });
       process.stdout.write(`${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);
       process.stdout.write(f.report ? `${await reportCommand(f.out, {})}\n` : `  report:   overmap report ${f.out}  (writes ${results.uriOf('report/index.html')})\n`);

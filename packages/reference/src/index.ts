@@ -2,3 +2,5 @@ export * from './fashion-scenes';
 export * from './architectures';
 export * from './train';
 export * from './training-batch-norm';
+export * from './to-onnx';
+export * from './export-onnx';

@@ -146,7 +146,7 @@ export async function writeTiles(
           const ok = part.map((r, i) => ({ r, d: decoded[i]! })).filter((x) => x.d.ok);
           part.forEach((r, i) => { if (!decoded[i]!.ok) images.get(r.key)!.noMaps = 'the image no longer decodes'; });
           if (!ok.length) continue;
-          const scores = scorer.scoreBatch(ok.map(({ r, d }) => ({ rgb: (d as { rgb: Uint8Array }).rgb, segRgb: (d as { segRgb?: Uint8Array }).segRgb, key: r.key, label: classOf(r.label) })), { keepMaps: true });
+          const scores = await scorer.scoreBatch(ok.map(({ r, d }) => ({ rgb: (d as { rgb: Uint8Array }).rgb, segRgb: (d as { segRgb?: Uint8Array }).segRgb, key: r.key, label: classOf(r.label) })), { keepMaps: true });
           await pool(ok.map((x, i) => ({ ...x, s: scores[i]! })), conc, async ({ r, d, s }) => {
             const img = images.get(r.key)!;
             if (!s.maps) { img.noMaps = 'the scorer returned no maps'; return; }

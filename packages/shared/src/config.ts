@@ -13,7 +13,12 @@ export const ConfigSchema = z.object({
   S3_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().optional(),
   AWS_DEFAULT_REGION: z.string().optional(),
-  OVERMAP_BACKEND: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
+  /** onnx (ONNX Runtime for the models, TF.js's fastest for the rest), or a TF.js backend only */
+  OVERMAP_BACKEND: z.enum(['onnx', 'tensorflow', 'wasm', 'cpu']).optional(),
+  /** ONNX Runtime intra-op threads per worker process (1: run one process per core instead) */
+  OVERMAP_ONNX_THREADS: int(1, 1),
+  /** ONNX Runtime execution providers, in order of preference (e.g. cuda,cpu on the GPU image) */
+  OVERMAP_ONNX_PROVIDERS: z.string().regex(/^[a-z0-9_]+(,[a-z0-9_]+)*$/, 'comma-separated provider names, e.g. cuda,cpu').default('cpu'),
   OVERMAP_MODEL: z.string().optional(),
   OVERMAP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
   /** Batches a worker holds at once: 2 lets the next batch download while one computes. */

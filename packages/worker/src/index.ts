@@ -6,6 +6,8 @@ export { processBatch } from './fleet/process-batch';
 export { RunContexts, type ScorerFactory } from './fleet/run-context';
 export { loadSpec, readSpec, referenceSpecUri, ModelSpecSchema, type LoadedSpec, type ModelSpec, type ReadSpec } from './model/model-spec';
 export { objectStoreIO } from './model/object-store-io';
+export { loadLayersModel } from './model/load-models';
+export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
 export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer } from './scoring/overmap-scorer';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';

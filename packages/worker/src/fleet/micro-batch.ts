@@ -1,5 +1,5 @@
 /**
- * Micro-batches: scoring is synchronous, so the worker scores a batch in slices small enough
+ * Micro-batches: scoring holds the event loop (TF.js and ONNX Runtime run synchronously underneath), so the worker scores a batch in slices small enough
  * that the event loop (and with it BullMQ's lock renewal) runs between them.
  */
 import type { Scorer } from '../scoring/scorer';
@@ -9,10 +9,10 @@ import { blankInput } from '../scoring/overmap-scorer';
 export const MAX_STALL_MS = 250;
 
 /** Images per scoreBatch call that stay under MAX_STALL_MS, from one timed call of two blank images. */
-export function calibrateMicroBatch(scorer: Scorer): number {
+export async function calibrateMicroBatch(scorer: Scorer): Promise<number> {
   const blank = blankInput(scorer);
   const t0 = performance.now();
-  scorer.scoreBatch([blank, blank]);
+  await scorer.scoreBatch([blank, blank]);
   const msPerImage = (performance.now() - t0) / 2;
   return Math.max(1, Math.min(64, Math.floor(MAX_STALL_MS / Math.max(msPerImage, 1e-3))));
 }

@@ -138,7 +138,7 @@ async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, 
         if (!d.ok) throw new Error('unreachable');
         return { rgb: d.rgb, segRgb: d.segRgb, key: keys[i]!, label: ctx.classOf(labels[i]) };
       });
-      const scores = scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
+      const scores = await scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;
         records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);

@@ -87,7 +87,7 @@ export class RunContexts {
   private scorerFor(run: RunJson): LoadedScorer {
     let entry = this.scorers.get(run.model.hash);
     if (!entry) {
-      const scorer = this.factory(run).then((s) => ({ scorer: s, microBatch: calibrateMicroBatch(s) }));
+      const scorer = this.factory(run).then(async (s) => ({ scorer: s, microBatch: await calibrateMicroBatch(s) }));
       entry = { scorer, active: 0, lastUsed: Date.now() };
       this.scorers.set(run.model.hash, entry);
       scorer.catch(() => this.scorers.delete(run.model.hash));

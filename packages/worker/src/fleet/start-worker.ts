@@ -39,7 +39,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const { config } = o;
   const prefix = config.OVERMAP_QUEUE_PREFIX;
   const backend = await initBackend(config.OVERMAP_BACKEND);
-  logger.info({ backend: backend.name, package: backend.package }, 'TensorFlow.js backend');
+  logger.info({ backend: backend.name, package: backend.package, onnx: backend.onnx ? { threads: config.OVERMAP_ONNX_THREADS, providers: config.OVERMAP_ONNX_PROVIDERS } : false }, 'backends (TensorFlow.js; ONNX Runtime for ONNX specs and, where onnx is set, the bundled model)');
 
   const redis = connectRedis(config.REDIS_URL);
   redis.on('error', (e) => logger.warn({ err: e.message }, 'redis connection error'));

@@ -10,6 +10,7 @@ import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared';
+import { prefersOnnx } from '../backend/select-backend';
 import { checkClassifierTopology } from './model-topology';
 
 const Normalization = z.object({
@@ -19,10 +20,19 @@ const Normalization = z.object({
   std: z.array(z.number().positive()).default([1, 1, 1]),
 });
 
+/** How a model file is run: a TF.js Layers model.json, or an ONNX file run by ONNX Runtime. */
+const Format = z.enum(['layers', 'onnx']).default('layers');
+/** The axis order an ONNX model's image input takes: 'nchw' (PyTorch's, the default) or 'nhwc'. */
+const Layout = z.enum(['nchw', 'nhwc']).default('nchw');
+
 const Segmenter = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('model'),
     model: z.string(),
+    format: Format,
+    /** ONNX: the output holding the mask [batch, 1, h, w] (nchw) or [batch, h, w, 1] (default: the first output) */
+    maskOutput: z.string().optional(),
+    layout: Layout,
     /** 'probability' (sigmoid output in [0,1]) or 'logits' */
     output: z.enum(['probability', 'logits']).default('probability'),
     threshold: z.number().min(0).max(1).default(0.5),
@@ -62,8 +72,14 @@ export const ModelSpecSchema = z.object({
     normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
     /** 'logits' (softmax applied here) or 'probabilities' */
     output: z.enum(['logits', 'probabilities']).default('logits'),
+    format: Format,
+    /** ONNX: the output holding the class scores [batch, classes] (default: the first output) */
+    logitsOutput: z.string().optional(),
+    layout: Layout,
   }),
+  /** Layers: the layer whose activations Grad-CAM reads; ONNX: the output that holds them ([batch, C, h, w] in nchw) */
   gradcamLayer: z.string(),
+  /** Layers: spatial attention layers [batch, h, w, 1]; ONNX: outputs holding them ([batch, 1, h, w] in nchw) */
   attentionLayers: z.array(z.string()).default([]),
   segmenter: Segmenter,
   overlap: z.object({
@@ -122,9 +138,13 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
   };
 }
 
-/** Where the bundled reference model lives in this checkout. */
-export function referenceSpecUri(): string {
-  return path.resolve(__dirname, '../../../../models/reference/overmap-model.json');
+/**
+ * Where the bundled reference model lives in this checkout: its ONNX conversion where ONNX
+ * Runtime is the chosen backend (OVERMAP_BACKEND=onnx, or unset and installed), else the
+ * TF.js Layers original.
+ */
+export function referenceSpecUri(format: 'layers' | 'onnx' = prefersOnnx() ? 'onnx' : 'layers'): string {
+  return path.resolve(__dirname, `../../../../models/reference/${format === 'onnx' ? 'overmap-model-onnx.json' : 'overmap-model.json'}`);
 }
 
 async function fetchHttps(uri: string): Promise<Buffer> {
@@ -189,12 +209,16 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
   const { spec, raw, store } = await readSpec(uri);
   const prefetched = new Map<string, Buffer>();
   const hash = createHash('sha256').update(raw);
-  const files = [spec.classifier.model, ...(spec.segmenter.type === 'model' || spec.segmenter.type === 'detector' ? [spec.segmenter.model] : [])];
-  for (const f of files) {
+  const seg = spec.segmenter;
+  const files: [string, string][] = [[spec.classifier.model, spec.classifier.format],
+    ...(seg.type === 'model' ? [[seg.model, seg.format]] as [string, string][] : seg.type === 'detector' ? [[seg.model, 'layers']] as [string, string][] : [])];
+  for (const [f, format] of files) {
     const mj = await store.getIfExists(f);
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);
     hash.update(mj);
     prefetched.set(f, mj);
+    // An ONNX file is the whole model (weights inside; external-data files are not supported).
+    if (format === 'onnx') continue;
     let modelJson: { weightsManifest?: { paths: string[] }[] };
     try {
       modelJson = JSON.parse(mj.toString('utf8'));

@@ -9,7 +9,7 @@ export class NoopScorer implements Scorer {
   readonly segInputSize = null;
   constructor(readonly spec: ModelSpec, readonly hash: string) {}
   get inputSize(): [number, number] { return this.spec.classifier.inputSize; }
-  scoreBatch(inputs: ScoreInput[]): ImageScore[] {
+  async scoreBatch(inputs: ScoreInput[]): Promise<ImageScore[]> {
     return inputs.map(() => ({
       index: 0, top: [0, 1, 2].map((index) => ({ index, p: 1 / 3 })), noMask: false, maskFraction: 0.5,
       scores: {

@@ -1,19 +1,20 @@
 /**
- * The Over-MAP scorer for one batch: one classifier pass yields logits, the Grad-CAM layer's
- * activations and the attention maps; Grad-CAM of each image's predicted class (and of its
+ * The Over-MAP scorer for one batch: one classifier pass (TF.js Layers or ONNX Runtime,
+ * forward/) yields the Grad-CAM layer's activations and the attention maps, the head gives
+ * the logits; Grad-CAM of each image's predicted class (and of its
  * label, where given) through the head; the segmenter's object mask; the three overlaps and
  * their combination; the softmax baselines and, if asked, MC dropout over the head. Every
  * tensor step runs inside tf.tidy; only plain arrays leave.
  */
 import { ModelSpecError } from '@overmap/shared';
 import * as tf from '../backend/tf';
-import { loadClassifier } from '../model/load-models';
 import type { LoadedSpec, ModelSpec } from '../model/model-spec';
 import { baselinesOf } from './baseline-values';
-import { type ClassifierGraph, applyHead, buildClassifierGraph } from './classifier-graph';
+import type { ClassifierForward, HostOutputs } from './forward/classifier-forward';
+import { LayersForward } from './forward/layers-forward';
+import { loadClassifierForward } from './forward/load-forward';
 import { gradCam, normalizeMax, resizeMaps } from './grad-cam';
 import { binarize, overlap, overmapScore } from './overlap';
-import { normalize } from './preprocess';
 import type { ImageScore, ScoreInput, ScoreMaps, Scorer } from './scorer';
 import { loadSegmenter } from './segmenters/load-segmenter';
 import type { Segmenter } from './segmenters/segmenter';
@@ -30,8 +31,7 @@ export class OverMapScorer implements Scorer {
   private constructor(
     readonly spec: ModelSpec,
     readonly hash: string,
-    private readonly classifier: tf.LayersModel,
-    private readonly graph: ClassifierGraph,
+    private readonly forward: ClassifierForward,
     private readonly segmenter: Segmenter,
   ) {}
 
@@ -45,12 +45,10 @@ export class OverMapScorer implements Scorer {
 
   /** Validate spec, then load, then warm up once (kernels compiled, weights packed). */
   static async load(loaded: LoadedSpec): Promise<OverMapScorer> {
-    const classifier = await loadClassifier(loaded);
     const { spec } = loaded;
-    const graph = buildClassifierGraph(classifier, spec.gradcamLayer, spec.attentionLayers, spec.classes.length);
-    const scorer = new OverMapScorer(spec, loaded.hash, classifier, graph, await loadSegmenter(loaded));
+    const scorer = new OverMapScorer(spec, loaded.hash, await loadClassifierForward(loaded), await loadSegmenter(loaded));
     try {
-      scorer.scoreBatch([blankInput(scorer)]);
+      await scorer.scoreBatch([blankInput(scorer)]);
     } catch (e) {
       if (spec.segmenter.type === 'detector' && /executeAsync|dynamic op/i.test((e as Error).message)) {
         throw new ModelSpecError(`the detector ${spec.segmenter.model} needs executeAsync (control flow or NMS in the graph): export it without NMS, raw boxes and scores as outputs`, { cause: e });
@@ -63,13 +61,15 @@ export class OverMapScorer implements Scorer {
   /** Builds a scorer from models already in memory (tests, benchmarks): no warm-up. */
   static async fromModels(loaded: Pick<LoadedSpec, 'spec' | 'hash' | 'uri' | 'store'>, classifier: tf.LayersModel): Promise<OverMapScorer> {
     const { spec } = loaded;
-    const graph = buildClassifierGraph(classifier, spec.gradcamLayer, spec.attentionLayers, spec.classes.length);
-    return new OverMapScorer(spec, loaded.hash, classifier, graph, await loadSegmenter(loaded as LoadedSpec));
+    return new OverMapScorer(spec, loaded.hash, new LayersForward(classifier, spec), await loadSegmenter(loaded as LoadedSpec));
   }
 
-  scoreBatch(inputs: ScoreInput[], options: { keepMaps?: boolean } = {}): ImageScore[] {
+  async scoreBatch(inputs: ScoreInput[], options: { keepMaps?: boolean } = {}): Promise<ImageScore[]> {
     const labels = inputs.map((x) => x.label ?? -1);
-    const out = tf.tidy(() => this.batchTensors(inputs, labels, !!options.keepMaps) as unknown as tf.TensorContainer) as unknown as BatchTensors;
+    // Models run outside TF.js (ONNX Runtime) first; everything after runs in one tidy scope.
+    const ran = await this.forward.run(inputs);
+    const segRan = this.segmenter.run ? await this.segmenter.run(inputs) : null;
+    const out = tf.tidy(() => this.batchTensors(inputs, labels, !!options.keepMaps, ran, segRan) as unknown as tf.TensorContainer) as unknown as BatchTensors;
     try {
       return this.readBack(out, labels);
     } finally {
@@ -94,33 +94,30 @@ export class OverMapScorer implements Scorer {
   }
 
   /** Every tensor of the batch (called inside tf.tidy: what it returns is kept). */
-  private batchTensors(inputs: ScoreInput[], labels: number[], keepMaps: boolean): BatchTensors {
+  private batchTensors(inputs: ScoreInput[], labels: number[], keepMaps: boolean, ran: HostOutputs | null, segRan: HostOutputs | null): BatchTensors {
     const spec = this.spec;
     const { raw, segRaw } = this.inputTensors(inputs);
-    // predict() returns a bare tensor, not an array, when there is one output (no attention layers).
-    const res = this.graph.features.predict(normalize(raw, spec.classifier.normalization));
-    const feats = Array.isArray(res) ? res : [res];
-    const acts = feats[0] as tf.Tensor4D;
-    const head = (a: tf.Tensor4D) => applyHead(this.graph, a);
+    const { acts, attention } = this.forward.features(raw, ran);
+    const head = (a: tf.Tensor4D) => this.forward.head(a);
     const logits = head(acts);
     const probs = spec.classifier.output === 'logits' ? tf.softmax(logits) : logits;
     const pred = tf.argMax(probs, 1) as tf.Tensor1D;
 
-    const mask = this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key) });
+    const mask = this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
     const size: [number, number] = [mask.shape[1], mask.shape[2]];
-    const cam = resizeMaps(gradCam(head, acts, pred, this.graph.numClasses), size);
+    const cam = resizeMaps(gradCam(head, acts, pred, this.forward.numClasses), size);
     // Several attention layers are summed at the Grad-CAM layer's resolution, then scaled to max 1.
-    const att = this.graph.attentionCount > 0
-      ? resizeMaps(normalizeMax(tf.addN(feats.slice(1).map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
+    const att = this.forward.attentionCount > 0
+      ? resizeMaps(normalizeMax(tf.addN(attention.map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
       : null;
     const { measure, binarize: t } = spec.overlap;
     const zeros = () => tf.zeros([inputs.length]) as tf.Tensor1D;
     let labelSeg: tf.Tensor1D | null = null;
     if (labels.some((l) => l >= 0)) {
       const targets = tf.tensor1d(labels.map((l) => Math.max(0, l)), 'int32');
-      labelSeg = overlap(resizeMaps(gradCam(head, acts, targets, this.graph.numClasses), size), mask, measure, t);
+      labelSeg = overlap(resizeMaps(gradCam(head, acts, targets, this.forward.numClasses), size), mask, measure, t);
     }
-    const k = Math.min(3, this.graph.numClasses);
+    const k = Math.min(3, this.forward.numClasses);
     const top = tf.topk(probs, k);
     return {
       probs: probs as tf.Tensor2D, topV: top.values as tf.Tensor2D, topI: top.indices as tf.Tensor2D,
@@ -139,10 +136,10 @@ export class OverMapScorer implements Scorer {
     const n = this.spec.mcDropoutSamples;
     let sum: tf.Tensor = tf.zeros(shape);
     for (let s = 0; s < n; s++) {
-      const o = applyHead(this.graph, acts, true);
+      const o = this.forward.head(acts, true);
       sum = tf.add(sum, this.spec.classifier.output === 'logits' ? tf.softmax(o) : o);
     }
-    return tf.sum(tf.mul(tf.div(sum, n), tf.oneHot(pred, this.graph.numClasses)), 1) as tf.Tensor1D;
+    return tf.sum(tf.mul(tf.div(sum, n), tf.oneHot(pred, this.forward.numClasses)), 1) as tf.Tensor1D;
   }
 
   private readBack(out: BatchTensors, labels: number[]): ImageScore[] {
@@ -154,13 +151,13 @@ export class OverMapScorer implements Scorer {
     const mf = out.maskFraction.dataSync();
     const ls = out.labelSeg?.dataSync();
     const mc = out.mc?.dataSync();
-    const base = baselinesOf(out.probs.dataSync(), b, this.graph.numClasses);
+    const base = baselinesOf(out.probs.dataSync(), b, this.forward.numClasses);
     const maps = out.maps && readMaps(out.maps);
     return labels.map((label, i) => {
       const noMask = mf[i]! < spec.minMaskFraction;
       // No object found: "estimation not available", the mask overlaps are 0 (paper, Contribution).
       const c = { gradcam_seg: noMask ? 0 : gs[i]!, attention_seg: noMask ? 0 : as[i]!, gradcam_attention: ga[i]! };
-      const overmap = overmapScore(c, { noMask, hasAttention: this.graph.attentionCount > 0, rule: spec.combine.rule, weights: spec.combine.weights });
+      const overmap = overmapScore(c, { noMask, hasAttention: this.forward.attentionCount > 0, rule: spec.combine.rule, weights: spec.combine.weights });
       return {
         index: topI[i * k]!,
         top: Array.from({ length: k }, (_, j) => ({ index: topI[i * k + j]!, p: topV[i * k + j]! })),
@@ -180,7 +177,7 @@ export class OverMapScorer implements Scorer {
   }
 
   dispose(): void {
-    this.classifier.dispose();
+    this.forward.dispose();
     this.segmenter.dispose();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The scorer contract: what the fleet hands a scorer (decoded images) and what it gets back
- * (one ImageScore per image). OverMapScorer implements it with TF.js models.
+ * (one ImageScore per image). OverMapScorer implements it with TF.js or ONNX models.
  */
 import type { Scores } from '@overmap/shared';
 import type { ModelSpec } from '../model/model-spec';
@@ -35,6 +35,7 @@ export interface Scorer {
   readonly hash: string;
   readonly inputSize: [number, number];
   readonly segInputSize: [number, number] | null;
-  scoreBatch(inputs: ScoreInput[], options?: { keepMaps?: boolean }): ImageScore[];
+  /** Async because ONNX Runtime's run is; the event loop is still held while a model runs (micro-batch). */
+  scoreBatch(inputs: ScoreInput[], options?: { keepMaps?: boolean }): Promise<ImageScore[]>;
   dispose(): void;
 }

@@ -5,6 +5,7 @@ import type { LoadedSpec } from '../../model/model-spec';
 import { BoxesSegmenter, parseBoxesFile } from './boxes-segmenter';
 import { DetectorSegmenter } from './detector-segmenter';
 import { ModelSegmenter } from './model-segmenter';
+import { OnnxModelSegmenter } from './onnx-model-segmenter';
 import { SaliencySegmenter } from './saliency-segmenter';
 import type { Segmenter } from './segmenter';
 
@@ -12,6 +13,7 @@ export async function loadSegmenter(loaded: LoadedSpec): Promise<Segmenter> {
   const s = loaded.spec.segmenter;
   switch (s.type) {
     case 'model':
+      if (s.format === 'onnx') return OnnxModelSegmenter.load(loaded, s);
       return new ModelSegmenter(await loadLayersModel(loaded, s.model, 'segmenter'), s);
     case 'detector': {
       const model = s.format === 'graph' ? await loadGraphModel(loaded, s.model, 'detector') : await loadLayersModel(loaded, s.model, 'detector');

@@ -1,0 +1,61 @@
+/**
+ * ONNX Runtime (onnxruntime-node), loaded only when a spec names an ONNX model or the
+ * backend choice asks whether it is installed. Sessions get one intra-op thread by default
+ * (OVERMAP_ONNX_THREADS): on CPU the fleet runs one worker process per core, which measured
+ * faster than one process with several threads; with more than one thread, spinning is off
+ * so that idle threads do not take the cores other processes need.
+ */
+import { ModelSpecError, configValue } from '@overmap/shared';
+import type * as Ort from 'onnxruntime-node';
+
+export type OrtModule = typeof Ort;
+export type OrtSession = Ort.InferenceSession;
+export type OrtTensor = Ort.Tensor;
+
+let ort: OrtModule | null | undefined;
+
+/** onnxruntime-node if it loads here, else null. */
+export function onnxRuntime(): OrtModule | null {
+  if (ort === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      ort = require('onnxruntime-node') as OrtModule;
+    } catch {
+      ort = null;
+    }
+  }
+  return ort;
+}
+
+export function requireOnnxRuntime(what: string): OrtModule {
+  const m = onnxRuntime();
+  if (!m) throw new ModelSpecError(`${what} is an ONNX model but onnxruntime-node cannot be loaded here: reinstall with npm ci (it is a dependency of @overmap/worker)`);
+  return m;
+}
+
+export interface SessionSettings { threads: number; providers: string[] }
+
+export function sessionSettings(env: NodeJS.ProcessEnv = process.env): SessionSettings {
+  return { threads: configValue('OVERMAP_ONNX_THREADS', env), providers: configValue('OVERMAP_ONNX_PROVIDERS', env).split(',') };
+}
+
+export function sessionOptions(s: SessionSettings = sessionSettings()): Ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: s.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    executionProviders: s.providers,
+    extra: { session: { intra_op: { allow_spinning: s.threads > 1 ? '0' : '1' } } },
+  };
+}
+
+/** An inference session over a model's bytes; errors name the file and the spec. */
+export async function createSession(bytes: Uint8Array, file: string, specUri: string, settings?: SessionSettings): Promise<OrtSession> {
+  const m = requireOnnxRuntime(`${file} named in ${specUri}`);
+  try {
+    return await m.InferenceSession.create(bytes, sessionOptions(settings));
+  } catch (e) {
+    throw new ModelSpecError(`cannot load the ONNX model ${file} named in ${specUri}: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * A learned segmenter in ONNX (`segmenter.type: model`, `format: onnx`), run by ONNX Runtime
+ * before the scorer's tidy scope; its probability map is binarised as the Layers one is.
+ */
+import { ModelSpecError } from '@overmap/shared';
+import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
+import * as tf from '../../backend/tf';
+import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
+import { outputOrError, readOnnxGraph } from '../../model/onnx-graph';
+import { onnxImageBatch } from '../../model/onnx-input';
+import type { HostOutputs } from '../forward/classifier-forward';
+import { binarize } from '../overlap';
+import type { ScoreInput } from '../scorer';
+import type { MaskInput, Segmenter } from './segmenter';
+
+type Spec = Extract<ModelSpec['segmenter'], { type: 'model' }>;
+
+export class OnnxModelSegmenter implements Segmenter {
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly session: OrtSession,
+    private readonly spec: Spec,
+    private readonly inputName: string,
+    private readonly outputName: string,
+    readonly inputSize: [number, number],
+  ) {}
+
+  static async load(loaded: LoadedSpec, spec: Spec): Promise<OnnxModelSegmenter> {
+    const ort = requireOnnxRuntime(`the segmenter ${spec.model}`);
+    const bytes = await loaded.store.get(spec.model);
+    const graph = readOnnxGraph(bytes, spec.model, loaded.uri);
+    const where = `the ONNX segmenter ${spec.model} (${loaded.uri})`;
+    const input = graph.inputs[0];
+    if (graph.inputs.length !== 1 || !input) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
+    const nchw = spec.layout === 'nchw';
+    const s = input.shape;
+    const size = s && s.length === 4 ? (nchw ? [s[2], s[3]] : [s[1], s[2]]) : [null, null];
+    if (size[0] == null || size[1] == null) throw new ModelSpecError(`${where}: its input "${input.name}" needs a fixed height and width (found [${(s ?? []).map((d) => d ?? 'N').join(',')}])`);
+    const out = outputOrError(graph, spec.maskOutput ?? graph.outputs[0]?.name ?? '', 'mask (segmenter.maskOutput)', loaded.uri);
+    const ch = out.shape ? (nchw ? out.shape[1] : out.shape[3]) : 1;
+    if (out.shape && (out.shape.length !== 4 || ch !== 1)) {
+      throw new ModelSpecError(`${where} outputs "${out.name}" of shape [${out.shape.map((d) => d ?? 'N').join(',')}]: it must output one mask channel (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`);
+    }
+    const session = await createSession(bytes, spec.model, loaded.uri);
+    return new OnnxModelSegmenter(ort, session, spec, input.name, out.name, size as [number, number]);
+  }
+
+  async run(inputs: ScoreInput[]): Promise<HostOutputs> {
+    const images = inputs.map((x) => x.segRgb ?? x.rgb);
+    const x = onnxImageBatch(images, this.inputSize, this.spec.normalization, this.spec.layout);
+    const out = await this.session.run({ [this.inputName]: new this.ort.Tensor('float32', x.data, x.dims) }, [this.outputName]);
+    const t = out[this.outputName]!;
+    return { mask: { data: t.data as Float32Array, dims: t.dims } };
+  }
+
+  masks({ ran }: MaskInput): tf.Tensor3D {
+    const m = ran?.mask;
+    if (!m) throw new Error('OnnxModelSegmenter.masks before run()');
+    const [b, d1, d2, d3] = m.dims as [number, number, number, number];
+    const [h, w] = this.spec.layout === 'nchw' ? [d2, d3] : [d1, d2];
+    let p = tf.tensor3d(m.data, [b, h, w]);
+    if (this.spec.output === 'logits') p = tf.sigmoid(p);
+    return binarize(p, this.spec.threshold);
+  }
+
+  dispose(): void {
+    void this.session.release();
+  }
+}
