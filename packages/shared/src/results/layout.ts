@@ -1,0 +1,20 @@
+/**
+ * The results layout under a results URI (CONTRACT.md), as keys relative to it. Nothing
+ * else in the project spells these names.
+ */
+export const RUN_JSON = 'run.json';
+export const MANIFEST_JSON = 'manifest.json';
+export const RECORDS_PARQUET = 'records.parquet';
+export const PARTS_PREFIX = 'parts/';
+export const OVERLAYS_PREFIX = 'overlays/';
+
+/** `parts/batch-000042.jsonl`: one file per batch, so a retried batch overwrites its own file. */
+export const partKey = (batch: number) => `${PARTS_PREFIX}batch-${String(batch).padStart(6, '0')}.jsonl`;
+
+export const batchFromPartKey = (key: string): number | undefined => {
+  const m = /^parts\/batch-(\d{6,})\.jsonl$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** `overlays/<key without its extension>.png`: overlays sit like the dataset. */
+export const overlayKey = (key: string) => `${OVERLAYS_PREFIX}${key.replace(/\.[^./]+$/, '')}.png`;

@@ -1,0 +1,28 @@
+/** run.json: what a run is (written by enqueue before the first job, read by everyone after). */
+import { z } from 'zod';
+import { RunId } from '../schemas';
+
+export const RunParamsSchema = z.object({
+  batchSize: z.number().int().min(1),
+  labels: z.string().nullable(),
+  overlays: z.enum(['none', 'rejected', 'all']).default('none'),
+  /** the acceptance threshold on scores.confidence (the model spec's, copied here: one threshold per run) */
+  threshold: z.number().min(0).max(1),
+});
+
+export const RunJsonSchema = z.object({
+  run_id: RunId,
+  dataset: z.string(),
+  results: z.string(),
+  model: z.object({ uri: z.string(), hash: z.string(), name: z.string().optional() }),
+  /** the model's class names, in output order (so that reading a run needs no model) */
+  classes: z.array(z.string()).min(2).optional(),
+  params: RunParamsSchema,
+  tool_version: z.string(),
+  created: z.string(),
+  /** Set when the listing has finished: the number of batch jobs and image keys. */
+  batches: z.number().int().min(0).optional(),
+  images: z.number().int().min(0).optional(),
+  skipped_keys: z.number().int().min(0).optional(),
+});
+export type RunJson = z.infer<typeof RunJsonSchema>;

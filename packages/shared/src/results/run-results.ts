@@ -1,0 +1,129 @@
+/**
+ * The one reader and writer of a run's results (layout.ts names the keys): run.json, the
+ * part files, manifest.json, records.parquet and overlays. Producer, workers, finalize,
+ * status, evaluate and the report all go through it.
+ */
+import { InputError } from '../errors';
+import { type ImageRecord, RecordSchema } from '../schemas';
+import { type ObjectStore, PreconditionFailed, listAll } from '../storage/object-store';
+import { openStore } from '../storage/open-store';
+import { MANIFEST_JSON, PARTS_PREFIX, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
+import { type Manifest, ManifestSchema } from './manifest';
+import { type RunJson, RunJsonSchema } from './run-json';
+
+function parseJson<T>(raw: Buffer, what: string, parse: (v: unknown) => T): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new InputError(`${what} is not valid JSON (${(e as Error).message}): it was not written by overmap, or was cut short`);
+  }
+  try {
+    return parse(v);
+  } catch (e) {
+    throw new InputError(`${what} does not match this version's schema (${(e as Error).message.split('\n')[0]})`, { cause: e });
+  }
+}
+
+export class RunResults {
+  constructor(readonly store: ObjectStore) {}
+
+  static open(uri: string): RunResults {
+    return new RunResults(openStore(uri, {}, 'results URI'));
+  }
+
+  get uri(): string {
+    return this.store.uri;
+  }
+
+  /** run.json, or undefined where no run was enqueued here. */
+  async readRun(): Promise<RunJson | undefined> {
+    const raw = await this.store.getIfExists(RUN_JSON);
+    return raw && parseJson(raw, `${this.uri}${RUN_JSON}`, (v) => RunJsonSchema.parse(v));
+  }
+
+  /** run.json, which must exist (and belong to `runId`, where given). */
+  async requireRun(runId?: string): Promise<RunJson> {
+    const run = await this.readRun();
+    if (!run) throw new InputError(`no ${RUN_JSON} under ${this.uri}: give the --out of a run (overmap enqueue/run writes it)`);
+    if (runId !== undefined && run.run_id !== runId) throw new InputError(`${RUN_JSON} under ${this.uri} is for run ${run.run_id}, not ${runId}`);
+    return run;
+  }
+
+  async writeRun(run: RunJson): Promise<void> {
+    await this.store.put(RUN_JSON, JSON.stringify(RunJsonSchema.parse(run), null, 2), { contentType: 'application/json' });
+  }
+
+  async readManifest(): Promise<Manifest | undefined> {
+    const raw = await this.store.getIfExists(MANIFEST_JSON);
+    return raw && parseJson(raw, `${this.uri}${MANIFEST_JSON}`, (v) => ManifestSchema.parse(v));
+  }
+
+  hasManifest(): Promise<boolean> {
+    return this.store.exists(MANIFEST_JSON);
+  }
+
+  /** Writes manifest.json once: false when another finalization wrote it first. */
+  async writeManifest(m: Manifest): Promise<boolean> {
+    try {
+      // NaN (an empty set's quantile) is written as null, as JSON has no NaN.
+      const clean = ManifestSchema.parse(JSON.parse(JSON.stringify(m)));
+      await this.store.put(MANIFEST_JSON, JSON.stringify(clean, null, 2), { contentType: 'application/json', ifNoneMatch: true });
+      return true;
+    } catch (e) {
+      if (e instanceof PreconditionFailed) return false;
+      throw e;
+    }
+  }
+
+  async writePart(batch: number, records: ImageRecord[]): Promise<void> {
+    await this.store.put(partKey(batch), records.map((r) => JSON.stringify(r)).join('\n') + '\n', { contentType: 'application/x-ndjson' });
+  }
+
+  partExists(batch: number): Promise<boolean> {
+    return this.store.exists(partKey(batch));
+  }
+
+  /** The records of one batch, in order. */
+  async readPart(batch: number): Promise<ImageRecord[]> {
+    const key = partKey(batch);
+    const text = (await this.store.get(key)).toString('utf8');
+    const out: ImageRecord[] = [];
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      out.push(parseJson(Buffer.from(line), `${this.uri}${key} line ${i + 1}`, (v) => RecordSchema.parse(v)));
+    });
+    return out;
+  }
+
+  /** The batch numbers whose part file exists, in key order. */
+  async *partBatches(): AsyncGenerator<number> {
+    for await (const o of listAll(this.store, PARTS_PREFIX)) {
+      const b = batchFromPartKey(o.key);
+      if (b !== undefined) yield b;
+    }
+  }
+
+  /** Every record of every part file present, one part in memory at a time. */
+  async *records(): AsyncGenerator<ImageRecord> {
+    for await (const b of this.partBatches()) yield* await this.readPart(b);
+  }
+
+  /** Writes an image's overlay PNG; returns its key (what the record names). */
+  async putOverlay(imageKey: string, png: Buffer): Promise<string> {
+    const key = overlayKey(imageKey);
+    await this.store.put(key, png, { contentType: 'image/png' });
+    return key;
+  }
+
+  async putParquet(body: Buffer): Promise<string> {
+    await this.store.put(RECORDS_PARQUET, body, { contentType: 'application/vnd.apache.parquet' });
+    return RECORDS_PARQUET;
+  }
+
+  /** The full URI of a key under the results (for messages and summaries). */
+  uriOf(key: string): string {
+    return `${this.uri.replace(/\/?$/, '/')}${key}`;
+  }
+}
+
