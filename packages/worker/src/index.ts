@@ -8,5 +8,6 @@ export { loadSpec, readSpec, referenceSpecUri, ModelSpecSchema, type LoadedSpec,
 export { objectStoreIO } from './model/object-store-io';
 export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer } from './scoring/overmap-scorer';
+export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
 export { decodeImage } from './images/decode-image';
