@@ -5,7 +5,7 @@
 # across restarts (CUDA_CACHE_PATH, CUDA_CACHE_MAXSIZE below). docs/deploy.md.
 # Build from the repository root: docker build -f deploy/docker/worker-gpu.Dockerfile .
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04 AS base
-ARG NODE_MAJOR=20
+ARG NODE_MAJOR=22
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl gnupg \
  && curl -fsSL https://deb.nodesource.com/setup_${NODE_MAJOR}.x | bash - \
  && apt-get install -y --no-install-recommends nodejs \
@@ -15,7 +15,8 @@ FROM base AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages
-RUN npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund --ignore-scripts -w @overmap/cli --include-workspace-root && npx tsc -b packages/cli \
+ && rm -rf node_modules packages/reference && npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w @overmap/cli
 # The GPU backend, pinned to the @tensorflow/tfjs version in package-lock.json (the deploy
 # tests check they agree). Its install script downloads libtensorflow for CUDA.
 ARG TFJS_VERSION=4.22.0

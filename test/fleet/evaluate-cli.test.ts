@@ -98,4 +98,11 @@ describe('overmap evaluate', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(path.join(dir, 'digits'));
   });
+
+  it('--json into a folder that does not exist is one line that names it, before any work', async () => {
+    const out = path.join(dir, 'no-such-folder', 'tables.json');
+    const r = await runCli(['evaluate', path.join(dir, 'known-results'), '--json', out], cliEnv(redisUrl, 'unused'));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`overmap: --json ${out}: folder ${path.dirname(out)} does not exist; create it or write elsewhere`);
+  });
 });

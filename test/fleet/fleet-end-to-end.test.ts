@@ -160,7 +160,7 @@ describe('a malformed job payload', () => {
         return (await j?.getState()) === 'failed' ? j : undefined;
       }, 'the job to fail', 60_000);
       expect(failed!.attemptsMade).toBe(1);
-      expect(failed!.failedReason).toMatch(/malformed batch job payload.*batch.*keys/);
+      expect(failed!.failedReason).toMatch(/malformed batch job payload.*instance.*batch/);
     } finally {
       worker.kill('SIGTERM');
       await q.close();

@@ -71,7 +71,8 @@ export function startWorkerProcess(env: NodeJS.ProcessEnv, args: string[] = []):
 }
 
 export async function readParts(resultsDir: string): Promise<{ records: ImageRecord[]; files: string[] }> {
-  const files = (await fs.readdir(path.join(resultsDir, 'parts'))).sort();
+  // Only part files: a worker killed mid-write can leave a temporary file beside them.
+  const files = (await fs.readdir(path.join(resultsDir, 'parts'))).filter((f) => /^batch-\d{6,}\.jsonl$/.test(f)).sort();
   const records: ImageRecord[] = [];
   for (const f of files) {
     const text = await fs.readFile(path.join(resultsDir, 'parts', f), 'utf8');

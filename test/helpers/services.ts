@@ -39,15 +39,16 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, what:
 export interface RedisServer { url: string; port: number; dir: string; stop(): Promise<void>; restart(): Promise<void> }
 
 /** A redis-server of the test's own (AOF on, so that a restart keeps the queue). */
-export async function spawnRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+export async function spawnRedis(opts: { appendonly?: boolean; password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = await tmpDir('overmap-redis-');
   let proc: ChildProcess;
   const start = async () => {
     proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-      '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+      '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction',
+      ...(opts.password ? ['--requirepass', opts.password] : [])], { stdio: 'ignore' });
     await waitFor(async () => {
-      const r = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const r = new Redis({ port, password: opts.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => undefined);
       try { await r.connect(); return (await r.ping()) === 'PONG'; } finally { r.disconnect(); }
     }, `redis-server on ${port}`);
@@ -60,7 +61,7 @@ export async function spawnRedis(opts: { appendonly?: boolean } = {}): Promise<R
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`, port, dir,
+    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`, port, dir,
     stop: async () => { await stop(); await fs.rm(dir, { recursive: true, force: true }); },
     restart: async () => { await stop(); await start(); },
   };

@@ -293,18 +293,24 @@ describe('loadSpec', () => {
 });
 
 describe('bad model specs name the problem', () => {
-  const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/],
-    ['a wrong class count', { classes: ['a', 'b', 'c'] }, /spec lists 3 classes: class count must equal the output units/],
-    ['an attention layer that is not a mask', { attentionLayers: ['conv3_relu'] }, /attention layer "conv3_relu" outputs .*must be a spatial mask/],
-    ['a wrong input size', { classifier: { model: 'classifier/model.json', inputSize: [32, 32] } }, /takes \[64,64,3\] but the spec says inputSize 32x32/],
-    ['a missing model file', { classifier: { model: 'gone/model.json', inputSize: [64, 64] } }, /model file gone\/model.json not found/],
-    ['a bad field', { threshold: 2 }, /threshold: .*(less than or equal|<=)/i],
+  // The last field: whether the spec alone (the model's JSON topology, no TF.js) tells,
+  // so that overmap enqueue refuses it before the first job.
+  const cases: [string, Record<string, unknown>, RegExp, boolean][] = [
+    ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/, true],
+    ['a missing attention layer', { attentionLayers: ['nope'] }, /attention layer "nope" not found in the classifier/, true],
+    ['a wrong class count', { classes: ['a', 'b', 'c'] }, /spec lists 3 classes: class count must equal the output units/, true],
+    ['an attention layer that is not a mask', { attentionLayers: ['conv3_relu'] }, /attention layer "conv3_relu" outputs .*must be a spatial mask/, false],
+    ['an attention convolution with many filters', { attentionLayers: ['conv3'] }, /attention layer "conv3" is a Conv2D with \d+ filters: it must be a spatial mask/, true],
+    ['a wrong input size', { classifier: { model: 'classifier/model.json', inputSize: [32, 32] } }, /takes \[64,64,3\] but the spec says inputSize 32x32/, true],
+    ['a missing model file', { classifier: { model: 'gone/model.json', inputSize: [64, 64] } }, /model file gone\/model.json not found/, true],
+    ['a bad field', { threshold: 2 }, /threshold: .*(less than or equal|<=)/i, true],
   ];
-  it.each(cases)('%s', async (_name, patch, msg) => {
+  it.each(cases)('%s', async (_name, patch, msg, fromSpecAlone) => {
     const d = path.join(dir, `bad-${Object.keys(patch).join('-')}-${Math.random().toString(36).slice(2, 6)}`);
     const spec = await makeDevModel(d, { patch });
-    const err = await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    const atLoadSpec = await loadSpec(spec).then(() => null, (e: unknown) => e);
+    expect(atLoadSpec !== null).toBe(fromSpecAlone);
+    const err = atLoadSpec ?? await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(ModelSpecError);
     expect((err as Error).message).toMatch(msg);
   });

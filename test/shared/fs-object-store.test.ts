@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { FsObjectStore, InputError, PreconditionFailed, listAll } from '@overmap/shared';
+import { FsObjectStore, InputError, ObjectTooLarge, PreconditionFailed, listAll } from '@overmap/shared';
 import { tmpDir } from '../helpers/services';
 
 describe('FsObjectStore', () => {
@@ -28,6 +28,30 @@ describe('FsObjectStore', () => {
     expect(p1.objects.map((o) => o.key)).toEqual([...keys].sort().slice(0, 2));
     const p2 = await store.listPage('', { pageSize: 2, next: p1.next });
     expect(p2.objects.map((o) => o.key)).toEqual([...keys].sort().slice(2, 4));
+  });
+
+  it('lists a link to a file as that file, and skips broken links and links to directories', async () => {
+    const root = await tmpDir();
+    try {
+      await fs.mkdir(path.join(root, 'real'));
+      await fs.writeFile(path.join(root, 'real', 'a.png'), 'A');
+      await fs.symlink(path.join(root, 'real', 'a.png'), path.join(root, 'link.png'));
+      await fs.symlink(path.join(root, 'missing.png'), path.join(root, 'broken.png'));
+      await fs.symlink(path.join(root, 'real'), path.join(root, 'dirlink'));
+      const s = new FsObjectStore(root);
+      const listed: string[] = [];
+      for await (const o of listAll(s)) listed.push(o.key);
+      expect(listed).toEqual(['link.png', 'real/a.png']);
+      expect((await s.get('link.png')).toString()).toBe('A');
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a file over maxBytes before reading it', async () => {
+    await store.put('size/big.bin', Buffer.alloc(2049));
+    await expect(store.get('size/big.bin', { maxBytes: 2048 })).rejects.toThrow(ObjectTooLarge);
+    expect((await store.get('size/big.bin', { maxBytes: 2049 })).length).toBe(2049);
   });
 
   it('lists 2,500 keys exactly once across pages', async () => {

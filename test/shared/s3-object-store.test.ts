@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { InputError, S3ObjectStore, listAll, openStore } from '@overmap/shared';
+import { InputError, NotFoundError, ObjectTooLarge, S3ObjectStore, listAll, openStore } from '@overmap/shared';
 import { type S3Server, startS3 } from '../helpers/services';
 
 let s3: S3Server;
@@ -19,6 +19,16 @@ describe('S3ObjectStore against a real S3 API server', () => {
     expect(await store.getIfExists('nope')).toBeUndefined();
     expect(await store.exists('a/b.json')).toBe(true);
     expect(await store.exists('nope')).toBe(false);
+  });
+
+  it('refuses an object over maxBytes by its Content-Length, and reads one at the limit', async () => {
+    const store = new S3ObjectStore('data', 'sizes/', { endpoint: s3.endpoint });
+    await store.put('big.bin', Buffer.alloc(100_001, 7));
+    await store.put('ok.bin', Buffer.alloc(100_000, 7));
+    await expect(store.get('big.bin', { maxBytes: 100_000 })).rejects.toThrow(ObjectTooLarge);
+    await expect(store.get('big.bin', { maxBytes: 100_000 })).rejects.toThrow(/big.bin is 100001 bytes, over the 100000-byte limit/);
+    expect((await store.get('ok.bin', { maxBytes: 100_000 })).length).toBe(100_000);
+    await expect(store.get('none.bin', { maxBytes: 10 })).rejects.toThrow(NotFoundError);
   });
 
   it('lists more than 1,000 keys across pages, in order, exactly once each', async () => {

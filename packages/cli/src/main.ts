@@ -1,18 +1,20 @@
 /**
  * The overmap command: run, enqueue, worker, status, evaluate (names from CONTRACT.md).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { RunResults, loadConfig, logger, openStore, parseUri } from '@overmap/shared';
-import { enqueueDataset, type EnqueueProgress } from '@overmap/producer';
+import { Queue } from 'bullmq';
+import { BATCH_QUEUE, FAILURES_JSONL, FINALIZE_QUEUE, InputError, RunResults, loadConfig, logger, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
+import { enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
-import { createBar, formatEta } from './commands/progress-line';
-import { readStatus, type RunStatus } from './commands/run-status';
+import { createBar } from './commands/progress-line';
+import { readStatus, runVerdict } from './commands/run-status';
+import { RateMeter, imagesDone, statusLine } from './commands/status-line';
 import { formatSummary } from './commands/summary';
 import { evaluateCommand } from './commands/evaluate';
+import { superviseRun } from './commands/supervise-run';
 import { TOOL_VERSION } from './version';
 
 const program = new Command();
@@ -44,7 +46,13 @@ async function doEnqueue(dataset: string, f: EnqueueFlags) {
       model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
       labels: f.labels ?? null, overlays: f.overlays, toolVersion: TOOL_VERSION, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
       onProgress: progressPrinter(),
+      secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
     });
+    const l = r.labels;
+    if (l && (l.unknownClass > 0 || (l.unmatchedEntries ?? 0) > 0 || l.labelled < r.images)) {
+      process.stderr.write(`enqueue: labels for ${l.labelled} of ${r.images} images${l.unknownClass ? `; ${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong` : ''}${l.unmatchedEntries ? `; ${l.unmatchedEntries} label-file entries matched no image key` : ''}\n`);
+    }
+    if (r.unsafeKeys.length) process.stderr.write(`enqueue: skipped keys that could leave the dataset prefix (absolute, or with '..'): ${r.unsafeKeys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${r.unsafeKeys.length > 5 ? ', …' : ''}\n`);
     return { ...r, config };
   } finally {
     redis.disconnect();
@@ -62,7 +70,7 @@ const enqueueOptions = (c: Command) => c
 enqueueOptions(program.command('enqueue <dataset-uri>').description('list a dataset and enqueue its batches'))
   .action(async (dataset: string, f: EnqueueFlags) => {
     const r = await doEnqueue(dataset, f);
-    process.stdout.write(`${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}\n`);
+    process.stdout.write(`${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}\n`);
   });
 
 program.command('worker').description('process batch jobs until stopped (SIGTERM: finish the current batch, exit 0)')
@@ -73,44 +81,57 @@ program.command('worker').description('process batch jobs until stopped (SIGTERM
     const { config, redis } = await configAndRedis();
     redis.disconnect();
     const w = await startWorker({ config, concurrency: f.concurrency, exitWhenIdle: f.exitWhenIdle, toolVersion: TOOL_VERSION, metricsPort: f.metrics ? undefined : null });
+    // Started by overmap run: never outlive it (a parent killed outright closes the channel).
+    if (process.send) process.once('disconnect', () => void w.stop('parent process gone'));
     await w.done;
     process.exit(0);
   });
 
-function statusLine(s: RunStatus, rate: number): string {
-  const total = s.totalBatches;
-  const failures = Object.entries(s.statuses).filter(([k]) => k !== 'ok' && k !== 'no_mask').map(([k, v]) => `${k} ${v}`).join(', ') || 'no failures';
-  const pct = total ? ` (${((100 * s.doneBatches) / total).toFixed(0)}%)` : '';
-  const eta = total && rate > 0 && s.images ? formatEta(((total - s.doneBatches) / total) * s.images / rate) : '?';
-  return `${s.runId}: ${s.doneBatches}/${total ?? '?'} batches${pct}, ${rate.toFixed(1)} images/s, ETA ${s.manifest ? '0s' : eta}, ${failures}${s.manifest ? ', finished' : total === null ? ', listing in progress' : ''}`;
-}
-
-function imagesDone(s: RunStatus): number {
-  return Object.values(s.statuses).reduce((a, b) => a + b, 0);
-}
-
-program.command('status <run-id-or-results-uri>').description('progress of a run: done/total, images/s, ETA, failures')
-  .option('--watch', 'refresh until the run has finished')
+program.command('status <run-id-or-results-uri>').description('progress of a run: batches done and failed, queue, workers, images/s, ETA')
+  .option('--watch', 'refresh until the run has finished or is stuck')
   .action(async (target: string, f: { watch?: boolean }) => {
-    const { redis } = await configAndRedis();
+    const { config, redis } = await configAndRedis();
     try {
-      let s = await readStatus(redis, target);
-      const rate = (st: RunStatus) => (st.startedMs ? imagesDone(st) / Math.max(1, (Date.now() - st.startedMs) / 1000) : 0);
-      if (!f.watch || s.manifest) {
-        process.stdout.write(`${statusLine(s, rate(s))}\n`);
-        return;
+      const meter = new RateMeter();
+      const read = async () => {
+        const st = await readStatus(redis, target, config.OVERMAP_QUEUE_PREFIX);
+        return { st, rate: meter.add(imagesDone(st)) };
+      };
+      let { st, rate } = await read();
+      if (f.watch) {
+        const bar = createBar();
+        bar.start(st.totalBatches ?? 0, st.doneBatches, { images: imagesDone(st), rate: '0', etaText: '–', failures: '' });
+        while (runVerdict(st).state === 'running') {
+          await new Promise((r) => setTimeout(r, 1000));
+          ({ st, rate } = await read());
+          bar.setTotal(st.totalBatches ?? 0);
+          bar.update(st.doneBatches, { images: imagesDone(st), rate: rate.toFixed(1), etaText: statusLine(st, rate).match(/ETA (\S+)/)?.[1] ?? '–', failures: `${st.failed.length} failed` });
+        }
+        bar.stop();
       }
-      const bar = createBar();
-      bar.start(s.totalBatches ?? 0, s.doneBatches, { images: imagesDone(s), rate: '0', etaText: '?', failures: '' });
-      while (!s.manifest) {
-        await new Promise((r) => setTimeout(r, 1000));
-        s = await readStatus(redis, target);
-        bar.setTotal(s.totalBatches ?? 0);
-        bar.update(s.doneBatches, { images: imagesDone(s), rate: rate(s).toFixed(1), etaText: statusLine(s, rate(s)).split('ETA ')[1]!.split(',')[0], failures: Object.entries(s.statuses).filter(([k]) => !['ok', 'no_mask'].includes(k)).map(([k, v]) => `${k} ${v}`).join(' ') });
-      }
-      bar.stop();
-      process.stdout.write(`${statusLine(s, rate(s))}\n`);
+      if (st.failed.length && st.results) await RunResults.open(st.results).writeFailures(st.failed);
+      process.stdout.write(`${statusLine(st, rate)}\n`);
+      for (const x of st.failed.slice(0, 10)) process.stdout.write(`  batch ${x.batch} failed after ${x.attempts} attempt(s): ${x.error}\n`);
+      if (st.failed.length > 10) process.stdout.write(`  … ${st.failed.length - 10} more in ${RunResults.open(st.results!).uriOf(FAILURES_JSONL)}\n`);
+      if (runVerdict(st).state === 'stuck') process.exitCode = 4;
     } finally {
+      redis.disconnect();
+    }
+  });
+
+program.command('retry <results-uri>').description('re-queue a run\'s failed batches and re-add any batch without a part file (after fixing the cause)')
+  .action(async (resultsUri: string) => {
+    const { config, redis } = await configAndRedis();
+    const results = RunResults.open(resultsUri, { secret: config.OVERMAP_JOB_SECRET });
+    const queue = new Queue(BATCH_QUEUE, { connection: redis, prefix: config.OVERMAP_QUEUE_PREFIX });
+    const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix: config.OVERMAP_QUEUE_PREFIX });
+    try {
+      const run = await results.requireRun();
+      if (run.batches === undefined) throw new InputError(`run ${run.run_id}'s listing has not finished: rerun the same overmap enqueue to resume it`);
+      const r = await recoverRun({ results, run, redis, queue, finalizeQueue, secret: config.OVERMAP_JOB_SECRET });
+      process.stdout.write(`${run.run_id}: ${r.missing} batch(es) without results: ${r.retried} failed job(s) re-queued, ${r.added} job(s) added${r.missing ? '; workers will pick them up (overmap worker, or overmap run)' : ''}\n`);
+    } finally {
+      await Promise.all([queue.close(), finalizeQueue.close()]);
       redis.disconnect();
     }
   });
@@ -119,42 +140,18 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
   .action(async (dataset: string, f: EnqueueFlags & { workers?: number }) => {
     loadConfig(); // a bad environment fails here, before anything is enqueued
-    const results = RunResults.open(f.out);
+    const results = RunResults.open(f.out, { secret: loadConfig().OVERMAP_JOB_SECRET });
     const t0 = Date.now();
     const enq = await doEnqueue(dataset, f);
     const n = f.workers ?? Math.max(1, os.availableParallelism());
-    const bin = path.resolve(__dirname, '../bin/overmap.js');
-    const children: ChildProcess[] = [];
-    let exited = 0;
-    for (let i = 0; i < n; i++) {
-      const c = fork(bin, ['worker', '--no-metrics'], { env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      c.on('exit', () => { exited++; });
-      children.push(c);
-    }
-    const stopAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
-    process.once('SIGINT', () => { stopAll(); process.exit(130); });
-    process.once('SIGTERM', () => { stopAll(); process.exit(143); });
     process.stderr.write(`run ${enq.runId}: ${n} worker processes scoring ${enq.images} images\n`);
-    const { redis } = await configAndRedis();
+    const { config, redis } = await configAndRedis();
     try {
-      let lastPrint = 0;
-      for (;;) {
-        const manifest = await results.readManifest();
-        if (manifest) {
-          stopAll();
-          await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
-          process.stdout.write(`${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);
-          return;
-        }
-        if (exited === n) throw new Error(`all ${n} workers exited before the run finished: see the log above, then rerun the same command to resume`);
-        if (Date.now() - lastPrint > 2000) {
-          lastPrint = Date.now();
-          const s = await readStatus(redis, enq.runId);
-          const rate = imagesDone(s) / Math.max(1e-3, (Date.now() - t0) / 1000);
-          process.stderr.write(`${statusLine(s, rate)}\n`);
-        }
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      const manifest = await superviseRun({
+        bin: path.resolve(__dirname, '../bin/overmap.js'), workers: n, results, redis, prefix: config.OVERMAP_QUEUE_PREFIX, secret: config.OVERMAP_JOB_SECRET,
+        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      });
+      process.stdout.write(`${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);
     } finally {
       redis.disconnect();
     }
@@ -172,7 +169,7 @@ program.command('evaluate <results-uri>').description('risk-coverage tables (and
 
 program.parseAsync(process.argv).then(() => {
   // Commands that keep handles open (Redis, BullMQ) are done: exit.
-  if (!['worker'].includes(process.argv[2] ?? '')) setImmediate(() => process.exit(0));
+  if (!['worker'].includes(process.argv[2] ?? '')) setImmediate(() => process.exit());
 }).catch((e) => {
   logger.flush?.();
   fail(e);

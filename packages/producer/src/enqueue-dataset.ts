@@ -1,19 +1,26 @@
 /**
- * `overmap enqueue`: streams the dataset's listing (one ListObjectsV2 page in memory at
- * a time), keeps image keys, cuts them into batches and adds batch jobs with addBulk as
- * it goes, with deterministic job ids. run.json is written before the first job; the
- * batch total is recorded when the listing ends. Re-running the same command adds
- * nothing twice: a finished listing is recorded in run.json, an interrupted one resumes
- * after the last enqueued batch (Redis keeps the cursor; without it, batches whose part
- * file exists are skipped).
+ * `overmap enqueue`: streams the dataset's listing (one page in memory at a time), keeps
+ * image keys, cuts them into batches, writes each batch's keys and labels as a listing
+ * chunk under the results, and adds one small job per batch (addBulk, deterministic ids)
+ * as it goes. run.json is written before the first chunk; the batch total when the listing
+ * ends.
+ *
+ * Running it again never adds a batch twice and never strands one: an interrupted listing
+ * resumes after its last enqueued batch (Redis keeps the cursor; without it the listing
+ * starts over and batches whose part file exists are skipped); a finished listing is
+ * recovered from the results store alone (recover-run.ts): every batch without a part file
+ * gets a live job again, failed ones included.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
 import {
-  BATCH_QUEUE, type BatchJob, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, JOB_OPTIONS, JobName, type RunJson, RunResults,
-  batchJobId, canonicalUri, finalizeJobId, folderLabel, isImageKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile, runKeys,
+  BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, JOB_OPTIONS, JobName, type RunJson, RunResults,
+  batchJobId, canonicalUri, checkAllowed, classIndexer, sign, folderLabel, isImageKey, isSafeKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
+  runInstanceKey, runKeys,
 } from '@overmap/shared';
+import { recoverRun } from './recover-run';
 
 export interface EnqueueOptions {
   dataset: string;
@@ -28,138 +35,202 @@ export interface EnqueueOptions {
   prefix: string;
   /** jobs per addBulk call */
   bulkSize?: number;
+  /** OVERMAP_JOB_SECRET: jobs, chunks and run.json are signed */
+  secret?: string;
+  /** OVERMAP_ALLOWED_PREFIXES, parsed: the dataset and results must lie under one */
+  allowed?: string[];
   onProgress?: (p: EnqueueProgress) => void;
 }
 
 export interface EnqueueProgress { listed: number; images: number; skipped: number; batches: number; added: number; done: boolean }
-export interface EnqueueResult extends EnqueueProgress { runId: string; resumed: boolean; alreadyComplete: boolean }
+export interface EnqueueResult extends EnqueueProgress {
+  runId: string;
+  resumed: boolean;
+  alreadyComplete: boolean;
+  /** failed batches put back in the queue (a finished listing being recovered) */
+  retried: number;
+  /** keys skipped because they could escape the dataset prefix ('..', absolute) */
+  unsafeKeys: string[];
+  labels: LabelReport | null;
+}
 
 export function defaultRunId(dataset: string, results: string): string {
   return `run-${createHash('sha256').update(`${canonicalUri(dataset)}\n${canonicalUri(results)}`).digest('hex').slice(0, 12)}`;
 }
 
-async function loadLabels(spec: string | null): Promise<((key: string) => string | null) | null> {
+interface Labels { of: (key: string) => string | null; fileEntries: number | null }
+
+async function loadLabels(spec: string | null): Promise<Labels | null> {
   if (!spec) return null;
-  if (spec === 'folder') return folderLabel;
+  if (spec === 'folder') return { of: folderLabel, fileEntries: null };
   const { store, key: name } = openObject(spec.replace(/\/$/, ''), 'labels URI');
-  const raw = await store.getIfExists(name);
+  let raw: Buffer | undefined;
+  try {
+    raw = await store.getIfExists(name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new InputError(`--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`);
+    throw e;
+  }
   if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
   const map = parseLabelFile(raw.toString('utf8'), name);
-  return (key) => map.get(key) ?? null;
+  return { of: (key) => map.get(key) ?? null, fileEntries: map.size };
 }
 
-/**
- * A run id is derived from its URIs, so a user who deletes a run's results and enqueues
- * again reuses it. BullMQ keeps completed jobs (24 h here) and ignores adds with their ids,
- * and the old done-set would count the new run as finished: without this, such a rerun
- * would add nothing and never finish. Called only when the results hold no run.json.
- */
-async function clearStaleRun(redis: Redis, prefix: string, runId: string): Promise<void> {
-  const keys = runKeys(runId);
-  const stale = await redis.hgetall(keys.state);
-  if (Object.keys(stale).length === 0) return;
-  const batches = Number(stale.total ?? stale.batches ?? 0);
-  const queue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
-  const finalize = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
-  try {
-    for (let b = 0; b < batches; b += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, batches - b) }, (_, i) => queue.remove(batchJobId(runId, b + i)).catch(() => 0)));
-    }
-    await finalize.remove(finalizeJobId(runId)).catch(() => 0);
-    await redis.del(keys.state, keys.done, keys.statuses);
-  } finally {
-    await Promise.all([queue.close(), finalize.close()]);
+/** Above this share of labels naming no class of the model (in the first page of batches), enqueue refuses. */
+export const MAX_UNKNOWN_LABEL_SHARE = 0.5;
+
+export interface LabelReport {
+  /** image keys that got a label */
+  labelled: number;
+  /** of those, labels naming no class of the model (kept, counted neither right nor wrong) */
+  unknownClass: number;
+  unknownExamples: string[];
+  /** label-file entries that matched no image key (null for --labels folder) */
+  unmatchedEntries: number | null;
+}
+
+/** A results URI inside the dataset would be listed as images by the next run: refused. */
+function checkOutsideDataset(dataset: string, results: string): void {
+  const d = canonicalUri(dataset), r = canonicalUri(results);
+  if (r.startsWith(d)) {
+    throw new InputError(`--out ${results} is inside the dataset ${dataset}: the next run would score its own results; choose an --out outside the dataset`);
   }
+}
+
+/** A reused --out must mean the same run: name every parameter that differs. */
+function checkSameRun(run: RunJson, o: EnqueueOptions, runId: string, uri: string): void {
+  const diffs: string[] = [];
+  const cmp = (what: string, had: unknown, now: unknown) => { if (JSON.stringify(had) !== JSON.stringify(now)) diffs.push(`${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}`); };
+  cmp('run id', run.run_id, runId);
+  cmp('dataset', run.dataset, canonicalUri(o.dataset));
+  cmp('model hash', run.model.hash.slice(0, 12), o.model.hash.slice(0, 12));
+  cmp('--labels', run.params.labels, o.labels);
+  cmp('--overlays', run.params.overlays, o.overlays ?? 'none');
+  cmp('--batch-size', run.params.batchSize, o.batchSize);
+  if (diffs.length) throw new InputError(`${uri} already holds run ${run.run_id} with other parameters (${diffs.join('; ')}): rerun with the same ones to resume it, or use another --out`);
 }
 
 export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 10_000) {
     throw new InputError(`--batch-size ${o.batchSize} is out of range: use an integer from 1 to 10000`);
   }
+  checkOutsideDataset(o.dataset, o.results);
+  checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
+  checkAllowed(o.results, o.allowed ?? [], 'results URI');
   const dataset = openStore(o.dataset, {}, 'dataset URI');
-  const results = RunResults.open(o.results);
+  const results = RunResults.open(o.results, { secret: o.secret });
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
-  const labelOf = await loadLabels(o.labels);
-  const keys = runKeys(runId);
+  const labels = await loadLabels(o.labels);
+  const classOf = classIndexer(o.model.classes);
+  const report: LabelReport | null = labels && { labelled: 0, unknownClass: 0, unknownExamples: [], unmatchedEntries: null };
+  const countLabels = (chunk: BatchChunk) => {
+    for (const l of chunk.labels ?? []) {
+      if (l === null || !report) continue;
+      report.labelled++;
+      if (classOf(l) !== null) continue;
+      report.unknownClass++;
+      if (report.unknownExamples.length < 5 && !report.unknownExamples.includes(l)) report.unknownExamples.push(l);
+    }
+  };
+  /** Before the first job: labels that match nothing, or mostly name no class, are refused. */
+  const checkLabels = (listedImages: number) => {
+    if (!report) return;
+    if (report.labelled === 0) {
+      throw new InputError(`--labels ${o.labels} labels none of the first ${listedImages} image keys${labels!.fileEntries !== null ? ` (the file has ${labels!.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(pendingFirstKey)})` : ''}: fix the label file or drop --labels`);
+    }
+    if (report.unknownClass / report.labelled > MAX_UNKNOWN_LABEL_SHARE) {
+      throw new InputError(`${report.unknownClass} of the first ${report.labelled} labels name no class of the model (e.g. ${report.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${o.model.classes.join(', ')}: fix the labels or use the right model`);
+    }
+  };
+  let pendingFirstKey = '';
 
-  let run: RunJson | undefined = await results.readRun();
-  if (run) {
-    if (run.run_id !== runId || run.dataset !== canonicalUri(o.dataset) || run.model.hash !== o.model.hash) {
-      throw new InputError(`${results.uri} already holds run ${run.run_id} of ${run.dataset} with model ${run.model.hash.slice(0, 12)}: use another --out for a different run`);
-    }
-    if (run.batches !== undefined) {
-      // Listing finished earlier: make sure the total is known to Redis, add nothing.
-      await o.redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, results: canonicalUri(o.results) });
-      const p: EnqueueProgress = { listed: 0, images: run.images ?? 0, skipped: run.skipped_keys ?? 0, batches: run.batches, added: 0, done: true };
-      o.onProgress?.(p);
-      const fq = new Queue(FINALIZE_QUEUE, { connection: o.redis, prefix: o.prefix });
-      await maybeFinalize(o.redis, fq, runId, results.uri).finally(() => fq.close());
-      return { ...p, runId, resumed: false, alreadyComplete: true };
-    }
-  }
-  if (!run) await clearStaleRun(o.redis, o.prefix, runId);
-  await o.redis.hsetnx(keys.state, 'started', String(Date.now()));
+  const existing = await results.readRun();
+  if (existing) checkSameRun(existing, o, runId, results.uri);
+  let run: RunJson = existing ?? {
+    run_id: runId, instance: randomBytes(5).toString('hex'), dataset: canonicalUri(o.dataset), results: canonicalUri(o.results),
+    model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
+    classes: o.model.classes,
+    params: { batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold },
+    tool_version: o.toolVersion, created: new Date().toISOString(),
+  };
+  const { instance } = run;
+  const keys = runKeys(runId, instance);
+  await o.redis.set(runInstanceKey(runId), instance);
+  await o.redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
   await o.redis.hset(keys.state, 'results', canonicalUri(o.results));
-  const state = await o.redis.hgetall(keys.state);
-  const resumed = !!run && state.cursor !== undefined;
-  // Without Redis state for a run that has started, skip batches already written.
-  const checkParts = !!run && !resumed;
-  let batchIndex = resumed ? Number(state.batches ?? 0) : 0;
-  let images = resumed ? Number(state.images ?? 0) : 0;
-  let skipped = resumed ? Number(state.skipped ?? 0) : 0;
-  let listed = 0, added = 0;
 
   const queue = new Queue(BATCH_QUEUE, { connection: o.redis, prefix: o.prefix });
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: o.redis, prefix: o.prefix });
-  const bulkSize = o.bulkSize ?? 200;
-  let pending: { batch: BatchJob; lastKey: string }[] = [];
-  let current: string[] = [];
-
-  const writeRun = async (extra: Partial<RunJson>) => {
-    const base: RunJson = run ?? {
-      run_id: runId, dataset: canonicalUri(o.dataset), results: canonicalUri(o.results),
-      model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
-      classes: o.model.classes,
-      params: { batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold },
-      tool_version: o.toolVersion, created: new Date().toISOString(),
-    };
-    run = { ...base, ...extra };
-    await results.writeRun(run);
-  };
-
-  const flush = async () => {
-    if (pending.length === 0) return;
-    if (!run) await writeRun({});
-    let jobs = pending;
-    if (checkParts) {
-      const exists = await Promise.all(jobs.map((j) => results.partExists(j.batch.batch)));
-      jobs = jobs.filter((_, i) => !exists[i]);
-    }
-    if (jobs.length) {
-      const out = await queue.addBulk(jobs.map((j) => ({
-        name: JobName.Batch, data: j.batch,
-        opts: { jobId: batchJobId(runId, j.batch.batch), ...JOB_OPTIONS.batch },
-      })));
-      added += out.length;
-    }
-    const last = pending[pending.length - 1]!;
-    await o.redis.hset(keys.state, { cursor: last.lastKey, batches: batchIndex, images, skipped });
-    pending = [];
-    o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
-  };
-
-  const cut = () => {
-    const batch: BatchJob = { runId, results: canonicalUri(o.results), batch: batchIndex++, keys: current };
-    if (labelOf) batch.labels = current.map(labelOf);
-    pending.push({ batch, lastKey: current[current.length - 1]! });
-    current = [];
-  };
-
   try {
+    if (existing?.batches !== undefined) {
+      // The listing finished earlier: recover from the results store whatever Redis lost.
+      const r = await recoverRun({ results, run: existing, redis: o.redis, queue, finalizeQueue, secret: o.secret });
+      const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
+      o.onProgress?.(p);
+      return { ...p, runId, resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
+    }
+
+    const state = await o.redis.hgetall(keys.state);
+    const resumed = !!existing && state.cursor !== undefined;
+    // Without Redis state for a run that has started, skip batches already written.
+    const checkParts = !!existing && !resumed;
+    let batchIndex = resumed ? Number(state.batches ?? 0) : 0;
+    let images = resumed ? Number(state.images ?? 0) : 0;
+    let skipped = resumed ? Number(state.skipped ?? 0) : 0;
+    let listed = 0, added = 0, runWritten = !!existing;
+    const unsafeKeys: string[] = [];
+    const bulkSize = o.bulkSize ?? 200;
+    const writes = pLimit(16);
+    let pending: { chunk: BatchChunk; lastKey: string }[] = [];
+    let current: string[] = [];
+
+    const flush = async () => {
+      if (pending.length === 0) return;
+      if (!runWritten) {
+        // Before the first chunk: an empty dataset, or labels that fit nothing, write nothing.
+        pendingFirstKey = pending[0]!.chunk.keys[0]!;
+        pending.forEach((p) => countLabels(p.chunk));
+        checkLabels(images);
+        await results.writeRun(run);
+        runWritten = true;
+      } else {
+        pending.forEach((p) => countLabels(p.chunk));
+      }
+      await Promise.all(pending.map((p) => writes(() => results.writeChunk(p.chunk))));
+      let todo = pending;
+      if (checkParts) {
+        const written = await Promise.all(todo.map((p) => results.partExists(p.chunk.batch)));
+        todo = todo.filter((_, i) => !written[i]);
+      }
+      if (todo.length) {
+        const out = await queue.addBulk(todo.map((p) => ({
+          name: JobName.Batch,
+          data: sign({ runId, instance, results: canonicalUri(o.results), batch: p.chunk.batch }, o.secret),
+          opts: { jobId: batchJobId(runId, instance, p.chunk.batch), ...JOB_OPTIONS.batch },
+        })));
+        added += out.length;
+      }
+      await o.redis.hset(keys.state, { cursor: pending[pending.length - 1]!.lastKey, batches: batchIndex, images, skipped });
+      pending = [];
+      o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
+    };
+
+    const cut = () => {
+      const chunk: BatchChunk = { batch: batchIndex++, keys: current };
+      if (labels) chunk.labels = current.map(labels.of);
+      pending.push({ chunk, lastKey: current[current.length - 1]! });
+      current = [];
+    };
+
     for await (const obj of listAll(dataset, '', resumed ? state.cursor : undefined)) {
       listed++;
-      if (!isImageKey(obj.key) || obj.key.split('/').includes('..')) { skipped++; continue; }
+      if (!isImageKey(obj.key)) { skipped++; continue; }
+      if (!isSafeKey(obj.key)) {
+        skipped++;
+        if (unsafeKeys.length < 20) unsafeKeys.push(obj.key);
+        continue;
+      }
       current.push(obj.key);
       images++;
       if (current.length === o.batchSize) cut();
@@ -171,14 +242,16 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     if (batchIndex === 0) {
       throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
     }
-    await writeRun({ batches: batchIndex, images, skipped_keys: skipped });
+    run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
+    await results.writeRun(run);
     await o.redis.hset(keys.state, { total: batchIndex, images, skipped });
-    await maybeFinalize(o.redis, finalizeQueue, runId, results.uri);
+    if (checkParts) await recoverRun({ results, run, redis: o.redis, queue, finalizeQueue, secret: o.secret });
+    else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
-    return { ...p, runId, resumed, alreadyComplete: false };
+    if (report && labels!.fileEntries !== null && !resumed) report.unmatchedEntries = Math.max(0, labels!.fileEntries - report.labelled);
+    return { ...p, runId, resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
   } finally {
     await Promise.all([queue.close(), finalizeQueue.close()]);
   }
 }
-

@@ -26,10 +26,19 @@ export const ConfigSchema = z.object({
   /** sharp's limitInputPixels: larger images become `too_large` records. */
   OVERMAP_MAX_INPUT_PIXELS: int(50_000_000, 1),
   OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),
+  /** Memory a worker may spend on downloads in flight (all its batches): with the size limit, it sets how many run at once. */
+  OVERMAP_DOWNLOAD_BUDGET_MB: int(512, 1),
+  /** 0: pick a free port (printed in the log): several workers on one host */
   METRICS_PORT: int(9464, 0),
+  /** where /metrics, /healthz, /readyz listen: loopback unless told (the k8s manifests say 0.0.0.0) */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds a loaded model may stay unused in a worker before it is disposed (a fleet serving many runs). */
   OVERMAP_SCORER_IDLE_SECONDS: int(600, 1),
+  /** Shared by producer and workers (a Kubernetes Secret): jobs, listing chunks and run.json are signed with it and workers refuse anything unsigned. */
+  OVERMAP_JOB_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
+  /** Comma-separated dataset/results URI prefixes a worker may touch (empty: any). */
+  OVERMAP_ALLOWED_PREFIXES: z.string().optional(),
   /** Any non-empty value: print stack traces with unexpected errors. */
   OVERMAP_DEBUG: z.string().optional(),
 });
@@ -40,7 +49,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const picked = Object.fromEntries(ENV_VARS.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
   const r = ConfigSchema.safeParse(picked);
   if (!r.success) {
-    const bad = r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(picked[String(i.path[0])])} (${i.message})`);
+    // Never echo a secret: URLs lose their password, secret-looking variables their value.
+    const shown = (k: string) => (/SECRET|PASSWORD|TOKEN/.test(k) ? '"***"' : JSON.stringify(String(picked[k] ?? '').replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@')));
+    const bad = r.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]))} (${i.message})`);
     throw new InputError(`bad environment: ${bad.join('; ')}`);
   }
   return r.data;

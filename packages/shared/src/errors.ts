@@ -20,3 +20,10 @@ export class NotFoundError extends OverMapError {}
 
 /** A model spec that cannot be used, with the field that is wrong. */
 export class ModelSpecError extends InputError {}
+
+/** An object over the size the caller accepts: refused before (or while) it is downloaded. */
+export class ObjectTooLarge extends OverMapError {
+  constructor(readonly key: string, readonly bytes: number | null, readonly limit: number) {
+    super(`${key} is ${bytes === null ? 'over' : `${bytes} bytes,`} over the ${limit}-byte limit`);
+  }
+}

@@ -11,3 +11,4 @@ export * from './storage/open-store';
 export * from './risk-coverage';
 export * from './run-state';
 export * from './results';
+export * from './job-signing';

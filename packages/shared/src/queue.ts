@@ -19,21 +19,23 @@ export const JOB_OPTIONS = {
   finalize: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
 } as const;
 
-/** `<run>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
-export const batchJobId = (runId: string, batch: number) => `${runId}-b${String(batch).padStart(6, '0')}`;
-export const finalizeJobId = (runId: string) => `${runId}-finalize`;
+/** `<run>-<instance>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
+export const batchJobId = (runId: string, instance: string, batch: number) => `${runId}-${instance}-b${String(batch).padStart(6, '0')}`;
+export const finalizeJobId = (runId: string, instance: string) => `${runId}-${instance}-finalize`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
 export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
 
-/** Per-run state outside BullMQ (BullMQ ids dedupe only while a job exists). */
-export const runKeys = (runId: string) => ({
-  /** hash: total (batches, once listing ended), images, listed, cursor, enqueued */
-  state: `overmap:run:${runId}:state`,
+/** Per-run-instance state outside BullMQ (BullMQ ids dedupe only while a job exists). */
+export const runKeys = (runId: string, instance: string) => ({
+  /** hash: total (batches, once listing ended), images, listed, cursor, results, started */
+  state: `overmap:run:${runId}:${instance}:state`,
   /** set of completed batch indices: SADD is idempotent, so a retried batch counts once */
-  done: `overmap:run:${runId}:done`,
+  done: `overmap:run:${runId}:${instance}:done`,
   /** hash: status -> image count */
-  statuses: `overmap:run:${runId}:statuses`,
+  statuses: `overmap:run:${runId}:${instance}:statuses`,
 });
+/** The run's current instance, so that `overmap status <run-id>` finds it. */
+export const runInstanceKey = (runId: string) => `overmap:run:${runId}:instance`;
 
 export function redisOptions(): RedisOptions {
   // BullMQ workers need maxRetriesPerRequest: null (blocking commands must not time out).
@@ -48,15 +50,49 @@ export function connectRedis(url = redisUrl()): Redis {
   return new Redis(url, redisOptions());
 }
 
-/** Fails fast, in one line, when Redis does not answer. */
+/** A Redis URL fit for messages and logs: any password replaced by ***. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+/** What went wrong talking to Redis, told apart: authentication, TLS, or reaching it at all. */
+export function describeRedisError(url: string, e: Error): string {
+  const at = redactUrl(url);
+  const msg = e.message ?? String(e);
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(msg)) {
+    return `Redis at ${at} refused the credentials (${msg.split('\n')[0]!.replace(/\s+/g, ' ').slice(0, 80)}): check the password in REDIS_URL (redis://:password@host:port)`;
+  }
+  if (/CERT|SSL|TLS|certificate|wrong version number/i.test(`${code} ${msg}`)) {
+    return `TLS to Redis at ${at} failed (${code || msg}): use rediss:// only for a TLS port, and give the server's CA (NODE_EXTRA_CA_CERTS=/path/ca.pem) if it is not publicly trusted`;
+  }
+  if (at.startsWith('rediss://') && /ETIMEDOUT|timeout/i.test(`${code} ${msg}`)) {
+    return `TLS to Redis at ${at} failed (no TLS handshake within the timeout): is it a TLS port? For a plain one use redis://`;
+  }
+  if (/ECONNRESET|Connection is closed|socket closed/i.test(`${code} ${msg}`) && at.startsWith('redis://')) {
+    return `Redis at ${at} closed the connection: if it is a TLS port, use rediss://; else check that it is a Redis server`;
+  }
+  return `cannot reach Redis at ${at} (${code || msg}): start one (redis-server) or set REDIS_URL`;
+}
+
+/** Fails fast, in one line, when Redis does not answer, saying why. */
 export async function checkRedis(url = redisUrl(), timeoutMs = 3000): Promise<void> {
   const r = new Redis(url, { maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, lazyConnect: true });
-  r.on('error', () => undefined);
+  let last: Error | undefined;
+  r.on('error', (e: Error) => { last = e; });
   try {
     await r.connect();
     await r.ping();
   } catch (e) {
-    throw new ServiceError(`cannot reach Redis at ${url} (${(e as Error).message}): start one (redis-server) or set REDIS_URL`, { cause: e });
+    // ioredis reports a failed TLS handshake as a closed connection: the socket's own error says more.
+    const cause = last && !/Connection is closed/i.test(last.message) ? last : (e as Error);
+    throw new ServiceError(describeRedisError(url, cause), { cause });
   } finally {
     r.disconnect();
   }

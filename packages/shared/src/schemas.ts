@@ -5,24 +5,44 @@
  */
 import { z } from 'zod';
 
+/** Whether a listed key is safe to fetch: relative, no '..' segment (either separator), no NUL. */
+export function isSafeKey(k: string): boolean {
+  return k.length > 0 && k.length <= 1024 && !k.startsWith('/') && !k.startsWith('\\') && !k.includes('\0') && !k.split(/[\\/]/).includes('..');
+}
+
 /** An object key relative to the dataset prefix: no absolute paths, no '..', no NUL. */
-export const ObjectKey = z.string().min(1).max(1024).refine(
-  (k) => !k.startsWith('/') && !k.includes('\0') && !k.split(/[\\/]/).includes('..'),
-  { message: "object keys must be relative and must not contain '..'" },
-);
+export const ObjectKey = z.string().refine(isSafeKey, { message: "object keys must be relative and must not contain '..'" });
 
 export const RunId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'run ids use letters, digits, _ . - (at most 100)');
+/** One enqueue of a run: a rerun after its results were deleted is another instance. */
+export const RunInstance = z.string().regex(/^[a-z0-9]{6,16}$/, 'run instances are 6-16 lowercase letters or digits');
 
+/**
+ * A batch job names its batch only; the batch's keys and labels are the listing chunk
+ * under the results (results/layout.ts), written before the job. So a job is a few
+ * dozen bytes of Redis whatever the batch size, and a lost job can be re-added from the
+ * results store alone.
+ */
 export const BatchJobSchema = z.object({
   runId: RunId,
+  instance: RunInstance,
   results: z.string().min(1),
   batch: z.number().int().min(0),
-  keys: z.array(ObjectKey).min(1).max(10_000),
-  labels: z.array(z.string().nullable()).optional(),
-}).refine((j) => !j.labels || j.labels.length === j.keys.length, { message: 'labels must be as many as keys' });
+  /** HMAC of the rest, where the fleet has OVERMAP_JOB_SECRET (job-signing.ts) */
+  sig: z.string().optional(),
+});
 export type BatchJob = z.infer<typeof BatchJobSchema>;
 
-export const FinalizeJobSchema = z.object({ runId: RunId, results: z.string().min(1) });
+/** A listing chunk: the keys of one batch, in listing order, and their labels where given. */
+export const BatchChunkSchema = z.object({
+  batch: z.number().int().min(0),
+  keys: z.array(z.string()).min(1).max(10_000),
+  labels: z.array(z.string().nullable()).optional(),
+  sig: z.string().optional(),
+}).refine((c) => !c.labels || c.labels.length === c.keys.length, { message: 'labels must be as many as keys' });
+export type BatchChunk = z.infer<typeof BatchChunkSchema>;
+
+export const FinalizeJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1), sig: z.string().optional() });
 export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 
 export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;

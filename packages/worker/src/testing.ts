@@ -16,3 +16,4 @@ export { conv2dFilterGradient, conv2dInputGradientStride1, registerWasmGradKerne
 export { overlayPng } from './images/overlay-png';
 export { loadClassifier, loadLayersModel } from './model/load-models';
 export { calibrateMicroBatch } from './fleet/micro-batch';
+export { downloadSlots } from './fleet/process-batch';

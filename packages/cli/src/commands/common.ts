@@ -23,7 +23,8 @@ export function positiveInt(name: string) {
 export function fail(e: unknown): never {
   if (e instanceof OverMapError) {
     process.stderr.write(`overmap: ${e.message}\n`);
-    process.exit(e instanceof ServiceError ? 3 : 2);
+    // 2: bad input; 3: a service (Redis, S3) unreachable or refusing; 4: the run cannot finish as things stand
+    process.exit(e instanceof ServiceError ? 3 : e.name === 'RunStuckError' ? 4 : 2);
   }
   const err = e as Error;
   process.stderr.write(`overmap: ${err?.name === 'ZodError' ? 'invalid data' : 'unexpected error'}: ${err?.message ?? String(e)}\n`);

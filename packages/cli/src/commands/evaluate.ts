@@ -77,7 +77,17 @@ export async function decisionOf(resultsUri: string): Promise<string | null> {
   }
 }
 
+/** An output file's folder must exist: said before any work, in one line. */
+async function checkOutputPath(file: string | undefined, option: string): Promise<void> {
+  if (!file) return;
+  const dir = path.dirname(path.resolve(file));
+  const st = await fs.stat(dir).catch(() => null);
+  if (!st?.isDirectory()) throw new InputError(`${option} ${file}: folder ${dir} does not exist; create it or write elsewhere`);
+}
+
 export async function evaluateCommand(resultsUri: string, f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string }): Promise<string> {
+  await checkOutputPath(f.json, '--json');
+  await checkOutputPath(f.plot, '--plot');
   const { records, classes } = await readRecords(resultsUri);
   const test = scorable(records, classes);
   if (test.length === 0) throw new InputError(`no labelled, scorable records under ${resultsUri}: evaluate needs a run with --labels`);

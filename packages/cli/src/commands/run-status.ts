@@ -1,6 +1,13 @@
-/** Progress of a run, from Redis (batches done, statuses) and the results store (run.json, manifest). */
+/**
+ * Progress of a run, told honestly: batches done (Redis, or the manifest once finished) and
+ * failed for good (with their errors), the queue's waiting/active jobs, the workers
+ * connected to the queue, and whether the run can still finish.
+ */
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { InputError, type Manifest, type RunJson, RunResults, runKeys } from '@overmap/shared';
+import { BATCH_QUEUE, InputError, type Manifest, type RunJson, RunResults, batchJobId, runInstanceKey, runKeys } from '@overmap/shared';
+
+export interface FailedBatch { batch: number; error: string; attempts: number; failed_at: string }
 
 export interface RunStatus {
   runId: string;
@@ -12,37 +19,88 @@ export interface RunStatus {
   startedMs: number | null;
   manifest: Manifest | null;
   run: RunJson | null;
+  /** batches whose job failed for good */
+  failed: FailedBatch[];
+  /** queue-wide (every run's) jobs waiting and active */
+  queue: { waiting: number; active: number; delayed: number };
+  /** worker connections on the batch queue */
+  workers: number;
+  /** whether Redis still holds the run's state (a restart without persistence loses it) */
+  inRedis: boolean;
 }
 
 const looksLikeUri = (s: string) => s.includes('://') || s.includes('/') || s.startsWith('.');
 
-export async function readStatus(redis: Redis, target: string): Promise<RunStatus> {
-  let runId = target;
+/** The run's failed batch jobs, from BullMQ's failed set (only this run instance's ids). */
+export async function failedBatches(queue: Queue, run: Pick<RunJson, 'run_id' | 'instance'>): Promise<FailedBatch[]> {
+  const prefix = batchJobId(run.run_id, run.instance, 0).replace(/b0+$/, 'b');
+  const out: FailedBatch[] = [];
+  for (let start = 0; ; start += 1000) {
+    const jobs = await queue.getFailed(start, start + 999);
+    for (const j of jobs) {
+      if (!j?.id?.startsWith(prefix)) continue;
+      out.push({ batch: Number(j.id.slice(prefix.length)), error: j.failedReason ?? '', attempts: j.attemptsMade, failed_at: new Date(j.finishedOn ?? j.timestamp).toISOString() });
+    }
+    if (jobs.length < 1000) break;
+  }
+  return out.sort((a, b) => a.batch - b.batch);
+}
+
+export async function readStatus(redis: Redis, target: string, prefix: string): Promise<RunStatus> {
   let results: string | null = null;
   let run: RunJson | null = null;
+  let runId = target;
+  let instance: string | null = null;
   if (looksLikeUri(target)) {
     const store = RunResults.open(target);
     run = await store.requireRun();
     runId = run.run_id;
+    instance = run.instance;
     results = store.uri;
+  } else {
+    instance = await redis.get(runInstanceKey(runId));
+    if (!instance) throw new InputError(`no run ${runId} in Redis: give the results URI instead (overmap status s3://bucket/results/)`);
   }
-  const keys = runKeys(runId);
+  const keys = runKeys(runId, instance);
   const [state, done, statuses] = await Promise.all([redis.hgetall(keys.state), redis.scard(keys.done), redis.hgetall(keys.statuses)]);
   results ??= state.results ?? null;
-  if (!results && Object.keys(state).length === 0) throw new InputError(`no run ${runId} in Redis: give the results URI instead (overmap status s3://bucket/results/)`);
   let manifest: Manifest | null = null;
   if (results) {
     const store = RunResults.open(results);
     run ??= (await store.readRun()) ?? null;
     manifest = (await store.readManifest()) ?? null;
   }
-  const total = state.total !== undefined ? Number(state.total) : run?.batches ?? null;
-  return {
-    runId, results, totalBatches: total,
-    doneBatches: manifest && total !== null ? total : done,
-    images: state.images !== undefined ? Number(state.images) : run?.images ?? null,
-    statuses: Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, Number(v)])),
-    startedMs: state.started ? Number(state.started) : run ? Date.parse(run.created) : null,
-    manifest, run,
-  };
+  const queue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
+  try {
+    const [counts, workers, failed] = await Promise.all([
+      queue.getJobCounts('waiting', 'active', 'delayed'),
+      queue.getWorkers(),
+      run && !manifest ? failedBatches(queue, run) : Promise.resolve([]),
+    ]);
+    const total = state.total !== undefined ? Number(state.total) : run?.batches ?? null;
+    return {
+      runId, results, totalBatches: total,
+      doneBatches: manifest && total !== null ? total : done,
+      images: state.images !== undefined ? Number(state.images) : run?.images ?? null,
+      statuses: Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, Number(v)])),
+      startedMs: state.started ? Number(state.started) : run ? Date.parse(run.created) : null,
+      manifest, run, failed,
+      queue: { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0 },
+      workers: workers.length,
+      inRedis: Object.keys(state).length > 0,
+    };
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Finished, still going, or stuck (and what to do). */
+export function runVerdict(s: RunStatus): { state: 'finished' | 'running' | 'stuck'; why?: string } {
+  if (s.manifest) return { state: 'finished' };
+  const pending = (s.totalBatches ?? Infinity) - s.doneBatches - s.failed.length;
+  if (s.failed.length > 0 && pending <= 0) {
+    return { state: 'stuck', why: `${s.failed.length} batch(es) failed for good (first: batch ${s.failed[0]!.batch}: ${s.failed[0]!.error}); fix the cause, then overmap retry ${s.results ?? s.runId}` };
+  }
+  if (s.workers === 0) return { state: 'stuck', why: `no worker is connected to the queue: start workers (overmap worker) or rerun overmap run` };
+  return { state: 'running' };
 }

@@ -7,6 +7,8 @@ export const MANIFEST_JSON = 'manifest.json';
 export const RECORDS_PARQUET = 'records.parquet';
 export const PARTS_PREFIX = 'parts/';
 export const OVERLAYS_PREFIX = 'overlays/';
+export const LISTING_PREFIX = 'listing/';
+export const FAILURES_JSONL = 'failures.jsonl';
 
 /** `parts/batch-000042.jsonl`: one file per batch, so a retried batch overwrites its own file. */
 export const partKey = (batch: number) => `${PARTS_PREFIX}batch-${String(batch).padStart(6, '0')}.jsonl`;
@@ -16,5 +18,8 @@ export const batchFromPartKey = (key: string): number | undefined => {
   return m ? Number(m[1]) : undefined;
 };
 
-/** `overlays/<key without its extension>.png`: overlays sit like the dataset. */
-export const overlayKey = (key: string) => `${OVERLAYS_PREFIX}${key.replace(/\.[^./]+$/, '')}.png`;
+/** `overlays/<key>.png`, the whole key kept (x.webp and x.avif get two files): overlays sit like the dataset. */
+export const overlayKey = (key: string) => `${OVERLAYS_PREFIX}${key}.png`;
+
+/** `listing/batch-000042.json`: the keys (and labels) of batch 42, written by enqueue before its job. */
+export const chunkKey = (batch: number) => `${LISTING_PREFIX}batch-${String(batch).padStart(6, '0')}.json`;

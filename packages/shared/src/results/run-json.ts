@@ -1,6 +1,6 @@
 /** run.json: what a run is (written by enqueue before the first job, read by everyone after). */
 import { z } from 'zod';
-import { RunId } from '../schemas';
+import { RunId, RunInstance } from '../schemas';
 
 export const RunParamsSchema = z.object({
   batchSize: z.number().int().min(1),
@@ -12,6 +12,8 @@ export const RunParamsSchema = z.object({
 
 export const RunJsonSchema = z.object({
   run_id: RunId,
+  /** this enqueue of the run: job ids and Redis keys carry it, so a rerun never meets an old run's jobs */
+  instance: RunInstance,
   dataset: z.string(),
   results: z.string(),
   model: z.object({ uri: z.string(), hash: z.string(), name: z.string().optional() }),
@@ -24,5 +26,7 @@ export const RunJsonSchema = z.object({
   batches: z.number().int().min(0).optional(),
   images: z.number().int().min(0).optional(),
   skipped_keys: z.number().int().min(0).optional(),
+  /** HMAC of the rest, where the fleet has OVERMAP_JOB_SECRET (job-signing.ts) */
+  sig: z.string().optional(),
 });
 export type RunJson = z.infer<typeof RunJsonSchema>;

@@ -4,10 +4,11 @@
  * status, evaluate and the report all go through it.
  */
 import { InputError } from '../errors';
-import { type ImageRecord, RecordSchema } from '../schemas';
+import { sign, verify } from '../job-signing';
+import { type BatchChunk, BatchChunkSchema, type ImageRecord, RecordSchema } from '../schemas';
 import { type ObjectStore, PreconditionFailed, listAll } from '../storage/object-store';
 import { openStore } from '../storage/open-store';
-import { MANIFEST_JSON, PARTS_PREFIX, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
+import { FAILURES_JSONL, MANIFEST_JSON, PARTS_PREFIX, chunkKey, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
 import { type Manifest, ManifestSchema } from './manifest';
 import { type RunJson, RunJsonSchema } from './run-json';
 
@@ -21,15 +22,30 @@ function parseJson<T>(raw: Buffer, what: string, parse: (v: unknown) => T): T {
   try {
     return parse(v);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`${what} does not match this version's schema (${(e as Error).message.split('\n')[0]})`, { cause: e });
   }
 }
 
-export class RunResults {
-  constructor(readonly store: ObjectStore) {}
+export interface RunResultsOptions {
+  /** OVERMAP_JOB_SECRET: run.json and listing chunks are signed on write and verified on read */
+  secret?: string;
+}
 
-  static open(uri: string): RunResults {
-    return new RunResults(openStore(uri, {}, 'results URI'));
+export class RunResults {
+  constructor(readonly store: ObjectStore, private readonly options: RunResultsOptions = {}) {}
+
+  static open(uri: string, options: RunResultsOptions = {}): RunResults {
+    return new RunResults(openStore(uri, {}, 'results URI'), options);
+  }
+
+  /** With a secret: the raw object must carry a valid signature (checked before the schema fills defaults). */
+  private verified(raw: unknown, what: string): unknown {
+    const { secret } = this.options;
+    if (secret && (typeof raw !== 'object' || raw === null || !verify(raw as Record<string, unknown>, secret))) {
+      throw new InputError(`${what} is unsigned or altered (OVERMAP_JOB_SECRET): refused; only the producer may write it`);
+    }
+    return raw;
   }
 
   get uri(): string {
@@ -39,7 +55,7 @@ export class RunResults {
   /** run.json, or undefined where no run was enqueued here. */
   async readRun(): Promise<RunJson | undefined> {
     const raw = await this.store.getIfExists(RUN_JSON);
-    return raw && parseJson(raw, `${this.uri}${RUN_JSON}`, (v) => RunJsonSchema.parse(v));
+    return raw && parseJson(raw, `${this.uri}${RUN_JSON}`, (v) => RunJsonSchema.parse(this.verified(v, `${this.uri}${RUN_JSON}`)));
   }
 
   /** run.json, which must exist (and belong to `runId`, where given). */
@@ -51,7 +67,8 @@ export class RunResults {
   }
 
   async writeRun(run: RunJson): Promise<void> {
-    await this.store.put(RUN_JSON, JSON.stringify(RunJsonSchema.parse(run), null, 2), { contentType: 'application/json' });
+    const { sig: _old, ...rest } = RunJsonSchema.parse(run);
+    await this.store.put(RUN_JSON, JSON.stringify(sign(rest, this.options.secret), null, 2), { contentType: 'application/json' });
   }
 
   async readManifest(): Promise<Manifest | undefined> {
@@ -74,6 +91,31 @@ export class RunResults {
       if (e instanceof PreconditionFailed) return false;
       throw e;
     }
+  }
+
+  async writeChunk(chunk: BatchChunk): Promise<void> {
+    const { sig: _old, ...rest } = chunk;
+    await this.store.put(chunkKey(chunk.batch), JSON.stringify(sign(rest, this.options.secret)), { contentType: 'application/json' });
+  }
+
+  chunkExists(batch: number): Promise<boolean> {
+    return this.store.exists(chunkKey(batch));
+  }
+
+  /** A batch's keys and labels; an InputError where the chunk is missing or malformed. */
+  async readChunk(batch: number): Promise<BatchChunk> {
+    const key = chunkKey(batch);
+    const raw = await this.store.getIfExists(key);
+    if (!raw) throw new InputError(`${this.uri}${key} is missing: the run's listing was deleted; enqueue the run again`);
+    const chunk = parseJson(raw, `${this.uri}${key}`, (v) => BatchChunkSchema.parse(this.verified(v, `${this.uri}${key}`)));
+    if (chunk.batch !== batch) throw new InputError(`${this.uri}${key} holds batch ${chunk.batch}, not ${batch}`);
+    return chunk;
+  }
+
+  /** One line per batch that failed for good, its error (S3 Batch Operations' report, in spirit). */
+  async writeFailures(lines: { batch: number; error: string; attempts: number; failed_at: string }[]): Promise<string> {
+    await this.store.put(FAILURES_JSONL, lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : ''), { contentType: 'application/x-ndjson' });
+    return FAILURES_JSONL;
   }
 
   async writePart(batch: number, records: ImageRecord[]): Promise<void> {

@@ -6,8 +6,8 @@
 import { promises as fs, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { InputError, NotFoundError } from '../errors';
-import { type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+import { InputError, NotFoundError, ObjectTooLarge } from '../errors';
+import { type GetOptions, type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
 export class FsObjectStore implements ObjectStore {
   readonly uri: string;
@@ -28,7 +28,11 @@ export class FsObjectStore implements ObjectStore {
     return full;
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    if (options.maxBytes !== undefined) {
+      const st = await fs.stat(this.resolve(key)).catch(() => null);
+      if (st && st.size > options.maxBytes) throw new ObjectTooLarge(key, st.size, options.maxBytes);
+    }
     const b = await this.getIfExists(key);
     if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
     return b;
@@ -63,6 +67,11 @@ export class FsObjectStore implements ObjectStore {
     } finally {
       await fs.rm(tmp, { force: true });
     }
+  }
+
+  /** A symbolic link to a file counts as that file (datasets built of links are common); links to directories are not followed. */
+  private async linksToFile(key: string): Promise<boolean> {
+    return fs.stat(this.resolve(key)).then((st) => st.isFile(), () => false);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -103,7 +112,7 @@ export class FsObjectStore implements ObjectStore {
           if (!(key.startsWith(prefix) || prefix.startsWith(key))) continue;
           if (after && !after.startsWith(key) && key < after) continue;
           if (!(await walk(key))) return false;
-        } else if (d.isFile() && key.startsWith(prefix) && key > after) {
+        } else if ((d.isFile() || (d.isSymbolicLink() && (await this.linksToFile(key)))) && key.startsWith(prefix) && key > after) {
           if (objects.length === pageSize) return false;
           objects.push({ key });
         }

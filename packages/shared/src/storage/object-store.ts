@@ -20,16 +20,23 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
 }
 
+export interface GetOptions {
+  /** Refuse an object larger than this, before downloading it where its size is known, else while streaming (ObjectTooLarge). */
+  maxBytes?: number;
+}
+
 export interface ObjectStore {
   /** Human-readable URI of the root (s3://bucket/prefix/ or file:///dir/). */
   readonly uri: string;
-  get(key: string): Promise<Buffer>;
+  get(key: string, options?: GetOptions): Promise<Buffer>;
   /** Undefined when the key does not exist. */
   getIfExists(key: string): Promise<Buffer | undefined>;
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** One page of keys under `prefix` in lexicographic order, starting after `startAfter` or at token `next`. */
   listPage(prefix: string, options?: { next?: string; startAfter?: string; pageSize?: number }): Promise<ListPage>;
+  /** Every object under `prefix` after `startAfter`, where the store has a native iterator (S3's paginator). */
+  list?(prefix: string, startAfter?: string): AsyncIterable<ListedObject>;
   /** Checks that the root is reachable (bucket exists, directory readable). */
   check(): Promise<void>;
 }
@@ -43,6 +50,10 @@ export class PreconditionFailed extends Error {
 
 /** Iterates all objects under a prefix, one page in memory at a time. */
 export async function* listAll(store: ObjectStore, prefix = '', startAfter?: string): AsyncGenerator<ListedObject> {
+  if (store.list) {
+    yield* store.list(prefix, startAfter);
+    return;
+  }
   let next: string | undefined;
   let first = true;
   while (first || next) {

@@ -7,12 +7,12 @@
  * repartitions.
  */
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, paginateListObjectsV2,
   S3Client, type S3ClientConfig, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { configValue } from '../config';
-import { InputError, NotFoundError, ServiceError } from '../errors';
-import { type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+import { InputError, NotFoundError, ObjectTooLarge, ServiceError } from '../errors';
+import { type GetOptions, type ListPage, type ListedObject, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -35,6 +35,10 @@ export function makeS3Client(o: S3StoreOptions = {}): S3Client {
     config.requestChecksumCalculation = 'WHEN_REQUIRED';
     config.responseChecksumValidation = 'WHEN_REQUIRED';
   }
+  // The SDK warns in 9 lines on every process under Node 20 that its releases after January
+  // 2027 need Node 22. The lockfile pins a release that supports 20, the images run 22, and
+  // the README says so: the warning only hid real errors in every command's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client(config);
 }
 
@@ -64,6 +68,9 @@ export class S3ObjectStore implements ObjectStore {
     if (name === 'NoSuchBucket' || (status === 404 && what.startsWith('bucket'))) {
       return new InputError(`bucket ${this.bucket} does not exist (${this.uri}): create it or fix the URI`, { cause: e });
     }
+    if (name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
+      return new ServiceError(`no AWS credentials for ${this.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role provides them`, { cause: e });
+    }
     if (name === 'AccessDenied' || status === 403) {
       return new ServiceError(`access denied to ${this.uri} (${what}): check the AWS credentials and the bucket policy`, { cause: e });
     }
@@ -75,10 +82,38 @@ export class S3ObjectStore implements ObjectStore {
     return e as Error;
   }
 
-  async get(key: string): Promise<Buffer> {
-    const b = await this.getIfExists(key);
-    if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
-    return b;
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    if (options.maxBytes === undefined) {
+      const b = await this.getIfExists(key);
+      if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
+      return b;
+    }
+    const max = options.maxBytes;
+    let r;
+    try {
+      r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
+    } catch (e) {
+      if ((e as Error)?.name === 'NoSuchKey') throw new NotFoundError(`no object ${key} under ${this.uri}`);
+      throw this.wrap(e, `GET ${key}`);
+    }
+    const body = r.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    if (!body) throw new NotFoundError(`no body for ${key} under ${this.uri}`);
+    // Content-Length first: a 5 GB object is refused without reading it.
+    if (r.ContentLength !== undefined && r.ContentLength > max) {
+      body.destroy?.();
+      throw new ObjectTooLarge(key, r.ContentLength, max);
+    }
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    for await (const c of body) {
+      n += c.length;
+      if (n > max) {
+        body.destroy?.();
+        throw new ObjectTooLarge(key, null, max);
+      }
+      chunks.push(c);
+    }
+    return Buffer.concat(chunks);
   }
 
   async getIfExists(key: string): Promise<Buffer | undefined> {
@@ -129,6 +164,20 @@ export class S3ObjectStore implements ObjectStore {
         .filter((o) => o.Key !== undefined)
         .map((o) => ({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 }));
       return { objects, next: r.IsTruncated ? r.NextContinuationToken : undefined };
+    } catch (e) {
+      throw this.wrap(e, 'bucket listing');
+    }
+  }
+
+  /** Every object under a prefix, through the SDK's paginator (one page in memory at a time). */
+  async *list(prefix: string, startAfter?: string): AsyncGenerator<ListedObject> {
+    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, {
+      Bucket: this.bucket, Prefix: this.k(prefix), StartAfter: startAfter ? this.k(startAfter) : undefined,
+    });
+    try {
+      for await (const page of pages) {
+        for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+      }
     } catch (e) {
       throw this.wrap(e, 'bucket listing');
     }

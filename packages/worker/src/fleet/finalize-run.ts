@@ -9,9 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
+import { checkJobSignature } from './process-batch';
 import {
   FinalizeJobSchema, type ImageRecord, InputError, type Manifest, RECORDS_PARQUET, type RunJson, RunResults, type Scored,
-  classIndexer, logger, partKey, quantiles, riskCoverageTable, writeRecordsParquet,
+  checkAllowed, classIndexer, logger, partKey, quantiles, riskCoverageTable, writeRecordsParquet,
 } from '@overmap/shared';
 
 export interface FinalizeResult { manifestWritten: boolean; total: number }
@@ -78,19 +79,23 @@ async function* recordsOf(results: RunResults, batches: number, summary: RunSumm
   }
 }
 
-export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string): Promise<FinalizeResult> {
+export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, guard: { secret?: string; allowed?: string[] } = {}): Promise<FinalizeResult> {
+  checkJobSignature(job.data, guard.secret, 'finalize');
   const parsed = FinalizeJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`malformed finalize job payload: ${parsed.error.message}`);
-  const { runId, results: resultsUri } = parsed.data;
-  const results = RunResults.open(resultsUri);
-  if (await results.hasManifest()) return { manifestWritten: false, total: 0 };
+  const { runId, instance, results: resultsUri } = parsed.data;
   let run: RunJson;
+  let results: RunResults;
   try {
+    checkAllowed(resultsUri, guard.allowed ?? [], 'results URI');
+    results = RunResults.open(resultsUri, { secret: guard.secret });
+    if (await results.hasManifest()) return { manifestWritten: false, total: 0 };
     run = await results.requireRun(runId);
   } catch (e) {
     if (e instanceof InputError) throw new UnrecoverableError(e.message);
     throw e;
   }
+  if (run.instance !== instance) throw new UnrecoverableError(`finalize job for instance ${instance} of run ${runId}, but ${resultsUri} holds instance ${run.instance}: stale`);
   if (run.batches === undefined) throw new Error(`run ${runId}: the listing has not finished yet`);
 
   const present = new Set<number>();

@@ -4,6 +4,7 @@
  * taking jobs).
  */
 import * as http from 'node:http';
+import { ServiceError } from '@overmap/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
@@ -35,7 +36,8 @@ export function createMetrics(queueCounts?: () => Promise<Record<string, number>
   return { registry, images, batches, stageSeconds, queueDepth };
 }
 
-export function serveMetrics(metrics: Metrics, port: number, ready: () => Promise<boolean>): http.Server {
+/** Listens on host:port (0 = a free port); a port in use is one line that says what to do. */
+export async function serveMetrics(metrics: Metrics, port: number, host: string, ready: () => Promise<boolean>): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     void (async () => {
       if (req.url === '/metrics') {
@@ -51,6 +53,11 @@ export function serveMetrics(metrics: Metrics, port: number, ready: () => Promis
       }
     })().catch(() => res.writeHead(500).end());
   });
-  server.listen(port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
+      ? new ServiceError(`metrics port ${port} on ${host} is in use (another worker on this host?): set METRICS_PORT=0 to pick a free port, or run the worker with --no-metrics`)
+      : new ServiceError(`cannot serve metrics on ${host}:${port} (${e.code ?? e.message}): set METRICS_HOST / METRICS_PORT, or run the worker with --no-metrics`)));
+    server.listen(port, host, () => resolve());
+  });
   return server;
 }

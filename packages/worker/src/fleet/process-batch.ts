@@ -10,7 +10,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ServiceError, errorRecord, logger, markBatchDone, maybeFinalize,
+  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize, verify,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
@@ -29,6 +29,19 @@ export interface BatchDeps {
   computeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   /** images per scoring call; default: the scorer's calibrated micro-batch */
   microBatch?: number;
+  /** downloads in flight across all of the worker's batches (downloadSlots) */
+  downloads?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * Downloads a worker may have in flight: its download budget over the largest file it
+ * accepts (each file is refused past OVERMAP_MAX_IMAGE_BYTES before or while it downloads),
+ * never more than OVERMAP_DOWNLOAD_CONCURRENCY. So memory for downloads is bounded whatever
+ * the files' sizes.
+ */
+export function downloadSlots(config: Pick<Config, 'OVERMAP_DOWNLOAD_BUDGET_MB' | 'OVERMAP_MAX_IMAGE_BYTES' | 'OVERMAP_DOWNLOAD_CONCURRENCY'>): number {
+  const byBudget = Math.floor((config.OVERMAP_DOWNLOAD_BUDGET_MB * 1024 * 1024) / config.OVERMAP_MAX_IMAGE_BYTES);
+  return Math.max(1, Math.min(config.OVERMAP_DOWNLOAD_CONCURRENCY, byBudget));
 }
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -44,39 +57,58 @@ export function parseBatchJob(data: unknown): BatchJob {
 
 type Decoded = Awaited<ReturnType<typeof decodeImage>>;
 
+/** With OVERMAP_JOB_SECRET, a job must carry the producer's signature over its payload. */
+export function checkJobSignature(data: unknown, secret: string | undefined, kind: string): void {
+  if (!secret) return;
+  if (typeof data !== 'object' || data === null || !verify(data as Record<string, unknown>, secret)) {
+    throw new UnrecoverableError(`unsigned or altered ${kind} job refused (OVERMAP_JOB_SECRET): only the producer may add jobs`);
+  }
+}
+
 export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images: number; byStatus: Record<string, number> }> {
+  checkJobSignature(job.data, deps.config.OVERMAP_JOB_SECRET, 'batch');
   const data = parseBatchJob(job.data);
   const t0 = performance.now();
-  const records = await deps.contexts.use(data.runId, data.results, (ctx) => scoreRecords(data, ctx, deps)).catch((e) => {
+  const records = await deps.contexts.use(data.runId, data.results, async (ctx) => {
+    if (ctx.run.instance !== data.instance) {
+      throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} now holds instance ${ctx.run.instance}: a stale job from an earlier enqueue`);
+    }
+    return scoreRecords(data, await ctx.results.readChunk(data.batch), ctx, deps);
+  }).catch((e) => {
     // Bad input (a missing run.json, a changed or invalid model) is not fixed by retrying.
     if (e instanceof InputError) throw new UnrecoverableError((e as Error).message);
     throw e;
   });
   const byStatus: Record<string, number> = {};
   for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  if (await markBatchDone(deps.redis, data.runId, data.batch, byStatus)) {
+  if (await markBatchDone(deps.redis, data.runId, data.instance, data.batch, byStatus)) {
     for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
   }
-  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.results);
+  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results, deps.config.OVERMAP_JOB_SECRET);
   deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
   logger.debug({ run: data.runId, batch: data.batch, images: records.length, byStatus }, 'batch done');
   return { images: records.length, byStatus };
 }
 
 /** Fetch, decode, score and write one batch's part file; returns its records. */
-async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
+async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
   const { scorer } = ctx;
-  const labels = data.labels ?? data.keys.map(() => null);
-  const limit = pLimit(deps.config.OVERMAP_DOWNLOAD_CONCURRENCY);
+  const keys = chunk.keys;
+  const labels = chunk.labels ?? keys.map(() => null);
+  const own = pLimit(downloadSlots(deps.config));
+  const limit: <T>(fn: () => Promise<T>) => Promise<T> = deps.downloads ?? ((fn) => own(fn));
   const stage = (name: string, since: number) => deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
 
   // Fetch and decode: per-image failures become records, never a failed batch.
   const tFetch = performance.now();
-  const decoded: Decoded[] = await Promise.all(data.keys.map((key) => limit(async () => {
+  const decoded: Decoded[] = await Promise.all(keys.map((key) => limit(async () => {
+    // Never trust a key: one that could leave the dataset prefix is a record, not a failed batch.
+    if (!isSafeKey(key)) return { ok: false as const, status: 'read_error' as const, error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read` };
     let bytes: Buffer;
     try {
-      bytes = await ctx.dataset.get(key);
+      bytes = await ctx.dataset.get(key, { maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES });
     } catch (e) {
+      if (e instanceof ObjectTooLarge) return { ok: false as const, status: 'too_large' as const, error: e.message };
       if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
       return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
     }
@@ -87,11 +119,11 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
   })));
   stage('fetch_decode', tFetch);
 
-  const records: ImageRecord[] = new Array(data.keys.length);
+  const records: ImageRecord[] = new Array(keys.length);
   const okIdx: number[] = [];
   decoded.forEach((d, i) => {
     if (d.ok) okIdx.push(i);
-    else records[i] = errorRecord(data.keys[i]!, labels[i] ?? null, d.status, d.error);
+    else records[i] = errorRecord(keys[i]!, labels[i] ?? null, d.status, d.error);
   });
 
   const overlays = ctx.run.params.overlays;
@@ -104,12 +136,12 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
       const inputs = idx.map((i) => {
         const d = decoded[i]!;
         if (!d.ok) throw new Error('unreachable');
-        return { rgb: d.rgb, segRgb: d.segRgb, key: data.keys[i]!, label: ctx.classOf(labels[i]) };
+        return { rgb: d.rgb, segRgb: d.segRgb, key: keys[i]!, label: ctx.classOf(labels[i]) };
       });
       const scores = scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
       idx.forEach((i, j) => {
         const s = scores[j]!;
-        records[i] = recordFor(data.keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
+        records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
         if (s.maps && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ index: i, rgb: inputs[j]!.rgb, maps: s.maps });
       });
       await yieldToLoop();
@@ -119,7 +151,7 @@ async function scoreRecords(data: BatchJob, ctx: RunContext, deps: BatchDeps): P
 
   // Overlays first: a record names its overlay only once the PNG exists.
   await Promise.all(overlayJobs.map((o) => limit(async () => {
-    records[o.index]!.overlay = await ctx.results.putOverlay(data.keys[o.index]!, await overlayPng(o.rgb, scorer.inputSize, o.maps));
+    records[o.index]!.overlay = await ctx.results.putOverlay(keys[o.index]!, await overlayPng(o.rgb, scorer.inputSize, o.maps));
   })));
 
   const tWrite = performance.now();

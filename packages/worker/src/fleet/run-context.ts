@@ -4,7 +4,7 @@
  * by every run that uses it, and disposed after OVERMAP_SCORER_IDLE_SECONDS unused, so a
  * long-lived worker serving many models does not keep them all).
  */
-import { InputError, type ObjectStore, type RunJson, RunResults, classIndexer, openStore } from '@overmap/shared';
+import { InputError, type ObjectStore, type RunJson, RunResults, checkAllowed, classIndexer, openStore } from '@overmap/shared';
 import { loadSpec } from '../model/model-spec';
 import { OverMapScorer } from '../scoring/overmap-scorer';
 import type { Scorer } from '../scoring/scorer';
@@ -39,7 +39,12 @@ interface LoadedScorer { scorer: Promise<{ scorer: Scorer; microBatch: number }>
 export class RunContexts {
   private readonly runs = new Map<string, Promise<RunJson>>();
   private readonly scorers = new Map<string, LoadedScorer>();
-  constructor(private readonly factory: ScorerFactory = defaultScorerFactory, private readonly idleMs = 600_000) {}
+  constructor(
+    private readonly factory: ScorerFactory = defaultScorerFactory,
+    private readonly idleMs = 600_000,
+    /** OVERMAP_JOB_SECRET and OVERMAP_ALLOWED_PREFIXES: what a job may make this worker read and write */
+    private readonly guard: { secret?: string; allowed?: string[] } = {},
+  ) {}
 
   /** Runs `fn` with the run's context; its scorer is not disposed while `fn` runs. */
   async use<T>(runId: string, resultsUri: string, fn: (ctx: RunContext) => Promise<T>): Promise<T> {
@@ -51,7 +56,7 @@ export class RunContexts {
       const { scorer, microBatch } = await entry.scorer;
       const ctx: RunContext = {
         run, scorer, microBatch,
-        results: RunResults.open(resultsUri), dataset: openStore(run.dataset, {}, 'dataset URI'),
+        results: RunResults.open(resultsUri, { secret: this.guard.secret }), dataset: openStore(run.dataset, {}, 'dataset URI'),
         classOf: classIndexer(scorer.spec.classes),
         threshold: run.params.threshold,
       };
@@ -66,7 +71,13 @@ export class RunContexts {
     const key = `${runId}\0${resultsUri}`;
     let p = this.runs.get(key);
     if (!p) {
-      p = RunResults.open(resultsUri).requireRun(runId);
+      const allowed = this.guard.allowed ?? [];
+      p = (async () => {
+        checkAllowed(resultsUri, allowed, 'results URI');
+        const run = await RunResults.open(resultsUri, { secret: this.guard.secret }).requireRun(runId);
+        checkAllowed(run.dataset, allowed, 'dataset');
+        return run;
+      })();
       this.runs.set(key, p);
       p.catch(() => this.runs.delete(key)); // a transient failure may succeed next time
     }

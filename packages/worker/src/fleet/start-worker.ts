@@ -5,15 +5,16 @@
  * within the grace period, exit 0. A process killed outright loses nothing: its job's
  * lock expires, BullMQ marks it stalled and another worker runs it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import pLimit from 'p-limit';
 import {
-  BATCH_QUEUE, type Config, FINALIZE_QUEUE, connectRedis, logger,
+  BATCH_QUEUE, type Config, FINALIZE_QUEUE, connectRedis, logger, parseAllowedPrefixes,
 } from '@overmap/shared';
 import { initBackend } from '../backend/select-backend';
 import { finalizeRun } from './finalize-run';
 import { createMetrics, serveMetrics } from './metrics';
-import { processBatch } from './process-batch';
+import { downloadSlots, processBatch } from './process-batch';
 import { RunContexts, type ScorerFactory } from './run-context';
 
 export interface WorkerOptions {
@@ -45,14 +46,30 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const batchQueue = new Queue(BATCH_QUEUE, { connection: redis, prefix });
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
   const metrics = createMetrics(() => batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
-  const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000);
+  const guard = { secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES) };
+  const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000, guard);
   const lock = pLimit(1);
-  const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn) };
+  const downloads = pLimit(downloadSlots(config));
+  const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn) };
+
+  let accepting = true;
+  // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
+  // forever, so a bare ping would hang the probe while Redis is down).
+  const pingWithin = (ms: number) => Promise.race([redis.ping().then((r) => r === 'PONG'), sleep(ms, false, { ref: false })]);
+  let server: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  try {
+    server = o.metricsPort === null ? null : await serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, config.METRICS_HOST, async () => accepting && redis.status === 'ready' && pingWithin(1000));
+  } catch (e) {
+    // Before any job is taken: a port in use is one line, not a half-started worker.
+    await Promise.all([batchQueue.close(), finalizeQueue.close()]).catch(() => undefined);
+    redis.disconnect();
+    throw e;
+  }
 
   const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
   const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };
   const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
-  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion), { ...common, concurrency: 1 });
+  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion, guard), { ...common, concurrency: 1 });
   batchWorker.on('completed', () => metrics.batches.inc({ outcome: 'completed' }));
   batchWorker.on('failed', (job, err) => {
     metrics.batches.inc({ outcome: 'failed' });
@@ -60,15 +77,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   finalizeWorker.on('failed', (job, err) => logger.error({ job: job?.id, err: err.message }, 'finalize failed'));
   for (const w of [batchWorker, finalizeWorker]) w.on('error', (e) => logger.warn({ err: e.message }, 'worker error'));
-
-  let accepting = true;
-  // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
-  // forever, so a bare ping would hang the probe while Redis is down).
-  const pingWithin = (ms: number) => Promise.race([
-    redis.ping().then((r) => r === 'PONG'),
-    new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
-  ]);
-  const server = o.metricsPort === null ? null : serveMetrics(metrics, o.metricsPort ?? config.METRICS_PORT, async () => accepting && redis.status === 'ready' && pingWithin(1000));
 
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
@@ -81,10 +89,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       clearInterval(idleTimer);
       // close() waits for active jobs without a limit: bound it by the grace period.
       const closing = Promise.all([batchWorker.close(), finalizeWorker.close()]);
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), config.OVERMAP_GRACE_SECONDS * 1000).unref()),
-      ]);
+      const timedOut = await Promise.race([closing.then(() => false), sleep(config.OVERMAP_GRACE_SECONDS * 1000, true, { ref: false })]);
       if (timedOut) {
         logger.warn('grace period over: leaving the active batch to stall and be retried by another worker');
         await Promise.all([batchWorker.close(true), finalizeWorker.close(true)]).catch(() => undefined);
@@ -114,6 +119,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   }, 500);
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => void stop(sig));
-  logger.info({ queue: BATCH_QUEUE, prefix, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY, metricsPort: server ? (o.metricsPort ?? config.METRICS_PORT) : null }, 'worker started');
+  logger.info({ queue: BATCH_QUEUE, prefix, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY, metrics: server ? `http://${config.METRICS_HOST}:${(server.address() as { port: number }).port}/metrics` : null }, 'worker started');
   return { done, stop };
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared';
 import { DECISION_SECONDARIES } from '../scoring/decision';
+import { checkClassifierTopology } from './model-topology';
 
 const Normalization = z.object({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
@@ -130,7 +131,7 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
   // Explicit delegation: the stores are class instances, whose methods a spread would not copy.
   return {
     uri: store.uri,
-    get: async (key) => take(key) ?? store.get(key),
+    get: async (key, options) => take(key) ?? store.get(key, options),
     getIfExists: async (key) => take(key) ?? store.getIfExists(key),
     put: (key, body, options) => store.put(key, body, options),
     exists: (key) => store.exists(key),
@@ -212,7 +213,14 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);
     hash.update(mj);
     prefetched.set(f, mj);
-    const manifest = (JSON.parse(mj.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
+    let modelJson: { weightsManifest?: { paths: string[] }[] };
+    try {
+      modelJson = JSON.parse(mj.toString('utf8'));
+    } catch (e) {
+      throw new ModelSpecError(`model spec ${uri}: model file ${f} is not valid JSON (${(e as Error).message})`);
+    }
+    if (f === spec.classifier.model) checkClassifierTopology(spec, modelJson, f);
+    const manifest = modelJson.weightsManifest ?? [];
     for (const g of manifest) {
       for (const p of g.paths) {
         const key = posix.normalize(posix.join(posix.dirname(f), p));

@@ -1,0 +1,53 @@
+/** Model specs from every store: a file, and an HTTP(S) server (read-only), hashing the same bytes. */
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { ModelSpecError } from '@overmap/shared';
+import { OverMapScorer, initBackend, loadSpec } from '@overmap/worker';
+import { makeDevModel } from '../helpers/models';
+import { tmpDir } from '../helpers/services';
+
+let dir: string, specFile: string, server: http.Server, base: string;
+const served: string[] = [];
+
+beforeAll(async () => {
+  await initBackend('wasm');
+  dir = await tmpDir();
+  specFile = await makeDevModel(path.join(dir, 'model'), { segmenter: 'saliency' });
+  server = http.createServer((req, res) => {
+    const p = path.join(dir, 'model', decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    served.push(req.url!);
+    fs.readFile(p).then((b) => res.end(b), () => { res.statusCode = 404; res.end(); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('loadSpec over HTTP', () => {
+  it('hashes the same bytes as from disk, and the scorer loads from the prefetched bytes', async () => {
+    const local = await loadSpec(specFile);
+    served.length = 0;
+    const remote = await loadSpec(`${base}spec.json`);
+    expect(remote.hash).toBe(local.hash);
+    const fetched = served.length;
+    expect(served).toEqual(expect.arrayContaining(['/spec.json', '/classifier/model.json', '/classifier/weights.bin']));
+    const scorer = await OverMapScorer.load(remote);
+    try {
+      expect(served.length).toBe(fetched); // weights were not read twice
+      expect(scorer.scoreBatch([{ rgb: new Uint8Array(64 * 64 * 3).fill(7) }])).toHaveLength(1);
+    } finally {
+      scorer.dispose();
+    }
+  });
+
+  it('names the missing file, and refuses writes', async () => {
+    await expect(loadSpec(`${base}nope.json`)).rejects.toThrow(ModelSpecError);
+    const remote = await loadSpec(`${base}spec.json`);
+    await expect(remote.store.put('x', 'y')).rejects.toThrow(/read-only/);
+  });
+});
