@@ -75,12 +75,12 @@ export function localisationScores(map: ArrayLike<number>, mask: ArrayLike<numbe
   const max = Math.max(maxIn, maxOut);
   if (k === 0 || !(max > 0)) return { rank: 0, auc: 0, pointing: 0, localisation: 0 };
 
-  // rank: the k-th largest value t over all pixels; hits = inside above t + the inside share of the tie slots.
-  const all = new Float64Array(n);
-  all.set(inside, 0);
-  all.set(outside, k);
-  all.sort();
-  const t = all[n - k]!;
+  // rank: the k-th largest value t over all pixels (a merge walk down both sorted arrays, no third
+  // sort); hits = inside above t + the inside share of the tie slots.
+  let t = 0;
+  for (let c = 0, i = k - 1, j = outside.length - 1; c < k; c++) {
+    if (j < 0 || (i >= 0 && inside[i]! >= outside[j]!)) t = inside[i--]!; else t = outside[j--]!;
+  }
   const a = countAbove(inside, t), b = countAbove(outside, t);
   const slots = k - (a.above + b.above);
   const rank = (a.above + (slots * a.equal) / (a.equal + b.equal)) / k;
