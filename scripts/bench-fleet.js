@@ -35,8 +35,8 @@ async function benchEnqueue(redis) {
   const spec = await W.loadSpec(W.referenceSpecUri());
   const t0 = performance.now();
   const r = await enqueueDataset({
-    dataset: dir, results: path.join(tmp, 'keys-out'), batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
-    model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold },
+    dataset: dir, results: path.join(tmp, 'keys-out'), batchSize: 64, labels: null, toolVersion: 'bench', redis, prefix,
+    model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
   });
   const s = (performance.now() - t0) / 1000;
   const after = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
@@ -69,7 +69,7 @@ async function benchOverhead(redis, dataDir, images) {
     const resDir = path.join(tmp, `res-${label}`);
     await enqueueDataset({
       dataset: dataDir, results: resDir, batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
-      model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold },
+      model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
     });
     const t0 = performance.now();
     const w = await W.startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: 'wasm' }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: factory, exitWhenIdle: true, idleSeconds: 1 });

@@ -159,7 +159,7 @@ describe('a malformed job payload', () => {
         const j = await q.getJob(job.id!);
         return (await j?.getState()) === 'failed' ? j : undefined;
       }, 'the job to fail', 60_000);
-      expect(failed!.attemptsMade).toBe(1);
+      expect(failed!.attemptsMade).toBeLessThanOrEqual(1); // failed for good at once (BullMQ may record 0 or 1 for an UnrecoverableError)
       expect(failed!.failedReason).toMatch(/malformed batch job payload.*instance.*batch/);
     } finally {
       worker.kill('SIGTERM');

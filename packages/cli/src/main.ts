@@ -1,5 +1,5 @@
 /**
- * The overmap command: run, enqueue, worker, status, evaluate (names from CONTRACT.md).
+ * The overmap command: run, enqueue, worker, status, evaluate, report (names from CONTRACT.md).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { RateMeter, imagesDone, statusLine } from './commands/status-line';
 import { formatSummary } from './commands/summary';
 import { evaluateCommand } from './commands/evaluate';
 import { superviseRun } from './commands/supervise-run';
+import { reportCommand } from './commands/report';
 import { TOOL_VERSION } from './version';
 
 const program = new Command();
@@ -46,7 +47,7 @@ async function doEnqueue(dataset: string, f: EnqueueFlags) {
       model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
       labels: f.labels ?? null, overlays: f.overlays, toolVersion: TOOL_VERSION, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
       onProgress: progressPrinter(),
-      secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
+      secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES), shardParts: config.OVERMAP_SHARD_PARTS,
     });
     const l = r.labels;
     if (l && (l.unknownClass > 0 || (l.unmatchedEntries ?? 0) > 0 || l.labelled < r.images)) {
@@ -138,7 +139,8 @@ program.command('retry <results-uri>').description('re-queue a run\'s failed bat
 
 enqueueOptions(program.command('run <dataset-uri>').description('local all-in-one: enqueue, start N workers, wait, print a summary'))
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
-  .action(async (dataset: string, f: EnqueueFlags & { workers?: number }) => {
+  .option('--report', 'write the curation report (overmap report) when the run has finished')
+  .action(async (dataset: string, f: EnqueueFlags & { workers?: number; report?: boolean }) => {
     loadConfig(); // a bad environment fails here, before anything is enqueued
     const results = RunResults.open(f.out, { secret: loadConfig().OVERMAP_JOB_SECRET });
     const t0 = Date.now();
@@ -152,6 +154,7 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
         env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       });
       process.stdout.write(`${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`);
+      process.stdout.write(f.report ? `${await reportCommand(f.out, {})}\n` : `  report:   overmap report ${f.out}  (writes ${results.uriOf('report/index.html')})\n`);
     } finally {
       redis.disconnect();
     }
@@ -165,6 +168,14 @@ program.command('evaluate <results-uri>').description('risk-coverage tables (and
   .option('--json <path>', 'write the tables as JSON')
   .action(async (resultsUri: string, f: { val?: string; ood?: string[]; shifted?: string; plot?: string; json?: string }) => {
     process.stdout.write(await evaluateCommand(resultsUri, f));
+  });
+
+program.command('report <results-uri>').description('static curation report: review queues with their evidence, filters and exports (default <results-uri>/report/)')
+  .option('--out <uri>', 'where the report goes (default <results-uri>/report/)')
+  .option('--per-queue <n>', 'records listed per queue (the highest ranked)', positiveInt('--per-queue'))
+  .addOption(new Option('--images <which>', 'pictures on the cards: maps (thumbnail, Grad-CAM, attention, mask), thumbs, none').choices(['maps', 'thumbs', 'none']).default('maps'))
+  .action(async (resultsUri: string, f: { out?: string; perQueue?: number; images: 'maps' | 'thumbs' | 'none' }) => {
+    process.stdout.write(`${await reportCommand(resultsUri, f)}\n`);
   });
 
 program.parseAsync(process.argv).then(() => {

@@ -39,6 +39,8 @@ export interface EnqueueOptions {
   secret?: string;
   /** OVERMAP_ALLOWED_PREFIXES, parsed: the dataset and results must lie under one */
   allowed?: string[];
+  /** part files per Parquet shard (OVERMAP_SHARD_PARTS) */
+  shardParts?: number;
   onProgress?: (p: EnqueueProgress) => void;
 }
 
@@ -151,7 +153,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     run_id: runId, instance: randomBytes(5).toString('hex'), dataset: canonicalUri(o.dataset), results: canonicalUri(o.results),
     model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
     classes: o.model.classes,
-    params: { batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold },
+    params: { batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold, shardParts: o.shardParts ?? 256 },
     tool_version: o.toolVersion, created: new Date().toISOString(),
   };
   const { instance } = run;
@@ -244,7 +246,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     }
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
     await results.writeRun(run);
-    await o.redis.hset(keys.state, { total: batchIndex, images, skipped });
+    await o.redis.hset(keys.state, { total: batchIndex, images, skipped, shardParts: run.params.shardParts });
     if (checkParts) await recoverRun({ results, run, redis: o.redis, queue, finalizeQueue, secret: o.secret });
     else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };

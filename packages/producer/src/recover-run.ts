@@ -26,7 +26,7 @@ export async function recoverRun(o: { results: RunResults; run: RunJson; redis: 
   for await (const b of o.results.partBatches()) if (b < run.batches) present.add(b);
   const done = [...present].map(String);
   for (let i = 0; i < done.length; i += 10_000) await redis.sadd(keys.done, ...done.slice(i, i + 10_000));
-  await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0 });
+  await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, shardParts: run.params.shardParts });
 
   let added = 0, retried = 0, missing = 0;
   for (let b = 0; b < run.batches; b++) {

@@ -39,6 +39,8 @@ export const ConfigSchema = z.object({
   OVERMAP_JOB_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
   /** Comma-separated dataset/results URI prefixes a worker may touch (empty: any). */
   OVERMAP_ALLOWED_PREFIXES: z.string().optional(),
+  /** Part files per Parquet shard (set at enqueue, kept in run.json): larger runs are compacted in parallel into records/part-*.parquet. */
+  OVERMAP_SHARD_PARTS: int(256, 1),
   /** Any non-empty value: print stack traces with unexpected errors. */
   OVERMAP_DEBUG: z.string().optional(),
 });

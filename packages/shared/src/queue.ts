@@ -10,18 +10,20 @@ export const QUEUE_PREFIX = configValue('OVERMAP_QUEUE_PREFIX');
 export const BATCH_QUEUE = 'overmap-batches';
 export const FINALIZE_QUEUE = 'overmap-finalize';
 
-export const JobName = { Batch: 'score-batch', Finalize: 'finalize-run' } as const;
+export const JobName = { Batch: 'score-batch', Compact: 'compact-shard', Finalize: 'finalize-run' } as const;
 
 /** Retry and retention of each job kind (BullMQ JobsOptions), in one place. */
 export const JOB_OPTIONS = {
   /** transient failures (S3, Redis) retried with backoff; completed jobs kept a day, failed ones a week */
   batch: { attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+  compact: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
   finalize: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
 } as const;
 
 /** `<run>-<instance>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
 export const batchJobId = (runId: string, instance: string, batch: number) => `${runId}-${instance}-b${String(batch).padStart(6, '0')}`;
 export const finalizeJobId = (runId: string, instance: string) => `${runId}-${instance}-finalize`;
+export const compactJobId = (runId: string, instance: string, shard: number) => `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
 export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
 
@@ -33,6 +35,8 @@ export const runKeys = (runId: string, instance: string) => ({
   done: `overmap:run:${runId}:${instance}:done`,
   /** hash: status -> image count */
   statuses: `overmap:run:${runId}:${instance}:statuses`,
+  /** set of compacted shards */
+  shardsDone: `overmap:run:${runId}:${instance}:shards`,
 });
 /** The run's current instance, so that `overmap status <run-id>` finds it. */
 export const runInstanceKey = (runId: string) => `overmap:run:${runId}:instance`;

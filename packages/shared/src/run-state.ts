@@ -2,7 +2,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sign } from './job-signing';
-import { JOB_OPTIONS, JobName, finalizeJobId, runKeys } from './queue';
+import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, runKeys } from './queue';
 
 /**
  * Counts a batch done and adds its images to the status counters in one atomic step: SADD is
@@ -23,11 +23,35 @@ export async function markBatchDone(redis: Redis, runId: string, instance: strin
   return (await redis.eval(MARK_DONE, 2, keys.done, keys.statuses, String(batch), ...args)) === 1;
 }
 
-/** Enqueues the run's finalization once every batch is done (deterministic id: at most one job). */
+/** Shards of a run: one per `shardParts` part files. */
+export const shardCount = (batches: number, shardParts: number) => Math.max(1, Math.ceil(batches / shardParts));
+
+/**
+ * Once every batch is done: a run of one shard is finalized by one job; a larger one fans out
+ * one compaction job per shard (run on every worker in parallel), and the last of them to
+ * finish enqueues the finalization (deterministic ids: at most one of each).
+ */
 export async function maybeFinalize(redis: Redis, finalizeQueue: Queue, runId: string, instance: string, results: string, secret?: string): Promise<boolean> {
   const keys = runKeys(runId, instance);
-  const [total, done] = await Promise.all([redis.hget(keys.state, 'total'), redis.scard(keys.done)]);
+  const [total, shardParts, done] = await Promise.all([redis.hget(keys.state, 'total'), redis.hget(keys.state, 'shardParts'), redis.scard(keys.done)]);
   if (total === null || done < Number(total)) return false;
+  const shards = shardCount(Number(total), Number(shardParts ?? 256));
+  if (shards === 1) {
+    await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), { jobId: finalizeJobId(runId, instance), ...JOB_OPTIONS.finalize });
+  } else {
+    await finalizeQueue.addBulk(Array.from({ length: shards }, (_, shard) => ({
+      name: JobName.Compact, data: sign({ runId, instance, results, shard }, secret), opts: { jobId: compactJobId(runId, instance, shard), ...JOB_OPTIONS.compact },
+    })));
+  }
+  return true;
+}
+
+/** Counts a shard compacted; the last one enqueues the finalization. */
+export async function markShardDone(redis: Redis, finalizeQueue: Queue, job: { runId: string; instance: string; results: string; shard: number }, shards: number, secret?: string): Promise<boolean> {
+  const keys = runKeys(job.runId, job.instance);
+  await redis.sadd(keys.shardsDone, String(job.shard));
+  if ((await redis.scard(keys.shardsDone)) < shards) return false;
+  const { runId, instance, results } = job;
   await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), { jobId: finalizeJobId(runId, instance), ...JOB_OPTIONS.finalize });
   return true;
 }

@@ -43,6 +43,10 @@ export const BatchChunkSchema = z.object({
 export type BatchChunk = z.infer<typeof BatchChunkSchema>;
 
 export const FinalizeJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1), sig: z.string().optional() });
+
+/** Compaction of one shard's part files into records/part-NNNNN.parquet and its summary. */
+export const CompactJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1), shard: z.number().int().min(0), sig: z.string().optional() });
+export type CompactJob = z.infer<typeof CompactJobSchema>;
 export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 
 export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;

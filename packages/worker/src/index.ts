@@ -11,3 +11,4 @@ export { OverMapScorer } from './scoring/overmap-scorer';
 export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
 export { decodeImage } from './images/decode-image';
+export { overlayPng } from './images/overlay-png';

@@ -4,3 +4,4 @@ export * from './record-columns';
 export * from './records-parquet';
 export * from './run-json';
 export * from './run-results';
+export * from './run-summary';

@@ -23,3 +23,10 @@ export const overlayKey = (key: string) => `${OVERLAYS_PREFIX}${key}.png`;
 
 /** `listing/batch-000042.json`: the keys (and labels) of batch 42, written by enqueue before its job. */
 export const chunkKey = (batch: number) => `${LISTING_PREFIX}batch-${String(batch).padStart(6, '0')}.json`;
+
+/** Records of a large run: Parquet shards, each compacted from a range of part files by one job. */
+export const RECORDS_PREFIX = 'records/';
+export const shardKey = (shard: number) => `${RECORDS_PREFIX}part-${String(shard).padStart(5, '0')}.parquet`;
+export const shardSummaryKey = (shard: number) => `${RECORDS_PREFIX}summary-${String(shard).padStart(5, '0')}.json`;
+/** The list of part files of a run too large to name them in the manifest. */
+export const PARTS_LIST = 'parts.txt';

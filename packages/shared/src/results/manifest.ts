@@ -20,10 +20,12 @@ export const ManifestSchema = z.object({
   /** the acceptance threshold on scores.confidence */
   threshold: z.number(),
   counts: Counts,
-  /** the part keys, relative to the results URI */
-  parts: z.array(z.string()),
-  /** the Parquet file (or shards), relative to the results URI */
+  /** the part keys, relative to the results URI; or, for a run of many shards, the key of the file listing them */
+  parts: z.union([z.array(z.string()), z.object({ list: z.string(), count: z.number().int() })]),
+  /** the Parquet file, or the shards' glob (records/*.parquet), relative to the results URI */
   parquet: z.string(),
+  /** the shards, where the records were compacted in parallel */
+  shards: z.array(z.string()).optional(),
   summary: z.object({
     score_quantiles: z.record(z.string(), z.record(z.string(), z.number().nullable())),
     predicted_per_class: z.record(z.string(), z.number().int()),

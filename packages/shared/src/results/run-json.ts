@@ -8,6 +8,8 @@ export const RunParamsSchema = z.object({
   overlays: z.enum(['none', 'rejected', 'all']).default('none'),
   /** the acceptance threshold on scores.confidence (the model spec's, copied here: one threshold per run) */
   threshold: z.number().min(0).max(1),
+  /** part files per Parquet shard: a run of more batches is compacted in parallel into records/part-*.parquet */
+  shardParts: z.number().int().min(1).default(256),
 });
 
 export const RunJsonSchema = z.object({

@@ -8,9 +8,10 @@ import { sign, verify } from '../job-signing';
 import { type BatchChunk, BatchChunkSchema, type ImageRecord, RecordSchema } from '../schemas';
 import { type ObjectStore, PreconditionFailed, listAll } from '../storage/object-store';
 import { openStore } from '../storage/open-store';
-import { FAILURES_JSONL, MANIFEST_JSON, PARTS_PREFIX, chunkKey, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
+import { FAILURES_JSONL, MANIFEST_JSON, PARTS_LIST, PARTS_PREFIX, chunkKey, shardKey, shardSummaryKey, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
 import { type Manifest, ManifestSchema } from './manifest';
 import { type RunJson, RunJsonSchema } from './run-json';
+import type { RunSummaryState } from './run-summary';
 
 function parseJson<T>(raw: Buffer, what: string, parse: (v: unknown) => T): T {
   let v: unknown;
@@ -158,9 +159,26 @@ export class RunResults {
     return key;
   }
 
-  async putParquet(body: Buffer): Promise<string> {
-    await this.store.put(RECORDS_PARQUET, body, { contentType: 'application/vnd.apache.parquet' });
-    return RECORDS_PARQUET;
+  /** records.parquet (one shard) or records/part-NNNNN.parquet. */
+  async putParquet(body: Buffer, shard?: number): Promise<string> {
+    const key = shard === undefined ? RECORDS_PARQUET : shardKey(shard);
+    await this.store.put(key, body, { contentType: 'application/vnd.apache.parquet' });
+    return key;
+  }
+
+  async writeShardSummary(shard: number, state: RunSummaryState): Promise<void> {
+    await this.store.put(shardSummaryKey(shard), JSON.stringify(state), { contentType: 'application/json' });
+  }
+
+  /** A shard's summary, or undefined while its compaction has not finished. */
+  async readShardSummary(shard: number): Promise<RunSummaryState | undefined> {
+    const raw = await this.store.getIfExists(shardSummaryKey(shard));
+    return raw && (JSON.parse(raw.toString('utf8')) as RunSummaryState);
+  }
+
+  async writePartsList(keys: string[]): Promise<string> {
+    await this.store.put(PARTS_LIST, keys.join('\n') + '\n', { contentType: 'text/plain' });
+    return PARTS_LIST;
   }
 
   /** The full URI of a key under the results (for messages and summaries). */

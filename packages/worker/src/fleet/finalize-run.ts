@@ -1,8 +1,11 @@
 /**
  * Finalization: once every batch's part file exists, stream the parts (one in memory at a
- * time) into records.parquet while counting and summarising, then write manifest.json
- * (create-once, last: its presence means the run is complete). A second finalization finds
- * the manifest and does nothing.
+ * time) into Parquet while summarising (results/run-summary.ts), then write manifest.json
+ * (create-once, last: its presence means the run is complete). A run of one shard is
+ * finalized by one job into records.parquet; a larger one is compacted by one job per shard
+ * (records/part-NNNNN.parquet + a summary), in parallel across the workers, and the
+ * finalization merges the shard summaries. A second finalization finds the manifest and
+ * does nothing.
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -10,109 +13,104 @@ import * as path from 'node:path';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import { checkJobSignature } from './process-batch';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import {
-  FinalizeJobSchema, type ImageRecord, InputError, type Manifest, RECORDS_PARQUET, type RunJson, RunResults, type Scored,
-  checkAllowed, classIndexer, logger, partKey, quantiles, riskCoverageTable, writeRecordsParquet,
+  CompactJobSchema, FinalizeJobSchema, type ImageRecord, InputError, type Manifest, RECORDS_PREFIX, type RunJson, RunResults, RunSummary,
+  checkAllowed, logger, markShardDone, partKey, shardCount, shardKey, writeRecordsParquet,
 } from '@overmap/shared';
 
 export interface FinalizeResult { manifestWritten: boolean; total: number }
+export interface Guard { secret?: string; allowed?: string[] }
 
-/** Counts and summaries over a run's records, fed one record at a time. */
-class RunSummary {
-  total = 0; accepted = 0; rejected = 0; labelled = 0; correct = 0; labelledAccepted = 0; correctAccepted = 0;
-  readonly byStatus: Record<string, number> = {};
-  readonly perClass: Record<string, number> = {};
-  readonly values = { confidence: [] as number[], overmap: [] as number[], msp: [] as number[] };
-  readonly scored: Scored[] = [];
-  private readonly seen = new Set<string>();
-  private readonly classOf: (label: string | null | undefined) => number | null;
-
-  constructor(classes: readonly string[]) {
-    this.classOf = classIndexer(classes);
-  }
-
-  add(r: ImageRecord): void {
-    if (this.seen.has(r.key)) throw new UnrecoverableError(`key ${r.key} appears in two part files`);
-    this.seen.add(r.key);
-    this.total++;
-    this.byStatus[r.status] = (this.byStatus[r.status] ?? 0) + 1;
-    if (r.accepted === true) this.accepted++;
-    if (r.accepted === false) this.rejected++;
-    if (r.prediction) this.perClass[r.prediction.class] = (this.perClass[r.prediction.class] ?? 0) + 1;
-    for (const k of ['confidence', 'overmap', 'msp'] as const) {
-      const v = r.scores[k];
-      if (v !== null) this.values[k].push(v);
-    }
-    // "Correct" has one definition: the label names a class (classIndexer) and it is the predicted one.
-    const label = this.classOf(r.label);
-    if (label === null || !r.prediction) return;
-    const ok = r.prediction.index === label;
-    this.labelled++;
-    if (ok) this.correct++;
-    if (r.accepted) {
-      this.labelledAccepted++;
-      if (ok) this.correctAccepted++;
-    }
-    this.scored.push({ confidence: r.scores.confidence ?? 0, correct: ok, correctTop3: r.prediction.top.slice(0, 3).some((t) => this.classOf(t.class) === label) });
-  }
-
-  summary(): Manifest['summary'] {
-    return {
-      score_quantiles: Object.fromEntries(Object.entries(this.values).map(([k, v]) => [k, quantiles(v)])),
-      predicted_per_class: this.perClass,
-      ...(this.labelled > 0 ? {
-        labelled: this.labelled,
-        accuracy: this.correct / this.labelled,
-        accuracy_accepted: this.labelledAccepted > 0 ? this.correctAccepted / this.labelledAccepted : null,
-        risk_coverage: riskCoverageTable(this.scored) as unknown as Record<string, number | null>[],
-      } : {}),
-    };
-  }
-}
-
-async function* recordsOf(results: RunResults, batches: number, summary: RunSummary): AsyncGenerator<ImageRecord> {
-  for (let b = 0; b < batches; b++) {
-    for (const r of await results.readPart(b)) {
-      summary.add(r);
-      yield r;
-    }
-  }
-}
-
-export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, guard: { secret?: string; allowed?: string[] } = {}): Promise<FinalizeResult> {
-  checkJobSignature(job.data, guard.secret, 'finalize');
-  const parsed = FinalizeJobSchema.safeParse(job.data);
-  if (!parsed.success) throw new UnrecoverableError(`malformed finalize job payload: ${parsed.error.message}`);
-  const { runId, instance, results: resultsUri } = parsed.data;
-  let run: RunJson;
-  let results: RunResults;
+/** The run's results and run.json, behind the job's signature and the allow-list. */
+async function openRun(data: { runId: string; instance: string; results: string }, guard: Guard): Promise<{ results: RunResults; run: RunJson & { batches: number; classes: string[] } }> {
   try {
-    checkAllowed(resultsUri, guard.allowed ?? [], 'results URI');
-    results = RunResults.open(resultsUri, { secret: guard.secret });
-    if (await results.hasManifest()) return { manifestWritten: false, total: 0 };
-    run = await results.requireRun(runId);
+    checkAllowed(data.results, guard.allowed ?? [], 'results URI');
+    const results = RunResults.open(data.results, { secret: guard.secret });
+    const run = await results.requireRun(data.runId);
+    if (run.instance !== data.instance) throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} holds instance ${run.instance}: stale`);
+    if (!run.classes) throw new InputError(`run ${data.runId}: run.json has no class list (enqueued by an older version): enqueue the run again into a new --out`);
+    if (run.batches === undefined) throw new Error(`run ${data.runId}: the listing has not finished yet`);
+    return { results, run: run as RunJson & { batches: number; classes: string[] } };
   } catch (e) {
     if (e instanceof InputError) throw new UnrecoverableError(e.message);
     throw e;
   }
-  if (run.instance !== instance) throw new UnrecoverableError(`finalize job for instance ${instance} of run ${runId}, but ${resultsUri} holds instance ${run.instance}: stale`);
-  if (run.batches === undefined) throw new Error(`run ${runId}: the listing has not finished yet`);
+}
+
+/** Streams part files [from, to) through the summary into one Parquet file at `put`. */
+async function compactParts(results: RunResults, from: number, to: number, summary: RunSummary, shard?: number): Promise<string> {
+  async function* records(): AsyncGenerator<ImageRecord> {
+    const seen = new Set<string>();
+    for (let b = from; b < to; b++) {
+      for (const r of await results.readPart(b)) {
+        if (seen.has(r.key)) throw new UnrecoverableError(`key ${r.key} appears in two part files`);
+        seen.add(r.key);
+        summary.add(r);
+        yield r;
+      }
+    }
+  }
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'overmap-'));
+  try {
+    const file = path.join(tmp, 'records.parquet');
+    await writeRecordsParquet(file, records());
+    return await results.putParquet(await fs.readFile(file), shard);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** One shard of a large run: its part files into records/part-NNNNN.parquet and its summary. */
+export async function compactShard(job: Pick<Job, 'data'>, deps: { redis: Redis; finalizeQueue: Queue }, guard: Guard = {}): Promise<{ shard: number }> {
+  checkJobSignature(job.data, guard.secret, 'compaction');
+  const parsed = CompactJobSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`malformed compaction job payload: ${parsed.error.message}`);
+  const data = parsed.data;
+  const { results, run } = await openRun(data, guard);
+  const shards = shardCount(run.batches, run.params.shardParts);
+  if (data.shard >= shards) throw new UnrecoverableError(`run ${run.run_id} has ${shards} shards, not ${data.shard + 1}`);
+  const from = data.shard * run.params.shardParts, to = Math.min(run.batches, from + run.params.shardParts);
+  const summary = new RunSummary(run.classes);
+  await compactParts(results, from, to, summary, data.shard);
+  await results.writeShardSummary(data.shard, summary.s);
+  await markShardDone(deps.redis, deps.finalizeQueue, data, shards, guard.secret);
+  return { shard: data.shard };
+}
+
+export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, guard: Guard = {}): Promise<FinalizeResult> {
+  checkJobSignature(job.data, guard.secret, 'finalize');
+  const parsed = FinalizeJobSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`malformed finalize job payload: ${parsed.error.message}`);
+  const { results, run } = await openRun(parsed.data, guard);
+  if (await results.hasManifest()) return { manifestWritten: false, total: 0 };
+  const runId = run.run_id;
 
   const present = new Set<number>();
   for await (const b of results.partBatches()) present.add(b);
   const missing: number[] = [];
   for (let b = 0; b < run.batches; b++) if (!present.has(b)) missing.push(b);
   if (missing.length) throw new Error(`run ${runId}: ${missing.length} part files missing (first: ${partKey(missing[0]!)})`);
-  if (!run.classes) throw new UnrecoverableError(`run ${runId}: run.json has no class list (enqueued by an older version): enqueue the run again into a new --out`);
 
   const summary = new RunSummary(run.classes);
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'overmap-'));
-  try {
-    const file = path.join(tmp, RECORDS_PARQUET);
-    await writeRecordsParquet(file, recordsOf(results, run.batches, summary));
-    await results.putParquet(await fs.readFile(file));
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+  const shards = shardCount(run.batches, run.params.shardParts);
+  const partKeys = Array.from({ length: run.batches }, (_, b) => partKey(b));
+  let files: Pick<Manifest, 'parts' | 'parquet' | 'shards'>;
+  if (shards === 1) {
+    files = { parts: partKeys, parquet: await compactParts(results, 0, run.batches, summary) };
+  } else {
+    // The shards were compacted in parallel; their summaries add up to the run's.
+    for (let s = 0; s < shards; s++) {
+      const st = await results.readShardSummary(s);
+      if (!st) throw new Error(`run ${runId}: shard ${s} of ${shards} has not been compacted yet`);
+      summary.merge(st);
+    }
+    files = {
+      parts: { list: await results.writePartsList(partKeys), count: partKeys.length },
+      parquet: `${RECORDS_PREFIX}*.parquet`,
+      shards: Array.from({ length: shards }, (_, s) => shardKey(s)),
+    };
   }
 
   const written = await results.writeManifest({
@@ -124,11 +122,10 @@ export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, g
     tool_version: toolVersion,
     model: run.model,
     threshold: run.params.threshold,
-    counts: { total: summary.total, by_status: summary.byStatus, accepted: summary.accepted, rejected: summary.rejected },
-    parts: Array.from({ length: run.batches }, (_, b) => partKey(b)),
-    parquet: RECORDS_PARQUET,
+    counts: { total: summary.s.total, by_status: summary.s.byStatus, accepted: summary.s.accepted, rejected: summary.s.rejected },
+    ...files,
     summary: summary.summary(),
   });
-  if (written) logger.info({ run: runId, total: summary.total, byStatus: summary.byStatus }, 'run finalized');
-  return { manifestWritten: written, total: summary.total };
+  if (written) logger.info({ run: runId, total: summary.s.total, shards }, 'run finalized');
+  return { manifestWritten: written, total: summary.s.total };
 }

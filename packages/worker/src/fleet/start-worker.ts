@@ -9,10 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import pLimit from 'p-limit';
 import {
-  BATCH_QUEUE, type Config, FINALIZE_QUEUE, connectRedis, logger, parseAllowedPrefixes,
+  BATCH_QUEUE, type Config, FINALIZE_QUEUE, JobName, connectRedis, logger, parseAllowedPrefixes,
 } from '@overmap/shared';
 import { initBackend } from '../backend/select-backend';
-import { finalizeRun } from './finalize-run';
+import { compactShard, finalizeRun } from './finalize-run';
 import { createMetrics, serveMetrics } from './metrics';
 import { downloadSlots, processBatch } from './process-batch';
 import { RunContexts, type ScorerFactory } from './run-context';
@@ -69,7 +69,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
   const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };
   const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
-  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => finalizeRun(job, o.toolVersion, guard), { ...common, concurrency: 1 });
+  const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => (job.name === JobName.Compact
+    ? compactShard(job, { redis, finalizeQueue }, guard)
+    : finalizeRun(job, o.toolVersion, guard)), { ...common, concurrency: 1 });
   batchWorker.on('completed', () => metrics.batches.inc({ outcome: 'completed' }));
   batchWorker.on('failed', (job, err) => {
     metrics.batches.inc({ outcome: 'failed' });

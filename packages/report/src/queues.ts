@@ -1,0 +1,90 @@
+/**
+ * The review queues: which records belong to each and how each is ranked. A queue keeps only
+ * its best `perQueue` records (top-n.ts); its count covers every member.
+ */
+import type { ImageRecord } from '@overmap/shared';
+
+export type QueueId = 'label_errors' | 'off_object' | 'rejected' | 'unreadable';
+
+export interface QueueContext {
+  /** the label -> class index rule (null: the label names no class) */
+  classOf: (label: string | null | undefined) => number | null;
+  /** the run's acceptance threshold on scores.confidence */
+  threshold: number;
+}
+
+export interface QueueDef {
+  id: QueueId;
+  title: string;
+  /** what the queue holds and how it is ranked (shown on the page) */
+  description: string;
+  /** the name of the rank shown on each card */
+  rankName: string;
+  needsLabels: boolean;
+  /** the record's rank in this queue (higher is shown first), or null when it is not a member */
+  rank(r: ImageRecord, ctx: QueueContext): number | null;
+}
+
+const SCORED = new Set(['ok', 'no_mask']);
+
+/**
+ * Suspicion that the given label is wrong, in [0, 1]:
+ *   (p(predicted) − p(label)) × overmap
+ * The first factor is how much the classifier prefers its own class to the label (cleanlab's
+ * self-confidence, as a gap); the second is Over-MAP's evidence that the prediction rests on
+ * the object (Grad-CAM and attention on the segmentation mask), so a disagreement the network
+ * reached by looking at the background ranks low. Where the label is not among the record's
+ * top-k classes, p(label) is taken as the k-th probability, an upper bound: the suspicion is
+ * never overstated. Null where it does not apply (no prediction, no class for the label,
+ * prediction equal to the label, or no Over-MAP score).
+ */
+export function suspicion(r: ImageRecord, ctx: Pick<QueueContext, 'classOf'>): number | null {
+  const label = ctx.classOf(r.label);
+  if (label === null || !r.prediction || r.prediction.index === label || r.scores.overmap == null) return null;
+  const top = r.prediction.top;
+  const pPred = top[0]?.p ?? 0;
+  const pLabel = top.find((t) => ctx.classOf(t.class) === label)?.p ?? top[top.length - 1]?.p ?? 0;
+  return Math.max(0, pPred - pLabel) * r.scores.overmap;
+}
+
+/** How far the evidence lies on the object: the larger of the Grad-CAM/mask and attention/mask overlaps (null components ignored). */
+export function onObject(r: ImageRecord): number | null {
+  const v = [r.scores.gradcam_seg, r.scores.attention_seg].filter((x): x is number => typeof x === 'number');
+  return v.length ? Math.max(...v) : null;
+}
+
+export const QUEUES: QueueDef[] = [
+  {
+    id: 'label_errors', title: 'Probable label errors', rankName: 'suspicion', needsLabels: true,
+    description: 'The prediction disagrees with the label although the run accepts it (confidence ≥ threshold: the evidence is on the object). '
+      + 'Ranked by suspicion = (p(predicted) − p(label)) × overmap, highest first.',
+    rank: (r, ctx) => (r.status === 'ok' && r.accepted === true ? suspicion(r, ctx) : null),
+  },
+  {
+    id: 'off_object', title: 'Evidence off the object / unknown objects', rankName: 'off-object',
+    needsLabels: false,
+    description: 'Segmentation found no object (no_mask), or neither the Grad-CAM nor the attention map overlaps the object mask by the run\'s threshold. '
+      + 'Ranked by off-object = 1 − max(gradcam_seg, attention_seg), highest first (no_mask: 1).',
+    rank: (r, ctx) => {
+      if (r.status === 'no_mask') return 1;
+      if (r.status !== 'ok') return null;
+      const on = onObject(r);
+      return on !== null && on < ctx.threshold ? 1 - on : null;
+    },
+  },
+  {
+    id: 'rejected', title: 'Rejected (below the threshold)', rankName: '', needsLabels: false,
+    description: 'Confidence below the run\'s threshold: the prediction is not trusted. Lowest confidence first.',
+    rank: (r) => (SCORED.has(r.status) && r.accepted === false ? -(r.scores.confidence ?? 0) : null),
+  },
+  {
+    id: 'unreadable', title: 'Unreadable images', rankName: '', needsLabels: false,
+    description: 'Images that could not be scored (read, decode or size errors), grouped by reason.',
+    rank: (r) => (SCORED.has(r.status) ? null : 0),
+  },
+];
+
+/** The reason an image could not be scored, with numbers blanked so that like errors group together. */
+export function reasonOf(r: ImageRecord): string {
+  return `${r.status}: ${(r.error ?? 'no message').replace(/\d+/g, '#')}`.slice(0, 160);
+}
