@@ -14,7 +14,7 @@ const sharp = require('sharp');
 const W = require('@overmap/worker');
 const { tf, ModelSpecSchema } = W;
 const {
-  applyHead, buildClassifierGraph, calibrateMicroBatch, frequencyTunedSaliency, gradCam, loadClassifier, loadLayersModel, overlap, resizeMaps, saliencyMask,
+  applyHead, buildClassifierGraph, calibrateMicroBatch, frequencyTunedSaliency, gradCam, loadClassifier, loadLayersModel, localisationScores, overlap, resizeMaps, saliencyMask,
 } = require('@overmap/worker/testing');
 
 function once(fn) {
@@ -114,6 +114,17 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
     const cam = gradCam(head, acts, pred, graph.numClasses);
     const camR = resizeMaps(cam, [mask.shape[1], mask.shape[2]]);
     r.overlaps = time(() => [overlap(camR, mask, 'mass', 0.5), overlap(camR, mask, 'mass', 0.5), overlap(camR, mask, 'mass', 0.5)], reps) / batch;
+    // The runner-up class's Grad-CAM (one more gradient through the head) and the four threshold-free
+    // Grad-CAM/mask measures, computed in JS on the read-back maps (one sort per image).
+    const second = tf.tidy(() => tf.squeeze(tf.slice(tf.topk(applyHead(graph, acts), 2).indices, [0, 1], [-1, 1]), [1]));
+    r.runnerUpGradCam = time(() => gradCam(head, acts, second, graph.numClasses), reps) / batch;
+    second.dispose();
+    {
+      const camD = camR.dataSync(), maskD = mask.dataSync(), px = mask.shape[1] * mask.shape[2];
+      const l0 = performance.now();
+      for (let rep = 0; rep < reps; rep++) for (let i = 0; i < batch; i++) localisationScores(camD.subarray(i * px, (i + 1) * px), maskD.subarray(i * px, (i + 1) * px));
+      r.thresholdFreeMeasures = (performance.now() - l0) / reps / batch;
+    }
     r.baselines = time(() => tf.topk(tf.softmax(applyHead(graph, acts)), 2).values, reps) / batch;
     r.mcDropoutT20WholeNetwork = 20 * time(() => classifier.predict(x), reps) / batch;
     // Event loop: the worker's loop, micro-batches of 16 with a yield between.

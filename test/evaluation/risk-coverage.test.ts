@@ -1,5 +1,5 @@
-import { type ImageRecord, aurc, aurocOfErrorDetection, eAurc, keepMostConfident, macroAccuracy, optimalAurc, quantiles, riskCoverageTable } from '@overmap/shared';
-import { fprAtTpr, outOfDistributionReport, separationRow } from '@overmap/evaluation';
+import { type ImageRecord, augrc, aurc, aurocOfErrorDetection, eAurc, keepMostConfident, macroAccuracy, optimalAurc, quantiles, riskCoverageTable } from '@overmap/shared';
+import { errorPool, failureTypeReport, fprAtTpr, outOfDistributionReport, scorable, separationRow, unknownPool } from '@overmap/evaluation';
 
 const item = (confidence: number, correct: boolean, label?: number) => ({ confidence, correct, label, correctTop3: correct });
 
@@ -60,5 +60,74 @@ describe('out-of-distribution separation', () => {
     // ranks over the union (of 4): overmap known 4, 3 / unknown 2, 1; msp known 1, 3 / unknown 4, 2
     // fused halves: known 2.5, 3 / unknown 3, 1.5 -> wins 0 + 1 + 0.5 (tie) + 1 of 4
     expect(rep.rows.at(-1)!.auroc).toBeCloseTo(2.5 / 4, 12);
+  });
+});
+
+describe('AUGRC (Traub et al. 2024)', () => {
+  /** Brute force from the definition: for every threshold τ (each distinct confidence, and +∞), accept
+   *  {confidence ≥ τ}; coverage = accepted / N, generalized risk = accepted failures / N; trapezoids. */
+  function bruteAugrc(items: { confidence: number; correct: boolean }[]): number {
+    const n = items.length;
+    const taus = [Infinity, ...[...new Set(items.map((x) => x.confidence))].sort((a, b) => b - a)];
+    const pts = taus.map((t) => {
+      const acc = items.filter((x) => x.confidence >= t);
+      return { cov: acc.length / n, risk: acc.filter((x) => !x.correct).length / n };
+    });
+    let area = 0;
+    for (let i = 1; i < pts.length; i++) area += (pts[i]!.cov - pts[i - 1]!.cov) * (pts[i]!.risk + pts[i - 1]!.risk) / 2;
+    return area;
+  }
+  let seed = 11;
+  const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+
+  it('by hand: a perfect ranking gives ½(1 − acc)², the inverted one acc(1 − acc) + ½(1 − acc)²', () => {
+    const good = [item(0.9, true), item(0.8, true), item(0.2, false), item(0.1, false)];
+    expect(augrc(good)).toBeCloseTo(0.5 * 0.5 ** 2, 12);
+    const bad = good.map((x) => ({ ...x, confidence: 1 - x.confidence }));
+    expect(augrc(bad)).toBeCloseTo(0.5 * 0.5 + 0.5 * 0.5 ** 2, 12);
+    // all tied: the curve is the straight line to (1, 1 − acc): ½(1 − acc)
+    expect(augrc(good.map((x) => ({ ...x, confidence: 0.5 })))).toBeCloseTo(0.25, 12);
+  });
+
+  it('equals the brute-force curve and the identity (1 − AUROC)·acc·(1 − acc) + ½(1 − acc)², ties included', () => {
+    for (let trial = 0; trial < 30; trial++) {
+      const n = 5 + Math.floor(rnd() * 60);
+      const xs = Array.from({ length: n }, () => item(Math.round(rnd() * 8) / 8, rnd() < 0.6));
+      if (xs.every((x) => x.correct) || xs.every((x) => !x.correct)) continue;
+      const acc = xs.filter((x) => x.correct).length / n;
+      expect(augrc(xs)).toBeCloseTo(bruteAugrc(xs), 12);
+      expect(augrc(xs)).toBeCloseTo((1 - aurocOfErrorDetection(xs)) * acc * (1 - acc) + 0.5 * (1 - acc) ** 2, 12);
+    }
+  });
+});
+
+describe('evaluation by failure type', () => {
+  const rec = (key: string, msp: number, overmap: number, cls: string, label: string | null): ImageRecord => ({
+    key, label, status: 'ok', error: null, accepted: true,
+    prediction: { class: cls, index: cls === 'a' ? 0 : 1, top: [{ class: cls, p: msp }, { class: cls === 'a' ? 'b' : 'a', p: 1 - msp }, { class: 'c', p: 0 }] },
+    scores: { confidence: overmap, overmap, gradcam_seg: overmap, attention_seg: overmap, gradcam_attention: overmap, msp, entropy: 1 - msp, margin: msp },
+  });
+  const known = [rec('k1', 0.9, 0.9, 'a', 'a'), rec('k2', 0.8, 0.2, 'b', 'b'), rec('k3', 0.7, 0.8, 'a', 'b'), rec('k4', 0.6, 0.7, 'b', 'b')];
+  const unknown = [rec('u1', 0.95, 0.1, 'a', null), rec('u2', 0.5, 0.05, 'b', null)];
+
+  it('in-distribution errors: failure = a wrong prediction; gains only where classes are known', () => {
+    const r = failureTypeReport('id', 'test', errorPool(scorable(known, ['a', 'b'])), { names: ['msp', 'overmap'] });
+    expect([r.n, r.failures]).toEqual([4, 1]);
+    const msp = r.rows.find((x) => x.name === 'msp')!;
+    // msp ranks the one error (0.7) above one correct (0.6): AUROC 2/3
+    expect(msp.auroc).toBeCloseTo(2 / 3, 12);
+    expect(msp.augrc).toBeCloseTo((1 - 2 / 3) * 0.75 * 0.25 + 0.5 * 0.25 ** 2, 12);
+    expect(msp.gainTop1Macro).toBeDefined();
+  });
+
+  it('unknown objects join the pool as failures; FPR@95TPR is the share of failures kept with 95% of the rest', () => {
+    const r = failureTypeReport('unknown', 'digits', unknownPool(scorable(known, ['a', 'b']), unknown), { names: ['msp', 'overmap'] });
+    expect([r.n, r.failures]).toEqual([6, 3]);
+    const om = r.rows.find((x) => x.name === 'overmap')!;
+    // non-failures 0.9, 0.2, 0.7 vs failures 0.8, 0.1, 0.05: pairs won 3 + 2 + 2 of 9
+    expect(om.auroc).toBeCloseTo(7 / 9, 12);
+    // keeping all 3 non-failures needs τ = 0.2: the failure at 0.8 stays -> 1/3
+    expect(om.fprAt95Tpr).toBeCloseTo(1 / 3, 12);
+    expect(om.gainTop1Macro).toBeUndefined();
   });
 });

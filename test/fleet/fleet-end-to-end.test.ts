@@ -75,6 +75,10 @@ describe('overmap run: enqueue, 2 worker processes, finalize', () => {
       const r = byKey.get(row.key as string)!;
       expect(row.status).toBe(r.status);
       expect(row.overmap ?? null).toBe(r.scores.overmap);
+      expect(row.confidence ?? null).toBe(r.scores.confidence);
+      expect(row.gradcam_contrast ?? null).toBe(r.scores.gradcam_contrast ?? null);
+      // accepted is the decision score against the run's threshold
+      if (r.scores.confidence !== null) expect(r.accepted).toBe(r.scores.confidence >= manifest.threshold);
       expect(row.pred_class ?? null).toBe(r.prediction?.class ?? null);
     }
     const run = JSON.parse(await fs.readFile(path.join(out(), 'run.json'), 'utf8'));

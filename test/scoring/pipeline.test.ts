@@ -6,6 +6,7 @@ import { ModelSpecError } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
 import { saveModel } from '@overmap/reference';
 import { tmpDir } from '../helpers/services';
+import { type Decision, decisionScore, localisationScores } from '@overmap/worker/testing';
 
 let dir: string;
 let scorer: OverMapScorer;
@@ -60,6 +61,39 @@ describe('OverMapScorer', () => {
       expect(s.top).toHaveLength(3);
       expect(s.top[0]!.p).toBeGreaterThanOrEqual(s.top[1]!.p);
       expect(s.scores.label_gradcam_seg).not.toBeNull();
+    }
+  });
+});
+
+describe('threshold-free measures, the runner-up contrast and the decision score in the scorer', () => {
+  it('records the Grad-CAM/mask measures of the very maps it returns, and contrast = gradcam_seg − runner_up_seg', async () => {
+    for (const s of await scorer.scoreBatch(images.slice(0, 6).map((rgb) => ({ rgb })), { keepMaps: true })) {
+      if (s.noMask) continue;
+      const loc = localisationScores(s.maps!.gradcam, s.maps!.mask);
+      expect(s.scores.gradcam_seg_rank).toBeCloseTo(loc.rank, 6);
+      expect(s.scores.gradcam_seg_auc).toBeCloseTo(loc.auc, 6);
+      expect(s.scores.gradcam_seg_pointing).toBe(loc.pointing);
+      expect(s.scores.gradcam_seg_localisation).toBeCloseTo(loc.localisation, 6);
+      expect(s.scores.runner_up_seg).toBeGreaterThanOrEqual(0);
+      expect(s.scores.runner_up_seg).toBeLessThanOrEqual(1 + 1e-6);
+      expect(s.scores.gradcam_contrast).toBeCloseTo(s.scores.gradcam_seg! - s.scores.runner_up_seg!, 6);
+      expect(s.scores.confidence).toBe(s.scores.overmap); // no `decision` in the spec: today's behaviour
+    }
+  });
+
+  it('a map-side overlap measure (auc) gives gradcam_seg = gradcam_seg_auc; a sirc decision builds confidence from msp', async () => {
+    const decision = { rule: 'sirc', primary: 'msp', secondary: 'gradcam_seg', a: 0.6, b: 10 };
+    const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'auc'), { patch: { overlap: { measure: 'auc', binarize: 0.5 }, decision } })));
+    try {
+      for (const r of await s.scoreBatch(images.slice(0, 6).map((rgb) => ({ rgb, label: 2 })))) {
+        if (r.noMask) continue;
+        expect(r.scores.gradcam_seg).toBeCloseTo(r.scores.gradcam_seg_auc!, 12);
+        expect(r.scores.label_gradcam_seg).toBeGreaterThanOrEqual(0);
+        expect(r.scores.confidence).toBeCloseTo(decisionScore(r.scores, decision as Decision)!, 12);
+        expect(r.scores.confidence!).toBeLessThanOrEqual(r.scores.msp!);
+      }
+    } finally {
+      s.dispose();
     }
   });
 });

@@ -165,10 +165,11 @@ enqueueOptions(program.command('run <dataset-uri>').description('local all-in-on
 
 program.command('evaluate <results-uri>').description('risk-coverage tables (and a plot) for every confidence, where labels are known')
   .option('--val <results-uri>', 'a validation run: thresholds and fusion weights are chosen there, reported on <results-uri>')
-  .option('--ood <results-uri>', 'a run over unknown objects: how well each confidence tells them from <results-uri>\'s images')
+  .option('--ood <results-uri>', 'a run over unknown objects: how well each confidence tells them from <results-uri>\'s images (repeat for several kinds)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--shifted <results-uri>', 'a labelled run over shifted images of the known classes: its errors as a failure type')
   .option('--plot <png-path>', 'write the accuracy-vs-rejection plot')
   .option('--json <path>', 'write the tables as JSON')
-  .action(async (resultsUri: string, f: { val?: string; ood?: string; plot?: string; json?: string }) => {
+  .action(async (resultsUri: string, f: { val?: string; ood?: string[]; shifted?: string; plot?: string; json?: string }) => {
     process.stdout.write(await evaluateCommand(resultsUri, f));
   });
 

@@ -7,7 +7,13 @@
 import seedrandom from 'seedrandom';
 import { type ImageRecord, type Scored, aurc, aurocOfErrorDetection, eAurc, macroAccuracy, riskCoverageTable, canonicalClass } from '@overmap/shared';
 
-export const CONFIDENCES = ['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'neg_entropy', 'margin', 'mc_dropout', 'random'] as const;
+/** `confidence` is the decision score (the spec's `decision` rule); the rest are Over-MAP, its parts, the
+ *  threshold-free Grad-CAM/mask measures and the runner-up contrast, the softmax baselines and random. */
+export const CONFIDENCES = [
+  'confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention',
+  'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'gradcam_contrast',
+  'msp', 'neg_entropy', 'margin', 'mc_dropout', 'random',
+] as const;
 export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';
 
 export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => number): number | null {

@@ -2,3 +2,4 @@ export * from './evaluate-records';
 export * from './label-noise';
 export * from './out-of-distribution';
 export * from './read-records';
+export * from './failure-types';

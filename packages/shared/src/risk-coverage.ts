@@ -37,6 +37,34 @@ export function optimalAurc(items: Scored[]): number {
 
 export const eAurc = (items: Scored[]) => aurc(items) - optimalAurc(items);
 
+/**
+ * AUGRC (Traub et al., NeurIPS 2024): the area under the generalized risk-coverage curve, where the
+ * generalized risk at a coverage is the share of *all* items that are failures and accepted
+ * (P(failure, accepted), not P(failure | accepted) as in AURC). Equivalently the average risk of an
+ * undetected failure over all rejection rates. The curve runs from (0, 0) through one point per
+ * distinct confidence (ties enter together), integrated by trapezoids; then
+ *   AUGRC = (1 − AUROC)·acc·(1 − acc) + ½(1 − acc)²
+ * with AUROC of error detection (ties half) and acc the accuracy of all items.
+ */
+export function augrc(items: Scored[]): number {
+  const n = items.length;
+  if (n === 0) return NaN;
+  const idx = order(items);
+  let area = 0, prevCov = 0, prevRisk = 0, errors = 0;
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j < n && items[idx[j]!]!.confidence === items[idx[i]!]!.confidence) {
+      if (!items[idx[j]!]!.correct) errors++;
+      j++;
+    }
+    const cov = j / n, risk = errors / n;
+    area += (cov - prevCov) * (risk + prevRisk) / 2;
+    prevCov = cov; prevRisk = risk;
+    i = j;
+  }
+  return area;
+}
+
 export function aurocOfErrorDetection(items: Scored[]): number {
   const pos = items.filter((x) => x.correct).map((x) => x.confidence);
   const neg = items.filter((x) => !x.correct).map((x) => x.confidence);

@@ -75,6 +75,19 @@ export const ScoresSchema = z.object({
   mc_dropout: score.optional(),
   /** Grad-CAM of the given label's class against the mask, where a label is known */
   label_gradcam_seg: score.optional(),
+  /** Threshold-free Grad-CAM/mask measures (scoring/localisation.ts; 0 when no object was found):
+   *  relevance rank accuracy (share of the top-|mask| pixels inside the mask) */
+  gradcam_seg_rank: score.optional(),
+  /** pixel AUROC of the Grad-CAM map as a classifier of the mask (0.5 = chance) */
+  gradcam_seg_auc: score.optional(),
+  /** pointing game: 1 if the map's maximum lies on the mask, else 0 */
+  gradcam_seg_pointing: score.optional(),
+  /** size-weighted attribution localisation: mass inside the mask ÷ the mask's share of the image (1 = chance) */
+  gradcam_seg_localisation: score.optional(),
+  /** Grad-CAM of the runner-up (second most probable) class against the mask, in the spec's overlap measure */
+  runner_up_seg: score.optional(),
+  /** gradcam_seg − runner_up_seg: evidence of the prediction on the object beyond the runner-up's, in [−1, 1] */
+  gradcam_contrast: score.optional(),
 });
 export type Scores = z.infer<typeof ScoresSchema>;
 export type ScoreName = keyof Scores;

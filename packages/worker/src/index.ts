@@ -10,6 +10,7 @@ export { loadLayersModel } from './model/load-models';
 export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
 export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer } from './scoring/overmap-scorer';
+export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
 export { decodeImage } from './images/decode-image';
 export { overlayPng } from './images/overlay-png';

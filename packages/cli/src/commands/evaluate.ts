@@ -3,12 +3,22 @@
  * reports every confidence (Over-MAP, its components, the baselines, random, and a fusion
  * whose weight is chosen on a validation run given with --val) as risk-coverage tables;
  * with --ood, a run over unknown objects, how well each confidence tells them apart from
- * <results-uri>'s images; optionally a plot (PNG) and the tables as JSON.
+ * <results-uri>'s images (--ood may be given once per kind of unknown); with --shifted, a
+ * labelled run over shifted images of the known classes; then the evaluation by failure type
+ * (in-distribution errors, shifted errors, each kind of unknown object): AURC, E-AURC, AUGRC,
+ * AUROC, FPR@95TPR and the macro gains at 12/15/18% rejected, for every confidence; optionally a
+ * plot (PNG) and the tables as JSON. `scores.confidence` is the decision score (`accepted`); the
+ * run's model spec says how it is built, and the output says so.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '@overmap/shared';
-import { type ConfidenceReport, type OodReport, chooseFusionWeight, evaluateRecords, outOfDistributionReport, readRecords, scorable } from '@overmap/evaluation';
+import {
+  type ConfidenceReport, type FailureTypeReport, type OodReport, chooseFusionWeight, errorPool, evaluateRecords, failureTypeReport,
+  outOfDistributionReport, readRecords, scorable, unknownPool,
+} from '@overmap/evaluation';
+import { RunResults } from '@overmap/shared';
+import { readSpec } from '@overmap/worker';
 import { renderPlot } from './plot-svg';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}` : '–');
@@ -34,8 +44,37 @@ export function markdownOodTable(r: OodReport): string {
   const lines = [`${r.nIn} images of the evaluated run against ${r.nOut} unknown-object images (every record with a prediction).`, '',
     '| confidence | AUROC known vs unknown ↑ | unknown kept at 95% of known kept (FPR@95TPR) ↓ |', '| --- | --- | --- |',
     ...r.rows.map((x) => `| ${x.name} | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% |`), '',
-    `At the run's Over-MAP threshold: ${pct(r.accepted.in)}% of the known images accepted, ${pct(r.accepted.out)}% of the unknown ones.`];
+    `At the run's threshold on scores.confidence: ${pct(r.accepted.in)}% of the known images accepted, ${pct(r.accepted.out)}% of the unknown ones.`];
   return `${lines.join('\n')}\n`;
+}
+
+const gains = (g: Record<string, number> | undefined) => (g ? ['12%', '15%', '18%'].map((k) => pts(g[k]!)).join(' / ') : '–');
+
+/** One table per failure type: every confidence's AURC, E-AURC, AUGRC, AUROC, FPR@95TPR and macro gains. */
+export function markdownFailureTypes(reports: FailureTypeReport[]): string {
+  const out: string[] = [];
+  for (const r of reports) {
+    out.push(`#### ${r.type}: ${r.description} (${r.n} images, ${r.failures} failures)`, '',
+      '| confidence | AURC ↓ | E-AURC ↓ | AUGRC ↓ | AUROC ↑ | FPR@95TPR ↓ | Top-1 macro gain at 12 / 15 / 18% | Top-3 macro gain at 12 / 15 / 18% |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...r.rows.map((x) => `| ${x.name} | ${(x.aurc * 1000).toFixed(1)}‰ | ${(x.eAurc * 1000).toFixed(1)}‰ | ${(x.augrc * 1000).toFixed(1)}‰ | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% | ${gains(x.gainTop1Macro)} | ${gains(x.gainTop3Macro)} |`), '');
+  }
+  return out.join('\n');
+}
+
+/** What decides `accepted` in a run: its spec's decision rule, in words (null if the spec cannot be read). */
+export async function decisionOf(resultsUri: string): Promise<string | null> {
+  try {
+    const run = await RunResults.open(resultsUri).requireRun();
+    const { spec } = await readSpec(run.model.uri);
+    const d = spec.decision;
+    const rule = d.rule === 'overmap' ? 'scores.overmap (the paper\'s Over-MAP)'
+      : d.rule === 'softmax' ? `scores.${d.primary} alone`
+        : `SIRC: ${d.primary} ^ (1 + exp(−${d.b}·(${d.secondary} − ${d.a})))`;
+    return `Decision score \`scores.confidence\` (what \`accepted\` compares with the threshold ${spec.threshold}): ${rule}.`;
+  } catch {
+    return null;
+  }
 }
 
 /** An output file's folder must exist: said before any work, in one line. */
@@ -46,7 +85,7 @@ async function checkOutputPath(file: string | undefined, option: string): Promis
   if (!st?.isDirectory()) throw new InputError(`${option} ${file}: folder ${dir} does not exist; create it or write elsewhere`);
 }
 
-export async function evaluateCommand(resultsUri: string, f: { val?: string; ood?: string; plot?: string; json?: string }): Promise<string> {
+export async function evaluateCommand(resultsUri: string, f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string }): Promise<string> {
   await checkOutputPath(f.json, '--json');
   await checkOutputPath(f.plot, '--plot');
   const { records, classes } = await readRecords(resultsUri);
@@ -61,13 +100,32 @@ export async function evaluateCommand(resultsUri: string, f: { val?: string; ood
     header = `Fusion weight chosen on the validation run ${path.relative(process.cwd(), f.val) || f.val}: ${choice.weight} (validation AURC ${(choice.aurc * 1000).toFixed(1)}‰).\n\n`;
   }
   const reports = evaluateRecords(test, { fusionWeight });
-  const ood = f.ood ? outOfDistributionReport(records, (await readRecords(f.ood)).records, { fusionWeight }) : undefined;
-  if (ood && ood.nOut === 0) throw new InputError(`no scored records under ${f.ood}: --ood needs a finished run over unknown-object images`);
-  if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, fusionWeight, reports, ood }, null, 2));
+  const oodUris = f.ood === undefined ? [] : Array.isArray(f.ood) ? f.ood : [f.ood];
+  const rel = (u: string) => path.relative(process.cwd(), u) || u;
+  const failureTypes: FailureTypeReport[] = [failureTypeReport('in-distribution errors', `wrong Top-1 predictions on ${rel(resultsUri)}`, errorPool(test))];
+  if (f.shifted) {
+    const s = await readRecords(f.shifted);
+    const sh = scorable(s.records, s.classes);
+    if (sh.length === 0) throw new InputError(`no labelled, scorable records under ${f.shifted}: --shifted needs a run with --labels`);
+    failureTypes.push(failureTypeReport('shifted errors', `wrong Top-1 predictions on ${rel(f.shifted)}`, errorPool(sh)));
+  }
+  const oods: { uri: string; report: OodReport }[] = [];
+  for (const uri of oodUris) {
+    const unknown = (await readRecords(uri)).records;
+    const report = outOfDistributionReport(records, unknown, { fusionWeight });
+    if (report.nOut === 0) throw new InputError(`no scored records under ${uri}: --ood needs a finished run over unknown-object images`);
+    oods.push({ uri, report });
+    failureTypes.push(failureTypeReport(`unknown objects (${path.basename(uri.replace(/\/+$/, ''))})`,
+      `wrong predictions on ${rel(resultsUri)} and every image of ${rel(uri)}`, unknownPool(test, unknown)));
+  }
+  const ood = oods[0]?.report;
+  const decision = await decisionOf(resultsUri);
+  if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, decision, fusionWeight, reports, ood, unknowns: oods, failureTypes }, null, 2));
   if (f.plot) {
     const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') => reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
     await renderPlot(f.plot, series('macroAccuracy'), series('macroTop3Accuracy'));
   }
-  const oodSection = ood ? `\n### Unknown objects (${path.relative(process.cwd(), f.ood!) || f.ood})\n\n${markdownOodTable(ood)}` : '';
-  return header + markdownTables(reports, test.length, records.length - test.length) + oodSection;
+  const oodSection = oods.map((o) => `\n### Unknown objects (${rel(o.uri)})\n\n${markdownOodTable(o.report)}`).join('');
+  const byType = `\n### By failure type\n\nFailure = a wrong prediction, or (unknown objects) any unknown image; AUROC = P(a non-failure outscores a failure); AUGRC = mean risk of an undetected failure over all rejection rates (Traub et al. 2024).\n\n${markdownFailureTypes(failureTypes)}`;
+  return (decision ? `${decision}\n\n` : '') + header + markdownTables(reports, test.length, records.length - test.length) + oodSection + byType;
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared';
 import { prefersOnnx } from '../backend/select-backend';
+import { DECISION_SECONDARIES } from '../scoring/decision';
 import { checkClassifierTopology } from './model-topology';
 
 const Normalization = z.object({
@@ -83,8 +84,11 @@ export const ModelSpecSchema = z.object({
   attentionLayers: z.array(z.string()).default([]),
   segmenter: Segmenter,
   overlap: z.object({
-    /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max */
-    measure: z.enum(['mass', 'iou', 'dice']).default('mass'),
+    /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max;
+     *  threshold-free (scoring/localisation.ts): rank (relevance rank accuracy), auc (pixel AUROC of the map
+     *  against the mask), pointing (pointing game), localisation (size-weighted attribution localisation).
+     *  `binarize` still binarises the attention map where it serves as the mask of Grad-CAM/attention. */
+    measure: z.enum(['mass', 'iou', 'dice', 'rank', 'auc', 'pointing', 'localisation']).default('mass'),
     binarize: z.number().min(0).max(1).default(0.5),
   }).default({ measure: 'mass', binarize: 0.5 }),
   combine: z.object({
@@ -94,7 +98,21 @@ export const ModelSpecSchema = z.object({
   }).default({ rule: 'mean', weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 } }),
   /** A mask smaller than this fraction of the image is "no object": status no_mask. */
   minMaskFraction: z.number().min(0).max(1).default(0.01),
+  /** `accepted` = scores.confidence >= threshold. */
   threshold: z.number().min(0).max(1).default(0.5),
+  /**
+   * How scores.confidence (the decision score) is built (scoring/decision.ts): `overmap` (the
+   * default: confidence = scores.overmap, as before this section existed), `softmax` (the primary
+   * alone), or `sirc`: primary ^ (1 + exp(−b·(secondary − a))), the softmax as primary score and
+   * an Over-MAP term as secondary that lowers only the images where it is below about a.
+   */
+  decision: z.object({
+    rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
+    primary: z.enum(['msp', 'margin']).default('msp'),
+    secondary: z.enum(DECISION_SECONDARIES).default('overmap'),
+    a: z.number().default(0),
+    b: z.number().positive().default(1),
+  }).default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
   /** MC-dropout passes of the head (0 = off). */
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
 });

@@ -3,8 +3,10 @@
  * forward/) yields the Grad-CAM layer's activations and the attention maps, the head gives
  * the logits; Grad-CAM of each image's predicted class (and of its
  * label, where given) through the head; the segmenter's object mask; the three overlaps and
- * their combination; the softmax baselines and, if asked, MC dropout over the head. Every
- * tensor step runs inside tf.tidy; only plain arrays leave.
+ * their combination; the softmax baselines and, if asked, MC dropout over the head; the
+ * threshold-free Grad-CAM/mask measures (localisation.ts) on the read-back maps; Grad-CAM of
+ * the runner-up class (one more head gradient) against the mask; the decision score
+ * (decision.ts). Every tensor step runs inside tf.tidy; only plain arrays leave.
  */
 import { ModelSpecError } from '@overmap/shared';
 import * as tf from '../backend/tf';
@@ -14,18 +16,29 @@ import type { ClassifierForward, HostOutputs } from './forward/classifier-forwar
 import { LayersForward } from './forward/layers-forward';
 import { loadClassifierForward } from './forward/load-forward';
 import { gradCam, normalizeMax, resizeMaps } from './grad-cam';
+import { decisionScore } from './decision';
+import { type LocalisationMeasure, LOCALISATION_MEASURES, localisation, localisationScores } from './localisation';
 import { binarize, overlap, overmapScore } from './overlap';
-import type { ImageScore, ScoreInput, ScoreMaps, Scorer } from './scorer';
+import type { ImageScore, ScoreInput, Scorer } from './scorer';
 import { loadSegmenter } from './segmenters/load-segmenter';
 import type { Segmenter } from './segmenters/segmenter';
 
 /** What one batch's tidy scope keeps: per-image vectors and, if asked, the maps. */
 interface BatchTensors {
-  probs: tf.Tensor2D; topV: tf.Tensor2D; topI: tf.Tensor2D;
-  gradcamSeg: tf.Tensor1D; attentionSeg: tf.Tensor1D; gradcamAtt: tf.Tensor1D; maskFraction: tf.Tensor1D;
-  labelSeg: tf.Tensor1D | null; mc: tf.Tensor1D | null;
-  maps: { cam: tf.Tensor3D; att: tf.Tensor3D | null; mask: tf.Tensor3D } | null;
+  probs: tf.Tensor2D; topV: tf.Tensor2D; topI: tf.Tensor2D; maskFraction: tf.Tensor1D; mc: tf.Tensor1D | null;
+  /** the overlaps, computed as tensors (mass, iou, dice); null when the measure is computed on the read-back maps */
+  gradcamSeg: tf.Tensor1D | null; attentionSeg: tf.Tensor1D | null; gradcamAtt: tf.Tensor1D | null;
+  runnerUpSeg: tf.Tensor1D | null; labelSeg: tf.Tensor1D | null;
+  /** always read back: the threshold-free Grad-CAM/mask measures are computed on them */
+  cam: tf.Tensor3D; mask: tf.Tensor3D;
+  /** the attention map, kept for the maps or for a map-side measure */
+  att: tf.Tensor3D | null;
+  /** for a map-side measure (rank, auc, pointing, localisation): the other maps it compares */
+  attBin: tf.Tensor3D | null; runnerUp: tf.Tensor3D | null; labelCam: tf.Tensor3D | null;
+  keepMaps: boolean;
 }
+
+const isMapSide = (m: string): m is LocalisationMeasure => (LOCALISATION_MEASURES as readonly string[]).includes(m);
 
 export class OverMapScorer implements Scorer {
   private constructor(
@@ -111,23 +124,34 @@ export class OverMapScorer implements Scorer {
       ? resizeMaps(normalizeMax(tf.addN(attention.map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
       : null;
     const { measure, binarize: t } = spec.overlap;
+    const mapSide = isMapSide(measure);
     const zeros = () => tf.zeros([inputs.length]) as tf.Tensor1D;
-    let labelSeg: tf.Tensor1D | null = null;
+    const n = this.forward.numClasses;
+    const k = Math.min(3, n);
+    const top = tf.topk(probs, k);
+    // The runner-up class's Grad-CAM: one more gradient through the head.
+    const second = tf.squeeze(tf.slice(top.indices, [0, 1], [-1, 1]), [1]) as tf.Tensor1D;
+    const runnerUp = resizeMaps(gradCam(head, acts, second, n), size);
+    let labelCam: tf.Tensor3D | null = null;
     if (labels.some((l) => l >= 0)) {
       const targets = tf.tensor1d(labels.map((l) => Math.max(0, l)), 'int32');
-      labelSeg = overlap(resizeMaps(gradCam(head, acts, targets, this.forward.numClasses), size), mask, measure, t);
+      labelCam = resizeMaps(gradCam(head, acts, targets, n), size);
     }
-    const k = Math.min(3, this.forward.numClasses);
-    const top = tf.topk(probs, k);
+    const attBin = att ? binarize(att, t) : null;
+    const ov = (m: tf.Tensor3D, against: tf.Tensor3D = mask) => overlap(m, against, measure as 'mass' | 'iou' | 'dice', t);
     return {
       probs: probs as tf.Tensor2D, topV: top.values as tf.Tensor2D, topI: top.indices as tf.Tensor2D,
-      gradcamSeg: overlap(cam, mask, measure, t),
-      attentionSeg: att ? overlap(att, mask, measure, t) : zeros(),
-      gradcamAtt: att ? overlap(cam, binarize(att, t), measure, t) : zeros(),
       maskFraction: tf.mean(mask, [1, 2]) as tf.Tensor1D,
-      labelSeg,
       mc: spec.mcDropoutSamples > 0 ? this.mcDropout(acts, pred, probs.shape) : null,
-      maps: keepMaps ? { cam, att, mask } : null,
+      gradcamSeg: mapSide ? null : ov(cam),
+      attentionSeg: mapSide ? null : att ? ov(att) : zeros(),
+      gradcamAtt: mapSide ? null : attBin ? ov(cam, attBin) : zeros(),
+      runnerUpSeg: mapSide ? null : ov(runnerUp),
+      labelSeg: mapSide || !labelCam ? null : ov(labelCam),
+      cam, mask,
+      att: mapSide || keepMaps ? att : null,
+      attBin: mapSide ? attBin : null, runnerUp: mapSide ? runnerUp : null, labelCam: mapSide ? labelCam : null,
+      keepMaps,
     };
   }
 
@@ -147,31 +171,58 @@ export class OverMapScorer implements Scorer {
     const b = labels.length;
     const topV = out.topV.dataSync(), topI = out.topI.dataSync();
     const k = out.topV.shape[1];
-    const gs = out.gradcamSeg.dataSync(), as = out.attentionSeg.dataSync(), ga = out.gradcamAtt.dataSync();
     const mf = out.maskFraction.dataSync();
-    const ls = out.labelSeg?.dataSync();
     const mc = out.mc?.dataSync();
     const base = baselinesOf(out.probs.dataSync(), b, this.forward.numClasses);
-    const maps = out.maps && readMaps(out.maps);
+    const size: [number, number] = [out.mask.shape[1], out.mask.shape[2]];
+    const px = size[0] * size[1];
+    const cam = out.cam.dataSync(), mask = out.mask.dataSync();
+    const att = out.att?.dataSync(), attBin = out.attBin?.dataSync(), runnerUp = out.runnerUp?.dataSync(), labelCam = out.labelCam?.dataSync();
+    const at = (a: ArrayLike<number> & { subarray(s: number, e: number): ArrayLike<number> }, i: number) => a.subarray(i * px, (i + 1) * px);
+    // Each overlap from its tensor, or (map-side measures) from the read-back maps.
+    const measure = spec.overlap.measure;
+    const onMaps = (m: typeof cam | undefined, against: typeof cam | undefined, i: number) =>
+      m && against ? localisation(at(m, i), at(against, i), measure as LocalisationMeasure) : 0;
+    const tensorSide = {
+      gs: out.gradcamSeg?.dataSync(), as: out.attentionSeg?.dataSync(), ga: out.gradcamAtt?.dataSync(),
+      ru: out.runnerUpSeg?.dataSync(), ls: out.labelSeg?.dataSync(),
+    };
+    const mapSide = isMapSide(measure);
+    const keepMaps = out.keepMaps;
     return labels.map((label, i) => {
       const noMask = mf[i]! < spec.minMaskFraction;
+      const o = mapSide
+        ? {
+          gs: onMaps(cam, mask, i), as: onMaps(att, mask, i), ga: onMaps(cam, attBin, i),
+          ru: onMaps(runnerUp, mask, i), ls: labelCam ? onMaps(labelCam, mask, i) : undefined,
+        }
+        : { gs: tensorSide.gs![i]!, as: tensorSide.as![i]!, ga: tensorSide.ga![i]!, ru: tensorSide.ru![i]!, ls: tensorSide.ls?.[i] };
       // No object found: "estimation not available", the mask overlaps are 0 (paper, Contribution).
-      const c = { gradcam_seg: noMask ? 0 : gs[i]!, attention_seg: noMask ? 0 : as[i]!, gradcam_attention: ga[i]! };
+      const c = { gradcam_seg: noMask ? 0 : o.gs, attention_seg: noMask ? 0 : o.as, gradcam_attention: o.ga };
       const overmap = overmapScore(c, { noMask, hasAttention: this.forward.attentionCount > 0, rule: spec.combine.rule, weights: spec.combine.weights });
+      const loc = noMask ? { rank: 0, auc: 0, pointing: 0, localisation: 0 } : localisationScores(at(cam, i), at(mask, i));
+      const runnerUpSeg = noMask ? 0 : o.ru;
+      const scores: ImageScore['scores'] = {
+        confidence: null,
+        overmap, ...c,
+        msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
+        ...(mc ? { mc_dropout: mc[i]! } : {}),
+        ...(o.ls !== undefined && label >= 0 ? { label_gradcam_seg: noMask ? 0 : o.ls } : {}),
+        gradcam_seg_rank: loc.rank, gradcam_seg_auc: loc.auc, gradcam_seg_pointing: loc.pointing, gradcam_seg_localisation: loc.localisation,
+        runner_up_seg: runnerUpSeg,
+        gradcam_contrast: c.gradcam_seg - runnerUpSeg,
+      };
+      // The decision score: the spec's `decision` rule over the scores above (Over-MAP itself by default).
+      scores.confidence = decisionScore(scores, spec.decision);
       return {
         index: topI[i * k]!,
         top: Array.from({ length: k }, (_, j) => ({ index: topI[i * k + j]!, p: topV[i * k + j]! })),
         noMask,
         maskFraction: mf[i]!,
-        scores: {
-          // The decision score: Over-MAP itself until the spec names another rule.
-          confidence: overmap,
-          overmap, ...c,
-          msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
-          ...(mc ? { mc_dropout: mc[i]! } : {}),
-          ...(ls && label >= 0 ? { label_gradcam_seg: noMask ? 0 : ls[i]! } : {}),
-        },
-        ...(maps ? { maps: maps(i) } : {}),
+        scores,
+        ...(keepMaps ? {
+          maps: { gradcam: Float32Array.from(at(cam, i)), attention: att ? Float32Array.from(at(att, i)) : null, mask: Float32Array.from(at(mask, i)), size },
+        } : {}),
       };
     });
   }
@@ -180,15 +231,6 @@ export class OverMapScorer implements Scorer {
     this.forward.dispose();
     this.segmenter.dispose();
   }
-}
-
-/** The kept maps read back once; per image, copies of its slices. */
-function readMaps(m: NonNullable<BatchTensors['maps']>): (i: number) => ScoreMaps {
-  const cam = m.cam.dataSync(), att = m.att?.dataSync() ?? null, mask = m.mask.dataSync();
-  const size: [number, number] = [m.mask.shape[1], m.mask.shape[2]];
-  const px = size[0] * size[1];
-  const slice = (a: Float32Array | Int32Array | Uint8Array, i: number) => Float32Array.from(a.subarray(i * px, (i + 1) * px));
-  return (i) => ({ gradcam: slice(cam, i), attention: att ? slice(att, i) : null, mask: slice(mask, i), size });
 }
 
 /** A black image at the scorer's input sizes (warm-up, calibration). */
