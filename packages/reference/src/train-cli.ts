@@ -3,9 +3,10 @@
  * current backend (wasm here) and writes them, with their training logs, to models/reference/.
  * Options (environment): GENERATOR (varied, the default, or classic: `makeScene`), TRAIN_SCENES,
  * SEG_SCENES, VAL_SCENES, EPOCHS, SEG_EPOCHS, LR (peak; cosine decay to LR/20), SEED, LABEL_NOISE,
- * ONLY (classifier|segmenter), OUT, GUIDANCE (or `--guidance λ`: weight of the guided-attention
+ * SEG_LR (the segmenter's peak, default 2e-3; cosine decay to SEG_LR/20), ONLY (classifier|segmenter), OUT, GUIDANCE (or `--guidance λ`: weight of the guided-attention
  * loss, 0 = unguided; default 0), CLASSIFIER_NAME (the classifier's folder and log name under OUT,
- * default `classifier`). Each model keeps the weights of its best validation epoch (validation
+ * default `classifier`), INIT_FROM / SEG_INIT_FROM (a saved classifier / segmenter model.json whose
+ * weights, layer by layer, start the training instead of a random initialisation). Each model keeps the weights of its best validation epoch (validation
  * scenes of the same generator). The classifier's log also records its accuracy on fixed slices
  * (500 scenes each) of the varied test split, the shifted split and the classic test split, and
  * its attention's mass inside the object mask.
@@ -13,7 +14,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import seedrandom from 'seedrandom';
-import { initBackend } from '@overmap/worker';
+import { FsObjectStore } from '@overmap/shared';
+import { initBackend, objectStoreIO, tf } from '@overmap/worker';
 import {
   type SceneGenerator, buildCbamClassifier, buildSegmenter, classifierStats, generateScenes, saveModel, segmenterIoU, trainModel,
 } from './train';
@@ -23,6 +25,17 @@ const env = (k: string, d: string) => process.env[k] ?? d;
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Copies the weights of the saved model at `file` into `model`, layer by layer (same names and shapes). */
+async function initFrom(model: tf.LayersModel, file: string): Promise<void> {
+  const saved = await tf.loadLayersModel(objectStoreIO(new FsObjectStore(path.dirname(path.resolve(file))), path.basename(file)));
+  for (const layer of model.layers) {
+    const w = saved.getLayer(layer.name).getWeights();
+    if (w.length !== layer.getWeights().length) throw new Error(`INIT_FROM ${file}: layer ${layer.name} has ${w.length} weights, expected ${layer.getWeights().length}`);
+    if (w.length) layer.setWeights(w);
+  }
+  saved.dispose();
 }
 
 async function main(): Promise<void> {
@@ -59,6 +72,7 @@ async function main(): Promise<void> {
     const flippedCount = train.flipped.reduce((a, b) => a + b, 0);
     log('generated training scenes', { n, flipped: flippedCount, seconds: Math.round((performance.now() - t0) / 1000) });
     const model = buildCbamClassifier();
+    if (process.env.INIT_FROM) await initFrom(model, process.env.INIT_FROM);
     const lr = Number(env('LR', '2e-3'));
     const { epochs, bestEpoch } = trainModel(model, train, val, 'classifier', {
       epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: lr, finalLearningRate: lr / 20, log, rng, guidance,
@@ -72,15 +86,16 @@ async function main(): Promise<void> {
       log(`${classifierName}: ${name} slice`, slices[name] as Record<string, unknown>);
     }
     await writeLog(classifierName, 'classifier', {
-      trainScenes: n, flipped: flippedCount, guidance, epochs, bestEpoch, valAccuracy: v.accuracy, valAttentionMass: v.attentionMass, valMaskFraction: v.maskFraction, slices, sha256: hash,
+      trainScenes: n, flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr, epochs, bestEpoch, valAccuracy: v.accuracy, valAttentionMass: v.attentionMass, valMaskFraction: v.maskFraction, slices, sha256: hash,
     });
   }
   if (!only || only === 'segmenter') {
     const n = Number(env('SEG_SCENES', '6000'));
     const train = generateScenes(bank, `${seed}:seg`, 'train', n, 0, generator);
     const model = buildSegmenter();
+    if (process.env.SEG_INIT_FROM) await initFrom(model, process.env.SEG_INIT_FROM);
     const { epochs, bestEpoch } = trainModel(model, train, val, 'segmenter', {
-      epochs: Number(env('SEG_EPOCHS', '10')), batchSize: 32, learningRate: 2e-3, finalLearningRate: 1e-4, log, rng,
+      epochs: Number(env('SEG_EPOCHS', '10')), batchSize: 32, learningRate: Number(env('SEG_LR', '2e-3')), finalLearningRate: Number(env('SEG_LR', '2e-3')) / 20, log, rng,
     });
     const hash = await saveModel(model, path.join(out, 'segmenter'));
     const slices: Record<string, unknown> = {};
@@ -88,7 +103,7 @@ async function main(): Promise<void> {
       slices[name] = { seed: 'overmap-reference-v1', generator: gen, split, count: 500, iou: segmenterIoU(model, generateScenes(bank, 'overmap-reference-v1', split, 500, 0, gen)) };
     }
     log('segmenter slices', slices);
-    await writeLog('segmenter', 'segmenter', { trainScenes: n, epochs, bestEpoch, valIoU: segmenterIoU(model, val), slices, sha256: hash });
+    await writeLog('segmenter', 'segmenter', { initFrom: process.env.SEG_INIT_FROM ?? null, trainScenes: n, epochs, bestEpoch, valIoU: segmenterIoU(model, val), slices, sha256: hash });
   }
   log('done', { out });
 }
