@@ -9,7 +9,8 @@
  * weights, layer by layer, start the training instead of a random initialisation). Each model keeps the weights of its best validation epoch (validation
  * scenes of the same generator). The classifier's log also records its accuracy on fixed slices
  * (500 scenes each) of the varied test split, the shifted split and the classic test split, and
- * its attention's mass inside the object mask.
+ * its attention's mass inside the object mask (SLICES=0 skips these; scripts/record-reference-metrics.js
+ * measures the same slices).
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -74,19 +75,25 @@ async function main(): Promise<void> {
     const model = buildCbamClassifier();
     if (process.env.INIT_FROM) await initFrom(model, process.env.INIT_FROM);
     const lr = Number(env('LR', '2e-3'));
-    const { epochs, bestEpoch } = trainModel(model, train, val, 'classifier', {
+    const base = { trainScenes: n, flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr };
+    const { epochs, bestEpoch } = await trainModel(model, train, val, 'classifier', {
       epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: lr, finalLearningRate: lr / 20, log, rng, guidance,
+      // A checkpoint of the best epoch so far, and the log so far (`unfinished`), in case the run is cut short.
+      onBest: async (e, stats) => {
+        const sha256 = await saveModel(model, path.join(out, classifierName));
+        await writeLog(classifierName, 'classifier', { ...base, unfinished: true, epochs: stats, bestEpoch: e, valAccuracy: stats[stats.length - 1]!.val, valAttentionMass: stats[stats.length - 1]!.valAttentionMass, sha256 });
+      },
     });
     const hash = await saveModel(model, path.join(out, classifierName));
     const v = classifierStats(model, val);
     const slices: Record<string, unknown> = {};
-    for (const [name, split, gen] of [['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied'], ['classicTest', 'test', 'classic']] as const) {
+    for (const [name, split, gen] of env('SLICES', '1') === '0' ? [] : [['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied'], ['classicTest', 'test', 'classic']] as const) {
       const s = classifierStats(model, generateScenes(bank, 'overmap-reference-v1', split, 500, 0, gen));
       slices[name] = { seed: 'overmap-reference-v1', generator: gen, split, count: 500, ...s };
       log(`${classifierName}: ${name} slice`, slices[name] as Record<string, unknown>);
     }
     await writeLog(classifierName, 'classifier', {
-      trainScenes: n, flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr, epochs, bestEpoch, valAccuracy: v.accuracy, valAttentionMass: v.attentionMass, valMaskFraction: v.maskFraction, slices, sha256: hash,
+      ...base, epochs, bestEpoch, valAccuracy: v.accuracy, valAttentionMass: v.attentionMass, valMaskFraction: v.maskFraction, slices, sha256: hash,
     });
   }
   if (!only || only === 'segmenter') {
@@ -94,12 +101,16 @@ async function main(): Promise<void> {
     const train = generateScenes(bank, `${seed}:seg`, 'train', n, 0, generator);
     const model = buildSegmenter();
     if (process.env.SEG_INIT_FROM) await initFrom(model, process.env.SEG_INIT_FROM);
-    const { epochs, bestEpoch } = trainModel(model, train, val, 'segmenter', {
+    const { epochs, bestEpoch } = await trainModel(model, train, val, 'segmenter', {
       epochs: Number(env('SEG_EPOCHS', '10')), batchSize: 32, learningRate: Number(env('SEG_LR', '2e-3')), finalLearningRate: Number(env('SEG_LR', '2e-3')) / 20, log, rng,
+      onBest: async (e, stats) => {
+        const sha256 = await saveModel(model, path.join(out, 'segmenter'));
+        await writeLog('segmenter', 'segmenter', { unfinished: true, trainScenes: n, epochs: stats, bestEpoch: e, valIoU: stats[stats.length - 1]!.val, sha256 });
+      },
     });
     const hash = await saveModel(model, path.join(out, 'segmenter'));
     const slices: Record<string, unknown> = {};
-    for (const [name, split, gen] of [['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied'], ['classicTest', 'test', 'classic']] as const) {
+    for (const [name, split, gen] of env('SLICES', '1') === '0' ? [] : [['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied'], ['classicTest', 'test', 'classic']] as const) {
       slices[name] = { seed: 'overmap-reference-v1', generator: gen, split, count: 500, iou: segmenterIoU(model, generateScenes(bank, 'overmap-reference-v1', split, 500, 0, gen)) };
     }
     log('segmenter slices', slices);

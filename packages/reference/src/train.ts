@@ -80,6 +80,11 @@ export interface TrainOptions {
    * cross-entropy; 0 or absent: unguided, the same step as before (the attention is not even read).
    */
   guidance?: number;
+  /**
+   * Called (and awaited) after every epoch that is the best so far on validation, while the model
+   * holds that epoch's weights: e.g. to save a checkpoint, so an interrupted run leaves its best model.
+   */
+  onBest?: (epoch: number, stats: EpochStats[]) => Promise<void>;
 }
 
 export interface EpochStats {
@@ -203,9 +208,9 @@ export function segmenterIoU(model: tf.LayersModel, set: SceneSet, batchSize = 2
  * validation epoch, not the last: with batch norm's moving statistics on a few thousand steps,
  * validation accuracy moves several points from one epoch to the next.
  */
-export function trainModel(
+export async function trainModel(
   model: tf.LayersModel, train: SceneSet, val: SceneSet, kind: 'classifier' | 'segmenter', o: TrainOptions,
-): TrainResult {
+): Promise<TrainResult> {
   const optimizer = tf.train.adam(o.learningRate);
   const stats: EpochStats[] = [];
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -259,6 +264,7 @@ export function trainModel(
       best?.weights.forEach((w) => w.dispose());
       best = { epoch, val: valMetric, weights: model.getWeights().map((w) => w.clone()) };
     }
+    if (best.epoch === epoch && o.onBest) await o.onBest(epoch, stats);
     o.log(`${kind} epoch ${epoch}/${o.epochs}: loss ${s.loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${s.imagesPerSecond.toFixed(0)} images/s, val ${kind === 'classifier' ? 'accuracy' : 'IoU'} ${valMetric.toFixed(4)}${cs ? `, attention mass in mask ${cs.attentionMass.toFixed(3)} (mask ${cs.maskFraction.toFixed(3)})` : ''}${s.guidanceLoss !== undefined ? `, guidance loss ${s.guidanceLoss.toFixed(4)}` : ''}${best.epoch === epoch ? ' (best so far)' : ''}`, { kind, ...s });
   }
   optimizer.dispose();
