@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 /**
- * Records what the committed reference models reach on a fixed slice of generated test
- * scenes (test split, indices 0..N-1) and their file hashes, into
- * models/reference/reference-metrics.json. test/models checks the committed models against it.
+ * Records what the committed reference models reach on fixed slices of generated scenes, and
+ * their file hashes, into models/reference/reference-metrics.json; test/models checks the
+ * committed models against it. Slices (seed overmap-reference-v1, indices 0..499 each):
+ * - classicTest: the first generator's test split (`makeScene`), the slice of earlier figures;
+ * - variedTest: the varied generator's test split (in distribution for the models trained on it);
+ * - shifted: the varied generator's shifted split (a background family and item scales no training
+ *   scene uses; never used for a choice).
+ * Per classifier (the guided one in classifier/, the unguided one in classifier-unguided/ when
+ * present): Top-1 on each slice and its spatial attention's mass inside the object mask; for the
+ * segmenter, mask IoU on each slice. Also the validation figures from the training logs.
  */
 'use strict';
 const crypto = require('node:crypto');
@@ -10,28 +17,53 @@ const fs = require('node:fs');
 const path = require('node:path');
 const W = require('@overmap/worker');
 const tf = require('@overmap/worker').tf;
-const T = require('@overmap/reference');
-const F = require('@overmap/reference');
+const R = require('@overmap/reference');
 const { objectStoreIO } = require('@overmap/worker');
-require('@overmap/worker');
 const { FsObjectStore } = require('@overmap/shared');
 
 const DIR = path.resolve(__dirname, '../models/reference');
-const SLICE = 500;
+const SEED = 'overmap-reference-v1';
+const COUNT = 500;
+const SLICES = [['classicTest', 'test', 'classic'], ['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied']];
 const sha = (f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(DIR, f))).digest('hex');
+const readLog = (name) => {
+  const f = path.join(DIR, `training-log-${name}.json`);
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : undefined;
+};
 
 (async () => {
   await W.initBackend('wasm');
   const store = new FsObjectStore(DIR);
-  const cls = await tf.loadLayersModel(objectStoreIO(store, 'classifier/model.json'));
-  const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));
-  const set = T.generateScenes(F.loadFashionMnist(), 'overmap-reference-v1', 'test', SLICE);
+  const bank = R.loadFashionMnist();
+  const sets = Object.fromEntries(SLICES.map(([name, split, generator]) => [name, R.generateScenes(bank, SEED, split, COUNT, 0, generator)]));
+  const classifiers = ['classifier', 'classifier-unguided'].filter((c) => fs.existsSync(path.join(DIR, c, 'model.json')));
   const out = {
-    slice: { seed: 'overmap-reference-v1', split: 'test', count: SLICE },
-    classifierAccuracy: T.classifierAccuracy(cls, set),
-    segmenterIoU: T.segmenterIoU(seg, set),
-    files: Object.fromEntries(['classifier/model.json', 'classifier/weights.bin', 'segmenter/model.json', 'segmenter/weights.bin'].map((f) => [f, sha(f)])),
+    // The earlier keys, kept: the guided classifier and the segmenter on the classic test slice.
+    slice: { seed: SEED, split: 'test', count: COUNT },
+    classifierAccuracy: null,
+    segmenterIoU: null,
+    slices: Object.fromEntries(SLICES.map(([name, split, generator]) => [name, { seed: SEED, generator, split, count: COUNT }])),
+    classifiers: {},
+    segmenter: {},
+    files: {},
   };
+  for (const c of classifiers) {
+    const model = await tf.loadLayersModel(objectStoreIO(store, `${c}/model.json`));
+    const log = readLog(c)?.classifier;
+    const entry = { guidance: log?.guidance ?? null, valAccuracy: log?.valAccuracy ?? null, valAttentionMass: log?.valAttentionMass ?? null, valMaskFraction: log?.valMaskFraction ?? null };
+    for (const [name] of SLICES) {
+      const s = R.classifierStats(model, sets[name]);
+      entry[name] = { accuracy: s.accuracy, attentionMass: s.attentionMass, maskFraction: s.maskFraction };
+    }
+    out.classifiers[c] = entry;
+    model.dispose();
+  }
+  const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));
+  out.segmenter.valIoU = readLog('segmenter')?.segmenter?.valIoU ?? null;
+  for (const [name] of SLICES) out.segmenter[name] = { iou: R.segmenterIoU(seg, sets[name]) };
+  out.classifierAccuracy = out.classifiers.classifier?.classicTest.accuracy ?? null;
+  out.segmenterIoU = out.segmenter.classicTest.iou;
+  for (const c of [...classifiers, 'segmenter']) for (const f of ['model.json', 'weights.bin']) out.files[`${c}/${f}`] = sha(`${c}/${f}`);
   fs.writeFileSync(path.join(DIR, 'reference-metrics.json'), JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));
 })();

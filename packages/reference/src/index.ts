@@ -4,3 +4,4 @@ export * from './train';
 export * from './training-batch-norm';
 export * from './to-onnx';
 export * from './export-onnx';
+export * from './varied-scenes';

@@ -5,11 +5,20 @@
  * under masks/. Deterministic in (seed, split, index). `--split digits` writes the
  * out-of-distribution scenes: MNIST test digits in the test split's clutter, in folders
  * digit_0 … digit_9 (not classes of the reference model).
+ *
+ * The varied generator (`makeVariedScene`, what the reference model now trains on):
+ * `--split varied-train|varied-val|varied-test`, its splits; `--split shifted`, the shifted test
+ * set (a background family and item scales no other split uses; for measuring only, never for a
+ * choice); `--split varied-digits`, MNIST test digits in the varied test clutter.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { CLASS_FOLDERS, SCENE_SIZE, type Split, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from './fashion-scenes';
+import { CLASS_FOLDERS, SCENE_SIZE, type Scene, type Split, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from './fashion-scenes';
+import { type VariedSplit, makeVariedDigitScene, makeVariedScene } from './varied-scenes';
+
+const SPLITS = ['train', 'val', 'test', 'digits', 'varied-train', 'varied-val', 'varied-test', 'shifted', 'varied-digits'] as const;
+type CliSplit = (typeof SPLITS)[number];
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,18 +27,25 @@ function arg(name: string, def: string): string {
 
 async function main(): Promise<void> {
   const out = process.argv[2];
-  if (!out || out.startsWith('--')) throw new Error('usage: make-scenes <out-dir> [--split train|val|test|digits] [--count N] [--start I] [--seed S] [--masks]');
-  const split = arg('split', 'test') as Split | 'digits';
-  if (!['train', 'val', 'test', 'digits'].includes(split)) throw new Error(`--split ${split}: use train, val, test or digits`);
+  if (!out || out.startsWith('--')) throw new Error(`usage: make-scenes <out-dir> [--split ${SPLITS.join('|')}] [--count N] [--start I] [--seed S] [--masks]`);
+  const split = arg('split', 'test') as CliSplit;
+  if (!SPLITS.includes(split)) throw new Error(`--split ${split}: use one of ${SPLITS.join(', ')}`);
   const count = Number(arg('count', '300'));
   const start = Number(arg('start', '0'));
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(start) || start < 0) throw new Error(`--count ${count} --start ${start}: use whole numbers, count at least 1`);
   const seed = arg('seed', 'overmap-reference-v1');
   const masks = process.argv.includes('--masks');
   const bank = loadFashionMnist();
-  const digits = split === 'digits' ? loadMnistTestDigits() : undefined;
+  const digits = split === 'digits' || split === 'varied-digits' ? loadMnistTestDigits() : undefined;
+  const scene = (i: number): Scene => {
+    if (split === 'digits') return makeDigitScene(bank, digits!, seed, i);
+    if (split === 'varied-digits') return makeVariedDigitScene(bank, digits!, seed, i);
+    if (split === 'shifted') return makeVariedScene(bank, { seed, split }, i);
+    if (split.startsWith('varied-')) return makeVariedScene(bank, { seed, split: split.slice('varied-'.length) as VariedSplit }, i);
+    return makeScene(bank, { seed, split: split as Split }, i);
+  };
   for (let i = start; i < start + count; i++) {
-    const s = digits ? makeDigitScene(bank, digits, seed, i) : makeScene(bank, { seed, split: split as Split }, i);
+    const s = scene(i);
     const folder = digits ? `digit_${s.label}` : CLASS_FOLDERS[s.label]!;
     const name = `${split}-${String(i).padStart(5, '0')}.png`;
     const dir = path.join(out, folder);
