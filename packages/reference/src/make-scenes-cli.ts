@@ -13,6 +13,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { CLASS_FOLDERS, SCENE_SIZE, type Scene, type Split, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from './fashion-scenes';
 import { type VariedSplit, makeVariedDigitScene, makeVariedScene } from './varied-scenes';
@@ -20,21 +21,25 @@ import { type VariedSplit, makeVariedDigitScene, makeVariedScene } from './varie
 const SPLITS = ['train', 'val', 'test', 'digits', 'varied-train', 'varied-val', 'varied-test', 'shifted', 'varied-digits'] as const;
 type CliSplit = (typeof SPLITS)[number];
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+const USAGE = `usage: make-scenes <out-dir> [--split ${SPLITS.join('|')}] [--count N] [--start I] [--seed S] [--masks]`;
 
 async function main(): Promise<void> {
-  const out = process.argv[2];
-  if (!out || out.startsWith('--')) throw new Error(`usage: make-scenes <out-dir> [--split ${SPLITS.join('|')}] [--count N] [--start I] [--seed S] [--masks]`);
-  const split = arg('split', 'test') as CliSplit;
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      split: { type: 'string', default: 'test' }, count: { type: 'string', default: '300' }, start: { type: 'string', default: '0' },
+      seed: { type: 'string', default: 'overmap-reference-v1' }, masks: { type: 'boolean', default: false },
+    },
+  });
+  const out = positionals[0];
+  if (!out || positionals.length > 1) throw new Error(USAGE);
+  const split = values.split as CliSplit;
   if (!SPLITS.includes(split)) throw new Error(`--split ${split}: use one of ${SPLITS.join(', ')}`);
-  const count = Number(arg('count', '300'));
-  const start = Number(arg('start', '0'));
+  const count = Number(values.count);
+  const start = Number(values.start);
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(start) || start < 0) throw new Error(`--count ${count} --start ${start}: use whole numbers, count at least 1`);
-  const seed = arg('seed', 'overmap-reference-v1');
-  const masks = process.argv.includes('--masks');
+  const seed = values.seed;
+  const masks = values.masks;
   const bank = loadFashionMnist();
   const digits = split === 'digits' || split === 'varied-digits' ? loadMnistTestDigits() : undefined;
   const scene = (i: number): Scene => {

@@ -14,6 +14,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import seedrandom from 'seedrandom';
 import { FsObjectStore } from '@overmap/shared';
 import { initBackend, objectStoreIO, tf } from '@overmap/worker';
@@ -23,10 +24,9 @@ import {
 import { loadFashionMnist } from './fashion-scenes';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
+/** Flags (the rest of the recipe is in environment variables, listed in the header). */
+const { values: flags } = parseArgs({ options: { guidance: { type: 'string' } } });
+const arg = (name: 'guidance'): string | undefined => flags[name];
 
 /** Copies the weights of the saved model at `file` into `model`, layer by layer (same names and shapes). */
 async function initFrom(model: tf.LayersModel, file: string): Promise<void> {
