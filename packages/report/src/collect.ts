@@ -5,6 +5,7 @@
  * records for the risk-coverage curves. Memory is O(queues × perQueue + sample + classes²),
  * whatever the run's size.
  */
+import seedrandom from 'seedrandom';
 import { type ImageRecord, SCORE_NAMES, type ScoreName, type Scored, aurc, classIndexer, riskCoverageTable } from '@overmap/shared';
 import { QUEUES, type QueueContext, type QueueDef, type QueueId, reasonOf } from './queues';
 import { TopN } from './top-n';
@@ -50,17 +51,6 @@ export interface Aggregates {
 
 interface SampleItem { correct: boolean; values: (number | null)[] }
 
-/** A seeded PRNG (mulberry32): the sample, and so the curves, are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface CollectOptions { perQueue: number; sampleSize: number }
 
@@ -79,7 +69,8 @@ export class Collector {
   readonly heaps = new Map<QueueId, TopN<ImageRecord & { rank: number }>>();
   private readonly sample: SampleItem[] = [];
   private sampleSeen = 0;
-  private readonly rng = mulberry32(0x0ea4);
+  /** seeded: the sample, and so the curves, are the same on every run */
+  private readonly rng = seedrandom('overmap-report-sample');
   private readonly scoreNames: ScoreName[];
 
   constructor(readonly classes: string[], readonly ctx: QueueContext, readonly queues: QueueDef[], private readonly o: CollectOptions) {

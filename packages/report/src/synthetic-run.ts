@@ -3,6 +3,7 @@
  * (run.json, part files, manifest.json) but with made-up records and no model: for the
  * report's benchmark and tests at sizes no test could score. Deterministic in its seed.
  */
+import seedrandom from 'seedrandom';
 import { type ImageRecord, type ImageStatus, RunResults, SCORE_NAMES, type Scores, errorRecord, partKey } from '@overmap/shared';
 
 export const SYNTHETIC_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -19,16 +20,6 @@ export interface SyntheticRunOptions {
   dataset?: string;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Record i of a synthetic run: mostly right, confident where right, a few no_mask and unreadable. */
 export function syntheticRecord(i: number, rand: () => number, o: { labels: boolean; threshold: number }): ImageRecord {
@@ -67,7 +58,7 @@ export function syntheticRecord(i: number, rand: () => number, o: { labels: bool
 export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<RunResults> {
   const results = RunResults.open(o.results);
   const batchSize = o.batchSize ?? 1000, threshold = o.threshold ?? 0.3, labels = o.labels ?? true;
-  const rand = rng(o.seed ?? 42);
+  const rand = seedrandom(String(o.seed ?? 42));
   const created = new Date().toISOString();
   const dataset = o.dataset ?? 's3://synthetic-bucket/images/';
   const model = { uri: 's3://synthetic-bucket/models/overmap-model.json', hash: '0'.repeat(64), name: 'synthetic' };
