@@ -4,8 +4,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { Queue } from 'bullmq';
-import { BATCH_QUEUE, FAILURES_JSONL, FINALIZE_QUEUE, InputError, RunResults, loadConfig, logger, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
+import { FAILURES_JSONL, InputError, RunResults, loadConfig, logger, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
 import { enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
@@ -124,15 +123,12 @@ program.command('retry <results-uri>').description('re-queue a run\'s failed bat
   .action(async (resultsUri: string) => {
     const { config, redis } = await configAndRedis();
     const results = RunResults.open(resultsUri, { secret: config.OVERMAP_JOB_SECRET });
-    const queue = new Queue(BATCH_QUEUE, { connection: redis, prefix: config.OVERMAP_QUEUE_PREFIX });
-    const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix: config.OVERMAP_QUEUE_PREFIX });
     try {
       const run = await results.requireRun();
       if (run.batches === undefined) throw new InputError(`run ${run.run_id}'s listing has not finished: rerun the same overmap enqueue to resume it`);
-      const r = await recoverRun({ results, run, redis, queue, finalizeQueue, secret: config.OVERMAP_JOB_SECRET });
+      const r = await recoverRun({ results, run, redis, prefix: config.OVERMAP_QUEUE_PREFIX, secret: config.OVERMAP_JOB_SECRET });
       process.stdout.write(`${run.run_id}: ${r.missing} batch(es) without results: ${r.retried} failed job(s) re-queued, ${r.added} job(s) added${r.missing ? '; workers will pick them up (overmap worker, or overmap run)' : ''}\n`);
     } finally {
-      await Promise.all([queue.close(), finalizeQueue.close()]);
       redis.disconnect();
     }
   });

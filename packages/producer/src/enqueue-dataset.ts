@@ -167,7 +167,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
   try {
     if (existing?.batches !== undefined) {
       // The listing finished earlier: recover from the results store whatever Redis lost.
-      const r = await recoverRun({ results, run: existing, redis: o.redis, queue, finalizeQueue, secret: o.secret });
+      const r = await recoverRun({ results, run: existing, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
       const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
       o.onProgress?.(p);
       return { ...p, runId, resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
@@ -247,7 +247,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
     await results.writeRun(run);
     await o.redis.hset(keys.state, { total: batchIndex, images, skipped, shardParts: run.params.shardParts });
-    if (checkParts) await recoverRun({ results, run, redis: o.redis, queue, finalizeQueue, secret: o.secret });
+    if (checkParts) await recoverRun({ results, run, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
     else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);

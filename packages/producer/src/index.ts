@@ -1,2 +1,2 @@
 export { enqueueDataset, defaultRunId, type EnqueueOptions, type EnqueueProgress, type EnqueueResult } from './enqueue-dataset';
-export { recoverRun, type RecoverResult } from './recover-run';
+export { recoverRun, type RecoverOptions, type RecoverResult } from './recover-run';

@@ -5,9 +5,11 @@
  * still triggers. Used by `overmap enqueue`/`run` on a run whose listing has finished and
  * by `overmap retry`.
  */
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_OPTIONS, JobName, type RunJson, type RunResults, batchJobId, maybeFinalize, runKeys, sign } from '@overmap/shared';
+import {
+  BATCH_QUEUE, FINALIZE_QUEUE, JOB_OPTIONS, JobName, type RunJson, type RunResults, batchJobId, maybeFinalize, runInstanceKey, runKeys, sign,
+} from '@overmap/shared';
 
 export interface RecoverResult {
   /** batches without a part file */
@@ -18,15 +20,40 @@ export interface RecoverResult {
   retried: number;
 }
 
-export async function recoverRun(o: { results: RunResults; run: RunJson; redis: Redis; queue: Queue; finalizeQueue: Queue; secret?: string }): Promise<RecoverResult> {
-  const { run, redis, queue } = o;
+export interface RecoverOptions {
+  results: RunResults;
+  run: RunJson;
+  redis: Redis;
+  /** the BullMQ prefix, to open the queues; or the queues themselves, already open */
+  prefix?: string;
+  queues?: { queue: Queue; finalizeQueue: Queue };
+  secret?: string;
+}
+
+/** Recovers the run; opens (and closes) the queues unless given them. */
+export async function recoverRun(o: RecoverOptions): Promise<RecoverResult> {
+  if (o.queues) return recoverWith(o, o.queues.queue, o.queues.finalizeQueue);
+  const queue = new Queue(BATCH_QUEUE, { connection: o.redis, prefix: o.prefix });
+  const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: o.redis, prefix: o.prefix });
+  try {
+    return await recoverWith(o, queue, finalizeQueue);
+  } finally {
+    await Promise.all([queue.close(), finalizeQueue.close()]);
+  }
+}
+
+async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue): Promise<RecoverResult> {
+  const { run, redis } = o;
   if (run.batches === undefined) throw new Error(`run ${run.run_id}: its listing has not finished`);
   const keys = runKeys(run.run_id, run.instance);
+  // Everything Redis knows of the run, rebuilt from the results: its instance, its state, the done set.
+  await redis.set(runInstanceKey(run.run_id), run.instance);
+  await redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
   const present = new Set<number>();
   for await (const b of o.results.partBatches()) if (b < run.batches) present.add(b);
   const done = [...present].map(String);
   for (let i = 0; i < done.length; i += 10_000) await redis.sadd(keys.done, ...done.slice(i, i + 10_000));
-  await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, shardParts: run.params.shardParts });
+  await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, shardParts: run.params.shardParts, results: o.results.uri });
 
   let added = 0, retried = 0, missing = 0;
   for (let b = 0; b < run.batches; b++) {
@@ -45,6 +72,6 @@ export async function recoverRun(o: { results: RunResults; run: RunJson; redis: 
     await queue.add(JobName.Batch, sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: b }, o.secret), { jobId: id, ...JOB_OPTIONS.batch });
     added++;
   }
-  await maybeFinalize(redis, o.finalizeQueue, run.run_id, run.instance, run.results, o.secret);
+  await maybeFinalize(redis, finalizeQueue, run.run_id, run.instance, run.results, o.secret);
   return { missing, added, retried };
 }

@@ -95,12 +95,12 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
 }
 
 /** Finished, still going, or stuck (and what to do). */
-export function runVerdict(s: RunStatus): { state: 'finished' | 'running' | 'stuck'; why?: string } {
+export function runVerdict(s: RunStatus): { state: 'finished' | 'running' | 'stuck'; cause?: 'failed' | 'no-workers'; why?: string } {
   if (s.manifest) return { state: 'finished' };
   const pending = (s.totalBatches ?? Infinity) - s.doneBatches - s.failed.length;
   if (s.failed.length > 0 && pending <= 0) {
-    return { state: 'stuck', why: `${s.failed.length} batch(es) failed for good (first: batch ${s.failed[0]!.batch}: ${s.failed[0]!.error}); fix the cause, then overmap retry ${s.results ?? s.runId}` };
+    return { state: 'stuck', cause: 'failed', why: `${s.failed.length} batch(es) failed for good (first: batch ${s.failed[0]!.batch}: ${s.failed[0]!.error}); fix the cause, then overmap retry ${s.results ?? s.runId}` };
   }
-  if (s.workers === 0) return { state: 'stuck', why: `no worker is connected to the queue: start workers (overmap worker) or rerun overmap run` };
+  if (s.workers === 0) return { state: 'stuck', cause: 'no-workers', why: `no worker is connected to the queue: start workers (overmap worker) or rerun overmap run` };
   return { state: 'running' };
 }

@@ -7,12 +7,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
 import { recoverRun } from '@overmap/producer';
-import {
-  BATCH_QUEUE, FINALIZE_QUEUE, type Manifest, OverMapError, type RunJson, type RunResults, ServiceError, runInstanceKey, runKeys,
-} from '@overmap/shared';
-import { type RunStatus, readStatus } from './run-status';
+import { FAILURES_JSONL, type Manifest, OverMapError, type RunResults, ServiceError } from '@overmap/shared';
+import { type RunStatus, readStatus, runVerdict } from './run-status';
 import { RateMeter, imagesDone, statusLine } from './status-line';
 
 /** A run that cannot finish as things stand (failed batches): exit code 4. */
@@ -65,17 +62,6 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
   process.once('exit', killNow);
   for (let i = 0; i < o.workers; i++) spawn(i);
 
-  const recover = async (run: RunJson) => {
-    const queue = new Queue(BATCH_QUEUE, { connection: o.redis, prefix: o.prefix });
-    const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: o.redis, prefix: o.prefix });
-    try {
-      await o.redis.set(runInstanceKey(run.run_id), run.instance);
-      await o.redis.hset(runKeys(run.run_id, run.instance).state, { results: o.results.uri, started: String(Date.parse(run.created)) });
-      return await recoverRun({ results: o.results, run, redis: o.redis, queue, finalizeQueue, secret: o.secret });
-    } finally {
-      await Promise.all([queue.close(), finalizeQueue.close()]);
-    }
-  };
   const meter = new RateMeter();
   let outageSince = 0, lastPrint = 0;
   try {
@@ -99,16 +85,18 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
       }
       if (status && !status.inRedis && status.run?.batches !== undefined) {
         // Redis restarted without persistence: the queue and the counts are gone, the results are not.
-        const r = await recover(status.run);
+        const r = await recoverRun({ results: o.results, run: status.run, redis: o.redis, prefix: o.prefix, secret: o.secret });
         log(`Redis lost run ${status.runId}'s state: recovered from the results, ${r.added} batch(es) queued again`);
         continue;
       }
       if (status) {
         lastPrint = Date.now();
         log(statusLine(status, meter.add(imagesDone(status))));
-        if (status.failed.length && status.doneBatches + status.failed.length >= (status.totalBatches ?? Infinity)) {
+        // Stuck by failed batches (the other way to be stuck, no workers, is ours to fix: restarts above).
+        const v = runVerdict(status);
+        if (v.state === 'stuck' && v.cause === 'failed') {
           await o.results.writeFailures(status.failed);
-          throw new RunStuckError(`${status.failed.length} batch(es) failed for good (first: batch ${status.failed[0]!.batch}: ${status.failed[0]!.error}); they are listed in ${o.results.uriOf('failures.jsonl')}: fix the cause, then rerun the same command (or overmap retry ${o.results.uri})`);
+          throw new RunStuckError(`${v.why}; they are listed in ${o.results.uriOf(FAILURES_JSONL)}`);
         }
       }
       await sleep(300);

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { checkJobSignature } from './process-batch';
+import { checkJobSignature } from './job-guard';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {

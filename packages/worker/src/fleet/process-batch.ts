@@ -10,12 +10,13 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize, verify,
+  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
 import type { ScoreMaps } from '../scoring/scorer';
 import { recordFor } from './build-record';
+import { checkJobSignature } from './job-guard';
 import type { Metrics } from './metrics';
 import type { RunContext, RunContexts } from './run-context';
 
@@ -56,14 +57,6 @@ export function parseBatchJob(data: unknown): BatchJob {
 }
 
 type Decoded = Awaited<ReturnType<typeof decodeImage>>;
-
-/** With OVERMAP_JOB_SECRET, a job must carry the producer's signature over its payload. */
-export function checkJobSignature(data: unknown, secret: string | undefined, kind: string): void {
-  if (!secret) return;
-  if (typeof data !== 'object' || data === null || !verify(data as Record<string, unknown>, secret)) {
-    throw new UnrecoverableError(`unsigned or altered ${kind} job refused (OVERMAP_JOB_SECRET): only the producer may add jobs`);
-  }
-}
 
 export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images: number; byStatus: Record<string, number> }> {
   checkJobSignature(job.data, deps.config.OVERMAP_JOB_SECRET, 'batch');

@@ -37,7 +37,8 @@ export const defaultScorerFactory: ScorerFactory = async (run) => {
 interface LoadedScorer { scorer: Promise<{ scorer: Scorer; microBatch: number }>; active: number; lastUsed: number }
 
 export class RunContexts {
-  private readonly runs = new Map<string, Promise<RunJson>>();
+  /** per run: run.json and its stores, opened once (an S3 store is an S3 client: not one per batch) */
+  private readonly runs = new Map<string, Promise<{ run: RunJson; results: RunResults; dataset: ObjectStore }>>();
   private readonly scorers = new Map<string, LoadedScorer>();
   constructor(
     private readonly factory: ScorerFactory = defaultScorerFactory,
@@ -49,14 +50,14 @@ export class RunContexts {
   /** Runs `fn` with the run's context; its scorer is not disposed while `fn` runs. */
   async use<T>(runId: string, resultsUri: string, fn: (ctx: RunContext) => Promise<T>): Promise<T> {
     this.evictIdle();
-    const run = await this.run(runId, resultsUri);
+    const { run, results, dataset } = await this.run(runId, resultsUri);
     const entry = this.scorerFor(run);
     entry.active++;
     try {
       const { scorer, microBatch } = await entry.scorer;
       const ctx: RunContext = {
         run, scorer, microBatch,
-        results: RunResults.open(resultsUri, { secret: this.guard.secret }), dataset: openStore(run.dataset, {}, 'dataset URI'),
+        results, dataset,
         classOf: classIndexer(scorer.spec.classes),
         threshold: run.params.threshold,
       };
@@ -67,16 +68,17 @@ export class RunContexts {
     }
   }
 
-  private run(runId: string, resultsUri: string): Promise<RunJson> {
+  private run(runId: string, resultsUri: string): Promise<{ run: RunJson; results: RunResults; dataset: ObjectStore }> {
     const key = `${runId}\0${resultsUri}`;
     let p = this.runs.get(key);
     if (!p) {
       const allowed = this.guard.allowed ?? [];
       p = (async () => {
         checkAllowed(resultsUri, allowed, 'results URI');
-        const run = await RunResults.open(resultsUri, { secret: this.guard.secret }).requireRun(runId);
+        const results = RunResults.open(resultsUri, { secret: this.guard.secret });
+        const run = await results.requireRun(runId);
         checkAllowed(run.dataset, allowed, 'dataset');
-        return run;
+        return { run, results, dataset: openStore(run.dataset, {}, 'dataset URI') };
       })();
       this.runs.set(key, p);
       p.catch(() => this.runs.delete(key)); // a transient failure may succeed next time
