@@ -65,6 +65,7 @@ describe('the ONNX reference models', () => {
           expect(Object.keys(y.scores).sort()).toEqual(Object.keys(x.scores).sort());
           y.top.forEach((p, r) => worstProb = Math.max(worstProb, Math.abs(p.p - x.top[r]!.p)));
           let tie = false;
+          const p0 = x.maps!.mask;
           for (const m of ['gradcam', 'attention', 'mask'] as const) {
             const p = x.maps![m]!, q = y.maps![m]!;
             for (let k = 0; k < p.length; k++) {
@@ -78,9 +79,13 @@ describe('the ONNX reference models', () => {
           if (off.length) {
             differing++;
             // A score differs only where a map pixel sits on a decision point: the binarisation
-            // level of a returned map, or (the runner-up class's map is not returned) the rank cut
-            // of the runner-up's Grad-CAM, where two values 3e-6 apart swap places.
-            expect(tie || off.every((k) => k === 'runner_up_seg' || k === 'gradcam_contrast')).toBe(true);
+            // level of a returned map, or the rank cut of a map the record does not return (the
+            // runner-up's or the label's Grad-CAM), where two values 3e-6 apart swap places: one
+            // pixel crossing the cut moves the rank measure by at most 1/|mask|.
+            const onePixel = 1 / (x.maskFraction * p0.length) + 1e-4;
+            const unreturned = (k: string) => ['runner_up_seg', 'gradcam_contrast', 'label_gradcam_seg'].includes(k)
+              && Math.abs((x.scores as Record<string, number>)[k]! - (y.scores as Record<string, number>)[k]!) <= onePixel;
+            expect(tie || off.every(unreturned)).toBe(true);
           }
         });
       }

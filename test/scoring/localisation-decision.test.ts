@@ -63,6 +63,18 @@ describe('threshold-free localisation measures (hand-computable values)', () => 
     expect(localisation(on, mask, 'pointing')).toBe(1);
     expect(localisation(off, mask, 'pointing')).toBe(0);
   });
+  it('rank by selection (linear time) equals rank from the sorted split, ties included, on 200 random map/mask pairs', () => {
+    let seed = 7;
+    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 16 + Math.floor(rnd() * 400);
+      // few distinct levels: ties at the cut are the rule, not the exception
+      const levels = 1 + Math.floor(rnd() * 6);
+      const map = Float32Array.from({ length: n }, () => Math.floor(rnd() * levels) / levels);
+      const mask = Float32Array.from({ length: n }, () => (rnd() < 0.3 ? 1 : 0));
+      expect(localisation(map, mask, 'rank')).toBeCloseTo(localisationScores(map, mask).rank, 12);
+    }
+  });
   it('size-weighted localisation = (mass inside / mass) × N / |M|', () => {
     const map = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]; // mass 4, 1 inside
     expect(localisation(map, mask, 'localisation')).toBeCloseTo((1 / 4) * (16 / 8), 12);

@@ -8,16 +8,23 @@ export function onnxImageBatch(images: Uint8Array[], size: [number, number], n: 
   const out = new Float32Array(images.length * px * 3);
   const mul = [0, 1, 2].map((c) => n.scale / n.std[c]!);
   const add = [0, 1, 2].map((c) => -n.mean[c]! / n.std[c]!);
+  const [m0, m1, m2] = mul as [number, number, number];
+  const [a0, a1, a2] = add as [number, number, number];
   images.forEach((img, b) => {
     if (img.length !== px * 3) throw new Error(`image ${b} has ${img.length} bytes, not ${h}x${w}x3`);
     const o = b * px * 3;
-    for (let c = 0; c < 3; c++) {
-      const m = mul[c]!, a = add[c]!;
-      if (layout === 'nchw') {
-        const oc = o + c * px;
-        for (let i = 0; i < px; i++) out[oc + i] = img[i * 3 + c]! * m + a;
-      } else {
-        for (let i = 0; i < px; i++) out[o + i * 3 + c] = img[i * 3 + c]! * m + a;
+    // One sequential pass over the pixels, three channel writes each.
+    if (layout === 'nchw') {
+      for (let i = 0, j = 0; i < px; i++, j += 3) {
+        out[o + i] = img[j]! * m0 + a0;
+        out[o + px + i] = img[j + 1]! * m1 + a1;
+        out[o + 2 * px + i] = img[j + 2]! * m2 + a2;
+      }
+    } else {
+      for (let j = 0; j < px * 3; j += 3) {
+        out[o + j] = img[j]! * m0 + a0;
+        out[o + j + 1] = img[j + 1]! * m1 + a1;
+        out[o + j + 2] = img[j + 2]! * m2 + a2;
       }
     }
   });

@@ -20,6 +20,7 @@
  * Degenerate inputs give 0 (no evidence): an all-zero map, an empty mask; a mask that covers
  * every pixel gives 0 for auc (no outside class) and chance for the others.
  */
+import quickselect from 'quickselect';
 
 export const LOCALISATION_MEASURES = ['rank', 'auc', 'pointing', 'localisation'] as const;
 export type LocalisationMeasure = (typeof LOCALISATION_MEASURES)[number];
@@ -98,7 +99,33 @@ export function localisationScores(map: ArrayLike<number>, mask: ArrayLike<numbe
   };
 }
 
-/** One measure, by name. */
+/**
+ * Relevance rank accuracy alone, in linear time: the k-th largest value by selection
+ * (quickselect) instead of two sorts, then one counting pass. The same number as
+ * localisationScores(...).rank, ties shared the same way.
+ */
+export function rankAccuracy(map: ArrayLike<number>, mask: ArrayLike<number>): number {
+  const n = map.length;
+  if (mask.length !== n) throw new Error(`map (${n}) and mask (${mask.length}) differ in size`);
+  let k = 0, max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (mask[i]! > 0.5) k++;
+    if (map[i]! > max) max = map[i]!;
+  }
+  if (k === 0 || !(max > 0)) return 0;
+  const values = Float64Array.from(map);
+  quickselect(values, n - k, 0, n - 1, (x: number, y: number) => x - y);
+  const t = values[n - k]!;
+  let aboveIn = 0, equalIn = 0, above = 0, equal = 0;
+  for (let i = 0; i < n; i++) {
+    const v = map[i]!, inside = mask[i]! > 0.5;
+    if (v > t) { above++; if (inside) aboveIn++; } else if (v === t) { equal++; if (inside) equalIn++; }
+  }
+  return (aboveIn + ((k - above) * equalIn) / equal) / k;
+}
+
+/** One measure, by name (rank without sorting; the others from localisationScores). */
 export function localisation(map: ArrayLike<number>, mask: ArrayLike<number>, measure: LocalisationMeasure): number {
+  if (measure === 'rank') return rankAccuracy(map, mask);
   return localisationScores(map, mask)[measure];
 }

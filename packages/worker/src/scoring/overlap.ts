@@ -1,5 +1,6 @@
 /**
- * Overlap of a map with a binary mask, batched over [B, H, W]:
+ * Overlap of a map with a binary mask, one image at a time on plain arrays (the scorer's maps,
+ * read back or computed in JS, maps.ts):
  *   mass(P, M) = Σ P·M / Σ P        share of the map's mass on the object
  *   iou(P, M)  = |P≥t ∩ M| / |P≥t ∪ M|
  *   dice(P, M) = 2|P≥t ∩ M| / (|P≥t| + |M|)
@@ -8,23 +9,31 @@
  */
 import * as tf from '../backend/tf';
 
-/** 1 where the map reaches the threshold, else 0. */
+/** 1 where the map reaches the threshold, else 0 (a tensor: the TF.js segmenters' masks). */
 export function binarize(prob: tf.Tensor3D, threshold: number): tf.Tensor3D {
   return tf.tidy(() => tf.greaterEqual(prob, threshold).toFloat() as tf.Tensor3D);
 }
 
 export type OverlapMeasure = 'mass' | 'iou' | 'dice';
 
-export function overlap(map: tf.Tensor3D, mask: tf.Tensor3D, measure: OverlapMeasure, t: number): tf.Tensor1D {
-  return tf.tidy(() => {
-    if (measure === 'mass') return tf.divNoNan(tf.sum(tf.mul(map, mask), [1, 2]), tf.sum(map, [1, 2])) as tf.Tensor1D;
-    const p = tf.greaterEqual(map, t).toFloat();
-    const inter = tf.sum(tf.mul(p, mask), [1, 2]);
-    const sizes = tf.add(tf.sum(p, [1, 2]), tf.sum(mask, [1, 2]));
-    return (measure === 'iou'
-      ? tf.divNoNan(inter, tf.sub(sizes, inter))
-      : tf.divNoNan(tf.mul(inter, 2), sizes)) as tf.Tensor1D;
-  });
+/** One map against one binary mask (same length): mass, IoU or Dice as above. */
+export function overlap(map: ArrayLike<number>, mask: ArrayLike<number>, measure: OverlapMeasure, t: number): number {
+  if (measure === 'mass') {
+    let inside = 0, total = 0;
+    for (let k = 0; k < map.length; k++) {
+      inside += map[k]! * mask[k]!;
+      total += map[k]!;
+    }
+    return total > 0 ? inside / total : 0;
+  }
+  let inter = 0, sizes = 0;
+  for (let k = 0; k < map.length; k++) {
+    const p = map[k]! >= t ? 1 : 0;
+    inter += p * mask[k]!;
+    sizes += p + mask[k]!;
+  }
+  if (measure === 'iou') return sizes - inter > 0 ? inter / (sizes - inter) : 0;
+  return sizes > 0 ? (2 * inter) / sizes : 0;
 }
 
 export type CombineRule = 'mean' | 'weighted' | 'min' | 'product';

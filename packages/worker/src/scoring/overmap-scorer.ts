@@ -1,12 +1,13 @@
 /**
  * The Over-MAP scorer for one batch: one classifier pass (TF.js Layers or ONNX Runtime,
  * forward/) yields the Grad-CAM layer's activations and the attention maps, the head gives
- * the logits; Grad-CAM of each image's predicted class (and of its
- * label, where given) through the head; the segmenter's object mask; the three overlaps and
- * their combination; the softmax baselines and, if asked, MC dropout over the head; the
- * threshold-free Grad-CAM/mask measures (localisation.ts) on the read-back maps; Grad-CAM of
- * the runner-up class (one more head gradient) against the mask; the decision score
- * (decision.ts). Every tensor step runs inside tf.tidy; only plain arrays leave.
+ * the class scores; Grad-CAM of each image's predicted class, of the runner-up class and of
+ * its label (where given); the segmenter's object mask; the softmax baselines and, if asked,
+ * MC dropout over the head. Two paths to the same maps: with an ONNX classifier whose head is
+ * pool → dense, everything after the forward pass is plain JS (dense-head.ts, maps.ts: the
+ * CAM identity, no gradient pass, no tensor); otherwise TF.js (tf.grad through the head, in
+ * one tidy scope) and the maps are read back. Every overlap, threshold-free measure
+ * (localisation.ts) and the decision score (decision.ts) are then computed once, in JS.
  */
 import { ModelSpecError } from '@overmap/shared';
 import * as tf from '../backend/tf';
@@ -17,25 +18,20 @@ import { LayersForward } from './forward/layers-forward';
 import { loadClassifierForward } from './forward/load-forward';
 import { gradCam, normalizeMax, resizeMaps } from './grad-cam';
 import { decisionScore } from './decision';
+import { attentionMap, denseGradCams, denseScores, poolActivations } from './dense-head';
 import { type LocalisationMeasure, LOCALISATION_MEASURES, localisation, localisationScores } from './localisation';
-import { binarize, overlap, overmapScore } from './overlap';
+import { binarizeMap, meanPerMap, resizeBilinear, softmaxRows, topKRows } from './maps';
+import { overlap, overmapScore } from './overlap';
 import type { ImageScore, ScoreInput, Scorer } from './scorer';
 import { loadSegmenter } from './segmenters/load-segmenter';
 import type { Segmenter } from './segmenters/segmenter';
 
-/** What one batch's tidy scope keeps: per-image vectors and, if asked, the maps. */
-interface BatchTensors {
-  probs: tf.Tensor2D; topV: tf.Tensor2D; topI: tf.Tensor2D; maskFraction: tf.Tensor1D; mc: tf.Tensor1D | null;
-  /** the overlaps, computed as tensors (mass, iou, dice); null when the measure is computed on the read-back maps */
-  gradcamSeg: tf.Tensor1D | null; attentionSeg: tf.Tensor1D | null; gradcamAtt: tf.Tensor1D | null;
-  runnerUpSeg: tf.Tensor1D | null; labelSeg: tf.Tensor1D | null;
-  /** always read back: the threshold-free Grad-CAM/mask measures are computed on them */
-  cam: tf.Tensor3D; mask: tf.Tensor3D;
-  /** the attention map, kept for the maps or for a map-side measure */
-  att: tf.Tensor3D | null;
-  /** for a map-side measure (rank, auc, pointing, localisation): the other maps it compares */
-  attBin: tf.Tensor3D | null; runnerUp: tf.Tensor3D | null; labelCam: tf.Tensor3D | null;
-  keepMaps: boolean;
+/** One batch's results as host arrays, whichever path computed them; maps at the mask's resolution [B, H, W]. */
+interface MapBatch {
+  probs: Float32Array; topV: Float32Array; topI: Int32Array; k: number;
+  mc: Float32Array | null;
+  cam: Float32Array; mask: Float32Array; runnerUp: Float32Array; labelCam: Float32Array | null; att: Float32Array | null;
+  size: [number, number];
 }
 
 const isMapSide = (m: string): m is LocalisationMeasure => (LOCALISATION_MEASURES as readonly string[]).includes(m);
@@ -79,15 +75,13 @@ export class OverMapScorer implements Scorer {
 
   async scoreBatch(inputs: ScoreInput[], options: { keepMaps?: boolean } = {}): Promise<ImageScore[]> {
     const labels = inputs.map((x) => x.label ?? -1);
-    // Models run outside TF.js (ONNX Runtime) first; everything after runs in one tidy scope.
+    // Models run outside TF.js (ONNX Runtime) first.
     const ran = await this.forward.run(inputs);
     const segRan = this.segmenter.run ? await this.segmenter.run(inputs) : null;
-    const out = tf.tidy(() => this.batchTensors(inputs, labels, !!options.keepMaps, ran, segRan) as unknown as tf.TensorContainer) as unknown as BatchTensors;
-    try {
-      return this.readBack(out, labels);
-    } finally {
-      tf.dispose(out as unknown as tf.TensorContainer);
-    }
+    // A pool → dense head run outside TF.js: everything after the forward pass in plain JS
+    // (dense-head.ts); otherwise the head and Grad-CAM's gradient in TF.js, in one tidy scope.
+    const batch = this.forward.host && ran ? this.hostBatch(inputs, labels, ran, segRan, this.forward.host) : this.tensorBatch(inputs, labels, ran, segRan);
+    return this.scoresOf(batch, labels, !!options.keepMaps);
   }
 
   private inputTensors(inputs: ScoreInput[]): { raw: tf.Tensor4D; segRaw: tf.Tensor4D } {
@@ -106,53 +100,95 @@ export class OverMapScorer implements Scorer {
     return { raw, segRaw: tf.tensor4d(segRgb, [b, seg[0], seg[1], 3]) };
   }
 
-  /** Every tensor of the batch (called inside tf.tidy: what it returns is kept). */
-  private batchTensors(inputs: ScoreInput[], labels: number[], keepMaps: boolean, ran: HostOutputs | null, segRan: HostOutputs | null): BatchTensors {
+  /** The TF.js path: the head, Grad-CAM through tf.grad, resizes, in one tidy scope; the maps read back. */
+  private tensorBatch(inputs: ScoreInput[], labels: number[], ran: HostOutputs | null, segRan: HostOutputs | null): MapBatch {
     const spec = this.spec;
-    const { raw, segRaw } = this.inputTensors(inputs);
-    const { acts, attention } = this.forward.features(raw, ran);
-    const head = (a: tf.Tensor4D) => this.forward.head(a);
-    const logits = head(acts);
-    const probs = spec.classifier.output === 'logits' ? tf.softmax(logits) : logits;
-    const pred = tf.argMax(probs, 1) as tf.Tensor1D;
-
-    const mask = this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
-    const size: [number, number] = [mask.shape[1], mask.shape[2]];
-    const cam = resizeMaps(gradCam(head, acts, pred, this.forward.numClasses), size);
-    // Several attention layers are summed at the Grad-CAM layer's resolution, then scaled to max 1.
-    const att = this.forward.attentionCount > 0
-      ? resizeMaps(normalizeMax(tf.addN(attention.map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
-      : null;
-    const { measure, binarize: t } = spec.overlap;
-    const mapSide = isMapSide(measure);
-    const zeros = () => tf.zeros([inputs.length]) as tf.Tensor1D;
     const n = this.forward.numClasses;
     const k = Math.min(3, n);
-    const top = tf.topk(probs, k);
-    // The runner-up class's Grad-CAM: one more gradient through the head.
-    const second = tf.squeeze(tf.slice(top.indices, [0, 1], [-1, 1]), [1]) as tf.Tensor1D;
-    const runnerUp = resizeMaps(gradCam(head, acts, second, n), size);
-    let labelCam: tf.Tensor3D | null = null;
-    if (labels.some((l) => l >= 0)) {
-      const targets = tf.tensor1d(labels.map((l) => Math.max(0, l)), 'int32');
-      labelCam = resizeMaps(gradCam(head, acts, targets, n), size);
+    type Kept = Record<'probs' | 'topV' | 'topI' | 'cam' | 'mask' | 'runnerUp', tf.Tensor> & Record<'labelCam' | 'att' | 'mc', tf.Tensor | null>;
+    const t = tf.tidy(() => {
+      const { raw, segRaw } = this.inputTensors(inputs);
+      const { acts, attention } = this.forward.features(raw, ran);
+      const head = (a: tf.Tensor4D) => this.forward.head(a);
+      const logits = head(acts);
+      const probs = spec.classifier.output === 'logits' ? tf.softmax(logits) : logits;
+      const pred = tf.argMax(probs, 1) as tf.Tensor1D;
+      const mask = this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
+      const size: [number, number] = [mask.shape[1], mask.shape[2]];
+      const cam = resizeMaps(gradCam(head, acts, pred, n), size);
+      // Several attention layers are summed at the Grad-CAM layer's resolution, then scaled to max 1.
+      const att = this.forward.attentionCount > 0
+        ? resizeMaps(normalizeMax(tf.addN(attention.map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
+        : null;
+      const top = tf.topk(probs, k);
+      // The runner-up class's Grad-CAM: one more gradient through the head.
+      const second = tf.squeeze(tf.slice(top.indices, [0, 1], [-1, 1]), [1]) as tf.Tensor1D;
+      const runnerUp = resizeMaps(gradCam(head, acts, second, n), size);
+      const labelCam = labels.some((l) => l >= 0)
+        ? resizeMaps(gradCam(head, acts, tf.tensor1d(labels.map((l) => Math.max(0, l)), 'int32'), n), size)
+        : null;
+      const mc = spec.mcDropoutSamples > 0 ? this.mcDropout(acts, pred, probs.shape) : null;
+      const kept: Kept = { probs, topV: top.values, topI: top.indices, cam, mask, runnerUp, labelCam, att, mc };
+      return kept as unknown as tf.TensorContainer;
+    }) as unknown as Kept;
+    try {
+      const read = (x: tf.Tensor | null) => (x ? (x.dataSync() as Float32Array) : null);
+      return {
+        probs: read(t.probs)!, topV: read(t.topV)!, topI: Int32Array.from(t.topI.dataSync()), k,
+        mc: read(t.mc), cam: read(t.cam)!, mask: read(t.mask)!, runnerUp: read(t.runnerUp)!, labelCam: read(t.labelCam), att: read(t.att),
+        size: [t.mask.shape[1]!, t.mask.shape[2]!],
+      };
+    } finally {
+      tf.dispose(Object.values(t).filter((x): x is tf.Tensor => x !== null));
     }
-    const attBin = att ? binarize(att, t) : null;
-    const ov = (m: tf.Tensor3D, against: tf.Tensor3D = mask) => overlap(m, against, measure as 'mass' | 'iou' | 'dice', t);
+  }
+
+  /** The host path (a pool → dense head read from an ONNX graph): plain JS from the forward pass's outputs on. */
+  private hostBatch(inputs: ScoreInput[], labels: number[], ran: HostOutputs, segRan: HostOutputs | null, host: NonNullable<ClassifierForward['host']>): MapBatch {
+    const b = inputs.length;
+    const f = host.features(ran);
+    const head = host.head;
+    const n = head.classes;
+    const k = Math.min(3, n);
+    const m = this.segmenter.hostMasks && segRan ? this.segmenter.hostMasks(segRan) : this.tensorMasks(inputs, segRan);
+    const size: [number, number] = [m.h, m.w];
+    const pooled = poolActivations(f);
+    // Both head kinds end in class probabilities: softmax of the dense scores (spec.classifier.output is validated against the head).
+    const probs = softmaxRows(denseScores(pooled, head, b), b, n);
+    const top = topKRows(probs, b, n, k);
+    const column = (j: number) => Int32Array.from({ length: b }, (_, i) => top.indices[i * k + j]!);
+    const hasLabels = labels.some((l) => l >= 0);
+    const targetSets = [column(0), column(1), ...(hasLabels ? [labels.map((l) => Math.max(0, l))] : [])];
+    const [cam, runnerUp, labelCam] = denseGradCams(f, head, targetSets, probs).map((x) => resizeBilinear(x, b, f.h, f.w, m.h, m.w));
+    let mc: Float32Array | null = null;
+    if (this.spec.mcDropoutSamples > 0) {
+      // MC dropout over the head (its Dropout node's rate): the mean probability of the predicted class.
+      const s = this.spec.mcDropoutSamples;
+      mc = new Float32Array(b);
+      for (let r = 0; r < s; r++) {
+        const p = softmaxRows(denseScores(pooled, head, b, Math.random), b, n);
+        for (let i = 0; i < b; i++) mc[i] = mc[i]! + p[i * n + top.indices[i * k]!]! / s;
+      }
+    }
     return {
-      probs: probs as tf.Tensor2D, topV: top.values as tf.Tensor2D, topI: top.indices as tf.Tensor2D,
-      maskFraction: tf.mean(mask, [1, 2]) as tf.Tensor1D,
-      mc: spec.mcDropoutSamples > 0 ? this.mcDropout(acts, pred, probs.shape) : null,
-      gradcamSeg: mapSide ? null : ov(cam),
-      attentionSeg: mapSide ? null : att ? ov(att) : zeros(),
-      gradcamAtt: mapSide ? null : attBin ? ov(cam, attBin) : zeros(),
-      runnerUpSeg: mapSide ? null : ov(runnerUp),
-      labelSeg: mapSide || !labelCam ? null : ov(labelCam),
-      cam, mask,
-      att: mapSide || keepMaps ? att : null,
-      attBin: mapSide ? attBin : null, runnerUp: mapSide ? runnerUp : null, labelCam: mapSide ? labelCam : null,
-      keepMaps,
+      probs, topV: top.values, topI: top.indices, k, mc,
+      cam: cam!, mask: m.data, runnerUp: runnerUp!, labelCam: labelCam ?? null,
+      att: this.forward.attentionCount > 0 ? resizeBilinear(attentionMap(f), b, f.h, f.w, m.h, m.w) : null,
+      size,
     };
+  }
+
+  /** A TF.js segmenter's masks, read back (the host path with a segmenter that runs in TF.js). */
+  private tensorMasks(inputs: ScoreInput[], segRan: HostOutputs | null): { data: Float32Array; h: number; w: number } {
+    const mask = tf.tidy(() => {
+      const { raw, segRaw } = this.inputTensors(inputs);
+      return this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
+    });
+    try {
+      return { data: mask.dataSync() as Float32Array, h: mask.shape[1], w: mask.shape[2] };
+    } finally {
+      mask.dispose();
+    }
   }
 
   /** MC dropout over the head (Gal & Ghahramani 2016): exact for networks whose only dropout is in the head. */
@@ -166,48 +202,36 @@ export class OverMapScorer implements Scorer {
     return tf.sum(tf.mul(tf.div(sum, n), tf.oneHot(pred, this.forward.numClasses)), 1) as tf.Tensor1D;
   }
 
-  private readBack(out: BatchTensors, labels: number[]): ImageScore[] {
+  /** The record scores from the batch's arrays: every overlap and measure computed here, on the maps. */
+  private scoresOf(out: MapBatch, labels: number[], keepMaps: boolean): ImageScore[] {
     const spec = this.spec;
     const b = labels.length;
-    const topV = out.topV.dataSync(), topI = out.topI.dataSync();
-    const k = out.topV.shape[1];
-    const mf = out.maskFraction.dataSync();
-    const mc = out.mc?.dataSync();
-    const base = baselinesOf(out.probs.dataSync(), b, this.forward.numClasses);
-    const size: [number, number] = [out.mask.shape[1], out.mask.shape[2]];
+    const { k, topV, topI, size } = out;
+    const base = baselinesOf(out.probs, b, this.forward.numClasses);
     const px = size[0] * size[1];
-    const cam = out.cam.dataSync(), mask = out.mask.dataSync();
-    const att = out.att?.dataSync(), attBin = out.attBin?.dataSync(), runnerUp = out.runnerUp?.dataSync(), labelCam = out.labelCam?.dataSync();
-    const at = (a: ArrayLike<number> & { subarray(s: number, e: number): ArrayLike<number> }, i: number) => a.subarray(i * px, (i + 1) * px);
-    // Each overlap from its tensor, or (map-side measures) from the read-back maps.
-    const measure = spec.overlap.measure;
-    const onMaps = (m: typeof cam | undefined, against: typeof cam | undefined, i: number) =>
-      m && against ? localisation(at(m, i), at(against, i), measure as LocalisationMeasure) : 0;
-    const tensorSide = {
-      gs: out.gradcamSeg?.dataSync(), as: out.attentionSeg?.dataSync(), ga: out.gradcamAtt?.dataSync(),
-      ru: out.runnerUpSeg?.dataSync(), ls: out.labelSeg?.dataSync(),
+    const mf = meanPerMap(out.mask, b);
+    const { measure, binarize: t } = spec.overlap;
+    const attBin = out.att ? binarizeMap(out.att, t) : null;
+    const at = (a: Float32Array, i: number) => a.subarray(i * px, (i + 1) * px);
+    // One map against another by the spec's measure: thresholded (mass, iou, dice) or threshold-free.
+    const ov = (m: Float32Array | null, against: Float32Array | null, i: number) => {
+      if (!m || !against) return 0;
+      return isMapSide(measure) ? localisation(at(m, i), at(against, i), measure) : overlap(at(m, i), at(against, i), measure, t);
     };
-    const mapSide = isMapSide(measure);
-    const keepMaps = out.keepMaps;
     return labels.map((label, i) => {
       const noMask = mf[i]! < spec.minMaskFraction;
-      const o = mapSide
-        ? {
-          gs: onMaps(cam, mask, i), as: onMaps(att, mask, i), ga: onMaps(cam, attBin, i),
-          ru: onMaps(runnerUp, mask, i), ls: labelCam ? onMaps(labelCam, mask, i) : undefined,
-        }
-        : { gs: tensorSide.gs![i]!, as: tensorSide.as![i]!, ga: tensorSide.ga![i]!, ru: tensorSide.ru![i]!, ls: tensorSide.ls?.[i] };
       // No object found: "estimation not available", the mask overlaps are 0 (paper, Contribution).
-      const c = { gradcam_seg: noMask ? 0 : o.gs, attention_seg: noMask ? 0 : o.as, gradcam_attention: o.ga };
+      const loc = noMask ? { rank: 0, auc: 0, pointing: 0, localisation: 0 } : localisationScores(at(out.cam, i), at(out.mask, i));
+      const camSeg = isMapSide(measure) ? loc[measure] : ov(out.cam, out.mask, i);
+      const c = { gradcam_seg: noMask ? 0 : camSeg, attention_seg: noMask ? 0 : ov(out.att, out.mask, i), gradcam_attention: ov(out.cam, attBin, i) };
       const overmap = overmapScore(c, { noMask, hasAttention: this.forward.attentionCount > 0, rule: spec.combine.rule, weights: spec.combine.weights });
-      const loc = noMask ? { rank: 0, auc: 0, pointing: 0, localisation: 0 } : localisationScores(at(cam, i), at(mask, i));
-      const runnerUpSeg = noMask ? 0 : o.ru;
+      const runnerUpSeg = noMask ? 0 : ov(out.runnerUp, out.mask, i);
       const scores: ImageScore['scores'] = {
         confidence: null,
         overmap, ...c,
         msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
-        ...(mc ? { mc_dropout: mc[i]! } : {}),
-        ...(o.ls !== undefined && label >= 0 ? { label_gradcam_seg: noMask ? 0 : o.ls } : {}),
+        ...(out.mc ? { mc_dropout: out.mc[i]! } : {}),
+        ...(out.labelCam && label >= 0 ? { label_gradcam_seg: noMask ? 0 : ov(out.labelCam, out.mask, i) } : {}),
         gradcam_seg_rank: loc.rank, gradcam_seg_auc: loc.auc, gradcam_seg_pointing: loc.pointing, gradcam_seg_localisation: loc.localisation,
         runner_up_seg: runnerUpSeg,
         gradcam_contrast: c.gradcam_seg - runnerUpSeg,
@@ -221,7 +245,7 @@ export class OverMapScorer implements Scorer {
         maskFraction: mf[i]!,
         scores,
         ...(keepMaps ? {
-          maps: { gradcam: Float32Array.from(at(cam, i)), attention: att ? Float32Array.from(at(att, i)) : null, mask: Float32Array.from(at(mask, i)), size },
+          maps: { gradcam: at(out.cam, i).slice(), attention: out.att ? at(out.att, i).slice() : null, mask: at(out.mask, i).slice(), size },
         } : {}),
       };
     });

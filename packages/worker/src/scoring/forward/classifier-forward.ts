@@ -3,10 +3,13 @@
  * the attention maps, and the head (activations → class scores) as a differentiable TF.js
  * function, from which the scorer takes the class scores and Grad-CAM's gradient. Two
  * implementations: a TF.js Layers model (layers-forward.ts) and an ONNX model run by ONNX
- * Runtime (onnx-forward.ts). The tensor post-processing after it is the same for both.
+ * Runtime (onnx-forward.ts). The ONNX one also offers its outputs and its pool → dense head
+ * as host arrays (`host`), and the scorer then does the rest in plain JS.
  */
 import type * as tf from '../../backend/tf';
+import type { HostFeatures } from '../dense-head';
 import type { ScoreInput } from '../scorer';
+import type { DenseHead } from './onnx-head';
 
 /** Model outputs computed outside TF.js (ONNX Runtime), by name, before the scorer's tidy scope. */
 export type HostOutputs = Record<string, { data: Float32Array; dims: readonly number[] }>;
@@ -25,6 +28,11 @@ export interface ClassifierForward {
   run(inputs: ScoreInput[]): Promise<HostOutputs | null>;
   /** Inside the scorer's tf.tidy: the activations and attention maps, from `raw` (RGB 0..255) or from `ran`. */
   features(raw: tf.Tensor4D, ran: HostOutputs | null): ForwardTensors;
+  /**
+   * Where the head is pool → dense and the forward pass runs outside TF.js (ONNX): its weights
+   * and the forward pass's outputs as host arrays, so the scorer never makes a tensor (dense-head.ts).
+   */
+  readonly host?: { head: DenseHead; features(ran: HostOutputs): HostFeatures };
   /** The head in inference mode, differentiable; with `mcDropout` its dropout drops (MC dropout). */
   head(acts: tf.Tensor4D, mcDropout?: boolean): tf.Tensor2D;
   dispose(): void;

@@ -13,6 +13,7 @@ import * as tf from '../../backend/tf';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
 import { onnxImageBatch } from '../../model/onnx-input';
 import { type OnnxGraph, outputOrError, readOnnxGraph } from '../../model/onnx-graph';
+import type { HostFeatures } from '../dense-head';
 import type { ScoreInput } from '../scorer';
 import type { ClassifierForward, ForwardTensors, HostOutputs } from './classifier-forward';
 import { type DenseHead, readDenseHead } from './onnx-head';
@@ -73,6 +74,24 @@ export class OnnxForward implements ClassifierForward {
     const feeds = { [this.inputName]: new this.ort.Tensor('float32', x.data, x.dims) };
     const out = await this.session.run(feeds, [this.spec.gradcamLayer, ...this.spec.attentionLayers, ...extra]);
     return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { data: t.data as Float32Array, dims: t.dims }]));
+  }
+
+  /** The outputs as host arrays and the head's weights: the scorer's plain-JS path (dense-head.ts). */
+  get host(): NonNullable<ClassifierForward['host']> {
+    return { head: this.dense, features: (ran) => this.hostFeatures(ran) };
+  }
+
+  private hostFeatures(ran: HostOutputs): HostFeatures {
+    const nchw = this.spec.classifier.layout === 'nchw';
+    const a = ran[this.spec.gradcamLayer]!;
+    const [b, d1, d2, d3] = a.dims as [number, number, number, number];
+    const [c, h, w] = nchw ? [d1, d2, d3] : [d3, d1, d2];
+    // [B, 1, h, w] and [B, h, w, 1] hold the same numbers as [B, h, w].
+    const attention = this.spec.attentionLayers.map((name) => {
+      const m = ran[name]!;
+      return { data: m.data, h: nchw ? m.dims[2]! : m.dims[1]!, w: nchw ? m.dims[3]! : m.dims[2]! };
+    });
+    return { acts: a.data, layout: nchw ? 'nchw' : 'nhwc', b, h, w, c, attention };
   }
 
   features(_raw: tf.Tensor4D, ran: HostOutputs | null): ForwardTensors {

@@ -53,6 +53,21 @@ export class OnnxModelSegmenter implements Segmenter {
     return { mask: { data: t.data as Float32Array, dims: t.dims } };
   }
 
+  hostMasks(ran: HostOutputs): { data: Float32Array; h: number; w: number } {
+    const m = ran.mask!;
+    const [, d1, d2, d3] = m.dims as [number, number, number, number];
+    const [h, w] = this.spec.layout === 'nchw' ? [d2, d3] : [d1, d2];
+    const logits = this.spec.output === 'logits';
+    const t = this.spec.threshold;
+    const data = new Float32Array(m.data.length);
+    // sigmoid(x) ≥ t as tf computes it: the probability first, then the comparison.
+    for (let i = 0; i < data.length; i++) {
+      const p = logits ? 1 / (1 + Math.exp(-m.data[i]!)) : m.data[i]!;
+      data[i] = Math.fround(p) >= t ? 1 : 0;
+    }
+    return { data, h, w };
+  }
+
   masks({ ran }: MaskInput): tf.Tensor3D {
     const m = ran?.mask;
     if (!m) throw new Error('OnnxModelSegmenter.masks before run()');

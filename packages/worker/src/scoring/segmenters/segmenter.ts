@@ -22,6 +22,8 @@ export interface Segmenter {
   readonly inputSize: [number, number] | null;
   /** A model run outside TF.js (ONNX Runtime), awaited before the scorer's tidy scope. */
   run?(inputs: ScoreInput[]): Promise<HostOutputs>;
+  /** Binary object masks [B, h, w] as host arrays from what run() returned, where no tensor is needed. */
+  hostMasks?(ran: HostOutputs): { data: Float32Array; h: number; w: number };
   /** Binary object masks [B, h, w]; called inside the scorer's tf.tidy. */
   masks(input: MaskInput): tf.Tensor3D;
   dispose(): void;
