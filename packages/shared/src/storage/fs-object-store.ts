@@ -29,13 +29,26 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
-    if (options.maxBytes !== undefined) {
-      const st = await fs.stat(this.resolve(key)).catch(() => null);
-      if (st && st.size > options.maxBytes) throw new ObjectTooLarge(key, st.size, options.maxBytes);
+    if (options.maxBytes === undefined) {
+      const b = await this.getIfExists(key);
+      if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
+      return b;
     }
-    const b = await this.getIfExists(key);
-    if (!b) throw new NotFoundError(`no object ${key} under ${this.uri}`);
-    return b;
+    // One open file: its size checked on the handle, then read (no separate stat of the path).
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(this.resolve(key), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`no object ${key} under ${this.uri}`);
+      throw e;
+    }
+    try {
+      const { size } = await fh.stat();
+      if (size > options.maxBytes) throw new ObjectTooLarge(key, size, options.maxBytes);
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
   }
 
   async getIfExists(key: string): Promise<Buffer | undefined> {

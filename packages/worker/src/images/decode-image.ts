@@ -7,7 +7,7 @@
 import sharp from 'sharp';
 import type { ImageStatus } from '@overmap/shared';
 
-export type Decoded = { ok: true; rgb: Uint8Array; segRgb?: Uint8Array; width: number; height: number } | { ok: false; status: ImageStatus; error: string };
+export type Decoded = { ok: true; rgb: Uint8Array; segRgb?: Uint8Array } | { ok: false; status: ImageStatus; error: string };
 
 export interface DecodeOptions {
   size: [number, number]; // [h, w]
@@ -21,24 +21,21 @@ sharp.concurrency(1);
 sharp.cache(false);
 
 async function toRgb(img: sharp.Sharp, [h, w]: [number, number]): Promise<Uint8Array> {
-  const { data, info } = await img.clone().resize(w, h, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await img.resize(w, h, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || data.length !== h * w * 3) throw new Error(`unexpected ${info.channels}-channel output`);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * One sharp pipeline per image (two where the segmenter reads its own size): libvips checks
+ * the header's pixel count against limitInputPixels before it decodes anything, so a separate
+ * metadata() read would only repeat that check. On the reference scenes (64×64 PNG) each
+ * pipeline costs about 0.5 CPU-ms, almost all of it sharp's per-call floor; that floor, not
+ * the pixels, is the decode's share of the fleet's overhead (BENCHMARKS.md).
+ */
 export async function decodeImage(bytes: Buffer, o: DecodeOptions): Promise<Decoded> {
   if (bytes.length === 0) return { ok: false, status: 'decode_error', error: 'empty file (0 bytes)' };
   if (bytes.length > o.maxBytes) return { ok: false, status: 'too_large', error: `file is ${bytes.length} bytes, over the ${o.maxBytes}-byte limit` };
-  let meta: sharp.Metadata;
-  try {
-    // metadata() reads the header only, so no pixel limit is needed to learn the size.
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (e) {
-    return { ok: false, status: 'decode_error', error: `not a readable image: ${(e as Error).message}` };
-  }
-  if ((meta.width ?? 0) * (meta.height ?? 0) > o.maxInputPixels) {
-    return { ok: false, status: 'too_large', error: `${meta.width}x${meta.height} pixels is over the ${o.maxInputPixels}-pixel limit` };
-  }
   try {
     // failOn 'error' rejects truncated data instead of decoding grey garbage.
     const img = sharp(bytes, { limitInputPixels: o.maxInputPixels, failOn: 'error', pages: 1 })
@@ -46,12 +43,14 @@ export async function decodeImage(bytes: Buffer, o: DecodeOptions): Promise<Deco
       .flatten({ background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')
       .removeAlpha();
-    const rgb = await toRgb(img, o.size);
-    const seg = o.segSize && (o.segSize[0] !== o.size[0] || o.segSize[1] !== o.size[1]) ? await toRgb(img, o.segSize) : undefined;
-    return { ok: true, rgb, ...(seg ? { segRgb: seg } : {}), width: meta.width ?? 0, height: meta.height ?? 0 };
+    const twoSizes = o.segSize && (o.segSize[0] !== o.size[0] || o.segSize[1] !== o.size[1]);
+    const rgb = await toRgb(twoSizes ? img.clone() : img, o.size);
+    const seg = twoSizes ? await toRgb(img, o.segSize!) : undefined;
+    return { ok: true, rgb, ...(seg ? { segRgb: seg } : {}) };
   } catch (e) {
     const msg = (e as Error).message;
-    if (/pixel limit/i.test(msg)) return { ok: false, status: 'too_large', error: msg };
+    if (/pixel limit/i.test(msg)) return { ok: false, status: 'too_large', error: `over the ${o.maxInputPixels}-pixel limit (OVERMAP_MAX_INPUT_PIXELS): ${msg}` };
+    if (/unsupported image format|Input buffer contains unsupported/i.test(msg)) return { ok: false, status: 'decode_error', error: `not a readable image: ${msg}` };
     return { ok: false, status: 'decode_error', error: `cannot decode: ${msg}` };
   }
 }
