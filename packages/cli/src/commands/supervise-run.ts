@@ -61,6 +61,7 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
   const killNow = () => { for (const c of children) c.kill('SIGKILL'); };
   process.once('exit', killNow);
   for (let i = 0; i < o.workers; i++) spawn(i);
+  const startedAt = Date.now();
 
   const meter = new RateMeter();
   let outageSince = 0, lastPrint = 0;
@@ -91,7 +92,9 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
       }
       if (status) {
         lastPrint = Date.now();
-        log(statusLine(status, meter.add(imagesDone(status))));
+        // Workers it has just started are not yet connected (runtime and model loading): not stuck.
+        const starting = status.workers === 0 && restarts === 0 && Date.now() - startedAt < 60_000 && !status.manifest;
+        log(starting ? `${status.runId}: starting ${o.workers} worker(s) (loading the model)` : statusLine(status, meter.add(imagesDone(status))));
         // Stuck by failed batches (the other way to be stuck, no workers, is ours to fix: restarts above).
         const v = runVerdict(status);
         if (v.state === 'stuck' && v.cause === 'failed') {
