@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '@overmap/worker';
-import { type ImageScore, OverMapScorer, initBackend, loadSpec } from '@overmap/worker';
+import { type ImageScore, OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
 import { ModelSpecError } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
-import { saveModel } from '@overmap/reference';
+import { layersToOnnx, saveModel } from '@overmap/reference';
 import { tmpDir } from '../helpers/services';
 import { type Decision, decisionScore, localisationScores } from '@overmap/worker/testing';
 
@@ -177,6 +177,56 @@ describe('a TF.js detector as the segmenter', () => {
     return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', model: 'detector/model.json', ...segmenter } } });
   }
   const seg = () => Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 7) % 256);
+
+  /** The same detector converted to ONNX (the project's converter): outputs boxes, then scores. */
+  async function onnxDetectorSpec(name: string, segmenter: Record<string, unknown> = {}): Promise<string> {
+    const d = path.join(dir, name);
+    const input = tf.input({ shape: [32, 32, 3] });
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(input) as tf.SymbolicTensor;
+    const bd = tf.layers.dense({ units: 12 }), sd = tf.layers.dense({ units: 3 });
+    const boxes = tf.layers.reshape({ targetShape: [3, 4] }).apply(bd.apply(pooled)) as tf.SymbolicTensor;
+    const scores = tf.layers.reshape({ targetShape: [3], name: 'det_scores' }).apply(sd.apply(pooled)) as tf.SymbolicTensor;
+    const det = tf.model({ inputs: input, outputs: [boxes, scores] });
+    bd.setWeights([tf.zeros([3, 12]), tf.tensor1d(BOXES.flat())]);
+    sd.setWeights([tf.zeros([3, 3]), tf.tensor1d(SCORES)]);
+    await fs.mkdir(path.join(d, 'detector'), { recursive: true });
+    await fs.writeFile(path.join(d, 'detector', 'detector.onnx'), layersToOnnx(det));
+    return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', format: 'onnx', model: 'detector/detector.onnx', minScore: 0.5, ...segmenter } } });
+  }
+
+  it('an ONNX detector (format onnx) gives the same mask as the TF.js one, with the TF.js and with the ONNX classifier', async () => {
+    const s = await OverMapScorer.load(await loadSpec(await onnxDetectorSpec('det-onnx')));
+    try {
+      expect(s.segInputSize).toEqual([32, 32]);
+      const [a] = await s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
+      expect(a!.maskFraction).toBeCloseTo(0.5, 6);
+      const at = (px: number, py: number) => a!.maps!.mask[py * 64 + px];
+      expect([at(10, 10), at(60, 20), at(60, 60), at(20, 60)]).toEqual([1, 1, 0, 0]);
+    } finally {
+      s.dispose();
+    }
+    // The ONNX reference classifier (its host path: no tensor) with the ONNX detector as its segmenter.
+    const ref = JSON.parse(await fs.readFile(referenceSpecUri('onnx'), 'utf8'));
+    const d = path.join(dir, 'det-onnx');
+    await fs.cp(path.join(path.dirname(referenceSpecUri('onnx')), 'onnx'), path.join(d, 'onnx'), { recursive: true });
+    const specPath = path.join(d, 'ref-with-detector.json');
+    await fs.writeFile(specPath, JSON.stringify({ ...ref, segmenter: { type: 'detector', format: 'onnx', model: 'detector/detector.onnx', minScore: 0.5 } }));
+    const o = await OverMapScorer.load(await loadSpec(specPath));
+    try {
+      const [b] = await o.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
+      expect(b!.maskFraction).toBeCloseTo(0.5, 6);
+      const at = (px: number, py: number) => b!.maps!.mask[py * 64 + px];
+      expect([at(10, 10), at(60, 20), at(60, 60), at(20, 60)]).toEqual([1, 1, 0, 0]);
+    } finally {
+      o.dispose();
+    }
+  });
+
+  it('an ONNX detector output the spec names but the graph lacks is a spec error naming the outputs', async () => {
+    const err = await loadSpec(await onnxDetectorSpec('det-onnx-bad', { scoresOutput: 2 })).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelSpecError);
+    expect((err as Error).message).toMatch(/the ONNX detector detector\/detector.onnx .* has 2 output\(s\) \(.*det_scores.*\): the spec's scoresOutput 2 does not exist/);
+  });
 
   it('binarises the boxes above minScore into the mask, at the right place', async () => {
     const s = await OverMapScorer.load(await loadSpec(await detectorSpec('det', { minScore: 0.5 })));

@@ -152,9 +152,12 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
     }
     case 'Reshape': {
       // Keras [B, C] → [B, 1, 1, C] (NHWC) is [B, C, 1, 1] in NCHW; other reshapes would need layout-aware rewriting.
+      // A flat [B, N] reshaped to [B, ...t] with t of rank 1 or 2 (no image axes) is row-major in both.
       const t = cfg.target_shape as number[];
-      if (t.length !== 3 || t[0] !== 1 || t[1] !== 1) throw new Error(`layer ${name}: Reshape to [${t.join(',')}] is not supported (only [1, 1, C])`);
-      g.node('Reshape', [x, g.ints(`${name}.shape`, [0, t[2]!, 1, 1])], out);
+      const flatIn = (layer.input as tf.SymbolicTensor).shape.length === 2;
+      if (t.length === 3 && t[0] === 1 && t[1] === 1) g.node('Reshape', [x, g.ints(`${name}.shape`, [0, t[2]!, 1, 1])], out);
+      else if (flatIn && t.length <= 2) g.node('Reshape', [x, g.ints(`${name}.shape`, [0, ...t])], out);
+      else throw new Error(`layer ${name}: Reshape to [${t.join(',')}] is not supported (only [1, 1, C], or a flat input to rank 1 or 2)`);
       return;
     }
     case 'ChannelPool':
@@ -179,10 +182,10 @@ function valueInfo(name: string, shape: (number | null)[]): onnx.IValueInfoProto
   return { name, type: { tensorType: { elemType: F32, shape: { dim: s.map((d) => (d == null ? { dimParam: 'N' } : { dimValue: d })) } } } };
 }
 
-/** The ONNX model (serialised) of a single-input, single-output Layers model, with `extraOutputs` as further outputs. */
+/** The ONNX model (serialised) of a single-input Layers model: its outputs in order, then `extraOutputs` (layer names) as further outputs. */
 export function layersToOnnx(model: tf.LayersModel, extraOutputs: string[] = []): Uint8Array {
   const topo = (model.toJSON(null, false) as unknown as { config: { layers: LayerConfig[]; input_layers: Inbound[]; output_layers: Inbound[] } }).config;
-  if (topo.input_layers.length !== 1 || topo.output_layers.length !== 1) throw new Error('only models with one input and one output can be converted');
+  if (topo.input_layers.length !== 1) throw new Error('only models with one input can be converted');
   const g = new GraphBuilder();
   const done = new Set<string>();
   const inputLayer = topo.input_layers[0]![0];
@@ -197,8 +200,7 @@ export function layersToOnnx(model: tf.LayersModel, extraOutputs: string[] = [])
     convertLayer(g, model.getLayer(l.name), l.class_name, l.config, ins.map(([n, nk]) => tensorName(n, nk)), out);
     done.add(out);
   }
-  const outLayer = topo.output_layers[0]!;
-  const outputs = [tensorName(outLayer[0], outLayer[1]), ...extraOutputs];
+  const outputs = [...topo.output_layers.map(([n, k]) => tensorName(n, k)), ...extraOutputs];
   for (const o of extraOutputs) if (!done.has(o)) throw new Error(`extra output ${o}: no such layer in ${model.name}`);
   const shapeOf = (n: string) => model.getLayer(n).outputShape as (number | null)[];
   const inShape = model.inputs[0]!.shape;

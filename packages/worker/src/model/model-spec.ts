@@ -41,12 +41,14 @@ const Segmenter = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
   z.object({
-    /** A TF.js object detector run in the worker; its boxes above minScore are binarised into the mask. */
+    /** An object detector run in the worker (TF.js or ONNX); its boxes above minScore are binarised into the mask. */
     type: z.literal('detector'),
     model: z.string(),
-    /** 'layers' (tf.loadLayersModel) or 'graph' (tfjs-converter output, run synchronously: export it without NMS) */
-    format: z.enum(['layers', 'graph']).default('layers'),
-    /** which outputs hold the boxes [batch, K, 4] and the scores [batch, K] (or [batch, K, 1]) */
+    /** 'layers' (tf.loadLayersModel), 'graph' (tfjs-converter output, run synchronously) or 'onnx' (ONNX Runtime); export it without NMS */
+    format: z.enum(['layers', 'graph', 'onnx']).default('layers'),
+    /** ONNX: the image input's axis order */
+    layout: Layout,
+    /** which outputs (by position) hold the boxes [batch, K, 4] and the scores [batch, K] (or [batch, K, 1]) */
     boxesOutput: z.number().int().min(0).default(0),
     scoresOutput: z.number().int().min(0).default(1),
     /** box corners, normalised to [0, 1]: 'yxyx' (TensorFlow's convention) or 'xyxy' */
@@ -229,7 +231,7 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
   const hash = createHash('sha256').update(raw);
   const seg = spec.segmenter;
   const files: [string, string][] = [[spec.classifier.model, spec.classifier.format],
-    ...(seg.type === 'model' ? [[seg.model, seg.format]] as [string, string][] : seg.type === 'detector' ? [[seg.model, 'layers']] as [string, string][] : [])];
+    ...(seg.type === 'model' ? [[seg.model, seg.format]] as [string, string][] : seg.type === 'detector' ? [[seg.model, seg.format]] as [string, string][] : [])];
   for (const [f, format] of files) {
     const mj = await store.getIfExists(f);
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);

@@ -5,6 +5,7 @@ import type { LoadedSpec } from '../../model/model-spec';
 import { BoxesSegmenter, parseBoxesFile } from './boxes-segmenter';
 import { DetectorSegmenter } from './detector-segmenter';
 import { ModelSegmenter } from './model-segmenter';
+import { OnnxDetectorSegmenter } from './onnx-detector-segmenter';
 import { OnnxModelSegmenter } from './onnx-model-segmenter';
 import { SaliencySegmenter } from './saliency-segmenter';
 import type { Segmenter } from './segmenter';
@@ -16,6 +17,7 @@ export async function loadSegmenter(loaded: LoadedSpec): Promise<Segmenter> {
       if (s.format === 'onnx') return OnnxModelSegmenter.load(loaded, s);
       return new ModelSegmenter(await loadLayersModel(loaded, s.model, 'segmenter'), s);
     case 'detector': {
+      if (s.format === 'onnx') return OnnxDetectorSegmenter.load(loaded, s);
       const model = s.format === 'graph' ? await loadGraphModel(loaded, s.model, 'detector') : await loadLayersModel(loaded, s.model, 'detector');
       return new DetectorSegmenter(model, s);
     }
