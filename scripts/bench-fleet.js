@@ -6,7 +6,8 @@
  *  3. the fleet's per-image overhead (queue + storage + decode + record writing) with the
  *     scoring replaced by a no-op, as a fraction of the real scoring time per image
  *  4. `overmap run --workers 1` against `--workers 2` on the same dataset
- * Env: BENCH_KEYS (default 50000), BENCH_IMAGES (default 1024), BENCH_SCALE_IMAGES (4096).
+ * Env: BENCH_KEYS (default 50000), BENCH_IMAGES (default 1024), BENCH_SCALE_IMAGES (3072),
+ * OVERMAP_BACKEND (onnx, the default: the reference ONNX models; wasm: the TF.js ones).
  */
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -61,9 +62,11 @@ async function benchBullmqNoop(redis) {
   await q.close();
 }
 
-async function benchOverhead(redis, dataDir, images) {
-  const spec = await W.loadSpec(W.referenceSpecUri());
+async function benchOverhead(redis, dataDir, images, backend) {
+  const spec = await W.loadSpec(W.referenceSpecUri(backend === 'onnx' ? 'onnx' : 'layers'));
   const config = shared.loadConfig({ ...process.env, REDIS_URL: url });
+  // The worker in this process: wall seconds and this process's CPU seconds (libvips' decode
+  // threads and ONNX Runtime's included), from the first job to the manifest.
   const measure = async (label, factory) => {
     const prefix = `bench${label}${Date.now().toString(36)}`;
     const resDir = path.join(tmp, `res-${label}`);
@@ -71,41 +74,61 @@ async function benchOverhead(redis, dataDir, images) {
       dataset: dataDir, results: resDir, batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
       model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
     });
+    const scorer = await factory();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const w = await W.startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: 'wasm' }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: factory, exitWhenIdle: true, idleSeconds: 1 });
-    while (!fs.existsSync(path.join(resDir, 'manifest.json'))) await new Promise((r) => setTimeout(r, 50));
+    const w = await W.startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: backend }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: async () => scorer, exitWhenIdle: true, idleSeconds: 1 });
+    while (!fs.existsSync(path.join(resDir, 'manifest.json'))) await new Promise((r) => setTimeout(r, 20));
     const s = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
     await w.stop('bench done');
-    return s;
+    return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6 };
   };
-  // Scoring alone, in-process, same micro-batches as the worker (model loaded and warmed first).
+  // Scoring alone, in-process, on the same decoded scenes in the worker's micro-batches (model loaded and warmed first).
   const scorer = await W.OverMapScorer.load(spec);
-  const rgb = new Uint8Array(64 * 64 * 3).fill(100);
+  const { decodeImage } = require('../packages/worker/dist/images/decode-image');
+  const files = fs.readdirSync(dataDir).flatMap((d) => fs.readdirSync(path.join(dataDir, d)).map((f) => path.join(dataDir, d, f)));
+  const inputs = [];
+  for (const f of files.slice(0, images)) inputs.push({ rgb: (await decodeImage(fs.readFileSync(f), { size: scorer.inputSize, maxInputPixels: 1e8, maxBytes: 1e8 })).rgb, label: 0 });
+  const mb = await require('@overmap/worker/testing').calibrateMicroBatch(scorer);
+  await scorer.scoreBatch(inputs.slice(0, mb));
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < images; i += 16) await scorer.scoreBatch(Array.from({ length: Math.min(16, images - i) }, () => ({ rgb })));
+  for (let i = 0; i < inputs.length; i += mb) await scorer.scoreBatch(inputs.slice(i, i + mb));
   const tScore = (performance.now() - t0) / 1000;
-  const tNoop = await measure('noop', async () => new (require("@overmap/worker/testing").NoopScorer)(spec.spec, spec.hash));
+  const cScore = process.cpuUsage(c0);
+  const cpuScore = (cScore.user + cScore.system) / 1e6;
+  const noop = await measure('noop', async () => new (require('@overmap/worker/testing').NoopScorer)(spec.spec, spec.hash));
   // The worker disposes its scorers when it stops, so it gets this one and nothing reuses it after.
-  const tReal = await measure('real', async () => scorer);
+  const real = await measure('real', async () => scorer);
   out.overhead = {
-    images, noopSecondsPerImage: tNoop / images, realSecondsPerImage: tReal / images, scoringSecondsPerImage: tScore / images,
-    overheadFractionOfScoring: (tNoop / images) / (tScore / images),
+    backend, spec: path.basename(spec.uri), images, microBatch: mb,
+    noopMsPerImage: (1000 * noop.seconds) / images, noopCpuMsPerImage: (1000 * noop.cpuSeconds) / images,
+    realMsPerImage: (1000 * real.seconds) / images, realCpuMsPerImage: (1000 * real.cpuSeconds) / images,
+    scoringMsPerImage: (1000 * tScore) / images, scoringCpuMsPerImage: (1000 * cpuScore) / images,
+    overheadFractionOfScoring: noop.seconds / tScore,
+    overheadCpuFractionOfScoring: noop.cpuSeconds / cpuScore,
   };
 }
 
-function benchScaling(dataDir) {
+function benchScaling(dataDir, backend) {
   const res = {};
   for (const n of [1, 2]) {
     const o = path.join(tmp, `scale-${n}`);
-    const stdout = execFileSync(process.execPath, [CLI, 'run', dataDir, '--out', o, '--workers', String(n), '--labels', 'folder'], { env: { ...process.env, REDIS_URL: url, OVERMAP_QUEUE_PREFIX: `scale${n}${Date.now().toString(36)}`, LOG_LEVEL: 'warn' } }).toString();
-    res[`workers${n}`] = { seconds: Number(/time: ([\d.]+) s/.exec(stdout)[1]) };
+    const stdout = execFileSync(process.execPath, [CLI, 'run', dataDir, '--out', o, '--workers', String(n), '--labels', 'folder'], { env: { ...process.env, REDIS_URL: url, OVERMAP_BACKEND: backend, OVERMAP_QUEUE_PREFIX: `scale${n}${Date.now().toString(36)}`, LOG_LEVEL: 'warn' } }).toString();
+    // The whole command (enqueue, worker start-up, scoring, finalize) and, from the manifest, the
+    // run from its creation to its finish (worker start-up included, the CLI's own start not).
+    const m = JSON.parse(fs.readFileSync(path.join(o, 'manifest.json'), 'utf8'));
+    res[`workers${n}`] = { seconds: Number(/time: ([\d.]+) s/.exec(stdout)[1]), runSeconds: (Date.parse(m.finished) - Date.parse(m.created)) / 1000 };
   }
   res.speedup = res.workers1.seconds / res.workers2.seconds;
+  res.runSpeedup = res.workers1.runSeconds / res.workers2.runSeconds;
   out.scaling = res;
 }
 
 (async () => {
-  await W.initBackend(process.env.OVERMAP_BACKEND || 'wasm');
+  const backend = process.env.OVERMAP_BACKEND || 'onnx';
+  await W.initBackend(backend);
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const images = Number(process.env.BENCH_IMAGES || 1024);
   const dataDir = path.join(tmp, 'scenes');
@@ -113,12 +136,12 @@ function benchScaling(dataDir) {
   out.machine = { cpus: os.cpus().length, cpu: os.cpus()[0].model, node: process.version };
   await benchEnqueue(redis);
   await benchBullmqNoop(redis);
-  await benchOverhead(redis, dataDir, images);
+  await benchOverhead(redis, dataDir, images, backend);
   // The scaling drill needs enough work that worker start-up (TF.js, model) is small beside it.
-  const scaleImages = Number(process.env.BENCH_SCALE_IMAGES || 4096);
+  const scaleImages = Number(process.env.BENCH_SCALE_IMAGES || 3072);
   const scaleDir = path.join(tmp, 'scale-scenes');
   execFileSync(process.execPath, [path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'), scaleDir, '--split', 'test', '--count', String(scaleImages)]);
-  benchScaling(scaleDir);
+  benchScaling(scaleDir, backend);
   out.scaling.images = scaleImages;
   console.log(JSON.stringify(out, null, 2));
   redis.disconnect();
