@@ -69,7 +69,9 @@ async function child(task) {
 
 /** `procs` children with `threads` ORT threads each, started together: total images/s. */
 async function measure(task, procs, threads) {
+  // As overmap run starts its workers: one per core, single-threaded GC.
   const kids = Array.from({ length: procs }, () => fork(__filename, ['--child', JSON.stringify(task)], {
+    execArgv: ['--single-threaded-gc'],
     env: { ...process.env, OVERMAP_ONNX_THREADS: String(threads), OVERMAP_BACKEND: task.backend },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   }));

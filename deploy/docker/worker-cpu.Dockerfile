@@ -21,5 +21,7 @@ RUN rm -rf packages/reference && npm ci --omit=dev --no-audit --no-fund --ignore
 COPY models ./models
 USER node
 EXPOSE 9464
-ENTRYPOINT ["node", "packages/cli/bin/overmap.js"]
+# One process per core: V8's parallel GC threads would take CPU from the scoring thread (and
+# from the pod's CPU limit) without making it faster; measured in BENCHMARKS.md (fleet).
+ENTRYPOINT ["node", "--single-threaded-gc", "packages/cli/bin/overmap.js"]
 CMD ["worker"]

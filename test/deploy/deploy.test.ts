@@ -89,7 +89,8 @@ describe('Dockerfiles', () => {
     expect(packed).toContain('dist/main.js');
     for (const name of dockerfiles) {
       const text = await fs.readFile(path.join(ROOT, `deploy/docker/${name}.Dockerfile`), 'utf8');
-      const entry = /ENTRYPOINT \["node", "([^"]+)"\]/.exec(text)![1]!;
+      // node, optional V8 flags (the CPU worker runs single-threaded GC), then the bin
+      const entry = /ENTRYPOINT \["node", (?:"--[a-z-]+", )*"([^"]+)"\]/.exec(text)![1]!;
       expect(entry).toBe(`packages/cli/${cliPkg.bin.overmap}`);
       await expect(fs.access(path.join(ROOT, entry))).resolves.toBeUndefined();
       expect(text).toMatch(/USER (node|10001)/);

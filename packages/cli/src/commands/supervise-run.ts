@@ -38,7 +38,9 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
   let fatal: Error | null = null;
 
   const spawn = (slot: number) => {
-    const c = fork(o.bin, ['worker', '--no-metrics'], { env: o.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // One worker per core: V8's parallel GC threads would only take CPU from the other workers
+    // (two processes on two cores scored about 15% faster with single-threaded GC, BENCHMARKS.md).
+    const c = fork(o.bin, ['worker', '--no-metrics'], { env: o.env, execArgv: [...process.execArgv, '--single-threaded-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.add(c);
     c.on('exit', (code, signal) => {
       children.delete(c);
