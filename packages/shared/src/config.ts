@@ -46,6 +46,10 @@ export const ConfigSchema = z.object({
   OVERMAP_ALLOWED_PREFIXES: z.string().optional(),
   /** Part files per Parquet shard (set at enqueue, kept in run.json): larger runs are compacted in parallel into records/part-*.parquet. */
   OVERMAP_SHARD_PARTS: int(256, 1),
+  /** Images per batch job (set at enqueue, kept in run.json as whole batches per job, at least one): a job costs
+   *  about a kilobyte of Redis, so 1024 images per job is about one byte per queued image. A retried job skips
+   *  its batches already done. */
+  OVERMAP_JOB_IMAGES: int(1024, 1),
   /** Any non-empty value: print stack traces with unexpected errors. */
   OVERMAP_DEBUG: z.string().optional(),
 });
