@@ -1,5 +1,6 @@
 /**
- * `overmap enqueue`: streams the dataset's listing (one page in memory at a time), keeps image keys, cuts them into batches, writes
+ * `overmap enqueue`: streams the dataset's listing (one page in memory at a time) or an S3
+ * Inventory's data files (s3-inventory.ts), keeps image keys, cuts them into batches, writes
  * each batch's keys and labels as a listing chunk under the results, and adds one small job per
  * group of `jobBatches` consecutive batches (addBulk, deterministic ids) as it goes. run.json
  * is written before the first chunk; the batch total when the listing ends.
@@ -20,9 +21,15 @@ import {
   runInstanceKey, runKeys,
 } from '@overmap/shared';
 import { recoverRun } from './recover-run';
+import { type Inventory, inventoryKeys, readInventory } from './s3-inventory';
 
 export interface EnqueueOptions {
-  dataset: string;
+  /** the dataset URI; with `inventory`, optional (default s3://<sourceBucket>/) and within the inventoried bucket */
+  dataset?: string;
+  /** URI of an S3 Inventory manifest.json: its data files list the keys instead of the dataset's listing */
+  inventory?: string;
+  /** inventory data files read at once (each one's keys are held in memory until its turn) */
+  inventoryConcurrency?: number;
   results: string;
   runId?: string;
   batchSize: number;
@@ -48,7 +55,7 @@ export interface EnqueueOptions {
 export interface EnqueueProgress { listed: number; images: number; skipped: number; batches: number; added: number; done: boolean }
 export interface EnqueueResult extends EnqueueProgress {
   runId: string;
-  /** the dataset URI of the run (canonical) */
+  /** the dataset URI of the run (canonical): with --inventory and no dataset, the source bucket's */
   dataset: string;
   /** batches per job */
   jobBatches: number;
@@ -112,7 +119,7 @@ function checkOutsideDataset(dataset: string, results: string): void {
 }
 
 /** A reused --out must mean the same run: name every parameter that differs. */
-function checkSameRun(run: RunJson, o: EnqueueOptions, runId: string, uri: string): void {
+function checkSameRun(run: RunJson, o: EnqueueOptions & { dataset: string }, runId: string, uri: string): void {
   const diffs: string[] = [];
   const cmp = (what: string, had: unknown, now: unknown) => { if (JSON.stringify(had) !== JSON.stringify(now)) diffs.push(`${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}`); };
   cmp('run id', run.run_id, runId);
@@ -121,8 +128,12 @@ function checkSameRun(run: RunJson, o: EnqueueOptions, runId: string, uri: strin
   cmp('--labels', run.params.labels, o.labels);
   cmp('--overlays', run.params.overlays, o.overlays ?? 'none');
   cmp('--batch-size', run.params.batchSize, o.batchSize);
+  cmp('--inventory', run.params.inventory ?? null, o.inventory ? canonicalInventory(o.inventory) : null);
   if (diffs.length) throw new InputError(`${uri} already holds run ${run.run_id} with other parameters (${diffs.join('; ')}): rerun with the same ones to resume it, or use another --out`);
 }
+
+/** The manifest URI as run.json keeps it (a plain path made absolute). */
+const canonicalInventory = (uri: string) => canonicalUri(uri).replace(/\/$/, '');
 
 export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResult> {
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || opts.batchSize > 10_000) {
@@ -130,7 +141,10 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
   }
   const jobImages = opts.jobImages ?? configValue('OVERMAP_JOB_IMAGES');
   if (!Number.isInteger(jobImages) || jobImages < 1) throw new InputError(`OVERMAP_JOB_IMAGES=${jobImages} is not a positive integer: unset it (1024) or give images per job`);
-  const o = opts;
+  let inventory: Inventory | null = null;
+  if (opts.inventory) inventory = await readInventory(opts.inventory, opts.dataset);
+  else if (!opts.dataset) throw new InputError('no dataset URI: give one (s3://bucket/prefix/, file:///dir/ or a path), or --inventory <manifest.json URI>');
+  const o = { ...opts, dataset: inventory ? inventory.dataset : opts.dataset! };
   checkOutsideDataset(o.dataset, o.results);
   checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
   checkAllowed(o.results, o.allowed ?? [], 'results URI');
@@ -170,7 +184,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     classes: o.model.classes,
     params: {
       batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold, shardParts: o.shardParts ?? 256,
-      jobBatches: jobBatchesFor(o.batchSize, jobImages),
+      jobBatches: jobBatchesFor(o.batchSize, jobImages), ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
     },
     tool_version: o.toolVersion, created: new Date().toISOString(),
   };
@@ -254,11 +268,13 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       current = [];
     };
 
-    const source = listingKeys(dataset, resumed ? state.cursor : undefined);
+    const source = inventory
+      ? inventoryKeys(inventory, { resumeAfter: resumed ? state.cursor : undefined, concurrency: o.inventoryConcurrency })
+      : listingKeys(dataset, resumed ? state.cursor : undefined);
     for await (const obj of source) {
       listed++;
       if (!isImageKey(obj.key)) { skipped++; continue; }
-      if (!isSafeKey(obj.key)) {
+      if (!isSafeKey(obj.key) || ('unsafe' in obj && obj.unsafe)) {
         skipped++;
         if (unsafeKeys.length < 20) unsafeKeys.push(obj.key);
         continue;
@@ -274,6 +290,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     if (current.length) cut(lastAfter ?? '');
     await flush();
     if (batchIndex === 0) {
+      if (inventory) throw new InputError(`no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`);
       throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
     }
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
