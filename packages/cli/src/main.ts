@@ -78,7 +78,7 @@ enqueueOptions(program.command('enqueue [dataset-uri]').description('list a data
   });
 
 program.command('worker').description('process batch jobs until stopped (SIGTERM: finish the current batch, exit 0)')
-  .option('--concurrency <n>', 'batches held at once (default 2: download one while computing another)', positiveInt('--concurrency'))
+  .option('--concurrency <n>', 'jobs (groups of batches) held at once (default 2: download one while computing another)', positiveInt('--concurrency'))
   .option('--exit-when-idle', 'exit once the queues have been empty for a few seconds')
   .option('--no-metrics', 'do not serve /metrics, /healthz, /readyz')
   .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean }) => {

@@ -21,10 +21,10 @@ export const ConfigSchema = z.object({
   OVERMAP_ONNX_PROVIDERS: z.string().regex(/^[a-z0-9_]+(,[a-z0-9_]+)*$/, 'comma-separated provider names, e.g. cuda,cpu').default('cpu'),
   OVERMAP_MODEL: z.string().optional(),
   OVERMAP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
-  /** Batches a worker holds at once: 2 lets the next batch download while one computes. */
+  /** Jobs (groups of batches) a worker holds at once: 2 lets the next one download while one computes. */
   OVERMAP_WORKER_CONCURRENCY: int(2, 1),
   OVERMAP_DOWNLOAD_CONCURRENCY: int(16, 1),
-  /** Seconds a worker may take to finish its batch after SIGTERM. */
+  /** Seconds a worker may take to finish its jobs after SIGTERM (past it, another worker resumes them at their first batch not done). */
   OVERMAP_GRACE_SECONDS: int(120, 1),
   /** BullMQ job lock: a worker that dies holding a batch loses it to another after this. */
   OVERMAP_LOCK_SECONDS: int(60, 1),
