@@ -74,7 +74,7 @@ const enqueueOptions = (c: Command) => c
 enqueueOptions(program.command('enqueue [dataset-uri]').description('list a dataset (or read its S3 Inventory) and enqueue its batches'))
   .action(async (dataset: string | undefined, f: EnqueueFlags) => {
     const r = await doEnqueue(dataset, f);
-    process.stdout.write(`${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added (${r.jobBatches} batches per job)${f.inventory ? `, dataset ${r.dataset}` : ''}${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}\n`);
+    process.stdout.write(`${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}; ${r.jobBatches} batches per job${f.inventory ? `; dataset ${r.dataset}` : ''}\n`);
   });
 
 program.command('worker').description('process batch jobs until stopped (SIGTERM: finish the current batch, exit 0)')
