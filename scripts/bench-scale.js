@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
  * npm run bench:scale — a million keys through the fleet without a model, on one machine:
- * enqueue (listing chunks + small jobs), Redis bytes per image while queued, two workers
+ * enqueue (listing chunks + one small job per group of batches), Redis bytes per image while queued, two workers
  * (in this process) with the no-op scorer, the parallel finalize (sharded Parquet), peak RSS,
  * manifest size, and one Parquet row per key across the shards (hyparquet). The files are
  * empty, so every record is a decode_error: the records, parts, shards and finalize are the
  * real path; decoding and scoring are not measured here (bench:fleet, bench:score do).
- * Env: BENCH_SCALE_KEYS (default 1000000), BENCH_BATCH (64). Prints JSON; asserts nothing.
+ * Env: BENCH_SCALE_KEYS (default 1000000), BENCH_BATCH (64), OVERMAP_JOB_IMAGES (1024 images per job). Prints JSON; asserts nothing.
  */
 'use strict';
 const fs = require('node:fs');
@@ -49,7 +49,7 @@ const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryU
       dataset: data, results, batchSize, labels: null, toolVersion: 'bench', redis, prefix,
       model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
     });
-    out.enqueue = { seconds: (performance.now() - t) / 1000, batches: r.batches, redisBytesPerImageQueued: (await usedMemory(redis) - before) / r.images };
+    out.enqueue = { seconds: (performance.now() - t) / 1000, batches: r.batches, jobs: r.jobs, batchesPerJob: r.jobBatches, redisBytesPerImageQueued: (await usedMemory(redis) - before) / r.images };
     out.enqueue.imagesPerSecond = n / out.enqueue.seconds;
 
     const config = shared.loadConfig({ REDIS_URL: url, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: 'wasm', LOG_LEVEL: 'warn' });

@@ -45,6 +45,10 @@ describe('signatures', () => {
     expect(verify({ ...job, batch: 4 }, SECRET)).toBe(false);
     expect(verify(job, `${SECRET}x`)).toBe(false);
     expect(verify({ ...job, sig: undefined }, SECRET)).toBe(false);
+    const group = sign({ runId: 'r', instance: 'abcdef', results: 'file:///x/', batch: 16, count: 16 }, SECRET);
+    expect(verify(group, SECRET)).toBe(true);
+    expect(verify({ ...group, count: 17 }, SECRET)).toBe(false); // a group cannot be widened
+    expect(verify({ ...group, count: undefined }, SECRET)).toBe(false); // nor narrowed to its first batch
   });
 });
 
@@ -71,7 +75,9 @@ describe('a fleet with OVERMAP_JOB_SECRET', () => {
       const genuine = sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: 0 }, SECRET) as BatchJob;
       const forged = await q.add('score-batch', { runId: run.run_id, instance: run.instance, results: run.results, batch: 0 }, { jobId: 'forged', attempts: 5 });
       const altered = await q.add('score-batch', { ...genuine, batch: 1 }, { jobId: 'altered', attempts: 5 });
-      for (const job of [forged, altered]) {
+      const group = sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: 0, count: 1 }, SECRET) as BatchJob;
+      const widened = await q.add('score-batch', { ...group, count: 3 }, { jobId: 'widened', attempts: 5 });
+      for (const job of [forged, altered, widened]) {
         const failed = await waitFor(async () => {
           const j = await q.getJob(job.id!);
           return (await j?.getState()) === 'failed' ? j : undefined;

@@ -23,16 +23,21 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-/** The waiting jobs, each with the listing chunk it names. */
-async function jobsOf(prefix: string, out: string): Promise<(BatchJob & BatchChunk)[]> {
+/** The waiting jobs (groups of batches), in batch order. */
+async function groupsOf(prefix: string): Promise<BatchJob[]> {
   const q = new Queue(BATCH_QUEUE, { connection: redis, prefix });
   try {
-    const jobs = (await q.getJobs(['waiting'])).map((j) => j.data as BatchJob).sort((a, b) => a.batch - b.batch);
-    const results = RunResults.open(out);
-    return Promise.all(jobs.map(async (j) => ({ ...j, ...(await results.readChunk(j.batch)) })));
+    return (await q.getJobs(['waiting'])).map((j) => j.data as BatchJob).sort((a, b) => a.batch - b.batch);
   } finally {
     await q.close();
   }
+}
+
+/** The batches of the waiting jobs, each with the listing chunk it names. */
+async function jobsOf(prefix: string, out: string): Promise<(BatchJob & BatchChunk)[]> {
+  const results = RunResults.open(out);
+  const batches = (await groupsOf(prefix)).flatMap((j) => Array.from({ length: j.count ?? 1 }, (_, i) => ({ ...j, batch: j.batch + i })));
+  return Promise.all(batches.map(async (j) => ({ ...j, ...(await results.readChunk(j.batch)) })));
 }
 
 describe('enqueueDataset', () => {
@@ -42,7 +47,7 @@ describe('enqueueDataset', () => {
     await fs.writeFile(csv, `key,label\n${keys.map((k, i) => `${k},${i % 2 ? 'Bag' : 'coat'}`).join('\n')}\n`);
     const out = path.join(dir, 'out-labels');
     const r = await enqueueDataset({ dataset: data, results: out, batchSize: 10, model, labels: `file://${csv}`, toolVersion: 't', redis, prefix });
-    expect([r.images, r.batches, r.added]).toEqual([23, 3, 3]);
+    expect([r.images, r.batches, r.added, r.jobBatches]).toEqual([23, 3, 1, 102]); // 1024 images per job (the default): one job
     const jobs = await jobsOf(prefix, out);
     const labelOf = new Map(jobs.flatMap((j) => j.keys.map((k, i) => [k, j.labels![i]] as const)));
     expect(labelOf.size).toBe(23);
@@ -52,10 +57,14 @@ describe('enqueueDataset', () => {
     expect(run.params.threshold).toBe(0.3);
   });
 
-  it('resumes an interrupted listing after its last enqueued batch: every key in exactly one job', async () => {
-    const prefix = `t${Date.now().toString(36)}cur`;
-    const out = path.join(dir, 'out-cursor');
-    const common = { dataset: data, results: out, batchSize: 4, model, labels: null, toolVersion: 't', redis, prefix, bulkSize: 2 };
+  it.each([
+    { jobBatches: 1, bulkSize: 2, groups: [[0, 1], [1, 1], [2, 1], [3, 1], [4, 1], [5, 1]] },
+    { jobBatches: 2, bulkSize: 1, groups: [[0, 2], [2, 2], [4, 2]] },
+    { jobBatches: 4, bulkSize: 1, groups: [[0, 4], [4, 2]] },
+  ])('resumes an interrupted listing after its last enqueued group ($jobBatches batches per job): every key in exactly one job', async ({ jobBatches, bulkSize, groups }) => {
+    const prefix = `t${Date.now().toString(36)}cur${jobBatches}`;
+    const out = path.join(dir, `out-cursor-${jobBatches}`);
+    const common = { dataset: data, results: out, batchSize: 4, jobImages: 4 * jobBatches, model, labels: null, toolVersion: 't', redis, prefix, bulkSize };
     let flushes = 0;
     await expect(enqueueDataset({
       ...common,
@@ -63,12 +72,14 @@ describe('enqueueDataset', () => {
       onProgress: (p) => { if (!p.done && p.added > 0 && ++flushes === 2) throw new Error('killed'); },
     })).rejects.toThrow('killed');
     const before = await jobsOf(prefix, out);
-    expect(before.length).toBe(4);
+    expect(before.length).toBe(jobBatches === 4 ? 6 : 4); // two flushes of 2 or 4 batches (the second of 4 is the listing's end)
     expect((await RunResults.open(out).readRun())!.batches).toBeUndefined();
 
     const r = await enqueueDataset(common);
     expect(r.resumed).toBe(true);
-    expect(r.batches).toBe(6);
+    expect([r.batches, r.jobBatches, r.jobs]).toEqual([6, jobBatches, groups.length]);
+    expect((await groupsOf(prefix)).map((j) => [j.batch, j.count])).toEqual(groups);
+    expect((await RunResults.open(out).readRun())!.params.jobBatches).toBe(jobBatches);
     const jobs = await jobsOf(prefix, out);
     expect(jobs.map((j) => j.batch)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(jobs.flatMap((j) => j.keys).sort()).toEqual([...keys].sort());

@@ -20,7 +20,7 @@ import { TOOL_VERSION } from './version';
 const program = new Command();
 program.name('overmap').description('Over-MAP confidence for image datasets: BullMQ fleet on Redis and S3').version(TOOL_VERSION);
 
-interface EnqueueFlags { out: string; runId?: string; batchSize: number; model?: string; labels?: string; overlays: 'none' | 'rejected' | 'all' }
+interface EnqueueFlags { out: string; runId?: string; batchSize: number; model?: string; labels?: string; overlays: 'none' | 'rejected' | 'all'; inventory?: string }
 
 function progressPrinter(): (p: EnqueueProgress) => void {
   const t0 = Date.now();
@@ -33,16 +33,19 @@ function progressPrinter(): (p: EnqueueProgress) => void {
   };
 }
 
-async function doEnqueue(dataset: string, f: EnqueueFlags) {
+async function doEnqueue(dataset: string | undefined, f: EnqueueFlags) {
   // Check what the user typed before the slower checks: URIs, then Redis, then the model.
-  parseUri(dataset, 'dataset URI');
+  if (dataset === undefined && !f.inventory) throw new InputError('no dataset URI: give one (s3://bucket/prefix/, file:///dir/ or a path), or --inventory <manifest.json URI>');
+  if (dataset !== undefined) parseUri(dataset, 'dataset URI');
+  if (f.inventory) parseUri(f.inventory, '--inventory');
   parseUri(f.out, 'results URI');
-  await openStore(dataset, {}, 'dataset URI').check();
+  // With --inventory the dataset is the manifest's source bucket: enqueueDataset checks it.
+  if (dataset !== undefined && !f.inventory) await openStore(dataset, {}, 'dataset URI').check();
   const { config, redis } = await configAndRedis();
   try {
     const spec = await loadSpec(f.model ?? config.OVERMAP_MODEL ?? referenceSpecUri());
     const r = await enqueueDataset({
-      dataset, results: f.out, runId: f.runId, batchSize: f.batchSize,
+      dataset, inventory: f.inventory, results: f.out, runId: f.runId, batchSize: f.batchSize, jobImages: config.OVERMAP_JOB_IMAGES,
       model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
       labels: f.labels ?? null, overlays: f.overlays, toolVersion: TOOL_VERSION, redis, prefix: config.OVERMAP_QUEUE_PREFIX,
       onProgress: progressPrinter(),
@@ -62,19 +65,20 @@ async function doEnqueue(dataset: string, f: EnqueueFlags) {
 const enqueueOptions = (c: Command) => c
   .requiredOption('--out <results-uri>', 'where run.json, parts/, manifest.json and records.parquet go')
   .option('--run-id <id>', 'run id (default: derived from the dataset and results URIs)')
-  .option('--batch-size <n>', 'images per batch job', positiveInt('--batch-size'), 64)
+  .option('--batch-size <n>', 'images per batch (one part file each); a job holds OVERMAP_JOB_IMAGES images in whole batches', positiveInt('--batch-size'), 64)
+  .option('--inventory <manifest-uri>', 'list the keys from an S3 Inventory manifest.json (CSV or Parquet) instead of listing the bucket; the dataset, if given, must be s3://<its source bucket>/<prefix>/')
   .option('--model <spec-uri>', 'model spec (default: the bundled reference model)')
   .option('--labels <folder|uri>', "'folder' (ImageFolder layout) or a CSV/JSONL label file")
   .addOption(new Option('--overlays <which>', 'overlay PNGs to write').choices(['none', 'rejected', 'all']).default('none'));
 
-enqueueOptions(program.command('enqueue <dataset-uri>').description('list a dataset and enqueue its batches'))
-  .action(async (dataset: string, f: EnqueueFlags) => {
+enqueueOptions(program.command('enqueue [dataset-uri]').description('list a dataset (or read its S3 Inventory) and enqueue its batches'))
+  .action(async (dataset: string | undefined, f: EnqueueFlags) => {
     const r = await doEnqueue(dataset, f);
-    process.stdout.write(`${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}\n`);
+    process.stdout.write(`${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}; ${r.jobBatches} batches per job${f.inventory ? `; dataset ${r.dataset}` : ''}\n`);
   });
 
 program.command('worker').description('process batch jobs until stopped (SIGTERM: finish the current batch, exit 0)')
-  .option('--concurrency <n>', 'batches held at once (default 2: download one while computing another)', positiveInt('--concurrency'))
+  .option('--concurrency <n>', 'jobs (groups of batches) held at once (default 2: download one while computing another)', positiveInt('--concurrency'))
   .option('--exit-when-idle', 'exit once the queues have been empty for a few seconds')
   .option('--no-metrics', 'do not serve /metrics, /healthz, /readyz')
   .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean }) => {
@@ -133,10 +137,10 @@ program.command('retry <results-uri>').description('re-queue a run\'s failed bat
     }
   });
 
-enqueueOptions(program.command('run <dataset-uri>').description('local all-in-one: enqueue, start N workers, wait, print a summary'))
+enqueueOptions(program.command('run [dataset-uri]').description('local all-in-one: enqueue, start N workers, wait, print a summary'))
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
   .option('--report', 'write the curation report (overmap report) when the run has finished')
-  .action(async (dataset: string, f: EnqueueFlags & { workers?: number; report?: boolean }) => {
+  .action(async (dataset: string | undefined, f: EnqueueFlags & { workers?: number; report?: boolean }) => {
     loadConfig(); // a bad environment fails here, before anything is enqueued
     const results = RunResults.open(f.out, { secret: loadConfig().OVERMAP_JOB_SECRET });
     const t0 = Date.now();

@@ -1,29 +1,35 @@
 /**
- * `overmap enqueue`: streams the dataset's listing (one page in memory at a time), keeps
- * image keys, cuts them into batches, writes each batch's keys and labels as a listing
- * chunk under the results, and adds one small job per batch (addBulk, deterministic ids)
- * as it goes. run.json is written before the first chunk; the batch total when the listing
- * ends.
+ * `overmap enqueue`: streams the dataset's listing (one page in memory at a time) or an S3
+ * Inventory's data files (s3-inventory.ts), keeps image keys, cuts them into batches, writes
+ * each batch's keys and labels as a listing chunk under the results, and adds one small job per
+ * group of `jobBatches` consecutive batches (addBulk, deterministic ids) as it goes. run.json
+ * is written before the first chunk; the batch total when the listing ends.
  *
  * Running it again never adds a batch twice and never strands one: an interrupted listing
- * resumes after its last enqueued batch (Redis keeps the cursor; without it the listing
- * starts over and batches whose part file exists are skipped); a finished listing is
- * recovered from the results store alone (recover-run.ts): every batch without a part file
- * gets a live job again, failed ones included.
+ * resumes after its last enqueued group (Redis keeps the cursor; without it the listing
+ * starts over and groups whose part files all exist are skipped); a finished listing is
+ * recovered from the results store alone (recover-run.ts): every group with a batch without
+ * a part file gets a live job again, failed ones included.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, JOB_OPTIONS, JobName, type RunJson, RunResults,
-  batchJobId, canonicalUri, checkAllowed, classIndexer, sign, folderLabel, isImageKey, isSafeKey, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
+  BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, type RunJson, RunResults,
+  batchGroupJob, canonicalUri, checkAllowed, classIndexer, configValue, folderLabel, isImageKey, isSafeKey, jobBatchesFor, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
   runInstanceKey, runKeys,
 } from '@overmap/shared';
 import { recoverRun } from './recover-run';
+import { type Inventory, inventoryKeys, readInventory } from './s3-inventory';
 
 export interface EnqueueOptions {
-  dataset: string;
+  /** the dataset URI; with `inventory`, optional (default s3://<sourceBucket>/) and within the inventoried bucket */
+  dataset?: string;
+  /** URI of an S3 Inventory manifest.json: its data files list the keys instead of the dataset's listing */
+  inventory?: string;
+  /** inventory data files read at once (each one's keys are held in memory until its turn) */
+  inventoryConcurrency?: number;
   results: string;
   runId?: string;
   batchSize: number;
@@ -35,6 +41,8 @@ export interface EnqueueOptions {
   prefix: string;
   /** jobs per addBulk call */
   bulkSize?: number;
+  /** OVERMAP_JOB_IMAGES: images per job, in whole batches (default: the environment's, else 1024) */
+  jobImages?: number;
   /** OVERMAP_JOB_SECRET: jobs, chunks and run.json are signed */
   secret?: string;
   /** OVERMAP_ALLOWED_PREFIXES, parsed: the dataset and results must lie under one */
@@ -47,6 +55,12 @@ export interface EnqueueOptions {
 export interface EnqueueProgress { listed: number; images: number; skipped: number; batches: number; added: number; done: boolean }
 export interface EnqueueResult extends EnqueueProgress {
   runId: string;
+  /** the dataset URI of the run (canonical): with --inventory and no dataset, the source bucket's */
+  dataset: string;
+  /** batches per job */
+  jobBatches: number;
+  /** batch jobs of the run (groups) */
+  jobs: number;
   resumed: boolean;
   alreadyComplete: boolean;
   /** failed batches put back in the queue (a finished listing being recovered) */
@@ -78,6 +92,11 @@ async function loadLabels(spec: string | null): Promise<Labels | null> {
   return { of: (key) => map.get(key) ?? null, fileEntries: map.size };
 }
 
+/** The dataset's listing as a key source: the resume token is the key itself (listings are in key order). */
+async function* listingKeys(dataset: ReturnType<typeof openStore>, resumeAfter: string | undefined): AsyncGenerator<{ key: string; after: string }> {
+  for await (const obj of listAll(dataset, '', resumeAfter)) yield { key: obj.key, after: obj.key };
+}
+
 /** Above this share of labels naming no class of the model (in the first page of batches), enqueue refuses. */
 export const MAX_UNKNOWN_LABEL_SHARE = 0.5;
 
@@ -100,7 +119,7 @@ function checkOutsideDataset(dataset: string, results: string): void {
 }
 
 /** A reused --out must mean the same run: name every parameter that differs. */
-function checkSameRun(run: RunJson, o: EnqueueOptions, runId: string, uri: string): void {
+function checkSameRun(run: RunJson, o: EnqueueOptions & { dataset: string }, runId: string, uri: string): void {
   const diffs: string[] = [];
   const cmp = (what: string, had: unknown, now: unknown) => { if (JSON.stringify(had) !== JSON.stringify(now)) diffs.push(`${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}`); };
   cmp('run id', run.run_id, runId);
@@ -109,13 +128,23 @@ function checkSameRun(run: RunJson, o: EnqueueOptions, runId: string, uri: strin
   cmp('--labels', run.params.labels, o.labels);
   cmp('--overlays', run.params.overlays, o.overlays ?? 'none');
   cmp('--batch-size', run.params.batchSize, o.batchSize);
+  cmp('--inventory', run.params.inventory ?? null, o.inventory ? canonicalInventory(o.inventory) : null);
   if (diffs.length) throw new InputError(`${uri} already holds run ${run.run_id} with other parameters (${diffs.join('; ')}): rerun with the same ones to resume it, or use another --out`);
 }
 
-export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> {
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 10_000) {
-    throw new InputError(`--batch-size ${o.batchSize} is out of range: use an integer from 1 to 10000`);
+/** The manifest URI as run.json keeps it (a plain path made absolute). */
+const canonicalInventory = (uri: string) => canonicalUri(uri).replace(/\/$/, '');
+
+export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResult> {
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || opts.batchSize > 10_000) {
+    throw new InputError(`--batch-size ${opts.batchSize} is out of range: use an integer from 1 to 10000`);
   }
+  const jobImages = opts.jobImages ?? configValue('OVERMAP_JOB_IMAGES');
+  if (!Number.isInteger(jobImages) || jobImages < 1) throw new InputError(`OVERMAP_JOB_IMAGES=${jobImages} is not a positive integer: unset it (1024) or give images per job`);
+  let inventory: Inventory | null = null;
+  if (opts.inventory) inventory = await readInventory(opts.inventory, opts.dataset);
+  else if (!opts.dataset) throw new InputError('no dataset URI: give one (s3://bucket/prefix/, file:///dir/ or a path), or --inventory <manifest.json URI>');
+  const o = { ...opts, dataset: inventory ? inventory.dataset : opts.dataset! };
   checkOutsideDataset(o.dataset, o.results);
   checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
   checkAllowed(o.results, o.allowed ?? [], 'results URI');
@@ -153,10 +182,16 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     run_id: runId, instance: randomBytes(5).toString('hex'), dataset: canonicalUri(o.dataset), results: canonicalUri(o.results),
     model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
     classes: o.model.classes,
-    params: { batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold, shardParts: o.shardParts ?? 256 },
+    params: {
+      batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold, shardParts: o.shardParts ?? 256,
+      jobBatches: jobBatchesFor(o.batchSize, jobImages), ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
+    },
     tool_version: o.toolVersion, created: new Date().toISOString(),
   };
   const { instance } = run;
+  // A resumed run keeps its grouping (job ids name a group's first batch), whatever the environment says now.
+  const { jobBatches } = run.params;
+  const jobsOf = (batches: number) => Math.ceil(batches / jobBatches);
   const keys = runKeys(runId, instance);
   await o.redis.set(runInstanceKey(runId), instance);
   await o.redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
@@ -170,22 +205,24 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
       const r = await recoverRun({ results, run: existing, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
       const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
       o.onProgress?.(p);
-      return { ...p, runId, resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
+      return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(existing.batches), resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
     }
 
     const state = await o.redis.hgetall(keys.state);
     const resumed = !!existing && state.cursor !== undefined;
-    // Without Redis state for a run that has started, skip batches already written.
+    // Without Redis state for a run that has started, skip groups already written.
     const checkParts = !!existing && !resumed;
     let batchIndex = resumed ? Number(state.batches ?? 0) : 0;
     let images = resumed ? Number(state.images ?? 0) : 0;
     let skipped = resumed ? Number(state.skipped ?? 0) : 0;
     let listed = 0, added = 0, runWritten = !!existing;
     const unsafeKeys: string[] = [];
-    const bulkSize = o.bulkSize ?? 200;
+    const bulkSize = o.bulkSize ?? 50;
     const writes = pLimit(16);
-    let pending: { chunk: BatchChunk; lastKey: string }[] = [];
+    // `after`: the source's resume token after the chunk's last key (Redis keeps it as the cursor)
+    let pending: { chunk: BatchChunk; after: string }[] = [];
     let current: string[] = [];
+    let lastAfter: string | undefined;
 
     const flush = async () => {
       if (pending.length === 0) return;
@@ -200,48 +237,60 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
         pending.forEach((p) => countLabels(p.chunk));
       }
       await Promise.all(pending.map((p) => writes(() => results.writeChunk(p.chunk))));
-      let todo = pending;
+      // Whole groups only (flush is called at group boundaries; the listing's last group may be short).
+      const groups = new Map<number, number>();
+      for (const p of pending) {
+        const first = p.chunk.batch - (p.chunk.batch % jobBatches);
+        groups.set(first, (groups.get(first) ?? 0) + 1);
+      }
+      let todo = [...groups];
       if (checkParts) {
-        const written = await Promise.all(todo.map((p) => results.partExists(p.chunk.batch)));
+        const written = await Promise.all(todo.map(async ([first, count]) => {
+          for (let b = first; b < first + count; b++) if (!(await results.partExists(b))) return false;
+          return true;
+        }));
         todo = todo.filter((_, i) => !written[i]);
       }
       if (todo.length) {
-        const out = await queue.addBulk(todo.map((p) => ({
-          name: JobName.Batch,
-          data: sign({ runId, instance, results: canonicalUri(o.results), batch: p.chunk.batch }, o.secret),
-          opts: { jobId: batchJobId(runId, instance, p.chunk.batch), ...JOB_OPTIONS.batch },
-        })));
+        const run = { runId, instance, results: canonicalUri(o.results) };
+        const out = await queue.addBulk(todo.map(([first, count]) => batchGroupJob(run, first, count, o.secret)));
         added += out.length;
       }
-      await o.redis.hset(keys.state, { cursor: pending[pending.length - 1]!.lastKey, batches: batchIndex, images, skipped });
+      await o.redis.hset(keys.state, { cursor: pending[pending.length - 1]!.after, batches: batchIndex, images, skipped });
       pending = [];
       o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     };
 
-    const cut = () => {
+    const cut = (after: string) => {
       const chunk: BatchChunk = { batch: batchIndex++, keys: current };
       if (labels) chunk.labels = current.map(labels.of);
-      pending.push({ chunk, lastKey: current[current.length - 1]! });
+      pending.push({ chunk, after });
       current = [];
     };
 
-    for await (const obj of listAll(dataset, '', resumed ? state.cursor : undefined)) {
+    const source = inventory
+      ? inventoryKeys(inventory, { resumeAfter: resumed ? state.cursor : undefined, concurrency: o.inventoryConcurrency })
+      : listingKeys(dataset, resumed ? state.cursor : undefined);
+    for await (const obj of source) {
       listed++;
       if (!isImageKey(obj.key)) { skipped++; continue; }
-      if (!isSafeKey(obj.key)) {
+      if (!isSafeKey(obj.key) || ('unsafe' in obj && obj.unsafe)) {
         skipped++;
         if (unsafeKeys.length < 20) unsafeKeys.push(obj.key);
         continue;
       }
       current.push(obj.key);
+      lastAfter = obj.after;
       images++;
-      if (current.length === o.batchSize) cut();
-      if (pending.length >= bulkSize) await flush();
+      if (current.length === o.batchSize) cut(obj.after);
+      // A flush ends on a group boundary, so that a resumed listing starts a new group.
+      if (pending.length >= bulkSize * jobBatches && batchIndex % jobBatches === 0) await flush();
       else if (listed % 1000 === 0) o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     }
-    if (current.length) cut();
+    if (current.length) cut(lastAfter ?? '');
     await flush();
     if (batchIndex === 0) {
+      if (inventory) throw new InputError(`no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`);
       throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
     }
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
@@ -252,7 +301,7 @@ export async function enqueueDataset(o: EnqueueOptions): Promise<EnqueueResult> 
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
     if (report && labels!.fileEntries !== null && !resumed) report.unmatchedEntries = Math.max(0, labels!.fileEntries - report.labelled);
-    return { ...p, runId, resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
+    return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(batchIndex), resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
   } finally {
     await Promise.all([queue.close(), finalizeQueue.close()]);
   }

@@ -1,22 +1,23 @@
 /**
  * Recovery from the results store alone: whatever Redis remembers or has lost (a restart
- * without AOF, failed jobs, jobs removed), every batch whose part file is missing gets a
- * live job again, and the done set is rebuilt from the part files so that finalization
- * still triggers. Used by `overmap enqueue`/`run` on a run whose listing has finished and
+ * without AOF, failed jobs, jobs removed), every group of batches (run.json
+ * `params.jobBatches`) with a part file missing gets a live job again, and the done set is
+ * rebuilt from the part files so that finalization still triggers and the group's job skips
+ * the batches already written. Used by `overmap enqueue`/`run` on a run whose listing has finished and
  * by `overmap retry`.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  BATCH_QUEUE, FINALIZE_QUEUE, JOB_OPTIONS, JobName, type RunJson, type RunResults, batchJobId, maybeFinalize, runInstanceKey, runKeys, sign,
+  BATCH_QUEUE, FINALIZE_QUEUE, type RunJson, type RunResults, batchGroupJob, batchJobId, maybeFinalize, runInstanceKey, runKeys,
 } from '@overmap/shared';
 
 export interface RecoverResult {
   /** batches without a part file */
   missing: number;
-  /** jobs added again (none was in Redis) */
+  /** jobs (groups of batches) added again (none was in Redis) */
   added: number;
-  /** failed jobs put back in the queue */
+  /** failed jobs (groups) put back in the queue */
   retried: number;
 }
 
@@ -56,10 +57,14 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
   await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, shardParts: run.params.shardParts, results: o.results.uri });
 
   let added = 0, retried = 0, missing = 0;
-  for (let b = 0; b < run.batches; b++) {
-    if (present.has(b)) continue;
-    missing++;
-    const id = batchJobId(run.run_id, run.instance, b);
+  const n = run.params.jobBatches;
+  for (let first = 0; first < run.batches; first += n) {
+    const count = Math.min(n, run.batches - first);
+    let absent = 0;
+    for (let b = first; b < first + count; b++) if (!present.has(b)) absent++;
+    if (absent === 0) continue;
+    missing += absent;
+    const id = batchJobId(run.run_id, run.instance, first);
     const job = await queue.getJob(id);
     const state = job ? await job.getState() : 'unknown';
     if (job && state === 'failed') {
@@ -69,7 +74,8 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
     }
     if (job && state === 'completed') await job.remove(); // completed, yet its part file is gone: run it again
     else if (job) continue; // waiting, delayed or active: it will run
-    await queue.add(JobName.Batch, sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: b }, o.secret), { jobId: id, ...JOB_OPTIONS.batch });
+    const j = batchGroupJob({ runId: run.run_id, instance: run.instance, results: run.results }, first, count, o.secret);
+    await queue.add(j.name, j.data, j.opts);
     added++;
   }
   await maybeFinalize(redis, finalizeQueue, run.run_id, run.instance, run.results, o.secret);

@@ -21,10 +21,10 @@ export const ConfigSchema = z.object({
   OVERMAP_ONNX_PROVIDERS: z.string().regex(/^[a-z0-9_]+(,[a-z0-9_]+)*$/, 'comma-separated provider names, e.g. cuda,cpu').default('cpu'),
   OVERMAP_MODEL: z.string().optional(),
   OVERMAP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
-  /** Batches a worker holds at once: 2 lets the next batch download while one computes. */
+  /** Jobs (groups of batches) a worker holds at once: 2 lets the next one download while one computes. */
   OVERMAP_WORKER_CONCURRENCY: int(2, 1),
   OVERMAP_DOWNLOAD_CONCURRENCY: int(16, 1),
-  /** Seconds a worker may take to finish its batch after SIGTERM. */
+  /** Seconds a worker may take to finish its jobs after SIGTERM (past it, another worker resumes them at their first batch not done). */
   OVERMAP_GRACE_SECONDS: int(120, 1),
   /** BullMQ job lock: a worker that dies holding a batch loses it to another after this. */
   OVERMAP_LOCK_SECONDS: int(60, 1),
@@ -46,6 +46,10 @@ export const ConfigSchema = z.object({
   OVERMAP_ALLOWED_PREFIXES: z.string().optional(),
   /** Part files per Parquet shard (set at enqueue, kept in run.json): larger runs are compacted in parallel into records/part-*.parquet. */
   OVERMAP_SHARD_PARTS: int(256, 1),
+  /** Images per batch job (set at enqueue, kept in run.json as whole batches per job, at least one): a job costs
+   *  about a kilobyte of Redis, so 1024 images per job is about one byte per queued image. A retried job skips
+   *  its batches already done. */
+  OVERMAP_JOB_IMAGES: int(1024, 1),
   /** Any non-empty value: print stack traces with unexpected errors. */
   OVERMAP_DEBUG: z.string().optional(),
 });

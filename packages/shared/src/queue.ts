@@ -5,6 +5,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { configValue } from './config';
 import { ServiceError } from './errors';
+import { sign } from './job-signing';
+import type { BatchJob } from './schemas';
 
 export const QUEUE_PREFIX = configValue('OVERMAP_QUEUE_PREFIX');
 export const BATCH_QUEUE = 'overmap-batches';
@@ -20,8 +22,28 @@ export const JOB_OPTIONS = {
   finalize: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
 } as const;
 
-/** `<run>-<instance>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids. */
+/**
+ * `<run>-<instance>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids.
+ * A job of a group of batches is named after its first batch.
+ */
 export const batchJobId = (runId: string, instance: string, batch: number) => `${runId}-${instance}-b${String(batch).padStart(6, '0')}`;
+
+/** Whole batches per job for a target of images per job (OVERMAP_JOB_IMAGES): at least one. */
+export const jobBatchesFor = (batchSize: number, jobImages: number) => Math.max(1, Math.floor(jobImages / batchSize));
+
+/**
+ * The batch job of group `first / jobBatches`: groups are aligned ([g·n, (g+1)·n), the last one
+ * cut at the run's total), so the producer, a resumed listing and recovery name the same jobs.
+ */
+export function batchGroupJob(
+  run: { runId: string; instance: string; results: string }, first: number, count: number, secret: string | undefined,
+): { name: string; data: BatchJob; opts: { jobId: string } & typeof JOB_OPTIONS.batch } {
+  return {
+    name: JobName.Batch,
+    data: sign({ runId: run.runId, instance: run.instance, results: run.results, batch: first, count }, secret),
+    opts: { jobId: batchJobId(run.runId, run.instance, first), ...JOB_OPTIONS.batch },
+  };
+}
 export const finalizeJobId = (runId: string, instance: string) => `${runId}-${instance}-finalize`;
 export const compactJobId = (runId: string, instance: string, shard: number) => `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */

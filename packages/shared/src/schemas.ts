@@ -18,16 +18,21 @@ export const RunId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'run ids use le
 export const RunInstance = z.string().regex(/^[a-z0-9]{6,16}$/, 'run instances are 6-16 lowercase letters or digits');
 
 /**
- * A batch job names its batch only; the batch's keys and labels are the listing chunk
- * under the results (results/layout.ts), written before the job. So a job is a few
- * dozen bytes of Redis whatever the batch size, and a lost job can be re-added from the
- * results store alone.
+ * A batch job names a group of consecutive batches only (`count` of them from `batch` on;
+ * one where `count` is absent, as jobs were before groups); each batch's keys and labels are
+ * its listing chunk under the results (results/layout.ts), written before the job. A BullMQ
+ * job costs about a kilobyte of Redis whatever it holds, so one job covers a group of
+ * batches (run.json `params.jobBatches`, from OVERMAP_JOB_IMAGES): Redis per queued image is
+ * that kilobyte over the group's images. A lost job can be re-added from the results store alone.
  */
 export const BatchJobSchema = z.object({
   runId: RunId,
   instance: RunInstance,
   results: z.string().min(1),
+  /** the group's first batch */
   batch: z.number().int().min(0),
+  /** batches in the group (signed with the rest: a job cannot be widened) */
+  count: z.number().int().min(1).max(100_000).optional(),
   /** HMAC of the rest, where the fleet has OVERMAP_JOB_SECRET (job-signing.ts) */
   sig: z.string().optional(),
 });

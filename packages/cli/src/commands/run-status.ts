@@ -21,7 +21,7 @@ export interface RunStatus {
   run: RunJson | null;
   /** batches whose job failed for good */
   failed: FailedBatch[];
-  /** queue-wide (every run's) jobs waiting and active */
+  /** queue-wide (every run's) jobs waiting and active (a job is a group of batches) */
   queue: { waiting: number; active: number; delayed: number };
   /** worker connections on the batch queue */
   workers: number;
@@ -31,15 +31,30 @@ export interface RunStatus {
 
 const looksLikeUri = (s: string) => s.includes('://') || s.includes('/') || s.startsWith('.');
 
-/** The run's failed batch jobs, from BullMQ's failed set (only this run instance's ids). */
-export async function failedBatches(queue: Queue, run: Pick<RunJson, 'run_id' | 'instance'>): Promise<FailedBatch[]> {
+/**
+ * The run's batches whose job failed for good, from BullMQ's failed set (only this run
+ * instance's ids): of a failed job's group, the batches not counted done.
+ */
+export async function failedBatches(queue: Queue, redis: Redis, run: Pick<RunJson, 'run_id' | 'instance'>): Promise<FailedBatch[]> {
   const prefix = batchJobId(run.run_id, run.instance, 0).replace(/b0+$/, 'b');
+  const doneKey = runKeys(run.run_id, run.instance).done;
   const out: FailedBatch[] = [];
   for (let start = 0; ; start += 1000) {
     const jobs = await queue.getFailed(start, start + 999);
     for (const j of jobs) {
       if (!j?.id?.startsWith(prefix)) continue;
-      out.push({ batch: Number(j.id.slice(prefix.length)), error: j.failedReason ?? '', attempts: j.attemptsMade, failed_at: new Date(j.finishedOn ?? j.timestamp).toISOString() });
+      const first = Number(j.id.slice(prefix.length));
+      const count = typeof j.data?.count === 'number' && j.data.count > 0 ? j.data.count : 1;
+      const batches = Array.from({ length: count }, (_, i) => first + i);
+      const done = count > 1 ? await redis.smismember(doneKey, ...batches.map(String)) : [0];
+      const reason = j.failedReason ?? '';
+      // The worker names the batch that failed ("batch 7: …"): that batch gets the bare cause.
+      const named = /^batch (\d+): ([\s\S]*)$/.exec(reason);
+      batches.forEach((batch, i) => {
+        if (done[i] === 1) return;
+        const error = named && Number(named[1]) === batch ? named[2]! : reason;
+        out.push({ batch, error, attempts: j.attemptsMade, failed_at: new Date(j.finishedOn ?? j.timestamp).toISOString() });
+      });
     }
     if (jobs.length < 1000) break;
   }
@@ -75,7 +90,7 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
     const [counts, workers, failed] = await Promise.all([
       queue.getJobCounts('waiting', 'active', 'delayed'),
       queue.getWorkers(),
-      run && !manifest ? failedBatches(queue, run) : Promise.resolve([]),
+      run && !manifest ? failedBatches(queue, redis, run) : Promise.resolve([]),
     ]);
     const total = state.total !== undefined ? Number(state.total) : run?.batches ?? null;
     return {

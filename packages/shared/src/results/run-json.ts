@@ -10,6 +10,10 @@ export const RunParamsSchema = z.object({
   threshold: z.number().min(0).max(1),
   /** part files per Parquet shard: a run of more batches is compacted in parallel into records/part-*.parquet */
   shardParts: z.number().int().min(1).default(256),
+  /** batches per batch job (the last job of a run may hold fewer): runs enqueued before groups had one */
+  jobBatches: z.number().int().min(1).default(1),
+  /** the S3 Inventory manifest the keys came from (`--inventory`), where not the dataset's listing */
+  inventory: z.string().optional(),
 });
 
 export const RunJsonSchema = z.object({

@@ -19,7 +19,7 @@ export function createMetrics(queueCounts?: () => Promise<Record<string, number>
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const images = new Counter({ name: 'overmap_images_total', help: 'Images scored, by record status', labelNames: ['status'] as const, registers: [registry] });
-  const batches = new Counter({ name: 'overmap_batches_total', help: 'Batch jobs, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  const batches = new Counter({ name: 'overmap_batches_total', help: 'Batch jobs (each a group of batches, OVERMAP_JOB_IMAGES), by outcome', labelNames: ['outcome'] as const, registers: [registry] });
   const stageSeconds = new Histogram({
     name: 'overmap_stage_seconds', help: 'Seconds per batch stage', labelNames: ['stage'] as const, registers: [registry],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],

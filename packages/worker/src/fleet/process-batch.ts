@@ -1,16 +1,19 @@
 /**
- * One batch job: fetch the images (bounded concurrency), decode them, score them in
- * micro-batches (yielding to the event loop between, so BullMQ's lock renewal keeps
- * running), write the batch's part file at its deterministic key (a retry overwrites it),
- * then count the batch done in Redis, idempotently; the worker that completes the last
- * batch enqueues the run's finalization.
+ * One batch job, a group of consecutive batches, taken in turn. Per batch: fetch the images
+ * (bounded concurrency), decode them, score them in micro-batches (yielding to the event loop
+ * between, so BullMQ's lock renewal keeps running), write the batch's part file at its
+ * deterministic key (a retry overwrites it), then count the batch done in Redis,
+ * idempotently. A retried job skips the batches already counted done, so a crash mid-group
+ * redoes at most the batch it was in. A batch that cannot succeed (bad input) does not stop
+ * the rest of its group: the job fails for good after the others, naming it. The worker that
+ * completes the last batch enqueues the run's finalization.
  */
 import type { Job, Queue } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize,
+  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize, runKeys,
 } from '@overmap/shared';
 import { decodeImage } from '../images/decode-image';
 import { overlayPng } from '../images/overlay-png';
@@ -58,33 +61,64 @@ export function parseBatchJob(data: unknown): BatchJob {
 
 type Decoded = Awaited<ReturnType<typeof decodeImage>>;
 
-export async function processBatch(job: Job, deps: BatchDeps): Promise<{ images: number; byStatus: Record<string, number> }> {
+export interface GroupResult {
+  /** images scored by this attempt (batches done by an earlier attempt are skipped, not counted) */
+  images: number;
+  byStatus: Record<string, number>;
+  /** the group's batches this attempt scored, and those it found done already */
+  scored: number[];
+  skipped: number[];
+}
+
+export async function processBatch(job: Job, deps: BatchDeps): Promise<GroupResult> {
   checkJobSignature(job.data, deps.config.OVERMAP_JOB_SECRET, 'batch');
   const data = parseBatchJob(job.data);
-  const t0 = performance.now();
-  const records = await deps.contexts.use(data.runId, data.results, async (ctx) => {
+  const count = data.count ?? 1;
+  const out: GroupResult = { images: 0, byStatus: {}, scored: [], skipped: [] };
+  // Batches of the group an earlier attempt finished (SMISMEMBER: the group's members only, never the whole set).
+  const batches = Array.from({ length: count }, (_, i) => data.batch + i);
+  const flags = await deps.redis.smismember(runKeys(data.runId, data.instance).done, ...batches.map(String));
+  const done = new Set(batches.filter((_, i) => flags[i] === 1));
+  let bad: { batch: number; message: string } | undefined;
+  await deps.contexts.use(data.runId, data.results, async (ctx) => {
     if (ctx.run.instance !== data.instance) {
       throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} now holds instance ${ctx.run.instance}: a stale job from an earlier enqueue`);
     }
-    return scoreRecords(data, await ctx.results.readChunk(data.batch), ctx, deps);
+    for (let batch = data.batch; batch < data.batch + count; batch++) {
+      if (done.has(batch)) { out.skipped.push(batch); continue; }
+      const t0 = performance.now();
+      let records: ImageRecord[];
+      try {
+        records = await scoreRecords(batch, await ctx.results.readChunk(batch), ctx, deps);
+      } catch (e) {
+        // A bad batch (its chunk missing or malformed) must not hold back the rest of its group.
+        if (!(e instanceof InputError)) throw e;
+        bad ??= { batch, message: e.message };
+        continue;
+      }
+      const byStatus: Record<string, number> = {};
+      for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+      if (await markBatchDone(deps.redis, data.runId, data.instance, batch, byStatus)) {
+        for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
+      }
+      for (const [s, n] of Object.entries(byStatus)) out.byStatus[s] = (out.byStatus[s] ?? 0) + n;
+      out.images += records.length;
+      out.scored.push(batch);
+      deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
+      logger.debug({ run: data.runId, batch, images: records.length, byStatus }, 'batch done');
+    }
   }).catch((e) => {
     // Bad input (a missing run.json, a changed or invalid model) is not fixed by retrying.
     if (e instanceof InputError) throw new UnrecoverableError((e as Error).message);
     throw e;
   });
-  const byStatus: Record<string, number> = {};
-  for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  if (await markBatchDone(deps.redis, data.runId, data.instance, data.batch, byStatus)) {
-    for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
-  }
+  if (bad) throw new UnrecoverableError(`batch ${bad.batch}: ${bad.message}`);
   await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results, deps.config.OVERMAP_JOB_SECRET);
-  deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
-  logger.debug({ run: data.runId, batch: data.batch, images: records.length, byStatus }, 'batch done');
-  return { images: records.length, byStatus };
+  return out;
 }
 
 /** Fetch, decode, score and write one batch's part file; returns its records. */
-async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
+async function scoreRecords(batch: number, chunk: BatchChunk, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
   const { scorer } = ctx;
   const keys = chunk.keys;
   const labels = chunk.labels ?? keys.map(() => null);
@@ -148,7 +182,7 @@ async function scoreRecords(data: BatchJob, chunk: BatchChunk, ctx: RunContext, 
   })));
 
   const tWrite = performance.now();
-  await ctx.results.writePart(data.batch, records);
+  await ctx.results.writePart(batch, records);
   stage('write', tWrite);
   return records;
 }
