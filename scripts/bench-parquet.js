@@ -9,11 +9,19 @@
  * runs, records in memory to a file on disk, the flattening included), bytes, and whether
  * hyparquet reads the file back row for row equal to flattenRecord of the input (every
  * column, nulls included), with the same physical types.
+ *
+ * Then the whole compaction of one shard as finalize does it (`compaction`): the same records
+ * as part files of 1,000 in a local results directory, read and parsed one part at a time,
+ * summarised, written to records.parquet; (a) as before #14 (parquetjs to a temporary file,
+ * read back, put), (b) finalizeRun as it is now (streamed), and (c) the reading, parsing and
+ * summary alone, so the writer's share is visible. Rows/s, best and median of the repeats.
  * Env: BENCH_PARQUET_ROWS (default 100000), BENCH_PARQUET_REPEAT (3),
- * BENCH_PARQUET_WRITERS (comma list, default all). Prints JSON; asserts nothing, but a
- * writer whose file does not read back equal has `roundTrip: false` and the reason.
+ * BENCH_PARQUET_WRITERS (comma list, default all), BENCH_PARQUET_COMPACTION (0 skips it).
+ * Prints JSON; asserts nothing, but a writer whose file does not read back equal has
+ * `roundTrip: false` and the reason.
  */
 'use strict';
+process.env.LOG_LEVEL ??= 'warn'; // finalize's log lines would mix with the JSON
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -54,7 +62,7 @@ const writers = {
     const parquet = require('@dsnp/parquetjs');
     const schema = new parquet.ParquetSchema(Object.fromEntries(COLUMNS.map(([name, type]) => [name, { type, optional: !shared.REQUIRED_COLUMNS.has(name) }])));
     const w = await parquet.ParquetWriter.openFile(schema, file);
-    for (const r of records) await w.appendRow(shared.flattenRecord(r));
+    for await (const r of records) await w.appendRow(shared.flattenRecord(r));
     await w.close();
   },
 
@@ -149,6 +157,67 @@ async function checkRoundTrip(file, records) {
   return { ok: true, rowGroups: meta.row_groups.length };
 }
 
+/** Part files of 1,000 records and a run.json, as a run leaves them before its finalize. */
+async function writeRun(dir, records) {
+  const results = shared.RunResults.open(dir);
+  const per = 1000;
+  await results.writeRun({
+    run_id: 'bench-parquet', instance: 'benchpq1', dataset: 's3://bench/images/', results: results.uri, model: { uri: 'reference', hash: '0'.repeat(64) },
+    classes: CLASSES, params: { batchSize: per, labels: 'folder', overlays: 'none', threshold: 0.3, shardParts: 1_000_000 },
+    tool_version: 'bench', created: new Date().toISOString(), batches: Math.ceil(records.length / per), images: records.length, skipped_keys: 0,
+  });
+  for (let b = 0; b * per < records.length; b++) await results.writePart(b, records.slice(b * per, (b + 1) * per));
+  return results;
+}
+const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/** The parts' records, parsed, through a summary (what every compaction does besides writing). */
+async function* partRecords(results, batches, summary) {
+  for (let b = 0; b < batches; b++) for (const r of await results.readPart(b)) { summary.add(r); yield r; }
+}
+
+async function benchCompaction(tmp, records) {
+  const { finalizeRun } = require('@overmap/worker');
+  const batches = Math.ceil(records.length / 1000);
+  const stages = {
+    async 'parse+summary only'(dir) {
+      const results = shared.RunResults.open(dir);
+      for await (const _ of partRecords(results, batches, new shared.RunSummary(CLASSES)));
+    },
+    async 'parquetjs, as before #14 (temporary file, read back, put)'(dir) {
+      const results = shared.RunResults.open(dir);
+      const file = path.join(tmp, 'compaction-tmp.parquet');
+      await writers.parquetjs(partRecords(results, batches, new shared.RunSummary(CLASSES)), file);
+      await results.putParquet(fs.readFileSync(file));
+      fs.rmSync(file);
+    },
+    async 'finalizeRun now (streamed)'(dir) {
+      fs.rmSync(path.join(dir, 'manifest.json'), { force: true });
+      const r = await finalizeRun({ data: { runId: 'bench-parquet', instance: 'benchpq1', results: dir } }, 'bench');
+      if (r.total !== records.length) throw new Error(`finalize wrote ${r.total} rows, not ${records.length}`);
+    },
+  };
+  const dir = path.join(tmp, 'run');
+  await writeRun(dir, records);
+  const out = {};
+  for (const [name, fn] of Object.entries(stages)) {
+    const times = [];
+    for (let k = 0; k < REPEAT; k++) {
+      global.gc?.();
+      const t = performance.now();
+      await fn(dir);
+      times.push((performance.now() - t) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    out[name] = { rowsPerSecondBest: Math.round(records.length / times[0]), rowsPerSecondMedian: Math.round(records.length / times[Math.floor(times.length / 2)]), seconds: times.map((x) => Number(x.toFixed(3))) };
+    process.stderr.write(`compaction, ${name}: ${JSON.stringify(out[name])}\n`);
+  }
+  const rt = await checkRoundTrip(path.join(dir, 'records.parquet'), records);
+  out['finalizeRun now (streamed)'].roundTrip = rt.ok;
+  if (!rt.ok) out['finalizeRun now (streamed)'].why = rt.why;
+  return out;
+}
+
 (async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'overmap-bench-parquet-'));
   const records = makeRecords(N);
@@ -187,6 +256,7 @@ async function checkRoundTrip(file, records) {
     }
     const base = out.writers.parquetjs?.rowsPerSecondMedian;
     if (base) for (const w of Object.values(out.writers)) if (w.rowsPerSecondMedian) w.speedupVsParquetjs = Number((w.rowsPerSecondMedian / base).toFixed(1));
+    if (process.env.BENCH_PARQUET_COMPACTION !== '0') out.compaction = await benchCompaction(tmp, records);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
