@@ -139,21 +139,24 @@ async function checkRoundTrip(file, records) {
   const meta = await parquetMetadataAsync(buf);
   const phys = Object.fromEntries(parquetSchema(meta).children.map((c) => [c.element.name, c.element.type + (c.element.converted_type === 'UTF8' || c.element.logical_type?.type === 'STRING' ? '/UTF8' : '') + (c.element.repetition_type === 'REQUIRED' ? ' required' : '')]));
   const want = { UTF8: 'BYTE_ARRAY/UTF8', INT32: 'INT32', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
+  let schemaWhy;
   for (const [n, t] of COLUMNS) {
     const exp = want[t] + (shared.REQUIRED_COLUMNS.has(n) ? ' required' : '');
-    if (phys[n] !== exp) return { ok: false, why: `column ${n} is ${phys[n]}, expected ${exp}` };
+    if (phys[n] !== exp) { schemaWhy = `column ${n} is ${phys[n]}, expected ${exp}`; break; }
   }
+  // The values are compared even where the schema differs, to tell the two failures apart.
   const rows = await parquetReadObjects({ file: buf });
-  if (rows.length !== records.length) return { ok: false, why: `${rows.length} rows for ${records.length} records` };
-  for (let i = 0; i < rows.length; i++) {
+  let valuesWhy = rows.length !== records.length ? `${rows.length} rows for ${records.length} records` : undefined;
+  for (let i = 0; i < rows.length && !valuesWhy; i++) {
     const exp = shared.flattenRecord(records[i]);
     for (const [n] of COLUMNS) {
       let got = rows[i][n];
       if (typeof got === 'bigint') got = Number(got);
       const e = exp[n] ?? null;
-      if (!(got === e || (got === undefined && e === null))) return { ok: false, why: `row ${i} column ${n}: ${JSON.stringify(got)} != ${JSON.stringify(e)}` };
+      if (!(got === e || (got === undefined && e === null))) { valuesWhy = `row ${i} column ${n}: ${JSON.stringify(got)} != ${JSON.stringify(e)}`; break; }
     }
   }
+  if (schemaWhy || valuesWhy) return { ok: false, why: [schemaWhy, valuesWhy ?? 'every value equal'].filter(Boolean).join('; ') };
   return { ok: true, rowGroups: meta.row_groups.length };
 }
 
