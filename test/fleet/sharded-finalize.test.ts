@@ -5,7 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { BINS, type ImageRecord, RunResults, classIndexer } from '@overmap/shared';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { BINS, type ImageRecord, RECORD_COLUMNS, RunResults, classIndexer } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
 import { cliEnv, expectOneRecordPerKey, makeImages, readParquet, readParts, runCli } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
@@ -38,6 +39,26 @@ describe('sharded finalize (10 batches, 2 parts per shard)', () => {
     const rows = (await Promise.all(m.shards!.map((s) => readParquet(path.join(out, s))))).flat();
     expect(rows.map((r) => r.key as string).sort()).toEqual([...keys].sort());
     expectOneRecordPerKey(records, keys);
+  });
+
+  it('reads in DuckDB as one table over records/*.parquet: one row per image key, the counts of the manifest, the record columns', async () => {
+    const m = (await RunResults.open(out).readManifest())!;
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    try {
+      const glob = path.join(out, m.parquet).replace(/'/g, "''");
+      const rows = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJS();
+      expect(await rows(`SELECT count(*) AS n, count(DISTINCT key) AS d, count(*) FILTER (WHERE accepted) AS a FROM '${glob}'`))
+        .toEqual([{ n: BigInt(keys.length), d: BigInt(keys.length), a: BigInt(m.counts.accepted) }]);
+      expect((await rows(`SELECT key FROM '${glob}' ORDER BY key`)).map((r) => r.key)).toEqual([...keys].sort());
+      expect(Object.fromEntries((await rows(`SELECT status, count(*) AS n FROM '${glob}' GROUP BY status`)).map((r) => [r.status, Number(r.n)]))).toEqual(m.counts.by_status);
+      const sqlType = { UTF8: 'VARCHAR', INT32: 'INTEGER', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
+      expect((await rows(`DESCRIBE SELECT * FROM '${glob}'`)).map((r) => [r.column_name, r.column_type]))
+        .toEqual(Object.entries(RECORD_COLUMNS).map(([name, t]) => [name, sqlType[t]]));
+    } finally {
+      c.closeSync();
+      db.closeSync();
+    }
   });
 
   it('merges the shard summaries into exact counts and accuracy, and quantiles within one bin', async () => {

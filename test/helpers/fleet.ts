@@ -86,6 +86,18 @@ export async function readParquet(file: string): Promise<Record<string, unknown>
   return JSON.parse(stdout) as Record<string, unknown>[];
 }
 
+export interface ParquetShape {
+  columns: { name: string; type: string; converted_type?: string; repetition_type: string }[];
+  rowGroups: number;
+  rows: number;
+}
+
+/** A Parquet file's columns and row groups, read by hyparquet. */
+export async function readParquetSchema(file: string): Promise<ParquetShape> {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'read-parquet.mjs'), file, 'schema']);
+  return JSON.parse(stdout) as ParquetShape;
+}
+
 export function expectOneRecordPerKey(records: ImageRecord[], keys: string[]): void {
   const got = records.map((r) => r.key).sort();
   if (JSON.stringify(got) !== JSON.stringify([...keys].sort())) {

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { FsObjectStore, InputError, ObjectTooLarge, PreconditionFailed, listAll } from '@overmap/shared';
 import { tmpDir } from '../helpers/services';
 
@@ -74,6 +75,20 @@ describe('FsObjectStore', () => {
     await store.put('parts/batch-000001.jsonl', 'attempt 2');
     expect(await fs.readdir(path.join(root, 'parts'))).toEqual(['batch-000001.jsonl']);
     expect((await store.get('parts/batch-000001.jsonl')).toString()).toBe('attempt 2');
+  });
+
+  it('writes a stream through to the file, and a stream that fails leaves neither the object nor a temporary file', async () => {
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(64 * 1024 + i, i));
+    await store.put('records/part-00000.parquet', Readable.from(chunks));
+    expect((await store.get('records/part-00000.parquet')).equals(Buffer.concat(chunks))).toBe(true);
+
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield* chunks.slice(0, 10);
+      throw new Error('key a.png appears in two part files');
+    }
+    await expect(store.put('records/part-00001.parquet', Readable.from(failing()))).rejects.toThrow('appears in two part files');
+    expect(await store.exists('records/part-00001.parquet')).toBe(false);
+    expect((await fs.readdir(path.join(root, 'records'))).sort()).toEqual(['part-00000.parquet']);
   });
 
   it('check() names a missing directory', async () => {

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
-import { InputError, NotFoundError, ObjectTooLarge, S3ObjectStore, listAll, openStore } from '@overmap/shared';
+import { Readable } from 'node:stream';
+import { InputError, NotFoundError, ObjectTooLarge, S3ObjectStore, listAll, makeS3Client, openStore } from '@overmap/shared';
 import { type S3Server, startS3 } from '../helpers/services';
 
 let s3: S3Server;
@@ -45,6 +47,65 @@ describe('S3ObjectStore against a real S3 API server', () => {
     const after: string[] = [];
     for await (const o of listAll(store, '', keys[1099])) after.push(o.key);
     expect(after).toEqual(keys.slice(1100));
+  });
+
+  /** A store whose client records the name of every S3 command it sends (what reached the server). */
+  function countingStore(prefix: string, o: { multipartThreshold?: number; partSize?: number } = {}): { store: S3ObjectStore; sent: string[] } {
+    const client = makeS3Client({ endpoint: s3.endpoint });
+    const sent: string[] = [];
+    client.middlewareStack.add((next, context) => async (args) => {
+      sent.push(context.commandName ?? '?');
+      return next(args);
+    }, { step: 'initialize', name: 'countCommands' });
+    return { store: new S3ObjectStore('results', prefix, { client, ...o }), sent };
+  }
+  const count = (sent: string[], name: string) => sent.filter((c) => c === name).length;
+
+  it('uploads a Buffer above the 8 MiB threshold as a multipart upload of 8 MiB parts, byte-identical; a small one is one PUT', async () => {
+    const { store, sent } = countingStore('multipart/');
+    const big = randomBytes(17 * 1024 * 1024 + 5);
+    await store.put('big.parquet', big, { contentType: 'application/vnd.apache.parquet' });
+    expect(sent).toEqual(['CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand']);
+    expect((await store.get('big.parquet')).equals(big)).toBe(true);
+
+    sent.length = 0;
+    const small = randomBytes(8 * 1024 * 1024); // at the threshold: still one PUT
+    await store.put('small.bin', small);
+    expect(sent).toEqual(['PutObjectCommand']);
+    expect((await store.get('small.bin')).equals(small)).toBe(true);
+  });
+
+  it('uploads a stream in parts as it is produced, byte-identical; a stream smaller than one part is one PUT', async () => {
+    const { store, sent } = countingStore('stream/', { partSize: 5 * 1024 * 1024 });
+    const chunks = Array.from({ length: 23 }, () => randomBytes(512 * 1024 + 17)); // ~11.5 MiB in odd-sized chunks
+    await store.put('shard.parquet', Readable.from(chunks));
+    expect(count(sent, 'CreateMultipartUploadCommand')).toBe(1);
+    expect(count(sent, 'UploadPartCommand')).toBe(3); // 5 + 5 + 1.5 MiB
+    expect(count(sent, 'CompleteMultipartUploadCommand')).toBe(1);
+    expect(count(sent, 'PutObjectCommand')).toBe(0);
+    expect((await store.get('shard.parquet')).equals(Buffer.concat(chunks))).toBe(true);
+
+    sent.length = 0;
+    const little = [randomBytes(1000), randomBytes(2000)];
+    await store.put('little.parquet', Readable.from(little));
+    expect(sent).toEqual(['PutObjectCommand']);
+    expect((await store.get('little.parquet')).equals(Buffer.concat(little))).toBe(true);
+  });
+
+  it("fails with the stream's own error when the stream fails part way, and leaves no object", async () => {
+    const { store, sent } = countingStore('failing/', { partSize: 5 * 1024 * 1024 });
+    async function* failing(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 14; i++) yield randomBytes(512 * 1024); // 7 MiB: one part is on its way
+      throw new Error('key c0/x.jpg appears in two part files');
+    }
+    await expect(store.put('broken.parquet', Readable.from(failing()))).rejects.toThrow('appears in two part files');
+    expect(count(sent, 'CompleteMultipartUploadCommand')).toBe(0);
+    expect(await store.exists('broken.parquet')).toBe(false);
+  });
+
+  it('refuses a create-once write of a stream (multipart is not create-once here)', async () => {
+    const store = new S3ObjectStore('results', 'once/', { endpoint: s3.endpoint });
+    await expect(store.put('manifest.json', Readable.from([Buffer.from('{}')]), { ifNoneMatch: true })).rejects.toThrow(/create-once/);
   });
 
   it('names a missing bucket and the fix in one line', async () => {

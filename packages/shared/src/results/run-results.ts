@@ -3,6 +3,7 @@
  * part files, manifest.json, records.parquet and overlays. Producer, workers, finalize,
  * status, evaluate and the report all go through it.
  */
+import type { Readable } from 'node:stream';
 import { InputError } from '../errors';
 import { sign, verify } from '../job-signing';
 import { type BatchChunk, BatchChunkSchema, type ImageRecord, RecordSchema } from '../schemas';
@@ -159,8 +160,8 @@ export class RunResults {
     return key;
   }
 
-  /** records.parquet (one shard) or records/part-NNNNN.parquet. */
-  async putParquet(body: Buffer, shard?: number): Promise<string> {
+  /** records.parquet (one shard) or records/part-NNNNN.parquet; a stream is uploaded as it is produced (records-parquet.ts). */
+  async putParquet(body: Buffer | Readable, shard?: number): Promise<string> {
     const key = shard === undefined ? RECORDS_PARQUET : shardKey(shard);
     await this.store.put(key, body, { contentType: 'application/vnd.apache.parquet' });
     return key;

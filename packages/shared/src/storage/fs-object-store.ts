@@ -3,9 +3,11 @@
  * temporary file and are renamed into place, so a reader never sees half an object and a
  * crash never leaves one. A key that would escape the root is refused.
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { createWriteStream, promises as fs, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { InputError, NotFoundError, ObjectTooLarge } from '../errors';
 import { type GetOptions, type ListPage, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
 
@@ -60,12 +62,13 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<void> {
     const full = this.resolve(key);
     await fs.mkdir(path.dirname(full), { recursive: true });
     const tmp = `${full}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(tmp, body);
     try {
+      if (typeof body === 'string' || Buffer.isBuffer(body)) await fs.writeFile(tmp, body);
+      else await pipeline(body, createWriteStream(tmp));
       if (options.ifNoneMatch) {
         // link() fails if the target exists: an atomic create-once.
         try {

@@ -2,6 +2,8 @@
  * One object-store interface over S3 and the local filesystem. Keys are always relative
  * to the store's root (a bucket prefix or a directory) and use '/' separators.
  */
+import type { Readable } from 'node:stream';
+
 export interface ListedObject {
   key: string; // relative to the store root
   /** bytes, where the listing gives it without an extra call (S3 does; the filesystem listing does not stat) */
@@ -31,7 +33,13 @@ export interface ObjectStore {
   get(key: string, options?: GetOptions): Promise<Buffer>;
   /** Undefined when the key does not exist. */
   getIfExists(key: string): Promise<Buffer | undefined>;
-  put(key: string, body: Buffer | string, options?: PutOptions): Promise<void>;
+  /**
+   * Writes an object whole or not at all. A stream is consumed once, as the store takes it (a
+   * file written through, S3 multipart parts), so a large object never has to be in memory; an
+   * error from the stream fails the put with that error and leaves nothing at the key. Create-once
+   * (`ifNoneMatch`) takes a Buffer or string.
+   */
+  put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** One page of keys under `prefix` in lexicographic order, starting after `startAfter` or at token `next`. */
   listPage(prefix: string, options?: { next?: string; startAfter?: string; pageSize?: number }): Promise<ListPage>;

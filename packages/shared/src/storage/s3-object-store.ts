@@ -5,7 +5,15 @@
  * throttling and SlowDown) with more attempts than its default 3, because a fleet that
  * crosses S3's 3,500 PUT / 5,500 GET per second per prefix gets 503 SlowDown while S3
  * repartitions.
+ *
+ * Writes: one PutObject up to `multipartThreshold` (8 MiB); a larger Buffer, and every stream,
+ * goes through lib-storage's Upload: multipart in `partSize` parts (8 MiB; S3's minimum is 5 MiB,
+ * a single PUT stops at 5 GB), at most `queueSize` parts in flight and in memory, and aborted
+ * on failure (no half object, no parts left behind). A stream that turns out smaller than one
+ * part is sent by Upload as one PutObject.
  */
+import type { Readable } from 'node:stream';
+import { Upload } from '@aws-sdk/lib-storage';
 import {
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, paginateListObjectsV2,
   S3Client, type S3ClientConfig, S3ServiceException,
@@ -19,7 +27,18 @@ export interface S3StoreOptions {
   region?: string;
   maxAttempts?: number;
   client?: S3Client;
+  /** bytes above which a Buffer or string is uploaded in parts (default 8 MiB) */
+  multipartThreshold?: number;
+  /** multipart part size in bytes (default 8 MiB; at least 5 MiB, S3's minimum) */
+  partSize?: number;
+  /** parts uploaded (and held in memory) at once (default 4) */
+  queueSize?: number;
 }
+
+/** S3's smallest part (all but the last). */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+export const MULTIPART_DEFAULTS = { multipartThreshold: 8 * 1024 * 1024, partSize: 8 * 1024 * 1024, queueSize: 4 } as const;
 
 export function makeS3Client(o: S3StoreOptions = {}): S3Client {
   const endpoint = o.endpoint ?? configValue('S3_ENDPOINT');
@@ -49,10 +68,17 @@ function statusOf(e: unknown): number | undefined {
 export class S3ObjectStore implements ObjectStore {
   readonly uri: string;
   private readonly client: S3Client;
+  private readonly multipart: { multipartThreshold: number; partSize: number; queueSize: number };
   /** prefix is '' or ends with '/'. */
   constructor(readonly bucket: string, readonly prefix: string, options: S3StoreOptions = {}) {
     this.client = options.client ?? makeS3Client(options);
     this.uri = `s3://${bucket}/${prefix}`;
+    this.multipart = {
+      multipartThreshold: options.multipartThreshold ?? MULTIPART_DEFAULTS.multipartThreshold,
+      partSize: options.partSize ?? MULTIPART_DEFAULTS.partSize,
+      queueSize: options.queueSize ?? MULTIPART_DEFAULTS.queueSize,
+    };
+    if (this.multipart.partSize < MIN_PART_SIZE) throw new Error(`S3 part size ${this.multipart.partSize} is below S3's minimum of ${MIN_PART_SIZE} bytes`);
   }
 
   private k(key: string): string {
@@ -129,7 +155,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<void> {
+  async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<void> {
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined;
+    if (size === undefined || size > this.multipart.multipartThreshold) {
+      if (options.ifNoneMatch) throw new Error(`create-once PUT of ${key}: give a Buffer of at most ${this.multipart.multipartThreshold} bytes (multipart uploads are not create-once here)`);
+      return this.upload(key, body, options);
+    }
     try {
       await this.client.send(new PutObjectCommand({
         Bucket: this.bucket, Key: this.k(key), Body: body, ContentType: options.contentType,
@@ -139,6 +170,28 @@ export class S3ObjectStore implements ObjectStore {
       if (statusOf(e) === 412 || (e as Error)?.name === 'PreconditionFailed') throw new PreconditionFailed(key);
       throw this.wrap(e, `PUT ${key}`);
     }
+  }
+
+  /** A large body or a stream, in parts (one PutObject where a stream ends within the first part). */
+  private async upload(key: string, body: Buffer | string | Readable, options: PutOptions): Promise<void> {
+    // An error of the body itself (its producer failed) is what the caller must see, not
+    // what the abort of the upload then says.
+    let bodyError: unknown;
+    if (typeof body !== 'string' && !Buffer.isBuffer(body)) body.once('error', (e) => { bodyError ??= e; });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.k(key), Body: body, ContentType: options.contentType },
+      partSize: this.multipart.partSize,
+      queueSize: this.multipart.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (e) {
+      if (bodyError !== undefined) throw bodyError;
+      throw this.wrap(e, `PUT ${key} (multipart)`);
+    }
+    if (bodyError !== undefined) throw bodyError;
   }
 
   async exists(key: string): Promise<boolean> {

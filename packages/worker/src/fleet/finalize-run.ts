@@ -7,9 +7,6 @@
  * finalization merges the shard summaries. A second finalization finds the manifest and
  * does nothing.
  */
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import { checkJobSignature } from './job-guard';
@@ -17,7 +14,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   CompactJobSchema, FinalizeJobSchema, type ImageRecord, InputError, type Manifest, RECORDS_PREFIX, type RunJson, RunResults, RunSummary,
-  checkAllowed, logger, markShardDone, partKey, shardCount, shardKey, writeRecordsParquet,
+  checkAllowed, logger, markShardDone, partKey, recordsParquetStream, shardCount, shardKey,
 } from '@overmap/shared';
 
 export interface FinalizeResult { manifestWritten: boolean; total: number }
@@ -39,7 +36,11 @@ async function openRun(data: { runId: string; instance: string; results: string 
   }
 }
 
-/** Streams part files [from, to) through the summary into one Parquet file at `put`. */
+/**
+ * Streams part files [from, to) through the summary into one Parquet object: read one part
+ * at a time, encoded one row group at a time, and written to the store as it is produced (a
+ * file, or an S3 multipart upload); a failure part way leaves no object.
+ */
 async function compactParts(results: RunResults, from: number, to: number, summary: RunSummary, shard?: number): Promise<string> {
   async function* records(): AsyncGenerator<ImageRecord> {
     const seen = new Set<string>();
@@ -52,14 +53,7 @@ async function compactParts(results: RunResults, from: number, to: number, summa
       }
     }
   }
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'overmap-'));
-  try {
-    const file = path.join(tmp, 'records.parquet');
-    await writeRecordsParquet(file, records());
-    return await results.putParquet(await fs.readFile(file), shard);
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
-  }
+  return results.putParquet(recordsParquetStream(records()), shard);
 }
 
 /** One shard of a large run: its part files into records/part-NNNNN.parquet and its summary. */
