@@ -7,7 +7,8 @@
  *     scoring replaced by a no-op, as a fraction of the real scoring time per image
  *  4. `overmap run --workers 1` against `--workers 2` on the same dataset
  * Env: BENCH_KEYS (default 50000), BENCH_IMAGES (default 1024), BENCH_SCALE_IMAGES (3072),
- * OVERMAP_BACKEND (onnx, the default: the reference ONNX models; wasm: the TF.js ones).
+ * OVERMAP_BACKEND (onnx, the default: the reference ONNX models; wasm: the TF.js ones). Runs with
+ * single-threaded GC, as overmap run starts its workers.
  */
 'use strict';
 const { execFileSync } = require('node:child_process');

@@ -32,7 +32,7 @@ it('streams a run of 80,000 records into records.parquet on S3 as a multipart up
   const batches = 80, perBatch = 1000;
   await results.writeRun({
     run_id: 'big-run', instance: 'bigrun01', dataset: 's3://datasets/x/', results: uri, model: { uri: 'reference', hash: '0'.repeat(64) },
-    classes: SYNTHETIC_CLASSES, params: { batchSize: perBatch, labels: 'folder', overlays: 'none', threshold: 0.3, shardParts: 256, jobBatches: 1 },
+    classes: SYNTHETIC_CLASSES, params: { batchSize: perBatch, labels: 'folder', overlays: 'none', threshold: 0.3, shardParts: 256, jobBatches: 1, ungroupedBatches: 0 },
     tool_version: 'test', created: new Date().toISOString(), batches, images: batches * perBatch, skipped_keys: 0,
   });
   const rand = seedrandom('finalize-s3-multipart');

@@ -69,7 +69,7 @@ it('overmap run --inventory scores exactly the inventory\'s image keys from the 
   const spec = await makeDevModel(path.join(dir, 'model-inv'));
   const r = await runCli(['run', 's3://datasets/inv/', '--inventory', 's3://inventories/d/datasets/all/2026-11-25T01-00Z/manifest.json', '--out', 's3://results/run-inv/',
     '--workers', '1', '--batch-size', '4', '--model', spec],
-  cliEnv((await testRedis()).url, `s3inv${Date.now().toString(36)}`, { ...creds, OVERMAP_JOB_IMAGES: '8' }));
+  cliEnv((await testRedis()).url, `s3inv${Date.now().toString(36)}`, { ...creds, OVERMAP_JOB_IMAGES: '8', OVERMAP_UNGROUPED_BATCHES: '0' }));
   expect({ code: r.code, stderr: r.code ? r.stderr.split('\n').filter((l) => l.startsWith('overmap')).join('\n') : '' }).toEqual({ code: 0, stderr: '' });
   const results = new S3ObjectStore('results', 'run-inv/', { endpoint: s3.endpoint });
   const records: ImageRecord[] = [];

@@ -34,7 +34,7 @@ afterAll(async () => {
 async function enqueueGroups(prefix: string, out: string) {
   const spec = await loadSpec(referenceSpecUri());
   const r = await enqueueDataset({
-    dataset: data, results: out, batchSize: 4, jobImages: 16, labels: null, toolVersion: 'test', redis, prefix,
+    dataset: data, results: out, batchSize: 4, jobImages: 16, ungroupedBatches: 0, labels: null, toolVersion: 'test', redis, prefix,
     model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
   });
   expect([r.batches, r.jobBatches, r.jobs, r.added]).toEqual([6, 4, 2, 2]);

@@ -38,7 +38,7 @@ describe('RunContexts', () => {
     const results = RunResults.open(path.join(dir, 'results'));
     const run: RunJson = {
       run_id: 'r1', instance: 'abcdef12', dataset: `file://${dir}/`, results: results.uri, model: { uri: spec.uri, hash: 'abc' }, classes: spec.spec.classes,
-      params: { batchSize: 1, labels: null, overlays: 'none', threshold: 0.2, shardParts: 256, jobBatches: 1 }, tool_version: 't', created: new Date().toISOString(),
+      params: { batchSize: 1, labels: null, overlays: 'none', threshold: 0.2, shardParts: 256, jobBatches: 1, ungroupedBatches: 0 }, tool_version: 't', created: new Date().toISOString(),
     };
     await results.writeRun(run);
     const made: NoopScorer[] = [];

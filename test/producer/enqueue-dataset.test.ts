@@ -47,7 +47,7 @@ describe('enqueueDataset', () => {
     await fs.writeFile(csv, `key,label\n${keys.map((k, i) => `${k},${i % 2 ? 'Bag' : 'coat'}`).join('\n')}\n`);
     const out = path.join(dir, 'out-labels');
     const r = await enqueueDataset({ dataset: data, results: out, batchSize: 10, model, labels: `file://${csv}`, toolVersion: 't', redis, prefix });
-    expect([r.images, r.batches, r.added, r.jobBatches]).toEqual([23, 3, 1, 102]); // 1024 images per job (the default): one job
+    expect([r.images, r.batches, r.added, r.jobBatches]).toEqual([23, 3, 3, 102]); // groups of 102 batches, but the first 256 batches get a job each (OVERMAP_UNGROUPED_BATCHES)
     const jobs = await jobsOf(prefix, out);
     const labelOf = new Map(jobs.flatMap((j) => j.keys.map((k, i) => [k, j.labels![i]] as const)));
     expect(labelOf.size).toBe(23);
@@ -64,7 +64,7 @@ describe('enqueueDataset', () => {
   ])('resumes an interrupted listing after its last enqueued group ($jobBatches batches per job): every key in exactly one job', async ({ jobBatches, bulkSize, groups }) => {
     const prefix = `t${Date.now().toString(36)}cur${jobBatches}`;
     const out = path.join(dir, `out-cursor-${jobBatches}`);
-    const common = { dataset: data, results: out, batchSize: 4, jobImages: 4 * jobBatches, model, labels: null, toolVersion: 't', redis, prefix, bulkSize };
+    const common = { dataset: data, results: out, batchSize: 4, jobImages: 4 * jobBatches, ungroupedBatches: 0, model, labels: null, toolVersion: 't', redis, prefix, bulkSize };
     let flushes = 0;
     await expect(enqueueDataset({
       ...common,

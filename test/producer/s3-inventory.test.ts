@@ -114,7 +114,7 @@ async function chunkKeys(out: string): Promise<string[]> {
 
 type Extra = Partial<Parameters<typeof enqueueDataset>[0]>;
 const enqueue = (o: { inventory: string; out: string; dataset?: string } & Extra) => enqueueDataset({
-  results: o.out, batchSize: 4, jobImages: 8, model, labels: null, toolVersion: 't', redis, prefix: `t${Date.now().toString(36)}inv`, inventoryConcurrency: 2, ...o,
+  results: o.out, batchSize: 4, jobImages: 8, ungroupedBatches: 0, model, labels: null, toolVersion: 't', redis, prefix: `t${Date.now().toString(36)}inv`, inventoryConcurrency: 2, ...o,
 });
 
 describe('enqueue --inventory', () => {

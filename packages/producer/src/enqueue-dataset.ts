@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
   BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, type RunJson, RunResults,
-  batchGroupJob, canonicalUri, checkAllowed, classIndexer, configValue, folderLabel, isImageKey, isSafeKey, jobBatchesFor, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
+  batchGroupJob, canonicalUri, checkAllowed, classIndexer, configValue, folderLabel, isImageKey, isSafeKey, groupStart, jobBatchesFor, jobCount, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
   runInstanceKey, runKeys,
 } from '@overmap/shared';
 import { recoverRun } from './recover-run';
@@ -43,6 +43,8 @@ export interface EnqueueOptions {
   bulkSize?: number;
   /** OVERMAP_JOB_IMAGES: images per job, in whole batches (default: the environment's, else 1024) */
   jobImages?: number;
+  /** batches at the start that get a job each (default OVERMAP_UNGROUPED_BATCHES) */
+  ungroupedBatches?: number;
   /** OVERMAP_JOB_SECRET: jobs, chunks and run.json are signed */
   secret?: string;
   /** OVERMAP_ALLOWED_PREFIXES, parsed: the dataset and results must lie under one */
@@ -184,14 +186,16 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     classes: o.model.classes,
     params: {
       batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold, shardParts: o.shardParts ?? 256,
-      jobBatches: jobBatchesFor(o.batchSize, jobImages), ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
+      jobBatches: jobBatchesFor(o.batchSize, jobImages), ungroupedBatches: o.ungroupedBatches ?? configValue('OVERMAP_UNGROUPED_BATCHES'),
+      ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
     },
     tool_version: o.toolVersion, created: new Date().toISOString(),
   };
   const { instance } = run;
   // A resumed run keeps its grouping (job ids name a group's first batch), whatever the environment says now.
   const { jobBatches } = run.params;
-  const jobsOf = (batches: number) => Math.ceil(batches / jobBatches);
+  const grouping = { jobBatches, ungroupedBatches: run.params.ungroupedBatches };
+  const jobsOf = (batches: number) => jobCount(batches, grouping);
   const keys = runKeys(runId, instance);
   await o.redis.set(runInstanceKey(runId), instance);
   await o.redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
@@ -240,7 +244,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       // Whole groups only (flush is called at group boundaries; the listing's last group may be short).
       const groups = new Map<number, number>();
       for (const p of pending) {
-        const first = p.chunk.batch - (p.chunk.batch % jobBatches);
+        const first = groupStart(p.chunk.batch, grouping);
         groups.set(first, (groups.get(first) ?? 0) + 1);
       }
       let todo = [...groups];
@@ -284,7 +288,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       images++;
       if (current.length === o.batchSize) cut(obj.after);
       // A flush ends on a group boundary, so that a resumed listing starts a new group.
-      if (pending.length >= bulkSize * jobBatches && batchIndex % jobBatches === 0) await flush();
+      if (pending.length >= bulkSize * jobBatches && groupStart(batchIndex, grouping) === batchIndex) await flush();
       else if (listed % 1000 === 0) o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     }
     if (current.length) cut(lastAfter ?? '');

@@ -9,7 +9,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  BATCH_QUEUE, FINALIZE_QUEUE, type RunJson, type RunResults, batchGroupJob, batchJobId, maybeFinalize, runInstanceKey, runKeys,
+  BATCH_QUEUE, FINALIZE_QUEUE, type RunJson, type RunResults, batchGroupJob, batchJobId, jobGroups, maybeFinalize, runInstanceKey, runKeys,
 } from '@overmap/shared';
 
 export interface RecoverResult {
@@ -57,9 +57,7 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
   await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, shardParts: run.params.shardParts, results: o.results.uri });
 
   let added = 0, retried = 0, missing = 0;
-  const n = run.params.jobBatches;
-  for (let first = 0; first < run.batches; first += n) {
-    const count = Math.min(n, run.batches - first);
+  for (const { first, count } of jobGroups(run.batches, run.params)) {
     let absent = 0;
     for (let b = first; b < first + count; b++) if (!present.has(b)) absent++;
     if (absent === 0) continue;

@@ -64,7 +64,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<RunResu
   const model = { uri: 's3://synthetic-bucket/models/overmap-model.json', hash: '0'.repeat(64), name: 'synthetic' };
   await results.writeRun({
     run_id: 'synthetic-run', instance: 'synthetic', dataset, results: results.uri, model, classes: SYNTHETIC_CLASSES,
-    params: { batchSize, labels: labels ? 'folder' : null, overlays: 'none', threshold, shardParts: 256, jobBatches: 1 }, tool_version: 'synthetic', created,
+    params: { batchSize, labels: labels ? 'folder' : null, overlays: 'none', threshold, shardParts: 256, jobBatches: 1, ungroupedBatches: 0 }, tool_version: 'synthetic', created,
     batches: Math.ceil(o.records / batchSize), images: o.records, skipped_keys: 0,
   });
   const byStatus: Record<string, number> = {};

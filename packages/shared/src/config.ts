@@ -50,6 +50,9 @@ export const ConfigSchema = z.object({
    *  about a kilobyte of Redis, so 1024 images per job is about one byte per queued image. A retried job skips
    *  its batches already done. */
   OVERMAP_JOB_IMAGES: int(1024, 1),
+  /** Batches at the start of a run that get a job each before grouping starts (256 × 64 = 16,384 images):
+   *  a small run then has enough jobs for every worker; grouping only matters for Redis at scale. */
+  OVERMAP_UNGROUPED_BATCHES: int(256, 0),
   /** Any non-empty value: print stack traces with unexpected errors. */
   OVERMAP_DEBUG: z.string().optional(),
 });

@@ -32,9 +32,37 @@ export const batchJobId = (runId: string, instance: string, batch: number) => `$
 export const jobBatchesFor = (batchSize: number, jobImages: number) => Math.max(1, Math.floor(jobImages / batchSize));
 
 /**
- * The batch job of group `first / jobBatches`: groups are aligned ([g·n, (g+1)·n), the last one
- * cut at the run's total), so the producer, a resumed listing and recovery name the same jobs.
+ * How a run's batches map onto jobs (run.json params): the first `ungrouped` batches get a job
+ * each, so a small run has enough jobs to spread over every worker; after them, aligned groups
+ * of `jobBatches` ([u + g·n, u + (g+1)·n), the last one cut at the run's total), which is what
+ * keeps Redis at a byte or two per queued image on large runs. The producer, a resumed listing
+ * and recovery all name the same jobs from this one rule.
  */
+export interface JobGrouping { jobBatches: number; ungroupedBatches: number }
+
+/** The first batch of the job that holds batch `b`. */
+export function groupStart(b: number, g: JobGrouping): number {
+  if (g.jobBatches <= 1 || b < g.ungroupedBatches) return b;
+  return g.ungroupedBatches + Math.floor((b - g.ungroupedBatches) / g.jobBatches) * g.jobBatches;
+}
+
+/** Every job of a run of `batches` batches, in order: its first batch and how many it holds. */
+export function* jobGroups(batches: number, g: JobGrouping): Generator<{ first: number; count: number }> {
+  for (let first = 0; first < batches;) {
+    const size = g.jobBatches <= 1 || first < g.ungroupedBatches ? 1 : g.jobBatches;
+    const count = Math.min(size, batches - first);
+    yield { first, count };
+    first += count;
+  }
+}
+
+/** The number of jobs for `batches` batches. */
+export function jobCount(batches: number, g: JobGrouping): number {
+  const single = Math.min(batches, g.jobBatches <= 1 ? batches : g.ungroupedBatches);
+  return single + Math.ceil((batches - single) / Math.max(1, g.jobBatches));
+}
+
+/** The batch job of the group that starts at `first` (jobGroups), `count` batches long. */
 export function batchGroupJob(
   run: { runId: string; instance: string; results: string }, first: number, count: number, secret: string | undefined,
 ): { name: string; data: BatchJob; opts: { jobId: string } & typeof JOB_OPTIONS.batch } {

@@ -12,6 +12,8 @@ export const RunParamsSchema = z.object({
   shardParts: z.number().int().min(1).default(256),
   /** batches per batch job (the last job of a run may hold fewer): runs enqueued before groups had one */
   jobBatches: z.number().int().min(1).default(1),
+  /** the first batches, one job each, before the groups start (queue.ts jobGroups); 0 in runs enqueued before */
+  ungroupedBatches: z.number().int().min(0).default(0),
   /** the S3 Inventory manifest the keys came from (`--inventory`), where not the dataset's listing */
   inventory: z.string().optional(),
 });
