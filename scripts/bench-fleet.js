@@ -100,11 +100,19 @@ async function benchOverhead(redis, dataDir, images, backend) {
   const cScore = process.cpuUsage(c0);
   const cpuScore = (cScore.user + cScore.system) / 1e6;
   const noop = await measure('noop', async () => new (require('@overmap/worker/testing').NoopScorer)(spec.spec, spec.hash));
+  // The same with decoding skipped (every image a blank of the input size): what the fleet costs besides sharp.
+  const decodeModule = require('../packages/worker/dist/images/decode-image');
+  const realDecode = decodeModule.decodeImage;
+  const blank = { ok: true, rgb: new Uint8Array(spec.spec.classifier.inputSize[0] * spec.spec.classifier.inputSize[1] * 3) };
+  decodeModule.decodeImage = async () => blank;
+  const noDecode = await measure('nodecode', async () => new (require('@overmap/worker/testing').NoopScorer)(spec.spec, spec.hash));
+  decodeModule.decodeImage = realDecode;
   // The worker disposes its scorers when it stops, so it gets this one and nothing reuses it after.
   const real = await measure('real', async () => scorer);
   out.overhead = {
     backend, spec: path.basename(spec.uri), images, microBatch: mb,
     noopMsPerImage: (1000 * noop.seconds) / images, noopCpuMsPerImage: (1000 * noop.cpuSeconds) / images,
+    noopWithoutDecodeCpuMsPerImage: (1000 * noDecode.cpuSeconds) / images,
     realMsPerImage: (1000 * real.seconds) / images, realCpuMsPerImage: (1000 * real.cpuSeconds) / images,
     scoringMsPerImage: (1000 * tScore) / images, scoringCpuMsPerImage: (1000 * cpuScore) / images,
     overheadFractionOfScoring: noop.seconds / tScore,
