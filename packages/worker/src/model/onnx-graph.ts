@@ -90,3 +90,16 @@ export function outputOrError(graph: OnnxGraph, name: string, role: string, spec
   }
   return o;
 }
+
+/**
+ * The one image input of a model that reads images at its own fixed size (a segmenter, a
+ * detector): its name and [height, width], or a ModelSpecError naming what is wrong.
+ */
+export function fixedImageInput(graph: OnnxGraph, layout: 'nchw' | 'nhwc', where: string): { name: string; size: [number, number] } {
+  const input = graph.inputs[0];
+  if (graph.inputs.length !== 1 || !input) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
+  const s = input.shape;
+  const size = s && s.length === 4 ? (layout === 'nchw' ? [s[2], s[3]] : [s[1], s[2]]) : [null, null];
+  if (size[0] == null || size[1] == null) throw new ModelSpecError(`${where}: its input "${input.name}" needs a fixed height and width (found [${(s ?? []).map((d) => d ?? 'N').join(',')}])`);
+  return { name: input.name, size: size as [number, number] };
+}

@@ -9,7 +9,7 @@ import { ModelSpecError } from '@overmap/shared';
 import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
 import * as tf from '../../backend/tf';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
-import { readOnnxGraph } from '../../model/onnx-graph';
+import { fixedImageInput, readOnnxGraph } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
 import type { HostOutputs } from '../forward/classifier-forward';
 import type { ScoreInput } from '../scorer';
@@ -38,12 +38,7 @@ export class OnnxDetectorSegmenter implements Segmenter {
     const bytes = await loaded.store.get(spec.model);
     const graph = readOnnxGraph(bytes, spec.model, loaded.uri);
     const where = `the ONNX detector ${spec.model} (${loaded.uri})`;
-    const input = graph.inputs[0];
-    if (graph.inputs.length !== 1 || !input) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
-    const nchw = spec.layout === 'nchw';
-    const s = input.shape;
-    const size = s && s.length === 4 ? (nchw ? [s[2], s[3]] : [s[1], s[2]]) : [null, null];
-    if (size[0] == null || size[1] == null) throw new ModelSpecError(`${where}: its input "${input.name}" needs a fixed height and width (found ${shapeText(s ?? [])})`);
+    const input = fixedImageInput(graph, spec.layout, where);
     const names = graph.outputs.map((o) => o.name);
     const pick = (index: number, field: string) => {
       const o = graph.outputs[index];
@@ -58,7 +53,7 @@ export class OnnxDetectorSegmenter implements Segmenter {
       throw new ModelSpecError(`${where}: output ${spec.scoresOutput} ("${scores.name}") is ${shapeText(scores.shape)}: scores must be [batch, K] or [batch, K, 1]`);
     }
     const session = await createSession(bytes, spec.model, loaded.uri);
-    return new OnnxDetectorSegmenter(ort, session, spec, input.name, { boxes: boxes.name, scores: scores.name }, size as [number, number], loaded.spec.classifier.inputSize, where);
+    return new OnnxDetectorSegmenter(ort, session, spec, input.name, { boxes: boxes.name, scores: scores.name }, input.size, loaded.spec.classifier.inputSize, where);
   }
 
   async run(inputs: ScoreInput[]): Promise<HostOutputs> {

@@ -6,7 +6,7 @@ import { ModelSpecError } from '@overmap/shared';
 import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
 import * as tf from '../../backend/tf';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
-import { outputOrError, readOnnxGraph } from '../../model/onnx-graph';
+import { fixedImageInput, outputOrError, readOnnxGraph } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
 import type { HostOutputs } from '../forward/classifier-forward';
 import { binarize } from '../overlap';
@@ -30,19 +30,15 @@ export class OnnxModelSegmenter implements Segmenter {
     const bytes = await loaded.store.get(spec.model);
     const graph = readOnnxGraph(bytes, spec.model, loaded.uri);
     const where = `the ONNX segmenter ${spec.model} (${loaded.uri})`;
-    const input = graph.inputs[0];
-    if (graph.inputs.length !== 1 || !input) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
+    const input = fixedImageInput(graph, spec.layout, where);
     const nchw = spec.layout === 'nchw';
-    const s = input.shape;
-    const size = s && s.length === 4 ? (nchw ? [s[2], s[3]] : [s[1], s[2]]) : [null, null];
-    if (size[0] == null || size[1] == null) throw new ModelSpecError(`${where}: its input "${input.name}" needs a fixed height and width (found [${(s ?? []).map((d) => d ?? 'N').join(',')}])`);
     const out = outputOrError(graph, spec.maskOutput ?? graph.outputs[0]?.name ?? '', 'mask (segmenter.maskOutput)', loaded.uri);
     const ch = out.shape ? (nchw ? out.shape[1] : out.shape[3]) : 1;
     if (out.shape && (out.shape.length !== 4 || ch !== 1)) {
       throw new ModelSpecError(`${where} outputs "${out.name}" of shape [${out.shape.map((d) => d ?? 'N').join(',')}]: it must output one mask channel (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`);
     }
     const session = await createSession(bytes, spec.model, loaded.uri);
-    return new OnnxModelSegmenter(ort, session, spec, input.name, out.name, size as [number, number]);
+    return new OnnxModelSegmenter(ort, session, spec, input.name, out.name, input.size);
   }
 
   async run(inputs: ScoreInput[]): Promise<HostOutputs> {
