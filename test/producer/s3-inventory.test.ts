@@ -173,6 +173,21 @@ describe('enqueue --inventory', () => {
     await expect(enqueue({ inventory: uri, out: path.join(dir, 'out-missing') })).rejects.toThrow(/does not match its MD5checksum/);
   });
 
+  it('a data file that is truncated gzip (its MD5 matching) is a one-line error, read as a stream like any other', async () => {
+    const csv = IMAGES.map((k) => `"${SOURCE}","${encodeURIComponent(k)}","100","2026-11-01T00:00:00.000Z","true","false"`).join('\n') + '\n';
+    const whole = gzipSync(csv);
+    const cut = whole.subarray(0, Math.floor(whole.length / 2));
+    const key = `${BASE}/data/2026-11-25T00-00Z-cut-0.csv.gz`;
+    await dest.put(key, cut);
+    const manifestKey = `${BASE}/2026-11-25T00-00Z-cut/manifest.json`;
+    await dest.put(manifestKey, Buffer.from(JSON.stringify({
+      sourceBucket: SOURCE, fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, LastModifiedDate, IsLatest, IsDeleteMarker',
+      files: [{ key, size: cut.length, MD5checksum: md5(cut) }],
+    })));
+    await expect(enqueue({ inventory: `s3://inventory/${manifestKey}`, out: path.join(dir, 'out-cut') }))
+      .rejects.toThrow(/^inventory data file s3:\/\/inventory\/.*-cut-0\.csv\.gz is not valid gzip \(.*\): give a manifest whose files are intact$/);
+  });
+
   it('overmap enqueue --inventory of an ORC inventory exits 2 with one line naming the fix, before anything is written', async () => {
     const manifest = await writeInventory(putS3, 'ORC', '2026-11-25T00-00Z-orc');
     const out = path.join(dir, 'out-orc');

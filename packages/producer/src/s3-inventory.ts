@@ -3,23 +3,23 @@
  * of ListObjectsV2, which takes thousands of sequential pages per prefix at a hundred million
  * keys. The manifest names the source bucket, the data files' format and schema, and the data
  * files (keys in the inventory's destination bucket, with their MD5). CSV (gzipped, keys
- * URL-encoded) and Parquet (the parquetjs the results already use) are read; ORC is refused. Data files are read a few at a time and
- * their keys handed on in manifest order, so the resume token (the number of rows consumed) is
+ * URL-encoded) and Parquet (@dsnp/parquetjs) are read; ORC is refused. Data files are downloaded a
+ * few at a time, parsed as streams, and their keys handed on in manifest order, so the resume token (the number of rows consumed) is
  * stable across reruns of the same manifest. Keys are untrusted: enqueue keeps only image keys
  * that pass isSafeKey, as for a listing.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import parquet = require('@dsnp/parquetjs');
-import { parse as parseCsv } from 'csv-parse/sync';
+import { parse as parseCsv } from 'csv-parse';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { InputError, type ObjectStore, canonicalUri, openObject, openStore, parseUri } from '@overmap/shared';
 
-/** Data files read at once by default: each one's keys wait in memory until their turn. */
+/** Data files downloaded at once by default: each one's bytes wait in memory until their turn (rows are parsed as a stream). */
 export const INVENTORY_CONCURRENCY = 4;
 
 const ManifestSchema = z.object({
@@ -126,26 +126,39 @@ interface Row { key: string; bucket?: string; latest?: boolean; deleteMarker?: b
 
 const truthy = (v: unknown) => v === true || (typeof v === 'string' && v.toLowerCase() === 'true');
 
-/** CSV: no header, columns as fileSchema names them; keys URL-encoded (a space may be '+'). */
-function csvRows(text: string, columns: string[]): Row[] {
-  const at = (name: string) => columns.findIndex((c) => c.toLowerCase() === name.toLowerCase());
-  const [k, b, l, d] = [at('Key'), at('Bucket'), at('IsLatest'), at('IsDeleteMarker')];
-  const records = parseCsv(text, { relax_column_count: true, skip_empty_lines: true }) as string[][];
-  return records.map((r) => {
-    const encoded = r[k] ?? '';
-    let key: string, badEncoding = false;
-    try {
-      key = decodeURIComponent(encoded.replace(/\+/g, ' '));
-    } catch {
-      key = encoded;
-      badEncoding = true;
-    }
-    return { key, bucket: b >= 0 ? r[b] : undefined, latest: l >= 0 ? truthy(r[l]) : undefined, deleteMarker: d >= 0 ? truthy(r[d]) : undefined, badEncoding };
-  });
+/** A CSV row (no header, columns as fileSchema names them) to a Row; keys URL-encoded (a space may be '+'). */
+function csvRow(r: string[], c: { k: number; b: number; l: number; d: number }): Row {
+  const encoded = r[c.k] ?? '';
+  let key: string, badEncoding = false;
+  try {
+    key = decodeURIComponent(encoded.replace(/\+/g, ' '));
+  } catch {
+    key = encoded;
+    badEncoding = true;
+  }
+  return { key, bucket: c.b >= 0 ? r[c.b] : undefined, latest: c.l >= 0 ? truthy(r[c.l]) : undefined, deleteMarker: c.d >= 0 ? truthy(r[c.d]) : undefined, badEncoding };
 }
 
-/** Parquet: columns named bucket, key, is_latest, is_delete_marker (keys not encoded). */
-async function parquetRows(body: Buffer, where: string): Promise<Row[]> {
+/** CSV rows, parsed as a stream from the (gunzipped) body: one row in memory at a time, not the file's. */
+async function* csvRows(body: Buffer, columns: string[], where: string): AsyncGenerator<Row> {
+  const at = (name: string) => columns.findIndex((c) => c.toLowerCase() === name.toLowerCase());
+  const c = { k: at('Key'), b: at('Bucket'), l: at('IsLatest'), d: at('IsDeleteMarker') };
+  const gz = body[0] === 0x1f && body[1] === 0x8b;
+  const text = gz ? Readable.from([body]).pipe(createGunzip()) : Readable.from([body]);
+  const parser = text.pipe(parseCsv({ relax_column_count: true, skip_empty_lines: true }));
+  // A gunzip error is emitted on the gunzip stream, not the parser: carry it over.
+  text.once('error', (e) => parser.destroy(e));
+  try {
+    for await (const r of parser as AsyncIterable<string[]>) yield csvRow(r, c);
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0] ?? '';
+    if (((e as NodeJS.ErrnoException).code ?? '').startsWith('Z_')) throw new InputError(`inventory data file ${where} is not valid gzip (${msg}): give a manifest whose files are intact`);
+    throw new InputError(`inventory data file ${where} is not valid CSV (${msg}): give a manifest whose files are intact`);
+  }
+}
+
+/** Parquet rows, one row group at a time (columns bucket, key, is_latest, is_delete_marker; keys not encoded). */
+async function* parquetRows(body: Buffer, where: string): AsyncGenerator<Row> {
   let reader: Awaited<ReturnType<typeof parquet.ParquetReader.openBuffer>>;
   try {
     reader = await parquet.ParquetReader.openBuffer(body);
@@ -157,39 +170,28 @@ async function parquetRows(body: Buffer, where: string): Promise<Row[]> {
     if (!names.includes('key')) throw new InputError(`inventory data file ${where} has no key column: give the manifest of an inventory that lists keys`);
     const columns = ['key', 'bucket', 'is_latest', 'is_delete_marker'].filter((c) => names.includes(c));
     const cursor = reader.getCursor(columns.map((c) => [c]));
-    const rows: Row[] = [];
+    const opt = (v: unknown) => (v === undefined || v === null ? undefined : truthy(v));
     for (let r = (await cursor.next()) as Record<string, unknown> | null; r; r = (await cursor.next()) as Record<string, unknown> | null) {
-      const opt = (v: unknown) => (v === undefined || v === null ? undefined : truthy(v));
-      rows.push({ key: String(r.key ?? ''), bucket: r.bucket === undefined || r.bucket === null ? undefined : String(r.bucket), latest: opt(r.is_latest), deleteMarker: opt(r.is_delete_marker) });
+      yield { key: String(r.key ?? ''), bucket: r.bucket === undefined || r.bucket === null ? undefined : String(r.bucket), latest: opt(r.is_latest), deleteMarker: opt(r.is_delete_marker) };
     }
-    return rows;
   } finally {
     await reader.close();
   }
 }
 
-async function readDataFile(inv: Inventory, f: InventoryFile): Promise<Row[]> {
+/** A data file's bytes, checked against the manifest's MD5 (the download; parsing is rowsOf). */
+async function fetchDataFile(inv: Inventory, f: InventoryFile): Promise<{ body: Buffer; where: string }> {
   const where = `${inv.store.uri}${f.key}`;
   const body = await inv.store.getIfExists(f.key);
   if (!body) throw new InputError(missingFile(where, inv.uri));
   if (f.md5 && createHash('md5').update(body).digest('hex') !== f.md5.toLowerCase()) {
     throw new InputError(`inventory data file ${where} does not match its MD5checksum in ${inv.uri}: it is corrupt or was replaced; give the manifest.json that lists it as it is`);
   }
-  if (inv.format === 'Parquet') return parquetRows(body, where);
-  let text: Buffer = body;
-  if (body[0] === 0x1f && body[1] === 0x8b) {
-    try {
-      text = await promisify(gunzip)(body);
-    } catch (e) {
-      throw new InputError(`inventory data file ${where} is not valid gzip (${(e as Error).message}): give a manifest whose files are intact`);
-    }
-  }
-  try {
-    return csvRows(text.toString('utf8'), inv.columns);
-  } catch (e) {
-    throw new InputError(`inventory data file ${where} is not valid CSV (${(e as Error).message.split('\n')[0]}): give a manifest whose files are intact`);
-  }
+  return { body, where };
 }
+
+const rowsOf = (inv: Inventory, d: { body: Buffer; where: string }): AsyncGenerator<Row> =>
+  inv.format === 'Parquet' ? parquetRows(d.body, d.where) : csvRows(d.body, inv.columns, d.where);
 
 export interface InventoryKey {
   /** relative to the dataset prefix */
@@ -210,13 +212,13 @@ export async function* inventoryKeys(inv: Inventory, o: { resumeAfter?: string; 
   const skip = o.resumeAfter === undefined ? 0 : Number(o.resumeAfter);
   if (!Number.isInteger(skip) || skip < 0) throw new InputError(`the saved cursor ${JSON.stringify(o.resumeAfter)} is not an inventory position: this run was started from a listing; rerun without --inventory, or use another --out`);
   const width = Math.max(1, o.concurrency ?? INVENTORY_CONCURRENCY);
-  // A window of data files in flight, consumed in manifest order: at most `width` read at once.
-  const window: Promise<Row[]>[] = [];
+  // A window of data files downloading, consumed in manifest order: at most `width` files'
+  // bytes (compressed) in memory; each is parsed as a stream when its turn comes.
+  const window: Promise<{ body: Buffer; where: string }>[] = [];
   let next = 0;
   const fill = () => {
     while (next < inv.files.length && window.length < width) {
-      const f = inv.files[next++]!;
-      const p = readDataFile(inv, f);
+      const p = fetchDataFile(inv, inv.files[next++]!);
       p.catch(() => undefined); // awaited in turn below; a read failing early must not be an unhandled rejection
       window.push(p);
     }
@@ -224,9 +226,9 @@ export async function* inventoryKeys(inv: Inventory, o: { resumeAfter?: string; 
   let row = 0;
   fill();
   while (window.length) {
-    const rows = await window.shift()!;
+    const file = await window.shift()!;
     fill();
-    for (const r of rows) {
+    for await (const r of rowsOf(inv, file)) {
       row++;
       if (row <= skip) continue;
       if (r.bucket !== undefined && r.bucket !== inv.sourceBucket) continue;
