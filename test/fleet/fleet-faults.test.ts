@@ -105,6 +105,54 @@ describe('SIGTERM', () => {
   });
 });
 
+describe('SIGTERM during a group of batches', () => {
+  let redis: RedisServer;
+  beforeAll(async () => { redis = await spawnRedis(); });
+  afterAll(() => redis.stop());
+
+  it('finishes the batch in hand, hands the rest of the group back (waiting, no attempt spent), and the next worker scores only what is left', async () => {
+    const out = path.join(dir, 'term-group-out');
+    // One job for the whole dataset: 12 batches of 8, no single-batch head.
+    const env = cliEnv(redis.url, 'termgroup', { OVERMAP_JOB_IMAGES: '96', OVERMAP_UNGROUPED_BATCHES: '0' });
+    expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env)).code).toBe(0);
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(BATCH_QUEUE, { connection: conn, prefix: 'termgroup' });
+    try {
+      const [job] = await q.getWaiting();
+      expect(job!.data.count).toBe(12);
+      const worker = startWorkerProcess(env, ['--concurrency', '1']);
+      // SIGTERM once the first part file exists: the group is under way.
+      await waitFor(async () => (await fs.readdir(path.join(out, 'parts')).catch(() => [])).some((f) => f.endsWith('.jsonl')), 'a first part file', 60_000, 10);
+      worker.kill('SIGTERM');
+      expect(await new Promise<number | null>((r) => worker.once('exit', r))).toBe(0);
+      const back = (await q.getJob(job!.id!))!;
+      expect(await back.getState()).toBe('waiting');
+      expect(back.attemptsMade).toBe(0);
+      const before = (await readParts(out)).files;
+      expect(before.length).toBeGreaterThan(0);
+      expect(before.length).toBeLessThan(12);
+      const mtime = async (f: string) => (await fs.stat(path.join(out, 'parts', f))).mtimeMs;
+      const stamps = await Promise.all(before.map(mtime));
+      // A second worker finishes the group: one record per key, no batch written twice.
+      const rescuer = startWorkerProcess(env);
+      try {
+        await waitFor(async () => exists(path.join(out, 'manifest.json')), 'the manifest', 120_000, 100);
+      } finally {
+        rescuer.kill('SIGTERM');
+        await new Promise((r) => rescuer.once('exit', r));
+      }
+      const { records, files } = await readParts(out);
+      expect(files).toHaveLength(12);
+      expectOneRecordPerKey(records, keys);
+      // the batches done before SIGTERM were skipped, not scored again
+      expect(await Promise.all(before.map(mtime))).toEqual(stamps);
+    } finally {
+      await q.close();
+      conn.disconnect();
+    }
+  });
+});
+
 describe('the metrics port', () => {
   let redis: RedisServer;
   beforeAll(async () => { redis = await spawnRedis(); });

@@ -9,7 +9,7 @@
  * completes the last batch enqueues the run's finalization.
  */
 import type { Job, Queue } from 'bullmq';
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
@@ -35,6 +35,8 @@ export interface BatchDeps {
   microBatch?: number;
   /** downloads in flight across all of the worker's batches (downloadSlots) */
   downloads?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** true once the worker is stopping (SIGTERM): a group hands its remaining batches back */
+  stopping?: () => boolean;
 }
 
 /**
@@ -70,7 +72,7 @@ export interface GroupResult {
   skipped: number[];
 }
 
-export async function processBatch(job: Job, deps: BatchDeps): Promise<GroupResult> {
+export async function processBatch(job: Job, deps: BatchDeps, token?: string): Promise<GroupResult> {
   checkJobSignature(job.data, deps.config.OVERMAP_JOB_SECRET, 'batch');
   const data = parseBatchJob(job.data);
   const count = data.count ?? 1;
@@ -80,12 +82,16 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<GroupResu
   const flags = await deps.redis.smismember(runKeys(data.runId, data.instance).done, ...batches.map(String));
   const done = new Set(batches.filter((_, i) => flags[i] === 1));
   let bad: { batch: number; message: string } | undefined;
+  let handBack = false;
   await deps.contexts.use(data.runId, data.results, async (ctx) => {
     if (ctx.run.instance !== data.instance) {
       throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} now holds instance ${ctx.run.instance}: a stale job from an earlier enqueue`);
     }
     for (let batch = data.batch; batch < data.batch + count; batch++) {
       if (done.has(batch)) { out.skipped.push(batch); continue; }
+      // Stopping (SIGTERM, a pod scaled down): finish the batch in hand, give the rest of the
+      // group back to the queue rather than hold the grace period for up to a whole group.
+      if (deps.stopping?.() && out.scored.length > 0 && token) { handBack = true; break; }
       const t0 = performance.now();
       let records: ImageRecord[];
       try {
@@ -113,6 +119,12 @@ export async function processBatch(job: Job, deps: BatchDeps): Promise<GroupResu
     throw e;
   });
   if (bad) throw new UnrecoverableError(`batch ${bad.batch}: ${bad.message}`);
+  if (handBack) {
+    // Back to waiting, not an attempt spent: the next worker skips the batches done here.
+    logger.info({ run: data.runId, job: job.id, scored: out.scored.length, left: count - out.scored.length - out.skipped.length }, 'worker stopping: rest of the group handed back');
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
   await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results, deps.config.OVERMAP_JOB_SECRET);
   return out;
 }

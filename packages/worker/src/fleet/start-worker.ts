@@ -2,7 +2,8 @@
  * `overmap worker`: BullMQ workers for the batch and finalize queues in one process.
  * Concurrency 2 (default) lets the next batch download while this one computes; compute
  * itself is serialised. SIGTERM/SIGINT: take no new job, let the current batches finish
- * within the grace period, exit 0. A process killed outright loses nothing: its job's
+ * within the grace period (a job of a group of batches hands the batches it has not started
+ * back to the queue), exit 0. A process killed outright loses nothing: its job's
  * lock expires, BullMQ marks it stalled and another worker runs it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,7 +51,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000, guard);
   const lock = pLimit(1);
   const downloads = pLimit(downloadSlots(config));
-  const deps = { contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn) };
+  let stopRequested = false;
+  const deps = {
+    contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn),
+    stopping: () => stopRequested,
+  };
 
   let accepting = true;
   // Readiness: taking jobs and Redis answers within a second (the BullMQ connection retries
@@ -68,7 +73,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   const lockMs = config.OVERMAP_LOCK_SECONDS * 1000;
   const common = { connection: redis, prefix, lockDuration: lockMs, stalledInterval: Math.max(1000, lockMs / 2), maxStalledCount: 2 };
-  const batchWorker = new Worker(BATCH_QUEUE, (job) => processBatch(job, deps), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
+  const batchWorker = new Worker(BATCH_QUEUE, (job, token) => processBatch(job, deps, token), { ...common, concurrency: o.concurrency ?? config.OVERMAP_WORKER_CONCURRENCY });
   const finalizeWorker = new Worker(FINALIZE_QUEUE, (job) => (job.name === JobName.Compact
     ? compactShard(job, { redis, finalizeQueue }, guard)
     : finalizeRun(job, o.toolVersion, guard)), { ...common, concurrency: 1 });
@@ -86,6 +91,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const stop = (reason: string) => {
     if (stopping) return stopping;
     accepting = false;
+    stopRequested = true;
     logger.info({ reason, graceSeconds: config.OVERMAP_GRACE_SECONDS }, 'worker stopping');
     stopping = (async () => {
       clearInterval(idleTimer);
