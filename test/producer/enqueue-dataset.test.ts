@@ -85,4 +85,26 @@ describe('enqueueDataset', () => {
     expect(jobs.flatMap((j) => j.keys).sort()).toEqual([...keys].sort());
     expect((await RunResults.open(out).readRun())!.batches).toBe(6);
   });
+
+  it('a producer that died after its listing ended (a short last group) does not list again on resume: new keys get no job under an id already taken', async () => {
+    const own = path.join(dir, 'data-done');
+    await fs.cp(data, own, { recursive: true });
+    const prefix = `t${Date.now().toString(36)}done`;
+    const out = path.join(dir, 'out-listing-done');
+    const common = { dataset: own, results: out, batchSize: 4, jobImages: 16, ungroupedBatches: 0, model, labels: null, toolVersion: 't', redis, prefix, bulkSize: 1 };
+    // 23 keys: 6 batches, groups [0, 4) and [4, 6), the last one short; the producer dies right
+    // after the final flush reached Redis, before run.json got its totals.
+    await expect(enqueueDataset({ ...common, onProgress: (p) => { if (!p.done && p.batches === 6) throw new Error('killed'); } })).rejects.toThrow('killed');
+    expect((await RunResults.open(out).readRun())!.batches).toBeUndefined();
+    // Keys that sort after the cursor arrive before the rerun: listing on would cut batch 6 into
+    // group [4, 8), whose job id (b000004) already exists, and BullMQ would drop its job.
+    await fs.mkdir(path.join(own, 'zz'), { recursive: true });
+    for (const f of ['zz/late-1.png', 'zz/late-2.png']) await fs.copyFile(path.join(data, keys[0]!), path.join(own, f));
+    const r = await enqueueDataset(common);
+    expect(r.resumed).toBe(true);
+    expect([r.batches, r.images]).toEqual([6, 23]);
+    expect((await RunResults.open(out).readRun())!.batches).toBe(6);
+    expect((await groupsOf(prefix)).map((j) => [j.batch, j.count])).toEqual([[0, 4], [4, 2]]);
+    expect((await jobsOf(prefix, out)).flatMap((j) => j.keys).sort()).toEqual([...keys].sort());
+  });
 });

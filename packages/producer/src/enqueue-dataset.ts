@@ -228,8 +228,12 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     let current: string[] = [];
     let lastAfter: string | undefined;
 
-    const flush = async () => {
-      if (pending.length === 0) return;
+    /** Writes the pending chunks, adds their groups' jobs, saves the cursor; `final`: the listing has ended (saved with the cursor, in one HSET). */
+    const flush = async (final = false) => {
+      if (pending.length === 0) {
+        if (final) await o.redis.hset(keys.state, { listingDone: '1', batches: batchIndex, images, skipped });
+        return;
+      }
       if (!runWritten) {
         // Before the first chunk: an empty dataset, or labels that fit nothing, write nothing.
         pendingFirstKey = pending[0]!.chunk.keys[0]!;
@@ -260,7 +264,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
         const out = await queue.addBulk(todo.map(([first, count]) => batchGroupJob(run, first, count, o.secret)));
         added += out.length;
       }
-      await o.redis.hset(keys.state, { cursor: pending[pending.length - 1]!.after, batches: batchIndex, images, skipped });
+      await o.redis.hset(keys.state, { cursor: pending[pending.length - 1]!.after, batches: batchIndex, images, skipped, ...(final ? { listingDone: '1' } : {}) });
       pending = [];
       o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     };
@@ -272,9 +276,14 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       current = [];
     };
 
-    const source = inventory
-      ? inventoryKeys(inventory, { resumeAfter: resumed ? state.cursor : undefined, concurrency: o.inventoryConcurrency })
-      : listingKeys(dataset, resumed ? state.cursor : undefined);
+    // A listing that ended before a crash (its last group may be short, so listing on would add
+    // batches to a group whose job already exists, under the same id): not listed again.
+    const listingDone = resumed && state.listingDone === '1';
+    const source = listingDone
+      ? (async function* () {})()
+      : inventory
+        ? inventoryKeys(inventory, { resumeAfter: resumed ? state.cursor : undefined, concurrency: o.inventoryConcurrency })
+        : listingKeys(dataset, resumed ? state.cursor : undefined);
     for await (const obj of source) {
       listed++;
       if (!isImageKey(obj.key)) { skipped++; continue; }
@@ -292,7 +301,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       else if (listed % 1000 === 0) o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     }
     if (current.length) cut(lastAfter ?? '');
-    await flush();
+    await flush(true);
     if (batchIndex === 0) {
       if (inventory) throw new InputError(`no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`);
       throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);

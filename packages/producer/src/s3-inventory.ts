@@ -171,7 +171,14 @@ async function* parquetRows(body: Buffer, where: string): AsyncGenerator<Row> {
     const columns = ['key', 'bucket', 'is_latest', 'is_delete_marker'].filter((c) => names.includes(c));
     const cursor = reader.getCursor(columns.map((c) => [c]));
     const opt = (v: unknown) => (v === undefined || v === null ? undefined : truthy(v));
-    for (let r = (await cursor.next()) as Record<string, unknown> | null; r; r = (await cursor.next()) as Record<string, unknown> | null) {
+    const next = async () => {
+      try {
+        return (await cursor.next()) as Record<string, unknown> | null;
+      } catch (e) {
+        throw new InputError(`inventory data file ${where} has a page that cannot be read (${(e as Error).message.split('\n')[0]}): give a manifest whose files are intact`);
+      }
+    };
+    for (let r = await next(); r; r = await next()) {
       yield { key: String(r.key ?? ''), bucket: r.bucket === undefined || r.bucket === null ? undefined : String(r.bucket), latest: opt(r.is_latest), deleteMarker: opt(r.is_delete_marker) };
     }
   } finally {
@@ -213,7 +220,7 @@ export async function* inventoryKeys(inv: Inventory, o: { resumeAfter?: string; 
   if (!Number.isInteger(skip) || skip < 0) throw new InputError(`the saved cursor ${JSON.stringify(o.resumeAfter)} is not an inventory position: this run was started from a listing; rerun without --inventory, or use another --out`);
   const width = Math.max(1, o.concurrency ?? INVENTORY_CONCURRENCY);
   // A window of data files downloading, consumed in manifest order: at most `width` files'
-  // bytes (compressed) in memory; each is parsed as a stream when its turn comes.
+  // bytes (compressed) in memory, the one being parsed included; each is parsed as a stream.
   const window: Promise<{ body: Buffer; where: string }>[] = [];
   let next = 0;
   const fill = () => {
@@ -227,7 +234,6 @@ export async function* inventoryKeys(inv: Inventory, o: { resumeAfter?: string; 
   fill();
   while (window.length) {
     const file = await window.shift()!;
-    fill();
     for await (const r of rowsOf(inv, file)) {
       row++;
       if (row <= skip) continue;
@@ -236,5 +242,7 @@ export async function* inventoryKeys(inv: Inventory, o: { resumeAfter?: string; 
       if (!r.key.startsWith(inv.prefix)) continue;
       yield { key: r.key.slice(inv.prefix.length), after: String(row), ...(r.badEncoding ? { unsafe: true } : {}) };
     }
+    // The next download starts once this file's rows are consumed: `width` files' bytes at most.
+    fill();
   }
 }

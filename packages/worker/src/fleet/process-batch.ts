@@ -91,17 +91,20 @@ export async function processBatch(job: Job, deps: BatchDeps, token?: string): P
       if (done.has(batch)) { out.skipped.push(batch); continue; }
       // Stopping (SIGTERM, a pod scaled down): finish the batch in hand, give the rest of the
       // group back to the queue rather than hold the grace period for up to a whole group.
-      if (deps.stopping?.() && out.scored.length > 0 && token) { handBack = true; break; }
+      // (A single-batch job just finishes; a group not yet started goes back whole.)
+      if (deps.stopping?.() && count > 1 && token) { handBack = true; break; }
       const t0 = performance.now();
-      let records: ImageRecord[];
+      let chunk: BatchChunk;
       try {
-        records = await scoreRecords(batch, await ctx.results.readChunk(batch), ctx, deps);
+        chunk = await ctx.results.readChunk(batch);
       } catch (e) {
-        // A bad batch (its chunk missing or malformed) must not hold back the rest of its group.
+        // A bad batch (its chunk missing, malformed or unsigned) must not hold back the rest of
+        // its group; anything wrong with the model fails the job at once (below).
         if (!(e instanceof InputError)) throw e;
         bad ??= { batch, message: e.message };
         continue;
       }
+      const records = await scoreRecords(batch, chunk, ctx, deps);
       const byStatus: Record<string, number> = {};
       for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
       if (await markBatchDone(deps.redis, data.runId, data.instance, batch, byStatus)) {

@@ -121,7 +121,7 @@ export class OnnxForward implements ClassifierForward {
   }
 
   dispose(): void {
-    void this.session.release();
+    this.session.release().catch(() => undefined);
     this.weight.dispose();
     this.bias.dispose();
   }

@@ -81,6 +81,6 @@ export class OnnxDetectorSegmenter implements Segmenter {
   }
 
   dispose(): void {
-    void this.session.release();
+    this.session.release().catch(() => undefined);
   }
 }

@@ -9,7 +9,6 @@ import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
 import { fixedImageInput, outputOrError, readOnnxGraph } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
 import type { HostOutputs } from '../forward/classifier-forward';
-import { binarize } from '../overlap';
 import type { ScoreInput } from '../scorer';
 import type { MaskInput, Segmenter } from './segmenter';
 
@@ -65,16 +64,12 @@ export class OnnxModelSegmenter implements Segmenter {
   }
 
   masks({ ran }: MaskInput): tf.Tensor3D {
-    const m = ran?.mask;
-    if (!m) throw new Error('OnnxModelSegmenter.masks before run()');
-    const [b, d1, d2, d3] = m.dims as [number, number, number, number];
-    const [h, w] = this.spec.layout === 'nchw' ? [d2, d3] : [d1, d2];
-    let p = tf.tensor3d(m.data, [b, h, w]);
-    if (this.spec.output === 'logits') p = tf.sigmoid(p);
-    return binarize(p, this.spec.threshold);
+    if (!ran) throw new Error('OnnxModelSegmenter.masks before run()');
+    const m = this.hostMasks(ran);
+    return tf.tensor3d(m.data, [m.data.length / (m.h * m.w), m.h, m.w]);
   }
 
   dispose(): void {
-    void this.session.release();
+    this.session.release().catch(() => undefined);
   }
 }
