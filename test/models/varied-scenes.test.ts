@@ -79,4 +79,16 @@ describe('the varied scene generator', () => {
     expect(Buffer.compare(Buffer.from(varied.images.subarray(0, 64 * 64 * 3)), Buffer.from(makeVariedScene(bank, { seed: 'overmap-reference-v1', split: 'shifted' }, 0).image))).toBe(0);
     expect(() => generateScenes(bank, 's', 'shifted', 1)).toThrow(/varied/);
   });
+
+  it('generateScenes with a skipped range leaves exactly those indices out (the two-fold models)', () => {
+    const bank = loadFashionMnist();
+    const all = generateScenes(bank, 'skip-test', 'train', 5, 0.5, 'classic');
+    const kept = generateScenes(bank, 'skip-test', 'train', 5, 0.5, 'classic', [1, 3]);
+    expect(kept.n).toBe(3);
+    const PXS = all.images.length / 5;
+    [0, 3, 4].forEach((i, j) => {
+      expect(Buffer.compare(Buffer.from(kept.images.subarray(j * PXS, (j + 1) * PXS)), Buffer.from(all.images.subarray(i * PXS, (i + 1) * PXS)))).toBe(0);
+      expect([kept.labels[j], kept.trueLabels[j], kept.flipped[j]]).toEqual([all.labels[i], all.trueLabels[i], all.flipped[i]]);
+    });
+  });
 });

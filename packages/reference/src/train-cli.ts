@@ -6,7 +6,8 @@
  * SEG_LR (the segmenter's peak, default 2e-3; cosine decay to SEG_LR/20), ONLY (classifier|segmenter), OUT, GUIDANCE (or `--guidance λ`: weight of the guided-attention
  * loss, 0 = unguided; default 0), CLASSIFIER_NAME (the classifier's folder and log name under OUT,
  * default `classifier`), INIT_FROM / SEG_INIT_FROM (a saved classifier / segmenter model.json whose
- * weights, layer by layer, start the training instead of a random initialisation). Each model keeps the weights of its best validation epoch (validation
+ * weights, layer by layer, start the training instead of a random initialisation), TRAIN_SKIP (a:b: the
+ * training scenes [a, b) left out, for the two-fold models that score them out of sample). Each model keeps the weights of its best validation epoch (validation
  * scenes of the same generator). The classifier's log also records its accuracy on fixed slices
  * (500 scenes each) of the varied test split, the shifted split and the classic test split, and
  * its attention's mass inside the object mask (SLICES=0 skips these; scripts/record-reference-metrics.js
@@ -68,14 +69,18 @@ async function main(): Promise<void> {
 
   if (!only || only === 'classifier') {
     const n = Number(env('TRAIN_SCENES', '16000'));
+    // TRAIN_SKIP=a:b leaves training scenes [a, b) out (the two-fold label-noise models, EXP_FOLD_SPECS).
+    const skipText = process.env.TRAIN_SKIP;
+    const skip = skipText ? (skipText.split(':').map(Number) as [number, number]) : undefined;
+    if (skip && !(skip.length === 2 && skip.every((x) => Number.isInteger(x) && x >= 0) && skip[0] < skip[1])) throw new Error(`TRAIN_SKIP=${skipText}: give a:b, whole numbers, a < b`);
     const t0 = performance.now();
-    const train = generateScenes(bank, seed, 'train', n, noise, generator);
+    const train = generateScenes(bank, seed, 'train', n, noise, generator, skip);
     const flippedCount = train.flipped.reduce((a, b) => a + b, 0);
     log('generated training scenes', { n, flipped: flippedCount, seconds: Math.round((performance.now() - t0) / 1000) });
     const model = buildCbamClassifier();
     if (process.env.INIT_FROM) await initFrom(model, process.env.INIT_FROM);
     const lr = Number(env('LR', '2e-3'));
-    const base = { trainScenes: n, flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr };
+    const base = { trainScenes: train.n, ...(skip ? { skippedScenes: skip } : {}), flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr };
     const { epochs, bestEpoch } = await trainModel(model, train, val, 'classifier', {
       epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: lr, finalLearningRate: lr / 20, log, rng, guidance,
       // A checkpoint of the best epoch so far, and the log so far (`unfinished`), in case the run is cut short.

@@ -25,21 +25,26 @@ export interface SceneSet {
 
 const PX = SCENE_SIZE * SCENE_SIZE;
 
-export function generateScenes(bank: ItemBank, seed: string, split: Split | VariedSplit, n: number, noise = 0, generator: SceneGenerator = 'classic'): SceneSet {
+export function generateScenes(
+  bank: ItemBank, seed: string, split: Split | VariedSplit, n: number, noise = 0, generator: SceneGenerator = 'classic', skip?: [number, number],
+): SceneSet {
   if (generator === 'classic' && split === 'shifted') throw new Error('generateScenes: the shifted split belongs to the varied generator');
+  // Scene indices [0, n) without [skip[0], skip[1]) (a fold model never sees the half it scores).
+  const indices = Array.from({ length: n }, (_, i) => i).filter((i) => !skip || i < skip[0] || i >= skip[1]);
+  const m = indices.length;
   const set: SceneSet = {
-    images: new Uint8Array(n * PX * 3), masks: new Uint8Array(n * PX), labels: new Int32Array(n),
-    trueLabels: new Int32Array(n), flipped: new Uint8Array(n), n,
+    images: new Uint8Array(m * PX * 3), masks: new Uint8Array(m * PX), labels: new Int32Array(m),
+    trueLabels: new Int32Array(m), flipped: new Uint8Array(m), n: m,
   };
-  for (let i = 0; i < n; i++) {
+  indices.forEach((i, j) => {
     const s = generator === 'varied' ? makeVariedScene(bank, { seed, split }, i) : makeScene(bank, { seed, split: split as Split }, i);
-    set.images.set(s.image, i * PX * 3);
-    set.masks.set(s.mask, i * PX);
-    set.trueLabels[i] = s.label;
+    set.images.set(s.image, j * PX * 3);
+    set.masks.set(s.mask, j * PX);
+    set.trueLabels[j] = s.label;
     const l = noise > 0 ? noisyLabel(seed, i, s.label, noise) : { label: s.label, flipped: false };
-    set.labels[i] = l.label;
-    set.flipped[i] = l.flipped ? 1 : 0;
-  }
+    set.labels[j] = l.label;
+    set.flipped[j] = l.flipped ? 1 : 0;
+  });
   return set;
 }
 
