@@ -17,9 +17,10 @@ import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
   BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, type RunJson, RunResults,
-  batchGroupJob, canonicalUri, checkAllowed, classIndexer, configValue, folderLabel, isImageKey, isSafeKey, groupStart, jobBatchesFor, jobCount, listAll, maybeFinalize, openObject, openStore, parseLabelFile,
+  batchGroupJob, canonicalUri, checkAllowed, configValue, isImageKey, isSafeKey, groupStart, jobBatchesFor, jobCount, listAll, maybeFinalize, openStore,
   runInstanceKey, runKeys,
 } from '@overmap/shared';
+import { type LabelReport, LabelTally, loadLabels } from './enqueue-labels';
 import { recoverRun } from './recover-run';
 import { type Inventory, inventoryKeys, readInventory } from './s3-inventory';
 
@@ -76,40 +77,9 @@ export function defaultRunId(dataset: string, results: string): string {
   return `run-${createHash('sha256').update(`${canonicalUri(dataset)}\n${canonicalUri(results)}`).digest('hex').slice(0, 12)}`;
 }
 
-interface Labels { of: (key: string) => string | null; fileEntries: number | null }
-
-async function loadLabels(spec: string | null): Promise<Labels | null> {
-  if (!spec) return null;
-  if (spec === 'folder') return { of: folderLabel, fileEntries: null };
-  const { store, key: name } = openObject(spec.replace(/\/$/, ''), 'labels URI');
-  let raw: Buffer | undefined;
-  try {
-    raw = await store.getIfExists(name);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new InputError(`--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`);
-    throw e;
-  }
-  if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
-  const map = parseLabelFile(raw.toString('utf8'), name);
-  return { of: (key) => map.get(key) ?? null, fileEntries: map.size };
-}
-
 /** The dataset's listing as a key source: the resume token is the key itself (listings are in key order). */
 async function* listingKeys(dataset: ReturnType<typeof openStore>, resumeAfter: string | undefined): AsyncGenerator<{ key: string; after: string }> {
   for await (const obj of listAll(dataset, '', resumeAfter)) yield { key: obj.key, after: obj.key };
-}
-
-/** Above this share of labels naming no class of the model (in the first page of batches), enqueue refuses. */
-export const MAX_UNKNOWN_LABEL_SHARE = 0.5;
-
-export interface LabelReport {
-  /** image keys that got a label */
-  labelled: number;
-  /** of those, labels naming no class of the model (kept, counted neither right nor wrong) */
-  unknownClass: number;
-  unknownExamples: string[];
-  /** label-file entries that matched no image key (null for --labels folder) */
-  unmatchedEntries: number | null;
 }
 
 /** A results URI inside the dataset would be listed as images by the next run: refused. */
@@ -155,28 +125,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
   const labels = await loadLabels(o.labels);
-  const classOf = classIndexer(o.model.classes);
-  const report: LabelReport | null = labels && { labelled: 0, unknownClass: 0, unknownExamples: [], unmatchedEntries: null };
-  const countLabels = (chunk: BatchChunk) => {
-    for (const l of chunk.labels ?? []) {
-      if (l === null || !report) continue;
-      report.labelled++;
-      if (classOf(l) !== null) continue;
-      report.unknownClass++;
-      if (report.unknownExamples.length < 5 && !report.unknownExamples.includes(l)) report.unknownExamples.push(l);
-    }
-  };
-  /** Before the first job: labels that match nothing, or mostly name no class, are refused. */
-  const checkLabels = (listedImages: number) => {
-    if (!report) return;
-    if (report.labelled === 0) {
-      throw new InputError(`--labels ${o.labels} labels none of the first ${listedImages} image keys${labels!.fileEntries !== null ? ` (the file has ${labels!.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(pendingFirstKey)})` : ''}: fix the label file or drop --labels`);
-    }
-    if (report.unknownClass / report.labelled > MAX_UNKNOWN_LABEL_SHARE) {
-      throw new InputError(`${report.unknownClass} of the first ${report.labelled} labels name no class of the model (e.g. ${report.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${o.model.classes.join(', ')}: fix the labels or use the right model`);
-    }
-  };
-  let pendingFirstKey = '';
+  const tally = labels && o.labels ? new LabelTally(o.labels, labels, o.model.classes) : null;
 
   const existing = await results.readRun();
   if (existing) checkSameRun(existing, o, runId, results.uri);
@@ -236,13 +185,12 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       }
       if (!runWritten) {
         // Before the first chunk: an empty dataset, or labels that fit nothing, write nothing.
-        pendingFirstKey = pending[0]!.chunk.keys[0]!;
-        pending.forEach((p) => countLabels(p.chunk));
-        checkLabels(images);
+        pending.forEach((p) => tally?.count(p.chunk));
+        tally?.check(images, pending[0]!.chunk.keys[0]!);
         await results.writeRun(run);
         runWritten = true;
       } else {
-        pending.forEach((p) => countLabels(p.chunk));
+        pending.forEach((p) => tally?.count(p.chunk));
       }
       await Promise.all(pending.map((p) => writes(() => results.writeChunk(p.chunk))));
       // Whole groups only (flush is called at group boundaries; the listing's last group may be short).
@@ -313,7 +261,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
-    if (report && labels!.fileEntries !== null && !resumed) report.unmatchedEntries = Math.max(0, labels!.fileEntries - report.labelled);
+    const report = tally ? (resumed ? tally.report : tally.finish()) : null;
     return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(batchIndex), resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
   } finally {
     await Promise.all([queue.close(), finalizeQueue.close()]);

@@ -113,7 +113,7 @@ export class OverMapScorer implements Scorer {
       const logits = head(acts);
       const probs = spec.classifier.output === 'logits' ? tf.softmax(logits) : logits;
       const pred = tf.argMax(probs, 1) as tf.Tensor1D;
-      const mask = this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
+      const mask = this.maskTensor(inputs, raw, segRaw, segRan);
       const size: [number, number] = [mask.shape[1], mask.shape[2]];
       const cam = resizeMaps(gradCam(head, acts, pred, n), size);
       // Several attention layers are summed at the Grad-CAM layer's resolution, then scaled to max 1.
@@ -178,11 +178,22 @@ export class OverMapScorer implements Scorer {
     };
   }
 
+  /** The masks as a tensor (inside a tidy scope): from a segmenter's host masks where it has them, else its TF.js masks. */
+  private maskTensor(inputs: ScoreInput[], raw: tf.Tensor4D, segRaw: tf.Tensor4D, segRan: HostOutputs | null): tf.Tensor3D {
+    const seg = this.segmenter;
+    if (seg.hostMasks && segRan) {
+      const m = seg.hostMasks(segRan);
+      return tf.tensor3d(m.data, [m.data.length / (m.h * m.w), m.h, m.w]);
+    }
+    if (!seg.masks) throw new Error('the segmenter has neither host masks (run first) nor TF.js masks');
+    return seg.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
+  }
+
   /** A TF.js segmenter's masks, read back (the host path with a segmenter that runs in TF.js). */
   private tensorMasks(inputs: ScoreInput[], segRan: HostOutputs | null): { data: Float32Array; h: number; w: number } {
     const mask = tf.tidy(() => {
       const { raw, segRaw } = this.inputTensors(inputs);
-      return this.segmenter.masks({ raw, segRaw, keys: inputs.map((x) => x.key), ran: segRan });
+      return this.maskTensor(inputs, raw, segRaw, segRan);
     });
     try {
       return { data: mask.dataSync() as Float32Array, h: mask.shape[1], w: mask.shape[2] };

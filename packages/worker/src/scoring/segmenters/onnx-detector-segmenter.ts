@@ -7,7 +7,6 @@
  */
 import { ModelSpecError } from '@overmap/shared';
 import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
-import * as tf from '../../backend/tf';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
 import { fixedImageInput, readOnnxGraph } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
@@ -15,7 +14,7 @@ import type { HostOutputs } from '../forward/classifier-forward';
 import type { ScoreInput } from '../scorer';
 import { boxMasks } from './box-masks';
 import { detectorBoxes } from './detector-segmenter';
-import type { MaskInput, Segmenter } from './segmenter';
+import type { Segmenter } from './segmenter';
 
 type Spec = Extract<ModelSpec['segmenter'], { type: 'detector' }>;
 const shapeText = (s: readonly (number | null)[]) => `[${s.map((d) => d ?? 'N').join(',')}]`;
@@ -72,12 +71,6 @@ export class OnnxDetectorSegmenter implements Segmenter {
     }
     const [h, w] = this.maskSize;
     return { data: boxMasks(detectorBoxes(boxes.data, scores.data, b, k, this.spec.boxFormat, this.spec.minScore), h, w), h, w };
-  }
-
-  masks({ ran }: MaskInput): tf.Tensor3D {
-    if (!ran) throw new Error('OnnxDetectorSegmenter.masks before run()');
-    const m = this.hostMasks(ran);
-    return tf.tensor3d(m.data, [m.data.length / (m.h * m.w), m.h, m.w]);
   }
 
   dispose(): void {

@@ -4,13 +4,12 @@
  */
 import { ModelSpecError } from '@overmap/shared';
 import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
-import * as tf from '../../backend/tf';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
 import { fixedImageInput, outputOrError, readOnnxGraph } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
 import type { HostOutputs } from '../forward/classifier-forward';
 import type { ScoreInput } from '../scorer';
-import type { MaskInput, Segmenter } from './segmenter';
+import type { Segmenter } from './segmenter';
 
 type Spec = Extract<ModelSpec['segmenter'], { type: 'model' }>;
 
@@ -61,12 +60,6 @@ export class OnnxModelSegmenter implements Segmenter {
       data[i] = Math.fround(p) >= t ? 1 : 0;
     }
     return { data, h, w };
-  }
-
-  masks({ ran }: MaskInput): tf.Tensor3D {
-    if (!ran) throw new Error('OnnxModelSegmenter.masks before run()');
-    const m = this.hostMasks(ran);
-    return tf.tensor3d(m.data, [m.data.length / (m.h * m.w), m.h, m.w]);
   }
 
   dispose(): void {
