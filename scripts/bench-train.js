@@ -2,14 +2,27 @@
 /**
  * npm run bench:train — training speed on the wasm backend: for each reference model, a
  * training step (forward + backward + Adam, batch 64) against an inference forward of the
- * same batch (the classifier also with tfjs's stock BatchNormalization, for comparison); and the registered filter-gradient kernel against the forward convolution it
- * differentiates, per layer shape. One run, one machine: ratios, not limits.
+ * same batch (the classifier also with tfjs's stock BatchNormalization, and with wasm's own
+ * MaxPoolGrad, for comparison); the registered filter-gradient kernel against the forward
+ * convolution it differentiates, per layer shape; and the project's MaxPoolGrad against wasm's, per
+ * pool of the classifier. One run, one machine: ratios, not limits.
  */
 'use strict';
 const tf = require('@overmap/worker').tf;
 const W = require('@overmap/worker');
 const A = require('@overmap/reference');
-const { conv2dFilterGradient, conv2dInputGradientStride1 } = require('@overmap/worker/testing');
+const { conv2dFilterGradient, conv2dInputGradientStride1, nativeWasmKernel } = require('@overmap/worker/testing');
+
+/** Runs fn with wasm's own kernel `name` registered instead of the project's, then puts the project's back. */
+function withNative(name, fn) {
+  const ours = tf.getKernel(name, 'wasm');
+  tf.unregisterKernel(name, 'wasm');
+  const native = nativeWasmKernel(name);
+  // The native kernel's setup (binding its wasm function) never ran: it was replaced before the backend started.
+  if (native.setupFunc) native.setupFunc(tf.backend());
+  tf.registerKernel({ ...native, setupFunc: undefined });
+  try { return fn(); } finally { tf.unregisterKernel(name, 'wasm'); tf.registerKernel(ours); }
+}
 
 function time(fn, reps) {
   tf.dispose(fn());
@@ -33,6 +46,19 @@ function time(fn, reps) {
     const fwd = time(() => m.predict(x), 5);
     const step = time(() => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true)), 5);
     res.models[name] = { forwardMs: fwd, trainStepMs: step, stepOverForward: step / fwd, trainImagesPerSecond: 64000 / step };
+    if (name === 'classifier') {
+      const nativeStep = withNative('MaxPoolGrad', () => time(() => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true)), 5));
+      res.models["classifier with wasm's own MaxPoolGrad"] = { forwardMs: fwd, trainStepMs: nativeStep, stepOverForward: nativeStep / fwd, trainImagesPerSecond: 64000 / nativeStep };
+    }
+  }
+  res.maxPoolGradient = [];
+  for (const [h, c] of [[64, 16], [32, 32]]) {
+    const x = tf.randomNormal([64, h, h, c]), dy = tf.randomNormal([64, h / 2, h / 2, c]);
+    const y = tf.maxPool(x, 2, 2, 'valid');
+    const grad = () => tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' });
+    const ours = time(grad, 5);
+    const native = withNative('MaxPoolGrad', () => time(grad, 5));
+    res.maxPoolGradient.push({ input: [64, h, h, c], window: 2, projectMs: ours, wasmNativeMs: native, speedup: native / ours });
   }
   for (const [h, ci, co] of [[64, 3, 16], [32, 16, 32], [16, 32, 64], [16, 64, 96]]) {
     const x = tf.randomNormal([64, h, h, ci]), f = tf.randomNormal([3, 3, ci, co]), dy = tf.randomNormal([64, h, h, co]);

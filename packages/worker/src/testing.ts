@@ -14,7 +14,7 @@ export { decisionScore, sirc, DEFAULT_DECISION, DECISION_SECONDARIES, type Decis
 export { frequencyTunedSaliency, otsuThreshold, saliencyMask } from './scoring/segmenters/saliency-segmenter';
 export { boxMasks } from './scoring/segmenters/box-masks';
 export { detectorBoxes } from './scoring/segmenters/detector-segmenter';
-export { conv2dFilterGradient, conv2dInputGradientStride1, registerWasmGradKernels } from './backend/wasm-grad-kernels';
+export { conv2dFilterGradient, conv2dInputGradientStride1, maxPoolGradient, nativeWasmKernel, registerWasmGradKernels } from './backend/wasm-grad-kernels';
 export { overlayPng } from './images/overlay-png';
 export { loadClassifier, loadLayersModel } from './model/load-models';
 export { calibrateMicroBatch } from './fleet/micro-batch';

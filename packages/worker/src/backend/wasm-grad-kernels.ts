@@ -14,6 +14,10 @@
  *   filter rotated by 180° and its channel axes swapped, padded so that the output has
  *   the input's size. Strided cases fall back to the backend's own kernel.
  *
+ * - max-pool gradient: a JS loop over the output windows (`maxPoolGradient`) instead of wasm's
+ *   native `MaxPoolGrad`, which took about 75 ms per 2x2 pool at [64, 64, 64, 16] (15% of the
+ *   reference classifier's training step; BENCHMARKS.md).
+ *
  * Results are computed with ops inside `tidy` and copied into a tensor the backend owns
  * (`makeOutput`), because the engine may dispose a tensor returned from a kernel that
  * it did not allocate itself.
@@ -134,7 +138,76 @@ function registerArithmeticMaxGradient(): void {
   });
 }
 
+type MaxPoolGradAttrs = {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
+/**
+ * dx of a max pool (NHWC): each output window's dy goes to its first maximum in row-major scan
+ * order (padding never wins), summed where windows overlap; TensorFlow's and tfjs-cpu's rule, so
+ * ties give the whole gradient to one input. `dx` must be zero-filled.
+ */
+export function maxPoolGradient(
+  x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo,
+): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw,
+    effectiveFilterHeight: kh, effectiveFilterWidth: kw, dilationHeight: dh, dilationWidth: dw } = info;
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const row = w * c;
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * oh <= h && 2 * ow <= w) {
+    // The usual 2x2 stride-2 pool, every window inside the image: no bounds checks, windows disjoint.
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          const p = b * h * row + 2 * oy * row + 2 * ox * c, o = ((b * oh + oy) * ow + ox) * c;
+          for (let ch = 0; ch < c; ch++) {
+            let at = p + ch, v = x[at]!;
+            const q1 = at + c, q2 = at + row, q3 = q2 + c;
+            if (x[q1]! > v) { at = q1; v = x[q1]!; }
+            if (x[q2]! > v) { at = q2; v = x[q2]!; }
+            if (x[q3]! > v) at = q3;
+            dx[at] = dy[o + ch]!;
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - top;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - left, o = ((b * oh + oy) * ow + ox) * c;
+        for (let ch = 0; ch < c; ch++) {
+          let at = -1, v = -Infinity;
+          for (let ky = 0; ky < kh; ky += dh) {
+            const iy = y0 + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx += dw) {
+              const ix = x0 + kx;
+              if (ix < 0 || ix >= w) continue;
+              const q = b * h * row + iy * row + ix * c + ch;
+              if (at === -1 || x[q]! > v) { at = q; v = x[q]!; }
+            }
+          }
+          if (at >= 0) dx[at] = dx[at]! + dy[o + ch]!;
+        }
+      }
+    }
+  }
+}
+
 let registered = false;
+/** wasm's own kernels that `registerWasmGradKernels` replaced (for the benchmark's before/after). */
+const replaced = new Map<string, tf.KernelConfig>();
+
+/** The wasm backend's own kernel `name` as it was before `registerWasmGradKernels` replaced it. */
+export function nativeWasmKernel(name: 'MaxPoolGrad' | 'Conv2DBackpropInput'): tf.KernelConfig | undefined {
+  return replaced.get(name);
+}
 
 /** Registers the kernels above for the wasm backend. Idempotent. */
 export function registerWasmGradKernels(): void {
@@ -158,7 +231,28 @@ export function registerWasmGradKernels(): void {
       },
     });
   }
+  const nativePool = tf.getKernel('MaxPoolGrad', 'wasm');
+  if (nativePool) {
+    replaced.set('MaxPoolGrad', nativePool);
+    tf.unregisterKernel('MaxPoolGrad', 'wasm');
+  }
+  tf.registerKernel({
+    kernelName: 'MaxPoolGrad',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const wasm = backend as BackendWasm;
+      const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+      const a = attrs as unknown as MaxPoolGradAttrs;
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const dx = wasm.makeOutput(input.shape, 'float32');
+      const out = wasm.typedArrayFromHeap(dx) as Float32Array;
+      out.fill(0);
+      maxPoolGradient(wasm.typedArrayFromHeap(input) as Float32Array, wasm.typedArrayFromHeap(dy) as Float32Array, out, info);
+      return dx;
+    },
+  });
   if (original) {
+    replaced.set('Conv2DBackpropInput', original);
     tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
     tf.registerKernel({
       kernelName: 'Conv2DBackpropInput',
