@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Records what the committed reference models reach on fixed slices of generated scenes, and
- * their file hashes, into models/reference/reference-metrics.json; test/models checks the
- * committed models against it. Slices (seed overmap-reference-v1, indices 0..499 each):
+ * `node scripts/record-reference-metrics.js [dir]` records what the committed reference models in
+ * dir (default models/reference) reach on fixed slices of generated scenes, and their file
+ * hashes, into dir/reference-metrics.json; test/models checks the shipped models against it. Slices (seed overmap-reference-v1, indices 0..499 each):
  * - classicTest: the first generator's test split (`makeScene`), the slice of earlier figures;
  * - variedTest: the varied generator's test split (in distribution for the models trained on it);
  * - shifted: the varied generator's shifted split (a background family and item scales no training
@@ -21,7 +21,11 @@ const R = require('@overmap/reference');
 const { objectStoreIO } = require('@overmap/worker');
 const { FsObjectStore } = require('@overmap/shared');
 
-const DIR = path.resolve(__dirname, '../models/reference');
+const DIR = path.resolve(process.argv[2] || path.join(__dirname, '../models/reference'));
+if (!['classifier', 'classifier-unguided', 'segmenter'].some((m) => fs.existsSync(path.join(DIR, m, 'model.json')))) {
+  console.error(`${DIR}: no classifier/, classifier-unguided/ or segmenter/ model.json there; give a folder of reference models (default models/reference)`);
+  process.exit(2);
+}
 const SEED = 'overmap-reference-v1';
 const COUNT = 500;
 const SLICES = [['classicTest', 'test', 'classic'], ['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied']];
@@ -58,12 +62,15 @@ const readLog = (name) => {
     out.classifiers[c] = entry;
     model.dispose();
   }
-  const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));
-  out.segmenter.valIoU = readLog('segmenter')?.segmenter?.valIoU ?? null;
-  for (const [name] of SLICES) out.segmenter[name] = { iou: R.segmenterIoU(seg, sets[name]) };
+  const hasSegmenter = fs.existsSync(path.join(DIR, 'segmenter/model.json'));
+  if (hasSegmenter) {
+    const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));
+    out.segmenter.valIoU = readLog('segmenter')?.segmenter?.valIoU ?? null;
+    for (const [name] of SLICES) out.segmenter[name] = { iou: R.segmenterIoU(seg, sets[name]) };
+  }
   out.classifierAccuracy = out.classifiers.classifier?.classicTest.accuracy ?? null;
-  out.segmenterIoU = out.segmenter.classicTest.iou;
-  for (const c of [...classifiers, 'segmenter']) for (const f of ['model.json', 'weights.bin']) out.files[`${c}/${f}`] = sha(`${c}/${f}`);
+  out.segmenterIoU = out.segmenter.classicTest?.iou ?? null;
+  for (const c of [...classifiers, ...(hasSegmenter ? ['segmenter'] : [])]) for (const f of ['model.json', 'weights.bin']) out.files[`${c}/${f}`] = sha(`${c}/${f}`);
   fs.writeFileSync(path.join(DIR, 'reference-metrics.json'), JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));
 })();

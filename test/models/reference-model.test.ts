@@ -9,13 +9,20 @@ import { tf } from '@overmap/worker';
 import { OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
 import { FsObjectStore } from '@overmap/shared';
 import { objectStoreIO } from '@overmap/worker';
-import { classifierAccuracy, generateScenes, segmenterIoU } from '@overmap/reference';
+import { classifierAccuracy, classifierStats, generateScenes, segmenterIoU } from '@overmap/reference';
 import sharp from 'sharp';
 import { CLASS_FOLDERS, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '@overmap/reference';
 import { ROOT } from '../helpers/services';
 
 const DIR = path.join(ROOT, 'models/reference');
-type Metrics = { slice: { seed: string; split: 'test'; count: number }; classifierAccuracy: number; segmenterIoU: number; files: Record<string, string> };
+type Slice = { seed: string; generator: 'classic' | 'varied'; split: 'test' | 'shifted'; count: number };
+type Metrics = {
+  slice: { seed: string; split: 'test'; count: number }; classifierAccuracy: number; segmenterIoU: number; files: Record<string, string>;
+  /** Written by scripts/record-reference-metrics.js: the classic test slice, the varied test slice and the shifted slice. */
+  slices: Record<string, Slice>;
+  classifiers: { classifier: Record<string, { accuracy: number; attentionMass: number }> };
+  segmenter: Record<string, { iou: number }>;
+};
 let recorded: Metrics;
 
 beforeAll(async () => {
@@ -43,6 +50,26 @@ describe('the committed reference models', () => {
     expect(classifierAccuracy(cls, set)).toBeGreaterThanOrEqual(recorded.classifierAccuracy - 1 / recorded.slice.count);
     expect(segmenterIoU(seg, set)).toBeGreaterThanOrEqual(recorded.segmenterIoU - 0.002);
     expect(recorded.classifierAccuracy).toBeGreaterThan(0.3); // far above chance (0.1)
+    cls.dispose();
+    seg.dispose();
+  });
+
+  it('reach the recorded accuracy, attention mass and mask IoU on the varied and the shifted slices (scenes of a generator they were not trained with)', async () => {
+    const store = new FsObjectStore(DIR);
+    const cls = await tf.loadLayersModel(objectStoreIO(store, 'classifier/model.json'));
+    const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));
+    const bank = loadFashionMnist();
+    const names = Object.keys(recorded.slices).filter((n) => n !== 'classicTest');
+    expect(names.sort()).toEqual(['shifted', 'variedTest']);
+    for (const name of names) {
+      const sl = recorded.slices[name]!;
+      const set = generateScenes(bank, sl.seed, sl.split, sl.count, 0, sl.generator);
+      const got = classifierStats(cls, set), want = recorded.classifiers.classifier[name]!;
+      expect(got.accuracy).toBeGreaterThanOrEqual(want.accuracy - 1 / sl.count);
+      expect(got.accuracy).toBeLessThanOrEqual(want.accuracy + 1 / sl.count);
+      expect(got.attentionMass).toBeCloseTo(want.attentionMass, 2);
+      expect(segmenterIoU(seg, set)).toBeGreaterThanOrEqual(recorded.segmenter[name]!.iou - 0.002);
+    }
     cls.dispose();
     seg.dispose();
   });
