@@ -2,7 +2,8 @@
  * `npm run train [-- --guidance λ]`: generates the scenes, trains both reference models on the
  * current backend (wasm here) and writes them, with their training logs, to models/reference/.
  * Options (environment): GENERATOR (varied, the default, or classic: `makeScene`), TRAIN_SCENES,
- * SEG_SCENES, VAL_SCENES, EPOCHS, SEG_EPOCHS, LR (peak; cosine decay to LR/20), SEED, LABEL_NOISE,
+ * SEG_SCENES, VAL_SCENES, EPOCHS, SEG_EPOCHS, LR (peak; cosine decay to LR/20), WARMUP (the classifier's
+ * linear warm-up, in steps of 64 images; default 0), SEED, LABEL_NOISE,
  * SEG_LR (the segmenter's peak, default 2e-3; cosine decay to SEG_LR/20), ONLY (classifier|segmenter), OUT, GUIDANCE (or `--guidance λ`: weight of the guided-attention
  * loss, 0 = unguided; default 0), CLASSIFIER_NAME (the classifier's folder and log name under OUT,
  * default `classifier`), INIT_FROM / SEG_INIT_FROM (a saved classifier / segmenter model.json whose
@@ -80,9 +81,11 @@ async function main(): Promise<void> {
     const model = buildCbamClassifier();
     if (process.env.INIT_FROM) await initFrom(model, process.env.INIT_FROM);
     const lr = Number(env('LR', '2e-3'));
-    const base = { trainScenes: train.n, ...(skip ? { skippedScenes: skip } : {}), flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr };
+    const warmupSteps = Number(env('WARMUP', '0'));
+    if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0)) throw new Error(`WARMUP=${process.env.WARMUP}: give a whole number of steps (0 = no warm-up)`);
+    const base = { trainScenes: train.n, ...(skip ? { skippedScenes: skip } : {}), flipped: flippedCount, guidance, initFrom: process.env.INIT_FROM ?? null, learningRate: lr, warmupSteps };
     const { epochs, bestEpoch } = await trainModel(model, train, val, 'classifier', {
-      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: lr, finalLearningRate: lr / 20, log, rng, guidance,
+      epochs: Number(env('EPOCHS', '10')), batchSize: 64, learningRate: lr, finalLearningRate: lr / 20, warmupSteps, log, rng, guidance,
       // A checkpoint of the best epoch so far, and the log so far (`unfinished`), in case the run is cut short.
       onBest: async (e, stats) => {
         const sha256 = await saveModel(model, path.join(out, classifierName));
