@@ -21,6 +21,8 @@
  * EXP_EMPTY (1000), EXP_SHIFTED (2000), EXP_WORKERS (cores), EXP_UPDATE_SPECS (1),
  * EXP_FOLD_SPECS ("<spec not trained on scenes [0, m)>,<spec not trained on [m, …)>") with
  * EXP_FOLD_SPLIT (m; default EXP_TRAIN/2).
+ * EXP_MODELS (a folder of reference models, default models/reference) and EXP_REPORT (the Markdown
+ * written, default EVALUATION.md; its plot beside it) run it on other models, e.g. models/reference-v3.
  * Results are cached under results/experiment/<spec hash>/<set>-<data folder>: a rerun after a retrain rescores.
  */
 'use strict';
@@ -36,12 +38,17 @@ const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
 const SCENES_CLI = path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js');
 const EXP = path.join(ROOT, 'results/experiment');
-const REF = path.join(ROOT, 'models/reference');
+// EXP_MODELS: another folder of reference models (with its overmap-model.json, -mc20.json and training
+// logs) to run the experiment on; EXP_REPORT: where the Markdown goes (default EVALUATION.md).
+const REF = path.resolve(ROOT, process.env.EXP_MODELS || 'models/reference');
+const REF_REL = path.relative(ROOT, REF);
+const REPORT = path.resolve(ROOT, process.env.EXP_REPORT || 'EVALUATION.md');
+const PLOT_REL = REPORT === path.join(ROOT, 'EVALUATION.md') ? 'docs/evaluation-risk-coverage.png' : path.relative(ROOT, REPORT).replace(/\.md$/, '') + '-risk-coverage.png';
 const W = require('@overmap/worker');
 const { overmapScore, decisionScore, DECISION_SECONDARIES, DEFAULT_DECISION } = require('@overmap/worker/testing');
 const E = require('@overmap/evaluation');
 const REJECT_AT_THRESHOLD = 0.15;
-const SPEC = path.join(ROOT, 'models/reference/overmap-model-mc20.json');
+const SPEC = path.join(REF, 'overmap-model-mc20.json');
 const SHIPPED = ['overmap-model.json', 'overmap-model-mc20.json'];
 const SEED = 'overmap-reference-v1';
 const VAL_UNKNOWN_START = 5000;
@@ -284,7 +291,7 @@ function noisyLabels(name, start, count) {
   if (!hasShifted) say('the scene CLI has no --split shifted: the shifted section is skipped');
   const evalJson = path.join(EXP, 'evaluation.json');
   const tables = sh([CLI, 'evaluate', testOut, '--val', valOut, '--ood', digitsOut, '--ood', emptyOut, ...(shiftedOut ? ['--shifted', shiftedOut] : []),
-    '--plot', path.join(ROOT, 'docs/evaluation-risk-coverage.png'), '--json', evalJson]);
+    '--plot', path.join(ROOT, PLOT_REL), '--json', evalJson]);
   const ev = JSON.parse(fs.readFileSync(evalJson, 'utf8'));
 
   // 4. Ablation of the decision score: without the Over-MAP term (= the primary), with each secondary.
@@ -379,9 +386,9 @@ function noisyLabels(name, start, count) {
 
 Reproduce with \`npm run experiment\` (one run on one machine, ${minutes} minutes this time, including
 cached runs; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
-model: \`models/reference/\` (classifier validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
+model: \`${REF_REL}/\` (classifier validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
 ${cls.trainScenes} ${GEN} scenes with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; segmenter validation IoU ${f3(seg.valIoU)}).
-Spec: \`models/reference/overmap-model-mc20.json\` (the reference spec with MC dropout, T = 20,
+Spec: \`${REF_REL}/overmap-model-mc20.json\` (the reference spec with MC dropout, T = 20,
 over the head), with the overlap, combination, decision score and threshold chosen on validation (below).
 
 **Which score decides.** \`scores.confidence\` is the product's decision score and \`accepted\` is
@@ -431,12 +438,12 @@ c ∈ {${C_GRID.join(', ')}}): ${dc.rows.length} candidates, chosen by AUGRC ove
 
 ${decTable}
 
-${shippedDiffers.length ? `The shipped ${shippedDiffers.join(' and ')} do **not** carry this choice (EXP_UPDATE_SPECS=0).` : 'The shipped specs (`models/reference/overmap-model.json`, `-mc20.json`) carry exactly this choice.'}
+${shippedDiffers.length ? `The shipped ${shippedDiffers.join(' and ')} do **not** carry this choice (EXP_UPDATE_SPECS=0).` : `The specs (\`${REF_REL}/overmap-model.json\`, \`-mc20.json\`) carry exactly this choice.`}
 
 ## Results on test
 
 ${tables}
-![Top-1 and Top-3 macro accuracy against the fraction rejected](docs/evaluation-risk-coverage.png)
+![Top-1 and Top-3 macro accuracy against the fraction rejected](${path.relative(path.dirname(REPORT), path.join(ROOT, PLOT_REL))})
 
 ### Ablation: what the Over-MAP term adds to the decision score
 
@@ -470,7 +477,7 @@ ${noiseTable(noiseOut)}
 ${noiseFolds ? `**Two folds** (EXP_FOLD_SPECS): each half of the training scenes scored by the model trained without it: ${noiseFolds.n} scenes, ${noiseFolds.k} flipped.\n\n${noiseTable(noiseFolds)}\n` : '**Two folds**: not run here: it needs two classifiers each trained on half of the training scenes (`EXP_FOLD_SPECS=<spec A>,<spec B>`, `EXP_FOLD_SPLIT=m`: the scenes [0, m) are scored by spec A, which must not have trained on them, and [m, …) by spec B). Training them costs about two reference trainings (~40 minutes each on this machine); the out-of-sample scenes above stand in for it.\n'}
 `;
   // Keep the hand-written reading of the results (below the marker) across regenerations.
-  const file = path.join(ROOT, 'EVALUATION.md');
+  const file = REPORT;
   const marker = '<!-- hand-written below: kept when npm run experiment regenerates the tables above -->';
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const kept = old.includes(marker) ? old.slice(old.indexOf(marker)) : `${marker}\n`;
