@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * `node scripts/record-reference-metrics.js [dir]` records what the committed reference models in
- * dir (default models/reference) reach on fixed slices of generated scenes, and their file
- * hashes, into dir/reference-metrics.json; test/models checks the shipped models against it. Slices (seed overmap-reference-v1, indices 0..499 each):
+ * `node scripts/record-reference-metrics.js [dir]` records what the reference models in dir
+ * (default models/reference, the shipped ones) reach on fixed slices of generated scenes, and their
+ * file hashes, into dir/reference-metrics.json; test/models checks the shipped models against it. Slices (seed overmap-reference-v1, indices 0..499 each):
  * - classicTest: the first generator's test split (`makeScene`), the slice of earlier figures;
  * - variedTest: the varied generator's test split (in distribution for the models trained on it);
  * - shifted: the varied generator's shifted split (a background family and item scales no training

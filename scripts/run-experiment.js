@@ -384,7 +384,7 @@ function noisyLabels(name, start, count) {
 
   const md = `# Evaluation: does Over-MAP earn its place beside the softmax?
 
-Reproduce with \`npm run experiment\` (one run on one machine, ${minutes} minutes this time, including
+Reproduce with \`${[process.env.EXP_MODELS && `EXP_MODELS=${REF_REL}`, process.env.EXP_REPORT && `EXP_REPORT=${path.relative(ROOT, REPORT)}`, process.env.EXP_FOLD_SPECS && `EXP_FOLD_SPECS=${process.env.EXP_FOLD_SPECS}`, process.env.EXP_FOLD_SPECS && process.env.EXP_FOLD_SPLIT && `EXP_FOLD_SPLIT=${process.env.EXP_FOLD_SPLIT}`].filter(Boolean).concat(['npm run experiment']).join(' ')}\` (one run on one machine, ${minutes} minutes this time, including
 cached runs; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
 model: \`${REF_REL}/\` (classifier validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
 ${cls.trainScenes} ${GEN} scenes with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; segmenter validation IoU ${f3(seg.valIoU)}).

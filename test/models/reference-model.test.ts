@@ -17,7 +17,7 @@ import { ROOT } from '../helpers/services';
 const DIR = path.join(ROOT, 'models/reference');
 type Slice = { seed: string; generator: 'classic' | 'varied'; split: 'test' | 'shifted'; count: number };
 type Metrics = {
-  slice: { seed: string; split: 'test'; count: number }; classifierAccuracy: number; segmenterIoU: number; files: Record<string, string>;
+  slice: { seed: string; split: 'test'; count: number }; classifierAccuracy: number; segmenterIoU: number | null; files: Record<string, string>;
   /** Written by scripts/record-reference-metrics.js: the classic test slice, the varied test slice and the shifted slice. */
   slices: Record<string, Slice>;
   classifiers: { classifier: Record<string, { accuracy: number; attentionMass: number }> };
@@ -48,13 +48,13 @@ describe('the committed reference models', () => {
     const set = generateScenes(loadFashionMnist(), recorded.slice.seed, recorded.slice.split, recorded.slice.count);
     // One image in the slice is 1/count: allow that much for kernel differences across machines.
     expect(classifierAccuracy(cls, set)).toBeGreaterThanOrEqual(recorded.classifierAccuracy - 1 / recorded.slice.count);
-    expect(segmenterIoU(seg, set)).toBeGreaterThanOrEqual(recorded.segmenterIoU - 0.002);
+    expect(segmenterIoU(seg, set)).toBeGreaterThanOrEqual(recorded.segmenterIoU! - 0.002);
     expect(recorded.classifierAccuracy).toBeGreaterThan(0.3); // far above chance (0.1)
     cls.dispose();
     seg.dispose();
   });
 
-  it('reach the recorded accuracy, attention mass and mask IoU on the varied and the shifted slices (scenes of a generator they were not trained with)', async () => {
+  it('reach the recorded accuracy, attention mass and mask IoU on the varied test slice and the shifted slice', async () => {
     const store = new FsObjectStore(DIR);
     const cls = await tf.loadLayersModel(objectStoreIO(store, 'classifier/model.json'));
     const seg = await tf.loadLayersModel(objectStoreIO(store, 'segmenter/model.json'));

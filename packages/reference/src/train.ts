@@ -246,8 +246,7 @@ export async function trainModel(
     let lastProgress = t0;
     for (let i = 0; i + o.batchSize <= train.n; i += o.batchSize) {
       const idx = order.slice(i, i + o.batchSize);
-      if (o.warmupSteps && step <= o.warmupSteps) setRate(warmedUp(lr, step, o.warmupSteps));
-      step++;
+      setRate(warmedUp(lr, step++, o.warmupSteps ?? 0)); // the epoch's rate once the warm-up is over
       let g: tf.Scalar | undefined;
       const loss = tf.tidy(() => {
         const x = batchImages(train, idx);

@@ -1,5 +1,5 @@
 /**
- * Convolution gradient kernels for the wasm backend, built from wasm ops.
+ * Gradient kernels for the wasm backend: convolutions built from wasm ops, max pooling as a JS loop.
  *
  * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel (tfjs issue 8474), so
  * training any convolutional model on wasm fails out of the box, and its
@@ -13,14 +13,15 @@
  * - input gradient (stride 1, no dilation): a forward convolution of dy with the
  *   filter rotated by 180° and its channel axes swapped, padded so that the output has
  *   the input's size. Strided cases fall back to the backend's own kernel.
+ * - max-pool gradient: a JS loop over the output windows (`maxPoolGradient`), written straight
+ *   into the output buffer, instead of wasm's native `MaxPoolGrad`, which took about 75 ms per
+ *   2x2 pool at [64, 64, 64, 16] (15% of the reference classifier's training step; BENCHMARKS.md)
+ *   and differs from TensorFlow: among equal maxima the last one gets the gradient, and a window
+ *   whose values are all ≤ 0 gets none (its running maximum starts at FLT_MIN, tfjs MaxPoolGrad.cc).
  *
- * - max-pool gradient: a JS loop over the output windows (`maxPoolGradient`) instead of wasm's
- *   native `MaxPoolGrad`, which took about 75 ms per 2x2 pool at [64, 64, 64, 16] (15% of the
- *   reference classifier's training step; BENCHMARKS.md).
- *
- * Results are computed with ops inside `tidy` and copied into a tensor the backend owns
- * (`makeOutput`), because the engine may dispose a tensor returned from a kernel that
- * it did not allocate itself.
+ * The convolution results are computed with ops inside `tidy` and copied into a tensor the
+ * backend owns (`makeOutput`), because the engine may dispose a tensor returned from a kernel
+ * that it did not allocate itself.
  */
 import * as tf from './tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -147,8 +148,9 @@ type MaxPoolGradAttrs = {
 
 /**
  * dx of a max pool (NHWC): each output window's dy goes to its first maximum in row-major scan
- * order (padding never wins), summed where windows overlap; TensorFlow's and tfjs-cpu's rule, so
- * ties give the whole gradient to one input. `dx` must be zero-filled.
+ * order (padding never wins), summed where windows overlap; TensorFlow's rule (and tfjs-cpu's,
+ * except windows with no finite maximum), so ties give the whole gradient to one input. `dx` must
+ * be zero-filled.
  */
 export function maxPoolGradient(
   x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo,
