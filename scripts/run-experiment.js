@@ -21,8 +21,9 @@
  * EXP_EMPTY (1000), EXP_SHIFTED (2000), EXP_WORKERS (cores), EXP_UPDATE_SPECS (1),
  * EXP_FOLD_SPECS ("<spec not trained on scenes [0, m)>,<spec not trained on [m, …)>") with
  * EXP_FOLD_SPLIT (m; default EXP_TRAIN/2).
- * EXP_MODELS (a folder of reference models, default models/reference) and EXP_REPORT (the Markdown
- * written, default EVALUATION.md; its plot beside it) run it on other models, e.g. models/reference-v3.
+ * EXP_MODELS (a folder of reference models, default models/reference), EXP_SPEC (its MC-dropout spec,
+ * default overmap-model-mc20.json) and EXP_REPORT (the Markdown written, default EVALUATION.md; its
+ * plot beside it) run it on other models, e.g. models/reference-v3.
  * Results are cached under results/experiment/<spec hash>/<set>-<data folder>: a rerun after a retrain rescores.
  */
 'use strict';
@@ -48,8 +49,14 @@ const W = require('@overmap/worker');
 const { overmapScore, decisionScore, DECISION_SECONDARIES, DEFAULT_DECISION } = require('@overmap/worker/testing');
 const E = require('@overmap/evaluation');
 const REJECT_AT_THRESHOLD = 0.15;
-const SPEC = path.join(REF, 'overmap-model-mc20.json');
-const SHIPPED = ['overmap-model.json', 'overmap-model-mc20.json'];
+// EXP_SPEC: the MC-dropout spec in EXP_MODELS to start from (default overmap-model-mc20.json); the
+// choice is written into it and into its sibling without -mc20 (e.g. overmap-model-unguided-mc20.json
+// and overmap-model-unguided.json).
+const SPEC = path.join(REF, process.env.EXP_SPEC || 'overmap-model-mc20.json');
+const SHIPPED = [...new Set([path.basename(SPEC).replace(/-mc20\.json$/, '.json'), path.basename(SPEC)])];
+const SPEC_JSON = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
+/** The folders of the spec's classifier and segmenter (classifier/, classifier-unguided/, segmenter/), copied with each candidate spec. */
+const CLS_DIR = path.dirname(SPEC_JSON.classifier.model), SEG_DIR = path.dirname(SPEC_JSON.segmenter.model);
 const SEED = 'overmap-reference-v1';
 const VAL_UNKNOWN_START = 5000;
 const n = {
@@ -65,7 +72,7 @@ const t0 = Date.now();
 const say = (m) => process.stderr.write(`[${((Date.now() - t0) / 60000).toFixed(1)} min] ${m}\n`);
 
 const trainLog = (m) => JSON.parse(fs.readFileSync(path.join(REF, `training-log-${m}.json`), 'utf8'));
-const GEN = process.env.EXP_GENERATOR || trainLog('classifier').generator || 'classic';
+const GEN = process.env.EXP_GENERATOR || trainLog(CLS_DIR).generator || 'classic';
 if (!['classic', 'varied'].includes(GEN)) throw new Error(`EXP_GENERATOR=${GEN}: use classic or varied`);
 /** The make:scenes split of the generator the model was trained with (shifted has one name). */
 const splitOf = (s) => (GEN === 'varied' && s !== 'shifted' ? `varied-${s}` : s);
@@ -111,7 +118,7 @@ async function run(set, data, labels, spec) {
 function candidateSpec(name, patch) {
   const base = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
   const dir = path.join(EXP, 'specs', name);
-  for (const sub of ['classifier', 'segmenter']) fs.cpSync(path.join(REF, sub), path.join(dir, sub), { recursive: true });
+  for (const sub of [CLS_DIR, SEG_DIR]) fs.cpSync(path.join(REF, sub), path.join(dir, sub), { recursive: true });
   // decision and threshold fixed unless patched: the candidates' hashes (and cached runs) do not follow the shipped choice.
   const spec = { ...base, decision: DEFAULT_DECISION, threshold: 0.5, ...patch, name: `${base.name}-${name}` };
   delete spec.notes;
@@ -242,7 +249,7 @@ function noisyLabels(name, start, count) {
 
 (async () => {
   fs.mkdirSync(EXP, { recursive: true });
-  const cls = trainLog('classifier').classifier, seg = trainLog('segmenter').segmenter;
+  const cls = trainLog(CLS_DIR).classifier, seg = trainLog(SEG_DIR).segmenter;
   say(`scene generator: ${GEN}`);
   const classes = JSON.parse(fs.readFileSync(SPEC, 'utf8')).classes;
 
@@ -371,11 +378,11 @@ function noisyLabels(name, start, count) {
 
   const md = `# Evaluation: does Over-MAP earn its place beside the softmax?
 
-Reproduce with \`${[process.env.EXP_MODELS && `EXP_MODELS=${REF_REL}`, process.env.EXP_REPORT && `EXP_REPORT=${path.relative(ROOT, REPORT)}`, process.env.EXP_FOLD_SPECS && `EXP_FOLD_SPECS=${process.env.EXP_FOLD_SPECS}`, process.env.EXP_FOLD_SPECS && process.env.EXP_FOLD_SPLIT && `EXP_FOLD_SPLIT=${process.env.EXP_FOLD_SPLIT}`].filter(Boolean).concat(['npm run experiment']).join(' ')}\` (one run on one machine, ${minutes} minutes this time, including
+Reproduce with \`${[process.env.EXP_MODELS && `EXP_MODELS=${REF_REL}`, process.env.EXP_SPEC && `EXP_SPEC=${process.env.EXP_SPEC}`, process.env.EXP_REPORT && `EXP_REPORT=${path.relative(ROOT, REPORT)}`, process.env.EXP_FOLD_SPECS && `EXP_FOLD_SPECS=${process.env.EXP_FOLD_SPECS}`, process.env.EXP_FOLD_SPECS && process.env.EXP_FOLD_SPLIT && `EXP_FOLD_SPLIT=${process.env.EXP_FOLD_SPLIT}`].filter(Boolean).concat(['npm run experiment']).join(' ')}\` (one run on one machine, ${minutes} minutes this time, including
 cached runs; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
-model: \`${REF_REL}/\` (classifier validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
+model: \`${REF_REL}/\` (classifier \`${CLS_DIR}/\`: validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
 ${cls.trainScenes} ${GEN} scenes with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; segmenter validation IoU ${f3(seg.valIoU)}).
-Spec: \`${REF_REL}/overmap-model-mc20.json\` (the reference spec with MC dropout, T = 20,
+Spec: \`${REF_REL}/${path.basename(SPEC)}\` (the reference spec with MC dropout, T = 20,
 over the head), with the overlap, combination, decision score and threshold chosen on validation (below).
 
 **Which score decides.** \`scores.confidence\` is the product's decision score and \`accepted\` is
@@ -425,7 +432,7 @@ c ∈ {${C_GRID.join(', ')}}): ${dc.rows.length} candidates, chosen by AUGRC ove
 
 ${decTable}
 
-${shippedDiffers.length ? `The shipped ${shippedDiffers.join(' and ')} do **not** carry this choice (EXP_UPDATE_SPECS=0).` : `The specs (\`${REF_REL}/overmap-model.json\`, \`-mc20.json\`) carry exactly this choice.`}
+${shippedDiffers.length ? `The shipped ${shippedDiffers.join(' and ')} do **not** carry this choice (EXP_UPDATE_SPECS=0).` : `The specs (${SHIPPED.map((f) => `\`${REF_REL}/${f}\``).join(', ')}) carry exactly this choice.`}
 
 ## Results on test
 
