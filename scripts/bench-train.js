@@ -24,11 +24,19 @@ function withNative(name, fn) {
   try { return fn(); } finally { tf.unregisterKernel(name, 'wasm'); tf.registerKernel(ours); }
 }
 
+/** Median milliseconds of `reps` calls (after one warm-up call): the median, because this machine is shared and one slow call is noise. */
 function time(fn, reps) {
   tf.dispose(fn());
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) { const r = fn(); (Array.isArray(r) ? r : [r]).forEach((t) => t.dataSync()); tf.dispose(r); }
-  return (performance.now() - t0) / reps;
+  const ms = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const r = fn();
+    (Array.isArray(r) ? r : [r]).forEach((t) => t.dataSync());
+    ms.push(performance.now() - t0);
+    tf.dispose(r);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(reps / 2)];
 }
 
 (async () => {
@@ -43,12 +51,27 @@ function time(fn, reps) {
     const x = tf.randomUniform([64, 64, 64, 3]);
     const y = name.startsWith('classifier') ? tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10) : tf.randomUniform([64, 64, 64, 1]).round();
     const opt = tf.train.adam(1e-3);
-    const fwd = time(() => m.predict(x), 5);
-    const step = time(() => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true)), 5);
-    res.models[name] = { forwardMs: fwd, trainStepMs: step, stepOverForward: step / fwd, trainImagesPerSecond: 64000 / step };
-    if (name === 'classifier') {
-      const nativeStep = withNative('MaxPoolGrad', () => time(() => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true)), 5));
-      res.models["classifier with wasm's own MaxPoolGrad"] = { forwardMs: fwd, trainStepMs: nativeStep, stepOverForward: nativeStep / fwd, trainImagesPerSecond: 64000 / nativeStep };
+    const forward = () => m.predict(x);
+    const step = () => tf.tidy(() => opt.minimize(() => loss(y, m.apply(x, { training: true })), true));
+    // Forward and step(s) measured in turn, round after round, so that a slow spell of this shared
+    // machine (or the wasm heap still growing) weighs on each alike; medians of the rounds.
+    const variants = { step };
+    if (name === 'classifier') variants.nativeMaxPoolGrad = () => withNative('MaxPoolGrad', step);
+    const ms = { forward: [], ...Object.fromEntries(Object.keys(variants).map((k) => [k, []])) };
+    for (let round = -2; round < 9; round++) {
+      const t = (fn) => { const t0 = performance.now(); const r = fn(); (Array.isArray(r) ? r : [r]).forEach((v) => v.dataSync()); tf.dispose(r); return performance.now() - t0; };
+      const f = t(forward);
+      const v = Object.fromEntries(Object.entries(variants).map(([k, fn]) => [k, t(fn)]));
+      if (round < 0) continue; // warm-up rounds
+      ms.forward.push(f);
+      for (const k of Object.keys(v)) ms[k].push(v[k]);
+    }
+    const med = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+    const fwd = med(ms.forward), st = med(ms.step);
+    res.models[name] = { forwardMs: fwd, trainStepMs: st, stepOverForward: st / fwd, trainImagesPerSecond: 64000 / st, stepOverForwardPerRound: ms.step.map((s, i) => s / ms.forward[i]) };
+    if (variants.nativeMaxPoolGrad) {
+      const nst = med(ms.nativeMaxPoolGrad);
+      res.models["classifier with wasm's own MaxPoolGrad"] = { forwardMs: fwd, trainStepMs: nst, stepOverForward: nst / fwd, trainImagesPerSecond: 64000 / nst, stepOverForwardPerRound: ms.nativeMaxPoolGrad.map((s, i) => s / ms.forward[i]) };
     }
   }
   res.maxPoolGradient = [];
