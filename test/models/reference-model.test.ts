@@ -82,6 +82,40 @@ describe('the committed reference models', () => {
   });
 });
 
+describe('the committed candidate models (v2, v3: guided and unguided, varied scenes; not shipped)', () => {
+  it.each(['reference-v2', 'reference-v3'])('models/%s: the files recorded, and small', async (folder) => {
+    const dir = path.join(ROOT, 'models', folder);
+    const rec = JSON.parse(await fs.readFile(path.join(dir, 'reference-metrics.json'), 'utf8')) as Metrics;
+    expect(Object.keys(rec.files).sort()).toEqual([
+      'classifier-unguided/model.json', 'classifier-unguided/weights.bin', 'classifier/model.json', 'classifier/weights.bin', 'segmenter/model.json', 'segmenter/weights.bin',
+    ]);
+    let total = 0;
+    for (const [f, hash] of Object.entries(rec.files)) {
+      const b = await fs.readFile(path.join(dir, f));
+      total += b.length;
+      expect(createHash('sha256').update(b).digest('hex')).toBe(hash);
+    }
+    expect(total).toBeLessThan(5 * 1024 * 1024);
+  });
+
+  it('v3 classifiers reach their recorded accuracy and attention mass on the shifted slice', async () => {
+    const dir = path.join(ROOT, 'models/reference-v3');
+    const rec = JSON.parse(await fs.readFile(path.join(dir, 'reference-metrics.json'), 'utf8')) as Metrics & { classifiers: Record<string, Record<string, { accuracy: number; attentionMass: number }>> };
+    const sl = rec.slices.shifted!;
+    const set = generateScenes(loadFashionMnist(), sl.seed, sl.split, sl.count, 0, sl.generator);
+    for (const c of ['classifier', 'classifier-unguided']) {
+      const model = await tf.loadLayersModel(objectStoreIO(new FsObjectStore(dir), `${c}/model.json`));
+      const got = classifierStats(model, set), want = rec.classifiers[c]!.shifted!;
+      expect(got.accuracy).toBeGreaterThanOrEqual(want.accuracy - 1 / sl.count);
+      expect(got.accuracy).toBeLessThanOrEqual(want.accuracy + 1 / sl.count);
+      expect(got.attentionMass).toBeCloseTo(want.attentionMass, 2);
+      model.dispose();
+    }
+    // Guidance (λ = 2) put more of the attention on the object than the same training without it.
+    expect(rec.classifiers.classifier!.shifted!.attentionMass).toBeGreaterThan(rec.classifiers['classifier-unguided']!.shifted!.attentionMass);
+  });
+});
+
 describe('the scene generator', () => {
   it('reproduces the committed sample dataset pixel for pixel', async () => {
     const bank = loadFashionMnist();
