@@ -25,6 +25,17 @@ type Metrics = {
 };
 let recorded: Metrics;
 
+/** Each file in `files` (path under `dir` → sha256) has its recorded hash, and together they stay under 5 MiB. */
+async function expectRecordedFiles(dir: string, files: Record<string, string>): Promise<void> {
+  let total = 0;
+  for (const [f, hash] of Object.entries(files)) {
+    const b = await fs.readFile(path.join(dir, f));
+    total += b.length;
+    expect(createHash('sha256').update(b).digest('hex')).toBe(hash);
+  }
+  expect(total).toBeLessThan(5 * 1024 * 1024);
+}
+
 beforeAll(async () => {
   await initBackend('wasm');
   recorded = JSON.parse(await fs.readFile(path.join(DIR, 'reference-metrics.json'), 'utf8'));
@@ -32,13 +43,7 @@ beforeAll(async () => {
 
 describe('the committed reference models', () => {
   it('are the files recorded, and small', async () => {
-    let total = 0;
-    for (const [f, hash] of Object.entries(recorded.files)) {
-      const b = await fs.readFile(path.join(DIR, f));
-      total += b.length;
-      expect(createHash('sha256').update(b).digest('hex')).toBe(hash);
-    }
-    expect(total).toBeLessThan(5 * 1024 * 1024);
+    await expectRecordedFiles(DIR, recorded.files);
   });
 
   it('reach the recorded accuracy and mask IoU on the fixed test slice', async () => {
@@ -89,13 +94,7 @@ describe('the committed candidate models (v2, v3: guided and unguided, varied sc
     expect(Object.keys(rec.files).sort()).toEqual([
       'classifier-unguided/model.json', 'classifier-unguided/weights.bin', 'classifier/model.json', 'classifier/weights.bin', 'segmenter/model.json', 'segmenter/weights.bin',
     ]);
-    let total = 0;
-    for (const [f, hash] of Object.entries(rec.files)) {
-      const b = await fs.readFile(path.join(dir, f));
-      total += b.length;
-      expect(createHash('sha256').update(b).digest('hex')).toBe(hash);
-    }
-    expect(total).toBeLessThan(5 * 1024 * 1024);
+    await expectRecordedFiles(dir, rec.files);
   });
 
   it('v3 classifiers reach their recorded accuracy and attention mass on the shifted slice', async () => {

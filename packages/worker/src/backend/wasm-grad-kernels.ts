@@ -211,6 +211,16 @@ export function nativeWasmKernel(name: 'MaxPoolGrad' | 'Conv2DBackpropInput'): t
   return replaced.get(name);
 }
 
+/** Registers `config` in place of the wasm backend's own kernel of that name, kept in `replaced`. */
+function replaceKernel(config: tf.KernelConfig): void {
+  const native = tf.getKernel(config.kernelName, 'wasm');
+  if (native) {
+    replaced.set(config.kernelName, native);
+    tf.unregisterKernel(config.kernelName, 'wasm');
+  }
+  tf.registerKernel(config);
+}
+
 /** Registers the kernels above for the wasm backend. Idempotent. */
 export function registerWasmGradKernels(): void {
   if (registered) return;
@@ -233,12 +243,7 @@ export function registerWasmGradKernels(): void {
       },
     });
   }
-  const nativePool = tf.getKernel('MaxPoolGrad', 'wasm');
-  if (nativePool) {
-    replaced.set('MaxPoolGrad', nativePool);
-    tf.unregisterKernel('MaxPoolGrad', 'wasm');
-  }
-  tf.registerKernel({
+  replaceKernel({
     kernelName: 'MaxPoolGrad',
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
@@ -254,9 +259,7 @@ export function registerWasmGradKernels(): void {
     },
   });
   if (original) {
-    replaced.set('Conv2DBackpropInput', original);
-    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-    tf.registerKernel({
+    replaceKernel({
       kernelName: 'Conv2DBackpropInput',
       backendName: 'wasm',
       setupFunc: original.setupFunc,
