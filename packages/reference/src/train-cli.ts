@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       slices[name] = { seed: 'overmap-reference-v1', generator: gen, split, count: 500, iou: segmenterIoU(model, generateScenes(bank, 'overmap-reference-v1', split, 500, 0, gen)) };
     }
     log('segmenter slices', slices);
-    await writeLog('segmenter', 'segmenter', { initFrom: process.env.SEG_INIT_FROM ?? null, trainScenes: n, epochs, bestEpoch, valIoU: segmenterIoU(model, val), slices, sha256: hash });
+    await writeLog('segmenter', 'segmenter', { initFrom: process.env.SEG_INIT_FROM ?? null, trainScenes: n, learningRate: Number(env('SEG_LR', '2e-3')), epochs, bestEpoch, valIoU: segmenterIoU(model, val), slices, sha256: hash });
   }
   log('done', { out });
 }
