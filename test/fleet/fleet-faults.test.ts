@@ -103,14 +103,8 @@ describe('SIGTERM', () => {
       await close();
     }
   });
-});
 
-describe('SIGTERM during a group of batches', () => {
-  let redis: RedisServer;
-  beforeAll(async () => { redis = await spawnRedis(); });
-  afterAll(() => redis.stop());
-
-  it('finishes the batch in hand, hands the rest of the group back (waiting, no attempt spent), and the next worker scores only what is left', async () => {
+  it('during a group of batches: finishes the batch in hand, hands the rest of the group back (waiting, no attempt spent), and the next worker scores only what is left', async () => {
     const out = path.join(dir, 'term-group-out');
     // One job for the whole dataset: 12 batches of 8, no single-batch head.
     const env = cliEnv(redis.url, 'termgroup', { OVERMAP_JOB_IMAGES: '96', OVERMAP_UNGROUPED_BATCHES: '0' });

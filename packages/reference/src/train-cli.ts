@@ -20,9 +20,9 @@ import { parseArgs } from 'node:util';
 import seedrandom from 'seedrandom';
 import { FsObjectStore } from '@overmap/shared';
 import { initBackend, objectStoreIO, tf } from '@overmap/worker';
-import {
-  type SceneGenerator, buildCbamClassifier, buildSegmenter, classifierStats, generateScenes, saveModel, segmenterIoU, trainModel,
-} from './train';
+import { buildCbamClassifier, buildSegmenter, saveModel, trainModel } from './train';
+import { type SceneGenerator, generateScenes } from './scene-sets';
+import { classifierStats, segmenterIoU } from './model-metrics';
 import { loadFashionMnist } from './fashion-scenes';
 
 const env = (k: string, d: string) => process.env[k] ?? d;

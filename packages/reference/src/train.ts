@@ -1,67 +1,17 @@
 /**
  * Trains the reference models on generated cluttered Fashion-MNIST scenes: the CBAM
  * classifier on labels with a known fraction flipped (the misleading annotations Over-MAP
- * is meant to weed out), and the segmenter on the ground-truth masks.
+ * is meant to weed out), and the segmenter on the ground-truth masks. The scene sets are in
+ * scene-sets.ts, the guided-attention loss in guided-attention.ts, the measures in model-metrics.ts.
  */
 import { createHash } from 'node:crypto';
 import { FsObjectStore } from '@overmap/shared';
 import { tf } from '@overmap/worker';
 import { objectStoreIO } from '@overmap/worker';
-import { ATTENTION_LAYER, buildCbamClassifier, buildSegmenter } from './architectures';
-import { type ItemBank, type Split, SCENE_SIZE, makeScene, noisyLabel } from './fashion-scenes';
-import { type VariedSplit, makeVariedScene } from './varied-scenes';
-
-/** `classic`: `makeScene` (the first reference model's scenes); `varied`: `makeVariedScene`. */
-export type SceneGenerator = 'classic' | 'varied';
-
-export interface SceneSet {
-  images: Uint8Array; // n*64*64*3
-  masks: Uint8Array; // n*64*64
-  labels: Int32Array; // training labels (noisy for train)
-  trueLabels: Int32Array;
-  flipped: Uint8Array;
-  n: number;
-}
-
-const PX = SCENE_SIZE * SCENE_SIZE;
-
-export function generateScenes(
-  bank: ItemBank, seed: string, split: Split | VariedSplit, n: number, noise = 0, generator: SceneGenerator = 'classic', skip?: [number, number],
-): SceneSet {
-  if (generator === 'classic' && split === 'shifted') throw new Error('generateScenes: the shifted split belongs to the varied generator');
-  // Scene indices [0, n) without [skip[0], skip[1]) (a fold model never sees the half it scores).
-  const indices = Array.from({ length: n }, (_, i) => i).filter((i) => !skip || i < skip[0] || i >= skip[1]);
-  const m = indices.length;
-  const set: SceneSet = {
-    images: new Uint8Array(m * PX * 3), masks: new Uint8Array(m * PX), labels: new Int32Array(m),
-    trueLabels: new Int32Array(m), flipped: new Uint8Array(m), n: m,
-  };
-  indices.forEach((i, j) => {
-    const s = generator === 'varied' ? makeVariedScene(bank, { seed, split }, i) : makeScene(bank, { seed, split: split as Split }, i);
-    set.images.set(s.image, j * PX * 3);
-    set.masks.set(s.mask, j * PX);
-    set.trueLabels[j] = s.label;
-    const l = noise > 0 ? noisyLabel(seed, i, s.label, noise) : { label: s.label, flipped: false };
-    set.labels[j] = l.label;
-    set.flipped[j] = l.flipped ? 1 : 0;
-  });
-  return set;
-}
-
-export function batchImages(set: SceneSet, idx: number[]): tf.Tensor4D {
-  const buf = new Float32Array(idx.length * PX * 3);
-  idx.forEach((j, b) => {
-    const src = set.images.subarray(j * PX * 3, (j + 1) * PX * 3);
-    for (let k = 0; k < src.length; k++) buf[b * PX * 3 + k] = src[k]! / 255;
-  });
-  return tf.tensor4d(buf, [idx.length, SCENE_SIZE, SCENE_SIZE, 3]);
-}
-
-export function batchMasks(set: SceneSet, idx: number[]): tf.Tensor4D {
-  const buf = new Float32Array(idx.length * PX);
-  idx.forEach((j, b) => buf.set(set.masks.subarray(j * PX, (j + 1) * PX), b * PX));
-  return tf.tensor4d(buf, [idx.length, SCENE_SIZE, SCENE_SIZE, 1]);
-}
+import { buildCbamClassifier, buildSegmenter } from './architectures';
+import { type SceneSet, batchImages, batchMasks } from './scene-sets';
+import { classifierLoss, withAttentionOutput } from './guided-attention';
+import { classifierStats, segmenterIoU } from './model-metrics';
 
 function shuffled(n: number, rng: () => number): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
@@ -120,103 +70,6 @@ export function warmedUp(rate: number, step: number, warmupSteps: number): numbe
 export function cosineLearningRate(epoch: number, epochs: number, peak: number, final: number): number {
   if (epochs <= 1) return peak;
   return final + 0.5 * (peak - final) * (1 + Math.cos((Math.PI * (epoch - 1)) / (epochs - 1)));
-}
-
-/**
- * The guided-attention loss: binary cross-entropy between the spatial attention map
- * ([B, h, w, 1], a sigmoid) and the object mask ([B, H, W, 1], 0/1) average-pooled to h x w
- * (the fraction of each attention cell that lies on the object), averaged over cells.
- */
-export function attentionGuidanceLoss(attention: tf.Tensor, masks: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const target = poolMasks(masks, attention.shape[1]!);
-    const a = attention.clipByValue(1e-6, 1 - 1e-6);
-    return target.mul(a.log()).add(tf.scalar(1).sub(target).mul(tf.scalar(1).sub(a).log())).mean().neg() as tf.Scalar;
-  });
-}
-
-/** The masks [B, H, W, 1] average-pooled to [B, side, side, 1]. */
-export function poolMasks(masks: tf.Tensor, side: number): tf.Tensor4D {
-  const f = masks.shape[1]! / side;
-  if (!Number.isInteger(f) || f < 1) throw new Error(`poolMasks: mask side ${masks.shape[1]} is not a multiple of the attention side ${side}`);
-  return (f === 1 ? masks.clone() : tf.avgPool(masks as tf.Tensor4D, f, f, 'valid')) as tf.Tensor4D;
-}
-
-/** The classifier with a second output: its spatial attention map (same layers, same weights). */
-export function withAttentionOutput(model: tf.LayersModel): tf.LayersModel {
-  return tf.model({ inputs: model.inputs, outputs: [model.outputs[0]!, model.getLayer(ATTENTION_LAYER).output as tf.SymbolicTensor] });
-}
-
-/**
- * The classifier's training loss on a batch: softmax cross-entropy, plus λ·`attentionGuidanceLoss`
- * when `guidance` λ > 0 (then `training` must be the model `withAttentionOutput`; `masks` the batch's
- * object masks). With λ = 0 this is exactly the unguided loss. Returns the total and, guided, the
- * guidance term.
- */
-export function classifierLoss(
-  model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, guidance = 0, training?: tf.LayersModel, masks?: tf.Tensor,
-): { total: tf.Scalar; guidance?: tf.Scalar } {
-  if (!(guidance > 0)) return { total: tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar };
-  if (!training || !masks) throw new Error('classifierLoss: guidance needs the model with its attention output and the masks');
-  const [logits, attention] = training.apply(x, { training: true }) as tf.Tensor[];
-  const g = attentionGuidanceLoss(attention!, masks);
-  return { total: tf.losses.softmaxCrossEntropy(y, logits!).add(g.mul(guidance)) as tf.Scalar, guidance: g };
-}
-
-/**
- * Accuracy (true labels) and where the spatial attention lies: `attentionMass`, the mean over
- * scenes of the attention's mass inside the object mask (Σ a·m / Σ a at the attention's
- * resolution, m the mask's pooled fraction: the same as the upsampled map's mass inside the
- * full-resolution mask), beside `maskFraction`, the mean share of the image the mask covers
- * (what a uniform attention would get).
- */
-export function classifierStats(model: tf.LayersModel, set: SceneSet, batchSize = 250): { accuracy: number; attentionMass: number; maskFraction: number } {
-  const both = withAttentionOutput(model);
-  let correct = 0, mass = 0, frac = 0;
-  for (let i = 0; i < set.n; i += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
-    const [pred, m, f] = tf.tidy(() => {
-      const [logits, att] = both.predict(batchImages(set, idx)) as tf.Tensor[];
-      const masks = batchMasks(set, idx);
-      const pooled = poolMasks(masks, att!.shape[1]!);
-      const inside = att!.mul(pooled).sum([1, 2, 3]).div(att!.sum([1, 2, 3]).maximum(1e-9));
-      return [logits!.argMax(-1).dataSync(), inside.dataSync(), masks.mean([1, 2, 3]).dataSync()];
-    });
-    idx.forEach((j, b) => {
-      if (pred[b] === set.trueLabels[j]) correct++;
-      mass += m[b]!;
-      frac += f[b]!;
-    });
-  }
-  return { accuracy: correct / set.n, attentionMass: mass / set.n, maskFraction: frac / set.n };
-}
-
-/** Mean accuracy against the true labels (classifier) on a scene set. */
-export function classifierAccuracy(model: tf.LayersModel, set: SceneSet, batchSize = 256): number {
-  let correct = 0;
-  for (let i = 0; i < set.n; i += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
-    const pred = tf.tidy(() => (model.predict(batchImages(set, idx)) as tf.Tensor).argMax(-1).dataSync());
-    idx.forEach((j, b) => { if (pred[b] === set.trueLabels[j]) correct++; });
-  }
-  return correct / set.n;
-}
-
-/** Mean IoU of the segmenter's mask (p > 0.5) against the ground truth. */
-export function segmenterIoU(model: tf.LayersModel, set: SceneSet, batchSize = 256): number {
-  let total = 0;
-  for (let i = 0; i < set.n; i += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
-    const ious = tf.tidy(() => {
-      const p = (model.predict(batchImages(set, idx)) as tf.Tensor).greater(0.5).toFloat();
-      const m = batchMasks(set, idx);
-      const inter = p.mul(m).sum([1, 2, 3]);
-      const union = p.add(m).sub(p.mul(m)).sum([1, 2, 3]);
-      return inter.div(union.maximum(1)).dataSync();
-    });
-    ious.forEach((v) => { total += v; });
-  }
-  return total / set.n;
 }
 
 /**

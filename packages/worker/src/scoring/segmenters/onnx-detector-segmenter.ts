@@ -6,14 +6,14 @@
  * are normalised corners, `boxFormat` says their order.
  */
 import { ModelSpecError } from '@overmap/shared';
-import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
+import { type OrtModule, type OrtSession, createSession } from '../../backend/onnx-runtime';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
-import { fixedImageInput, readOnnxGraph } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
 import type { HostOutputs } from '../forward/classifier-forward';
 import type { ScoreInput } from '../scorer';
 import { boxMasks } from './box-masks';
 import { detectorBoxes } from './detector-segmenter';
+import { readOnnxImageModel } from './onnx-image-model';
 import type { Segmenter } from './segmenter';
 
 type Spec = Extract<ModelSpec['segmenter'], { type: 'detector' }>;
@@ -33,11 +33,7 @@ export class OnnxDetectorSegmenter implements Segmenter {
   ) {}
 
   static async load(loaded: LoadedSpec, spec: Spec): Promise<OnnxDetectorSegmenter> {
-    const ort = requireOnnxRuntime(`the detector ${spec.model}`);
-    const bytes = await loaded.store.get(spec.model);
-    const graph = readOnnxGraph(bytes, spec.model, loaded.uri);
-    const where = `the ONNX detector ${spec.model} (${loaded.uri})`;
-    const input = fixedImageInput(graph, spec.layout, where);
+    const { ort, bytes, graph, where, input } = await readOnnxImageModel(loaded, spec.model, spec.layout, 'detector');
     const names = graph.outputs.map((o) => o.name);
     const pick = (index: number, field: string) => {
       const o = graph.outputs[index];

@@ -3,12 +3,13 @@
  * before the scorer's tidy scope; its probability map is binarised as the Layers one is.
  */
 import { ModelSpecError } from '@overmap/shared';
-import { type OrtModule, type OrtSession, createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
+import { type OrtModule, type OrtSession, createSession } from '../../backend/onnx-runtime';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
-import { fixedImageInput, outputOrError, readOnnxGraph } from '../../model/onnx-graph';
+import { outputOrError } from '../../model/onnx-graph';
 import { onnxImageBatch } from '../../model/onnx-input';
 import type { HostOutputs } from '../forward/classifier-forward';
 import type { ScoreInput } from '../scorer';
+import { readOnnxImageModel } from './onnx-image-model';
 import type { Segmenter } from './segmenter';
 
 type Spec = Extract<ModelSpec['segmenter'], { type: 'model' }>;
@@ -24,11 +25,7 @@ export class OnnxModelSegmenter implements Segmenter {
   ) {}
 
   static async load(loaded: LoadedSpec, spec: Spec): Promise<OnnxModelSegmenter> {
-    const ort = requireOnnxRuntime(`the segmenter ${spec.model}`);
-    const bytes = await loaded.store.get(spec.model);
-    const graph = readOnnxGraph(bytes, spec.model, loaded.uri);
-    const where = `the ONNX segmenter ${spec.model} (${loaded.uri})`;
-    const input = fixedImageInput(graph, spec.layout, where);
+    const { ort, bytes, graph, where, input } = await readOnnxImageModel(loaded, spec.model, spec.layout, 'segmenter');
     const nchw = spec.layout === 'nchw';
     const out = outputOrError(graph, spec.maskOutput ?? graph.outputs[0]?.name ?? '', 'mask (segmenter.maskOutput)', loaded.uri);
     const ch = out.shape ? (nchw ? out.shape[1] : out.shape[3]) : 1;
