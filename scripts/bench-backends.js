@@ -25,7 +25,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
 /** A child: load what the task names, warm up, say ready, on 'go' run for SECONDS, report images and seconds. */
 async function child(task) {
-  const W = require('@overmap/worker');
+  const W = require('@overmap/engine');
   const { tf } = W;
   await W.initBackend(task.backend);
   const px = task.size * task.size * 3;
@@ -46,7 +46,7 @@ async function child(task) {
     step = () => session.run({ [session.inputNames[0]]: x }, fetches);
   } else {
     const loaded = await W.loadSpec(task.spec);
-    const { buildClassifierGraph, loadClassifier } = require('@overmap/worker/testing');
+    const { buildClassifierGraph, loadClassifier } = require('@overmap/engine/testing');
     const graph = buildClassifierGraph(await loadClassifier(loaded), loaded.spec.gradcamLayer, loaded.spec.attentionLayers, loaded.spec.classes.length);
     const x = tf.randomUniform([task.batch, task.size, task.size, 3]);
     step = async () => { const o = graph.features.predict(x); (Array.isArray(o) ? o : [o]).forEach((t) => t.dataSync()); tf.dispose(o); };
@@ -93,10 +93,10 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const r3 = (v) => Math.round(v * 1000) / 1000;
 
 async function main() {
-  const W = require('@overmap/worker');
+  const W = require('@overmap/engine');
   await W.initBackend('wasm');
   const { layersToOnnx, saveModel } = require('@overmap/reference');
-  const { loadClassifier } = require('@overmap/worker/testing');
+  const { loadClassifier } = require('@overmap/engine/testing');
   const { flopsOf, resnet50 } = require('./lib/bench-models');
   const { matmulPeak } = require('./probe-fp32-peak');
   const cores = os.availableParallelism();

@@ -19,7 +19,7 @@ const { Queue, Worker } = require('bullmq');
 const { Redis } = require('ioredis');
 const shared = require('@overmap/shared');
 const { enqueueDataset } = require('@overmap/producer');
-const W = require('@overmap/worker');
+const W = require('@overmap/engine');
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
@@ -68,7 +68,7 @@ async function benchOverhead(redis, dataDir, images, backend) {
   const config = shared.loadConfig({ ...process.env, REDIS_URL: url });
   // The worker in this process: wall seconds and this process's CPU seconds (libvips' decode
   // threads and ONNX Runtime's included), from the first job to the manifest.
-  const measure = async (label, factory) => {
+  const measure = async (label, factory, decode) => {
     const prefix = `bench${label}${Date.now().toString(36)}`;
     const resDir = path.join(tmp, `res-${label}`);
     await enqueueDataset({
@@ -78,7 +78,7 @@ async function benchOverhead(redis, dataDir, images, backend) {
     const scorer = await factory();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const w = await W.startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: backend }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: async () => scorer, exitWhenIdle: true, idleSeconds: 1 });
+    const w = await require('@overmap/worker').startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: backend }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: async () => scorer, decode, exitWhenIdle: true, idleSeconds: 1 });
     while (!fs.existsSync(path.join(resDir, 'manifest.json'))) await new Promise((r) => setTimeout(r, 20));
     const s = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
@@ -87,7 +87,7 @@ async function benchOverhead(redis, dataDir, images, backend) {
   };
   // Scoring alone, in-process, on the same decoded scenes in the worker's micro-batches (model loaded and warmed first).
   const scorer = await W.OverMapScorer.load(spec);
-  const { decodeImage } = require('../packages/worker/dist/images/decode-image');
+  const { decodeImage } = W;
   const files = fs.readdirSync(dataDir).flatMap((d) => fs.readdirSync(path.join(dataDir, d)).map((f) => path.join(dataDir, d, f)));
   const inputs = [];
   for (const f of files.slice(0, images)) inputs.push({ rgb: (await decodeImage(fs.readFileSync(f), { size: scorer.inputSize, maxInputPixels: 1e8, maxBytes: 1e8 })).rgb, label: 0 });
@@ -99,14 +99,10 @@ async function benchOverhead(redis, dataDir, images, backend) {
   const tScore = (performance.now() - t0) / 1000;
   const cScore = process.cpuUsage(c0);
   const cpuScore = (cScore.user + cScore.system) / 1e6;
-  const noop = await measure('noop', async () => new (require('@overmap/worker/testing').NoopScorer)(spec.spec, spec.hash));
+  const noop = await measure('noop', async () => new (require('@overmap/engine/testing').NoopScorer)(spec.spec, spec.hash));
   // The same with decoding skipped (every image a blank of the input size): what the fleet costs besides sharp.
-  const decodeModule = require('../packages/worker/dist/images/decode-image');
-  const realDecode = decodeModule.decodeImage;
   const blank = { ok: true, rgb: new Uint8Array(spec.spec.classifier.inputSize[0] * spec.spec.classifier.inputSize[1] * 3) };
-  decodeModule.decodeImage = async () => blank;
-  const noDecode = await measure('nodecode', async () => new (require('@overmap/worker/testing').NoopScorer)(spec.spec, spec.hash));
-  decodeModule.decodeImage = realDecode;
+  const noDecode = await measure('nodecode', async () => new (require('@overmap/engine/testing').NoopScorer)(spec.spec, spec.hash), async () => blank);
   // The worker disposes its scorers when it stops, so it gets this one and nothing reuses it after.
   const real = await measure('real', async () => scorer);
   out.overhead = {

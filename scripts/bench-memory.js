@@ -15,7 +15,7 @@ const sharp = require('sharp');
 const { Redis } = require('ioredis');
 const shared = require('@overmap/shared');
 const { enqueueDataset } = require('@overmap/producer');
-const W = require('@overmap/worker');
+const W = require('@overmap/engine');
 
 const files = Number(process.env.BENCH_FILES || 128);
 const targetMb = Number(process.env.BENCH_MB || 56);
@@ -49,7 +49,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'overmap-mem-'));
     });
     const rssBefore = process.memoryUsage().rss;
     const t0 = performance.now();
-    const w = await W.startWorker({ config, toolVersion: 'bench', metricsPort: null });
+    const w = await require('@overmap/worker').startWorker({ config, toolVersion: 'bench', metricsPort: null });
     while (!fs.existsSync(path.join(results, 'manifest.json'))) await new Promise((r) => setTimeout(r, 200));
     const seconds = (performance.now() - t0) / 1000;
     await w.stop('bench done');

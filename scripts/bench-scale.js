@@ -16,8 +16,8 @@ const { spawn } = require('node:child_process');
 const { Redis } = require('ioredis');
 const shared = require('@overmap/shared');
 const { enqueueDataset } = require('@overmap/producer');
-const W = require('@overmap/worker');
-const { NoopScorer } = require('@overmap/worker/testing');
+const W = require('@overmap/engine');
+const { NoopScorer } = require('@overmap/engine/testing');
 
 const n = Number(process.env.BENCH_SCALE_KEYS || 1_000_000);
 const batchSize = Number(process.env.BENCH_BATCH || 64);
@@ -58,7 +58,7 @@ const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryU
     const partsDir = path.join(results, 'parts');
     const workers = [];
     for (let i = 0; i < 2; i++) {
-      workers.push(await W.startWorker({
+      workers.push(await require('@overmap/worker').startWorker({
         config, concurrency: 2, toolVersion: 'bench', metricsPort: null, exitWhenIdle: false,
         scorerFactory: async () => new NoopScorer(spec.spec, spec.hash),
       }));

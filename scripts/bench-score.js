@@ -11,11 +11,10 @@
 'use strict';
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const sharp = require('sharp');
-const W = require('@overmap/worker');
+const W = require('@overmap/engine');
 const { tf, ModelSpecSchema } = W;
-const {
-  applyHead, buildClassifierGraph, calibrateMicroBatch, frequencyTunedSaliency, gradCam, loadClassifier, loadLayersModel, localisationScores, overlap, resizeMaps, saliencyMask,
-} = require('@overmap/worker/testing');
+const { applyHead, buildClassifierGraph, frequencyTunedSaliency, gradCam, loadClassifier, loadLayersModel, localisationScores, overlap, resizeMaps, saliencyMask } = require('@overmap/engine/testing');
+const { calibrateMicroBatch } = require('@overmap/worker/testing');
 
 function once(fn) {
   const t0 = performance.now();

@@ -8,10 +8,10 @@
  * pool of the classifier. One run, one machine: ratios, not limits.
  */
 'use strict';
-const tf = require('@overmap/worker').tf;
-const W = require('@overmap/worker');
+const tf = require('@overmap/engine').tf;
+const W = require('@overmap/engine');
 const A = require('@overmap/reference');
-const { conv2dFilterGradient, conv2dInputGradientStride1, nativeWasmKernel } = require('@overmap/worker/testing');
+const { conv2dFilterGradient, conv2dInputGradientStride1, nativeWasmKernel } = require('@overmap/engine/testing');
 
 /** Runs fn with wasm's own kernel `name` registered instead of the project's, then puts the project's back. */
 function withNative(name, fn) {

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
  * node scripts/probe-wasm-ops.js — two wasm-backend facts the gradient kernels are built around
- * (packages/worker/src/backend/wasm-grad-kernels.ts), timed on this machine:
+ * (packages/engine/src/backend/wasm-grad-kernels.ts), timed on this machine:
  *  - the argmax mask of the Max gradient: equal(x, max) against 1 − step(|x − max|), [64,16,16,64];
  *  - matMul with transposeA against a plain matMul of the same product (the filter gradient's
  *    im2col form needs Aᵀ·B with A = [N·H·W, 9·Cin]).
  * Medians of 7 interleaved rounds; one run, one machine: read the ratios.
  */
 'use strict';
-const tf = require('@overmap/worker').tf;
-const W = require('@overmap/worker');
+const tf = require('@overmap/engine').tf;
+const W = require('@overmap/engine');
 
 function rounds(fns, n = 7) {
   const once = (fn) => { const t0 = performance.now(); const o = fn(); o.dataSync(); o.dispose(); return performance.now() - t0; };

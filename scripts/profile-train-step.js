@@ -7,8 +7,8 @@
  * benchmark: `npm run bench:train` gives the step ÷ forward ratios.
  */
 'use strict';
-const tf = require('@overmap/worker').tf;
-const W = require('@overmap/worker');
+const tf = require('@overmap/engine').tf;
+const W = require('@overmap/engine');
 const A = require('@overmap/reference');
 
 (async () => {

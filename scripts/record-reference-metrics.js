@@ -15,10 +15,10 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const W = require('@overmap/worker');
-const tf = require('@overmap/worker').tf;
+const W = require('@overmap/engine');
+const tf = require('@overmap/engine').tf;
 const R = require('@overmap/reference');
-const { objectStoreIO } = require('@overmap/worker');
+const { objectStoreIO } = require('@overmap/engine');
 const { FsObjectStore } = require('@overmap/shared');
 
 const DIR = path.resolve(process.argv[2] || path.join(__dirname, '../models/reference'));

@@ -45,8 +45,8 @@ const REF = path.resolve(ROOT, process.env.EXP_MODELS || 'models/reference');
 const REF_REL = path.relative(ROOT, REF);
 const REPORT = path.resolve(ROOT, process.env.EXP_REPORT || 'EVALUATION.md');
 const PLOT_REL = REPORT === path.join(ROOT, 'EVALUATION.md') ? 'docs/evaluation-risk-coverage.png' : path.relative(ROOT, REPORT).replace(/\.md$/, '') + '-risk-coverage.png';
-const W = require('@overmap/worker');
-const { overmapScore, decisionScore, DECISION_SECONDARIES, DEFAULT_DECISION } = require('@overmap/worker/testing');
+const W = require('@overmap/engine');
+const { overmapScore, decisionScore, DECISION_SECONDARIES, DEFAULT_DECISION } = require('@overmap/engine/testing');
 const E = require('@overmap/evaluation');
 const REJECT_AT_THRESHOLD = 0.15;
 // EXP_SPEC: the MC-dropout spec in EXP_MODELS to start from (default overmap-model-mc20.json); the

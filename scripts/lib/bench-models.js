@@ -4,7 +4,7 @@
  * classes, its last block's output named last_conv for Grad-CAM).
  */
 'use strict';
-const { tf } = require('@overmap/worker');
+const { tf } = require('@overmap/engine');
 
 function flopsOf(model) {
   let f = 0;

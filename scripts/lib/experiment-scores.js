@@ -6,7 +6,7 @@
 'use strict';
 const shared = require('@overmap/shared');
 const E = require('@overmap/evaluation');
-const { decisionScore, DECISION_SECONDARIES } = require('@overmap/worker/testing');
+const { decisionScore, DECISION_SECONDARIES } = require('@overmap/engine/testing');
 
 const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
 const std = (v) => { const m = mean(v); return Math.sqrt(mean(v.map((x) => (x - m) ** 2))) || 1; };

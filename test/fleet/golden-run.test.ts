@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { BATCH_QUEUE, type ImageRecord, RunResults } from '@overmap/shared';
-import { tf } from '@overmap/worker';
+import { tf } from '@overmap/engine';
 import { saveModel } from '@overmap/reference';
 import { cliEnv, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
 import { testRedis, tmpDir, waitFor } from '../helpers/services';

@@ -10,8 +10,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { enqueueDataset, recoverRun } from '@overmap/producer';
 import { BATCH_QUEUE, RunResults, batchJobId, loadConfig, partKey, runKeys } from '@overmap/shared';
-import { type RunningWorker, initBackend, loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
-import { NoopScorer } from '@overmap/worker/testing';
+import { initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
+import { type RunningWorker, startWorker } from '@overmap/worker';
+import { NoopScorer } from '@overmap/engine/testing';
 import { expectOneRecordPerKey, makeImages, readParts } from '../helpers/fleet';
 import { testRedis, tmpDir, waitFor } from '../helpers/services';
 

@@ -3,8 +3,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
 import { type RunJson, RunResults, markBatchDone, runKeys } from '@overmap/shared';
-import { RunContexts, readSpec } from '@overmap/worker';
-import { NoopScorer, downloadSlots } from '@overmap/worker/testing';
+import { readSpec } from '@overmap/engine';
+import { RunContexts } from '@overmap/worker';
+import { NoopScorer } from '@overmap/engine/testing';
+import { downloadSlots } from '@overmap/worker/testing';
 import { makeDevModel } from '../helpers/models';
 import { testRedis, tmpDir } from '../helpers/services';
 

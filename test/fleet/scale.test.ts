@@ -9,8 +9,9 @@ import * as path from 'node:path';
 import { Redis } from 'ioredis';
 import { enqueueDataset } from '@overmap/producer';
 import { RunResults, loadConfig } from '@overmap/shared';
-import { initBackend, loadSpec, referenceSpecUri, startWorker } from '@overmap/worker';
-import { NoopScorer } from '@overmap/worker/testing';
+import { initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
+import { startWorker } from '@overmap/worker';
+import { NoopScorer } from '@overmap/engine/testing';
 import { readParquet } from '../helpers/fleet';
 import { testRedis, tmpDir, waitFor } from '../helpers/services';
 

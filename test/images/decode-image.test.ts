@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { decodeImage } from '@overmap/worker';
+import { decodeImage } from '@overmap/engine';
 
 const opts = { size: [32, 32] as [number, number], maxInputPixels: 1_000_000, maxBytes: 10_000_000 };
 const mean = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;

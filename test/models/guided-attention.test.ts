@@ -4,8 +4,8 @@
  * batch, where an unguided step from the same weights does not; and the model that is saved
  * stays the single-output inference graph the worker loads.
  */
-import { tf } from '@overmap/worker';
-import { initBackend } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { initBackend } from '@overmap/engine';
 import {
   ATTENTION_LAYER, GRADCAM_LAYER, attentionGuidanceLoss, batchImages, batchMasks, buildCbamClassifier, classifierLoss,
   cosineLearningRate, generateScenes, loadFashionMnist, poolMasks, warmedUp, withAttentionOutput,

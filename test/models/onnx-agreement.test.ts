@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ModelSpecError } from '@overmap/shared';
-import { type ImageScore, OverMapScorer, decodeImage, initBackend, loadSpec, referenceSpecUri, sessionOptions, tf } from '@overmap/worker';
+import { type ImageScore, OverMapScorer, decodeImage, initBackend, loadSpec, referenceSpecUri, sessionOptions, tf } from '@overmap/engine';
 import { onnx } from 'onnx-proto';
 import { CLASS_NAMES, buildCbamClassifier, exportSpecToOnnx, layersToOnnx } from '@overmap/reference';
 import { ROOT, tmpDir } from '../helpers/services';

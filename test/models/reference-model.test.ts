@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { tf } from '@overmap/worker';
-import { OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
 import { FsObjectStore } from '@overmap/shared';
-import { objectStoreIO } from '@overmap/worker';
+import { objectStoreIO } from '@overmap/engine';
 import { classifierAccuracy, classifierStats, generateScenes, segmenterIoU } from '@overmap/reference';
 import sharp from 'sharp';
 import { CLASS_FOLDERS, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '@overmap/reference';

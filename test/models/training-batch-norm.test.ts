@@ -3,8 +3,8 @@
  * the same weights and inputs: outputs, gradients for x, γ and β, the moving statistics, the
  * inference path, and the saved model's layer class.
  */
-import { tf } from '@overmap/worker';
-import { initBackend } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { initBackend } from '@overmap/engine';
 import { TrainingBatchNorm } from '@overmap/reference';
 
 beforeAll(async () => { await initBackend('wasm'); });

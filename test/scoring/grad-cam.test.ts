@@ -1,7 +1,7 @@
-import { tf } from '@overmap/worker';
-import { initBackend } from '@overmap/worker';
-import { applyHead, buildClassifierGraph } from '@overmap/worker/testing';
-import { gradCam } from '@overmap/worker/testing';
+import { tf } from '@overmap/engine';
+import { initBackend } from '@overmap/engine';
+import { applyHead, buildClassifierGraph } from '@overmap/engine/testing';
+import { gradCam } from '@overmap/engine/testing';
 
 beforeAll(async () => { await initBackend('wasm'); });
 

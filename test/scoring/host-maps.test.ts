@@ -3,10 +3,8 @@
  * tf.grad they replace, on random inputs: the ONNX path computes in JS what the Layers path
  * computes in TF.js, and the two must give the same maps.
  */
-import { initBackend, tf } from '@overmap/worker';
-import {
-  attentionMap, denseGradCam, denseScores, gradCam, normalizeMax, normalizeMaxHost, poolActivations, resizeBilinear, resizeMaps, softmaxRows, topKRows,
-} from '@overmap/worker/testing';
+import { initBackend, tf } from '@overmap/engine';
+import { attentionMap, denseGradCam, denseScores, gradCam, normalizeMax, normalizeMaxHost, poolActivations, resizeBilinear, resizeMaps, softmaxRows, topKRows } from '@overmap/engine/testing';
 import seedrandom from 'seedrandom';
 
 beforeAll(async () => { await initBackend('wasm'); });

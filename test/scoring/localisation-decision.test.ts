@@ -1,5 +1,5 @@
-import { DEFAULT_DECISION, decisionScore, localisation, localisationScores, sirc } from '@overmap/worker/testing';
-import { ModelSpecSchema } from '@overmap/worker';
+import { DEFAULT_DECISION, decisionScore, localisation, localisationScores, sirc } from '@overmap/engine/testing';
+import { ModelSpecSchema } from '@overmap/engine';
 
 // 4x4 images, flattened row by row. Mask = left half (8 pixels).
 const mask = [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0];

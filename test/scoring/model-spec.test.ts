@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ModelSpecError } from '@overmap/shared';
-import { OverMapScorer, initBackend, loadSpec } from '@overmap/worker';
+import { OverMapScorer, initBackend, loadSpec } from '@overmap/engine';
 import { makeDevModel } from '../helpers/models';
 import { tmpDir } from '../helpers/services';
 

@@ -1,6 +1,6 @@
-import { initBackend } from '@overmap/worker';
-import { combine, overlap, overmapScore } from '@overmap/worker/testing';
-import { otsuThreshold } from '@overmap/worker/testing';
+import { initBackend } from '@overmap/engine';
+import { combine, overlap, overmapScore } from '@overmap/engine/testing';
+import { otsuThreshold } from '@overmap/engine/testing';
 
 beforeAll(async () => { await initBackend('wasm'); });
 

@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { tf } from '@overmap/worker';
-import { type ImageScore, OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { type ImageScore, OverMapScorer, initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
 import { ModelSpecError } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
 import { layersToOnnx, saveModel } from '@overmap/reference';
 import { tmpDir } from '../helpers/services';
-import { type Decision, decisionScore, localisationScores } from '@overmap/worker/testing';
+import { type Decision, decisionScore, localisationScores } from '@overmap/engine/testing';
 
 let dir: string;
 let scorer: OverMapScorer;

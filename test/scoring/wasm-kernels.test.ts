@@ -1,5 +1,5 @@
-import { tf } from '@overmap/worker';
-import { initBackend } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { initBackend } from '@overmap/engine';
 
 /** Gradients of conv2d on wasm (our Conv2DBackpropFilter/Input kernels) against the cpu backend. */
 async function grads(backend: 'cpu' | 'wasm', xs: number[], fs: number[], stride: number, pad: 'same' | 'valid') {

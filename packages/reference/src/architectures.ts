@@ -2,8 +2,8 @@
  * The reference models: a small CBAM classifier and an encoder-decoder segmenter for
  * 64x64 RGB scenes. Layer names are what the model spec points to.
  */
-import { tf } from '@overmap/worker';
-import { ChannelPool } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { ChannelPool } from '@overmap/engine';
 import { TrainingBatchNorm } from './training-batch-norm';
 
 export const REFERENCE_INPUT = 64;

@@ -7,7 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, loadSpec, referenceSpecUri } from '@overmap/worker';
+import { initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
 import { exportSpecToOnnx } from './export-onnx';
 
 async function main(): Promise<void> {

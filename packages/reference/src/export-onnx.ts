@@ -4,7 +4,7 @@
  * rewritten to point at them. Pure: `npm run export:onnx` writes the result, the agreement
  * test compares it with the committed files.
  */
-import { type LoadedSpec, loadLayersModel } from '@overmap/worker';
+import { type LoadedSpec, loadLayersModel } from '@overmap/engine';
 import { layersToOnnx } from './to-onnx';
 
 export interface OnnxExport {

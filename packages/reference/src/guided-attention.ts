@@ -2,7 +2,7 @@
  * Guided attention (issue #11, the paper's "guided attention context"): the classifier's spatial
  * attention trained against the object mask, beside the cross-entropy.
  */
-import { tf } from '@overmap/worker';
+import { tf } from '@overmap/engine';
 import { ATTENTION_LAYER } from './architectures';
 
 /**

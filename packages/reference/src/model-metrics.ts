@@ -2,7 +2,7 @@
  * What the reference models reach on a scene set: classifier accuracy and where its attention lies,
  * segmenter mask IoU (training's validation, the training log's slices, the committed-model test).
  */
-import { tf } from '@overmap/worker';
+import { tf } from '@overmap/engine';
 import { type SceneSet, batchImages, batchMasks } from './scene-sets';
 import { poolMasks, withAttentionOutput } from './guided-attention';
 

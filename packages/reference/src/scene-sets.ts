@@ -2,7 +2,7 @@
  * Scene sets for training and measuring the reference models: generated scenes (either
  * generator) with their labels, seeded label flips and object masks, and their batches as tensors.
  */
-import { tf } from '@overmap/worker';
+import { tf } from '@overmap/engine';
 import { type ItemBank, type Split, SCENE_SIZE, makeScene, noisyLabel } from './fashion-scenes';
 import { type VariedSplit, makeVariedScene } from './varied-scenes';
 

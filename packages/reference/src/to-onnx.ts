@@ -10,7 +10,7 @@
  * (the Grad-CAM layer's activations, the attention maps), each named as its layer.
  */
 import { onnx } from 'onnx-proto';
-import { tf } from '@overmap/worker';
+import { tf } from '@overmap/engine';
 
 type Inbound = [string, number, number, unknown];
 interface LayerConfig { name: string; class_name: string; config: Record<string, unknown>; inbound_nodes: Inbound[][] }

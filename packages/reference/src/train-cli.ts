@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import seedrandom from 'seedrandom';
 import { FsObjectStore } from '@overmap/shared';
-import { initBackend, objectStoreIO, tf } from '@overmap/worker';
+import { initBackend, objectStoreIO, tf } from '@overmap/engine';
 import { buildCbamClassifier, buildSegmenter, saveModel, trainModel } from './train';
 import { type SceneGenerator, generateScenes } from './scene-sets';
 import { classifierStats, segmenterIoU } from './model-metrics';

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { FsObjectStore } from '@overmap/shared';
-import { tf } from '@overmap/worker';
-import { objectStoreIO } from '@overmap/worker';
+import { tf } from '@overmap/engine';
+import { objectStoreIO } from '@overmap/engine';
 import { buildCbamClassifier, buildSegmenter } from './architectures';
 import { type SceneSet, batchImages, batchMasks } from './scene-sets';
 import { classifierLoss, withAttentionOutput } from './guided-attention';

@@ -13,7 +13,7 @@
  * Inference is the parent class's, and the class name stays `BatchNormalization`: a model
  * trained with this layer saves and loads as a standard TF.js Layers model.
  */
-import { tf } from '@overmap/worker';
+import { tf } from '@overmap/engine';
 
 type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
 type BatchNormLayer = ReturnType<typeof tf.layers.batchNormalization>;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { type ImageRecord, type ObjectStore, type RunJson, type RunResults, classIndexer, openStore } from '@overmap/shared';
-import { type LoadedSpec, OverMapScorer, decodeImage, initBackend, loadSpec, overlayPng } from '@overmap/worker';
+import { type LoadedSpec, OverMapScorer, decodeImage, initBackend, loadSpec, overlayPng } from '@overmap/engine';
 
 export const TILE_PX = 160;
 export const MAP_TILES = ['gradcam', 'attention', 'mask'] as const;

@@ -1,16 +1,5 @@
-export * as tf from './backend/tf';
-export { initBackend, type BackendInfo } from './backend/select-backend';
+/** The fleet: a BullMQ worker that scores batches with `@overmap/engine` and finalizes runs. */
 export { startWorker, type WorkerOptions, type RunningWorker } from './fleet/start-worker';
 export { finalizeRun } from './fleet/finalize-run';
 export { processBatch } from './fleet/process-batch';
 export { RunContexts, type ScorerFactory } from './fleet/run-context';
-export { loadSpec, readSpec, referenceSpecUri, ModelSpecSchema, type LoadedSpec, type ModelSpec, type ReadSpec } from './model/model-spec';
-export { objectStoreIO } from './model/object-store-io';
-export { loadLayersModel } from './model/load-models';
-export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
-export { ChannelPool } from './model/channel-pool-layer';
-export { OverMapScorer } from './scoring/overmap-scorer';
-export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
-export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
-export { decodeImage } from './images/decode-image';
-export { overlayPng } from './images/overlay-png';

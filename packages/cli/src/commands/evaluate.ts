@@ -18,7 +18,7 @@ import {
   outOfDistributionReport, readRecords, scorable, unknownPool,
 } from '@overmap/evaluation';
 import { RunResults } from '@overmap/shared';
-import { readSpec } from '@overmap/worker';
+import { readSpec } from '@overmap/engine';
 import { renderPlot } from './plot-svg';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}` : '–');

@@ -1,6 +1,6 @@
 /** An ImageScore plus its key and label, as the contract's record. */
 import type { ImageRecord } from '@overmap/shared';
-import type { ImageScore } from '../scoring/scorer';
+import type { ImageScore } from '@overmap/engine';
 
 export function recordFor(key: string, label: string | null, s: ImageScore, classes: readonly string[], threshold: number): ImageRecord {
   return {

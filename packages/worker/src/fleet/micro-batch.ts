@@ -2,8 +2,8 @@
  * Micro-batches: scoring holds the event loop (TF.js and ONNX Runtime run synchronously underneath), so the worker scores a batch in slices small enough
  * that the event loop (and with it BullMQ's lock renewal) runs between them.
  */
-import type { Scorer } from '../scoring/scorer';
-import { blankInput } from '../scoring/overmap-scorer';
+import type { Scorer } from '@overmap/engine';
+import { blankInput } from '@overmap/engine';
 
 /** Longest the worker may hold the event loop in one scoring call. */
 export const MAX_STALL_MS = 250;

@@ -15,9 +15,9 @@ import pLimit from 'p-limit';
 import {
   type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize, runKeys,
 } from '@overmap/shared';
-import { decodeImage } from '../images/decode-image';
-import { overlayPng } from '../images/overlay-png';
-import type { ScoreMaps } from '../scoring/scorer';
+import { decodeImage } from '@overmap/engine';
+import { overlayPng } from '@overmap/engine';
+import type { ScoreMaps } from '@overmap/engine';
 import { recordFor } from './build-record';
 import { checkJobSignature } from './job-guard';
 import type { Metrics } from './metrics';
@@ -37,6 +37,8 @@ export interface BatchDeps {
   downloads?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** true once the worker is stopping (SIGTERM): a group hands its remaining batches back */
   stopping?: () => boolean;
+  /** the image decoder; default the engine's (sharp). Benchmarks inject another to measure the fleet without it. */
+  decode?: typeof decodeImage;
 }
 
 /**
@@ -154,7 +156,7 @@ async function scoreRecords(batch: number, chunk: BatchChunk, ctx: RunContext, d
       if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
       return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
     }
-    return decodeImage(bytes, {
+    return (deps.decode ?? decodeImage)(bytes, {
       size: scorer.inputSize, segSize: scorer.segInputSize,
       maxInputPixels: deps.config.OVERMAP_MAX_INPUT_PIXELS, maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES,
     });

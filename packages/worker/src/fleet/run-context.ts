@@ -5,9 +5,9 @@
  * long-lived worker serving many models does not keep them all).
  */
 import { InputError, type ObjectStore, type RunJson, RunResults, checkAllowed, classIndexer, openStore } from '@overmap/shared';
-import { loadSpec } from '../model/model-spec';
-import { OverMapScorer } from '../scoring/overmap-scorer';
-import type { Scorer } from '../scoring/scorer';
+import { loadSpec } from '@overmap/engine';
+import { OverMapScorer } from '@overmap/engine';
+import type { Scorer } from '@overmap/engine';
 import { calibrateMicroBatch } from './micro-batch';
 
 export interface RunContext {

@@ -12,10 +12,10 @@ import pLimit from 'p-limit';
 import {
   BATCH_QUEUE, type Config, FINALIZE_QUEUE, JobName, connectRedis, logger, parseAllowedPrefixes,
 } from '@overmap/shared';
-import { initBackend } from '../backend/select-backend';
+import { initBackend } from '@overmap/engine';
 import { compactShard, finalizeRun } from './finalize-run';
 import { createMetrics, serveMetrics } from './metrics';
-import { downloadSlots, processBatch } from './process-batch';
+import { type BatchDeps, downloadSlots, processBatch } from './process-batch';
 import { RunContexts, type ScorerFactory } from './run-context';
 
 export interface WorkerOptions {
@@ -28,6 +28,8 @@ export interface WorkerOptions {
   toolVersion: string;
   /** listen for metrics (0 = pick a free port; null = none) */
   metricsPort?: number | null;
+  /** the image decoder; default the engine's (sharp) */
+  decode?: BatchDeps['decode'];
 }
 
 export interface RunningWorker {
@@ -54,7 +56,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   let stopRequested = false;
   const deps = {
     contexts, redis, finalizeQueue, config, metrics, computeLock: <T>(fn: () => Promise<T>) => lock(fn), downloads: <T>(fn: () => Promise<T>) => downloads(fn),
-    stopping: () => stopRequested,
+    stopping: () => stopRequested, decode: o.decode,
   };
 
   let accepting = true;

@@ -2,7 +2,7 @@
  * A learned segmenter in ONNX (`segmenter.type: model`, `format: onnx`), run by ONNX Runtime
  * before the scorer's tidy scope; its probability map is binarised as the Layers one is.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import { type OrtModule, type OrtSession, createSession } from '../../backend/onnx-runtime';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
 import { outputOrError } from '../../model/onnx-graph';

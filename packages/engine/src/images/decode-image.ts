@@ -5,7 +5,7 @@
  * before decoding. Every failure becomes a status, never an exception for the batch.
  */
 import sharp from 'sharp';
-import type { ImageStatus } from '@overmap/shared';
+import type { ImageStatus } from '@overmap/shared/core';
 
 export type Decoded = { ok: true; rgb: Uint8Array; segRgb?: Uint8Array } | { ok: false; status: ImageStatus; error: string };
 

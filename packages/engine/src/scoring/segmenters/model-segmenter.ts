@@ -1,5 +1,5 @@
 /** A learned segmenter (`segmenter.type: model`): a TF.js Layers model's probability map, binarised. */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import * as tf from '../../backend/tf';
 import type { ModelSpec } from '../../model/model-spec';
 import { binarize } from '../overlap';

@@ -7,7 +7,7 @@
  * head is an error that says so (docs/models.md: export the features before such a head and
  * run the classifier as a TF.js model, or make the head pool → dense).
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import type { onnx } from 'onnx-proto';
 import { type OnnxGraph, attribute } from '../../model/onnx-graph';
 

@@ -5,7 +5,7 @@
  * faster than one process with several threads; with more than one thread, spinning is off
  * so that idle threads do not take the cores other processes need.
  */
-import { ModelSpecError, configValue } from '@overmap/shared';
+import { ModelSpecError, configValue } from '@overmap/shared/core';
 import type * as Ort from 'onnxruntime-node';
 
 export type OrtModule = typeof Ort;

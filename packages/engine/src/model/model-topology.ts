@@ -5,7 +5,7 @@
  * `overmap enqueue` refuses a wrong spec at once, without TensorFlow.js; the worker checks
  * the loaded graph again (classifier-graph.ts) for what only shapes can tell.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import type { ModelSpec } from './model-spec';
 
 interface LayerJson { class_name: string; config: { name: string; units?: number; filters?: number; batch_input_shape?: (number | null)[] } }

@@ -3,7 +3,7 @@
  * node that produces a tensor, and float weights (initializers or Constant nodes). The
  * worker uses it to validate a spec against the model and to read the classifier's head.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import { onnx } from 'onnx-proto';
 
 /** A dimension: a number, or a symbolic/unknown one (the batch). */

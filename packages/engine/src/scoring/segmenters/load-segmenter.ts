@@ -1,5 +1,5 @@
 /** The segmenter factory: the spec's `segmenter` validated, its model (if any) loaded. */
-import { ModelSpecError, isAbsoluteUri, openObject } from '@overmap/shared';
+import { ModelSpecError, isAbsoluteUri, openObject } from '@overmap/shared/core';
 import { loadGraphModel, loadLayersModel } from '../../model/load-models';
 import type { LoadedSpec } from '../../model/model-spec';
 import { BoxesSegmenter, parseBoxesFile } from './boxes-segmenter';

@@ -16,7 +16,7 @@
  *             secondary) are chosen on validation by `npm run experiment` and stored in the spec.
  * A missing (null) secondary leaves the primary unchanged.
  */
-import type { Scores } from '@overmap/shared';
+import type { Scores } from '@overmap/shared/core';
 
 export const DECISION_SECONDARIES = [
   'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention',

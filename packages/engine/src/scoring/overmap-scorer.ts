@@ -9,7 +9,7 @@
  * one tidy scope) and the maps are read back. Every overlap, threshold-free measure
  * (localisation.ts) and the decision score (decision.ts) are then computed once, in JS.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import * as tf from '../backend/tf';
 import type { LoadedSpec, ModelSpec } from '../model/model-spec';
 import { baselinesOf } from './baseline-values';

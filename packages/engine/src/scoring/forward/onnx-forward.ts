@@ -6,7 +6,7 @@
  * differs from the Layers path. Validated at load: outputs present, shapes, class count,
  * input size.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import type { OrtModule, OrtSession } from '../../backend/onnx-runtime';
 import { createSession, requireOnnxRuntime } from '../../backend/onnx-runtime';
 import * as tf from '../../backend/tf';

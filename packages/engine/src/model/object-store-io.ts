@@ -4,7 +4,7 @@
  * available on the wasm backend). Format: the standard model.json + one weights file.
  */
 import * as path from 'node:path/posix';
-import type { ObjectStore } from '@overmap/shared';
+import type { ObjectStore } from '@overmap/shared/core';
 import * as tf from '../backend/tf';
 
 export function objectStoreIO(store: ObjectStore, modelJsonKey: string): tf.io.IOHandler {

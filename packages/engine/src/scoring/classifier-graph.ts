@@ -5,7 +5,7 @@
  * Grad-CAM then needs gradients through the head only, never through the convolutions
  * before it.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import * as tf from '../backend/tf';
 
 export interface ClassifierGraph {

@@ -3,7 +3,7 @@
  * `{"key", "boxes": [[x0, y0, x1, y1, score?], …]}` with coordinates in [0, 1]; boxes
  * scoring at least `minScore` are binarised into the mask.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import * as tf from '../../backend/tf';
 import { boxMasks } from './box-masks';
 import type { MaskInput, Segmenter } from './segmenter';

@@ -2,7 +2,7 @@
  * The scorer contract: what the fleet hands a scorer (decoded images) and what it gets back
  * (one ImageScore per image). OverMapScorer implements it with TF.js or ONNX models.
  */
-import type { Scores } from '@overmap/shared';
+import type { Scores } from '@overmap/shared/core';
 import type { ModelSpec } from '../model/model-spec';
 
 /** One decoded image: RGB bytes at the classifier's input size (and the segmenter's, if it differs). */

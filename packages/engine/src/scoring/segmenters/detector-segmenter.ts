@@ -3,7 +3,7 @@
  * tfjs-converter graph exported without NMS; boxes scoring at least `minScore` are
  * binarised into the mask (the paper's binarised R-CNN maps).
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import * as tf from '../../backend/tf';
 import type { ModelSpec } from '../../model/model-spec';
 import { normalize } from '../preprocess';

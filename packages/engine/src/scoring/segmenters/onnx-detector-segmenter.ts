@@ -5,7 +5,7 @@
  * and scores as outputs, `boxesOutput` / `scoresOutput` index the graph's outputs); the boxes
  * are normalised corners, `boxFormat` says their order.
  */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import { type OrtModule, type OrtSession, createSession } from '../../backend/onnx-runtime';
 import type { LoadedSpec, ModelSpec } from '../../model/model-spec';
 import { onnxImageBatch } from '../../model/onnx-input';

@@ -10,7 +10,7 @@
  * Node: run one worker process per core); the pure-JS cpu backend is a last resort
  * (~30x slower than wasm).
  */
-import { InputError, configValue } from '@overmap/shared';
+import { InputError, configValue } from '@overmap/shared/core';
 import { onnxRuntime } from './onnx-runtime';
 import * as tf from './tf';
 import { registerWasmGradKernels } from './wasm-grad-kernels';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared';
+import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
 import { prefersOnnx } from '../backend/select-backend';
 import { DECISION_SECONDARIES } from '../scoring/decision';
 import { checkClassifierTopology } from './model-topology';

@@ -1,5 +1,5 @@
 /** Loading the TF.js models a spec names, from the spec's store, with errors that name the file. */
-import { ModelSpecError } from '@overmap/shared';
+import { ModelSpecError } from '@overmap/shared/core';
 import * as tf from '../backend/tf';
 import './channel-pool-layer';
 import type { LoadedSpec } from './model-spec';

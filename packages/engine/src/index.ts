@@ -1,0 +1,17 @@
+/**
+ * The scoring engine: everything needed to score one image (backends, model specs and loading,
+ * the Over-MAP pipeline, image decode and overlays), with no queue, Redis or fleet import.
+ * `@overmap/worker` is the fleet on top of it; the report and the reference tools use it alone.
+ */
+export * as tf from './backend/tf';
+export { initBackend, type BackendInfo } from './backend/select-backend';
+export { loadSpec, readSpec, referenceSpecUri, ModelSpecSchema, type LoadedSpec, type ModelSpec, type ReadSpec } from './model/model-spec';
+export { objectStoreIO } from './model/object-store-io';
+export { loadLayersModel } from './model/load-models';
+export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
+export { ChannelPool } from './model/channel-pool-layer';
+export { OverMapScorer, blankInput } from './scoring/overmap-scorer';
+export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
+export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
+export { decodeImage } from './images/decode-image';
+export { overlayPng } from './images/overlay-png';
