@@ -1,0 +1,29 @@
+/**
+ * docs/contract.md lists every record field and every score the code writes, and nothing else:
+ * the tables between its markers against RecordSchema and the score names.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { RecordSchema, SCORE_NAMES } from '@overmap/shared';
+
+const DOC = readFileSync(path.resolve(__dirname, '../../docs/contract.md'), 'utf8');
+
+/** The first column of the Markdown table between `<!-- name:start -->` and `<!-- name:end -->`. */
+function documented(name: string): string[] {
+  const m = new RegExp(`<!-- ${name}:start -->([\\s\\S]*?)<!-- ${name}:end -->`).exec(DOC);
+  if (!m) throw new Error(`docs/contract.md has no ${name} table`);
+  return m[1]!
+    .split('\n')
+    .map((line) => /^\| `([a-z_]+)` \|/.exec(line)?.[1])
+    .filter((f): f is string => f !== undefined);
+}
+
+describe('docs/contract.md', () => {
+  it('documents exactly the record fields that RecordSchema defines, in order', () => {
+    expect(documented('record-fields')).toEqual(Object.keys(RecordSchema.shape));
+  });
+
+  it('documents exactly the scores the records carry, in record order', () => {
+    expect(documented('score-fields')).toEqual([...SCORE_NAMES]);
+  });
+});
