@@ -2,6 +2,6 @@ export { buildReport, reportLocation, REPORT_DIR, DEFAULT_PER_QUEUE, DEFAULT_SAM
 export { Collector, collectorFor, LESS_IS_CONFIDENT, NOT_A_CONFIDENCE, REJECT_FRACTIONS, type Aggregates, type RiskCoverage } from './collect';
 export { QUEUES, suspicion, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
 export { TopN } from './top-n';
-export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig } from './exports';
+export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig, type ExportRow } from './exports';
 export { tileStem } from './tiles';
 export { writeSyntheticRun, syntheticRecord, SYNTHETIC_CLASSES, type SyntheticRunOptions } from './synthetic-run';
