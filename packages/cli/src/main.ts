@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { FAILURES_JSONL, InputError, RunResults, loadConfig, logger, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
-import { enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
+import { describeLabels, enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri } from '@overmap/engine';
 import { startWorker } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
@@ -52,10 +52,8 @@ async function doEnqueue(dataset: string | undefined, f: EnqueueFlags) {
       onProgress: progressPrinter(),
       secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES), shardParts: config.OVERMAP_SHARD_PARTS,
     });
-    const l = r.labels;
-    if (l && (l.unknownClass > 0 || (l.unmatchedEntries ?? 0) > 0 || l.labelled < r.images)) {
-      process.stderr.write(`enqueue: labels for ${l.labelled} of ${r.images} images${l.unknownClass ? `; ${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong` : ''}${l.unmatchedEntries ? `; ${l.unmatchedEntries} label-file entries matched no image key` : ''}\n`);
-    }
+    const labelsLine = r.labels && describeLabels(r.labels, r.images);
+    if (labelsLine) process.stderr.write(`${labelsLine}\n`);
     if (r.unsafeKeys.length) process.stderr.write(`enqueue: skipped keys that could leave the dataset prefix (absolute, or with '..'): ${r.unsafeKeys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${r.unsafeKeys.length > 5 ? ', …' : ''}\n`);
     return { ...r, config };
   } finally {
