@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { FAILURES_JSONL, InputError, RunResults, loadConfig, logger, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
 import { describeLabels, enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri } from '@overmap/engine';
-import { startWorker } from '@overmap/worker';
+import { startWorker, unsignedJobsWarning } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
 import { createBar } from './commands/progress-line';
 import { readStatus, runVerdict } from './commands/run-status';
@@ -80,10 +80,13 @@ program.command('worker').description('process batch jobs until stopped (SIGTERM
   .option('--concurrency <n>', 'jobs (groups of batches) held at once (default 2: download one while computing another)', positiveInt('--concurrency'))
   .option('--exit-when-idle', 'exit once the queues have been empty for a few seconds')
   .option('--no-metrics', 'do not serve /metrics, /healthz, /readyz')
-  .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean }) => {
+  .option('--no-unsigned-warning', 'do not log the unsigned-jobs warning without OVERMAP_JOB_SECRET (overmap run logs it once for all its workers)')
+  .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean; unsignedWarning: boolean }) => {
     const { config, redis } = await configAndRedis();
     redis.disconnect();
-    const w = await startWorker({ config, concurrency: f.concurrency, exitWhenIdle: f.exitWhenIdle, toolVersion: TOOL_VERSION, metricsPort: f.metrics ? undefined : null });
+    const w = await startWorker({
+      config, concurrency: f.concurrency, exitWhenIdle: f.exitWhenIdle, toolVersion: TOOL_VERSION, metricsPort: f.metrics ? undefined : null, announceUnsigned: f.unsignedWarning,
+    });
     // Started by overmap run: never outlive it (a parent killed outright closes the channel).
     if (process.send) process.once('disconnect', () => void w.stop('parent process gone'));
     await w.done;
@@ -150,6 +153,8 @@ enqueueOptions(program.command('run [dataset-uri]').description('local all-in-on
     const onnxThreads = process.env.OVERMAP_ONNX_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / n)));
     process.stderr.write(`run ${enq.runId}: ${n} worker processes scoring ${enq.images} images\n`);
     const { config, redis } = await configAndRedis();
+    // Once for the run, not once per worker process (they are started with --no-unsigned-warning).
+    if (!config.OVERMAP_JOB_SECRET) logger.warn(unsignedJobsWarning(parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES)));
     try {
       const manifest = await superviseRun({
         bin: path.resolve(__dirname, '../bin/overmap.js'), workers: n, results, redis, prefix: config.OVERMAP_QUEUE_PREFIX, secret: config.OVERMAP_JOB_SECRET,
