@@ -54,6 +54,7 @@ async function doEnqueue(dataset: string | undefined, f: EnqueueFlags) {
     });
     const labelsLine = r.labels && describeLabels(r.labels, r.images);
     if (labelsLine) process.stderr.write(`${labelsLine}\n`);
+    if (r.outsideKeys) process.stderr.write(`enqueue: skipped ${r.outsideKeys} key(s) whose real path leaves the dataset (symbolic links out of the folder${config.OVERMAP_ALLOWED_PREFIXES ? ' or OVERMAP_ALLOWED_PREFIXES' : ''}), e.g. ${r.outsideExamples.map((k) => JSON.stringify(k)).join(', ')}: copy those files in instead of linking to them\n`);
     if (r.unsafeKeys.length) process.stderr.write(`enqueue: skipped keys that could leave the dataset prefix (absolute, or with '..'): ${r.unsafeKeys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}${r.unsafeKeys.length > 5 ? ', …' : ''}\n`);
     return { ...r, config };
   } finally {

@@ -70,6 +70,9 @@ export interface EnqueueResult extends EnqueueProgress {
   retried: number;
   /** keys skipped because they could escape the dataset prefix ('..', absolute) */
   unsafeKeys: string[];
+  /** a local dataset's keys skipped because their real path leaves it (links out of the folder or the allow-list): how many, and the first few */
+  outsideKeys: number;
+  outsideExamples: string[];
   labels: LabelReport | null;
 }
 
@@ -77,9 +80,18 @@ export function defaultRunId(dataset: string, results: string): string {
   return `run-${createHash('sha256').update(`${canonicalUri(dataset)}\n${canonicalUri(results)}`).digest('hex').slice(0, 12)}`;
 }
 
-/** The dataset's listing as a key source: the resume token is the key itself (listings are in key order). */
-async function* listingKeys(dataset: ReturnType<typeof openStore>, resumeAfter: string | undefined): AsyncGenerator<{ key: string; after: string }> {
-  for await (const obj of listAll(dataset, '', resumeAfter)) yield { key: obj.key, after: obj.key };
+/**
+ * The dataset's listing as a key source: the resume token is the key itself (listings are in
+ * key order). Keys the store refused (links out of a local dataset) come in their place in
+ * that order, marked `outside`, so that they are counted once even across a resume.
+ */
+async function* listingKeys(dataset: ReturnType<typeof openStore>, resumeAfter: string | undefined): AsyncGenerator<{ key: string; after: string; outside?: true }> {
+  const refused: string[] = [];
+  for await (const obj of listAll(dataset, '', resumeAfter, (k) => refused.push(k))) {
+    while (refused.length && refused[0]! < obj.key) { const k = refused.shift()!; yield { key: k, after: k, outside: true }; }
+    yield { key: obj.key, after: obj.key };
+  }
+  for (const k of refused) yield { key: k, after: k, outside: true };
 }
 
 /** A results URI inside the dataset would be listed as images by the next run: refused. */
@@ -120,8 +132,8 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
   checkOutsideDataset(o.dataset, o.results);
   checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
   checkAllowed(o.results, o.allowed ?? [], 'results URI');
-  const dataset = openStore(o.dataset, {}, 'dataset URI');
-  const results = RunResults.open(o.results, { secret: o.secret });
+  const dataset = openStore(o.dataset, { allowed: o.allowed }, 'dataset URI');
+  const results = RunResults.open(o.results, { secret: o.secret, allowed: o.allowed });
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
   const labels = await loadLabels(o.labels);
@@ -158,7 +170,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       const r = await recoverRun({ results, run: existing, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
       const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
       o.onProgress?.(p);
-      return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(existing.batches), resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
+      return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(existing.batches), resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], outsideKeys: 0, outsideExamples: [], labels: null };
     }
 
     const state = await o.redis.hgetall(keys.state);
@@ -170,6 +182,8 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     let skipped = resumed ? Number(state.skipped ?? 0) : 0;
     let listed = 0, added = 0, runWritten = !!existing;
     const unsafeKeys: string[] = [];
+    let outsideKeys = 0;
+    const outsideExamples: string[] = [];
     const bulkSize = o.bulkSize ?? 50;
     const writes = pLimit(16);
     // `after`: the source's resume token after the chunk's last key (Redis keeps it as the cursor)
@@ -234,6 +248,11 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
         : listingKeys(dataset, resumed ? state.cursor : undefined);
     for await (const obj of source) {
       listed++;
+      if ('outside' in obj && obj.outside) {
+        skipped++;
+        if (++outsideKeys <= 5) outsideExamples.push(obj.key);
+        continue;
+      }
       if (!isImageKey(obj.key)) { skipped++; continue; }
       if (!isSafeKey(obj.key) || ('unsafe' in obj && obj.unsafe)) {
         skipped++;
@@ -252,7 +271,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     await flush(true);
     if (batchIndex === 0) {
       if (inventory) throw new InputError(`no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`);
-      throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
+      throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped${outsideKeys ? `, ${outsideKeys} of them links that lead out of it` : ''}): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
     }
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
     await results.writeRun(run);
@@ -262,7 +281,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
     const report = tally ? (resumed ? tally.report : tally.finish()) : null;
-    return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(batchIndex), resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
+    return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(batchIndex), resumed, alreadyComplete: false, retried: 0, unsafeKeys, outsideKeys, outsideExamples, labels: report };
   } finally {
     await Promise.all([queue.close(), finalizeQueue.close()]);
   }

@@ -24,7 +24,7 @@ export interface Guard { secret?: string; allowed?: string[] }
 async function openRun(data: { runId: string; instance: string; results: string }, guard: Guard): Promise<{ results: RunResults; run: RunJson & { batches: number; classes: string[] } }> {
   try {
     checkAllowed(data.results, guard.allowed ?? [], 'results URI');
-    const results = RunResults.open(data.results, { secret: guard.secret });
+    const results = RunResults.open(data.results, { secret: guard.secret, allowed: guard.allowed });
     const run = await results.requireRun(data.runId);
     if (run.instance !== data.instance) throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} holds instance ${run.instance}: stale`);
     if (!run.classes) throw new InputError(`run ${data.runId}: run.json has no class list (enqueued by an older version): enqueue the run again into a new --out`);
