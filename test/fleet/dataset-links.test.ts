@@ -23,7 +23,9 @@ beforeAll(async () => {
   outside = await tmpDir('overmap-outside-');
   data = path.join(dir, 'data');
   keys = await makeImages(data, 6);
-  await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff0000' } }).png().toFile(path.join(outside, 'secret.png'));
+  await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff0000' } })
+    .png()
+    .toFile(path.join(outside, 'secret.png'));
   await fs.symlink(path.join(data, keys[1]!), path.join(data, 'coat', 'inside-link.png')); // stays inside
   await fs.symlink(path.join(outside, 'secret.png'), path.join(data, 'coat', 'out.png')); // a file outside
   await fs.symlink(outside, path.join(data, 'outdir')); // a directory outside
@@ -45,13 +47,26 @@ describe('a local dataset with symbolic links', () => {
     const out = path.join(dir, 'out');
     const spec = await loadSpec(referenceSpecUri());
     const r = await enqueueDataset({
-      dataset: data, results: out, batchSize: 4, labels: null, toolVersion: 'test', redis, prefix,
+      dataset: data,
+      results: out,
+      batchSize: 4,
+      labels: null,
+      toolVersion: 'test',
+      redis,
+      prefix,
       model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
     });
     const listedKeys = [...keys, 'coat/inside-link.png', 'coat/swap.png'];
-    expect([r.images, r.outsideKeys, r.outsideExamples, r.skipped]).toEqual([listedKeys.length, 1, ['coat/out.png'], 1]);
+    expect([r.images, r.outsideKeys, r.outsideExamples, r.skipped]).toEqual([
+      listedKeys.length,
+      1,
+      ['coat/out.png'],
+      1,
+    ]);
     const results = RunResults.open(out);
-    const chunked = (await Promise.all(Array.from({ length: r.batches }, (_, b) => results.readChunk(b)))).flatMap((c) => c.keys);
+    const chunked = (await Promise.all(Array.from({ length: r.batches }, (_, b) => results.readChunk(b)))).flatMap(
+      (c) => c.keys,
+    );
     expect(chunked.sort()).toEqual([...listedKeys].sort()); // nothing outside, nothing under outdir/
 
     // Re-pointed out of the dataset between the listing and the read.
@@ -59,7 +74,14 @@ describe('a local dataset with symbolic links', () => {
     await fs.symlink(path.join(outside, 'secret.png'), path.join(data, 'coat', 'swap.png'));
 
     const config = loadConfig({ REDIS_URL: url, OVERMAP_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
-    const w = await startWorker({ config, concurrency: 1, toolVersion: 'test', metricsPort: null, announceUnsigned: false, scorerFactory: async () => new NoopScorer(spec.spec, spec.hash) });
+    const w = await startWorker({
+      config,
+      concurrency: 1,
+      toolVersion: 'test',
+      metricsPort: null,
+      announceUnsigned: false,
+      scorerFactory: async () => new NoopScorer(spec.spec, spec.hash),
+    });
     try {
       const m = await waitFor(() => results.readManifest(), 'the manifest', 120_000, 200);
       expect(m.counts.total).toBe(listedKeys.length);
@@ -79,8 +101,13 @@ describe('a local dataset with symbolic links', () => {
   });
 
   it('overmap enqueue says how many links it skipped, with examples (swap.png now leads out too)', async () => {
-    const r = await runCli(['enqueue', data, '--out', path.join(dir, 'out-cli'), '--batch-size', '4'], cliEnv(url, `t${Date.now().toString(36)}lcli`));
+    const r = await runCli(
+      ['enqueue', data, '--out', path.join(dir, 'out-cli'), '--batch-size', '4'],
+      cliEnv(url, `t${Date.now().toString(36)}lcli`),
+    );
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('enqueue: skipped 2 key(s) whose real path leaves the dataset (symbolic links out of the folder), e.g. "coat/out.png", "coat/swap.png": copy those files in instead of linking to them\n');
+    expect(r.stderr).toContain(
+      'enqueue: skipped 2 key(s) whose real path leaves the dataset (symbolic links out of the folder), e.g. "coat/out.png", "coat/swap.png": copy those files in instead of linking to them\n',
+    );
   });
 });

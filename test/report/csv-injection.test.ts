@@ -22,26 +22,61 @@ describe('csvField', () => {
   });
 
   it('leaves ordinary strings, numbers (negative ones included), booleans and nulls as they were', () => {
-    expect(['coat/img-1.png', 'a,b', 'say "hi"', 'x=1', 'x-1', ''].map(csvField)).toEqual(['coat/img-1.png', '"a,b"', '"say ""hi"""', 'x=1', 'x-1', '']);
-    expect([-0.25, -3, 0, 1e-7, true, false, null, undefined].map(csvField)).toEqual(['-0.25', '-3', '0', '1e-7', 'true', 'false', '', '']);
+    expect(['coat/img-1.png', 'a,b', 'say "hi"', 'x=1', 'x-1', ''].map(csvField)).toEqual([
+      'coat/img-1.png',
+      '"a,b"',
+      '"say ""hi"""',
+      'x=1',
+      'x-1',
+      '',
+    ]);
+    expect([-0.25, -3, 0, 1e-7, true, false, null, undefined].map(csvField)).toEqual([
+      '-0.25',
+      '-3',
+      '0',
+      '1e-7',
+      'true',
+      'false',
+      '',
+      '',
+    ]);
   });
 });
 
 describe('toCsv', () => {
   it('writes a hostile key, label, prediction and error as text, and negative scores as numbers', () => {
     const row: ExportRow = {
-      key: '=HYPERLINK(1).png', label: '=HYPERLINK("http://x")', status: 'ok', error: '@error',
-      prediction: { class: '+cls', index: 0, top: [{ class: '+cls', p: 0.5 }, { class: 'b', p: 0.3 }, { class: 'c', p: 0.2 }] },
-      scores: { ...EMPTY_SCORES, confidence: 0.4, gradcam_contrast: -0.25 }, accepted: false, rank: 1,
+      key: '=HYPERLINK(1).png',
+      label: '=HYPERLINK("http://x")',
+      status: 'ok',
+      error: '@error',
+      prediction: {
+        class: '+cls',
+        index: 0,
+        top: [
+          { class: '+cls', p: 0.5 },
+          { class: 'b', p: 0.3 },
+          { class: 'c', p: 0.2 },
+        ],
+      },
+      scores: { ...EMPTY_SCORES, confidence: 0.4, gradcam_contrast: -0.25 },
+      accepted: false,
+      rank: 1,
     };
     const csv = toCsv([row], 's3://bucket/data/', 'rank');
     const [header, line, end] = csv.split('\r\n');
     expect(header).toBe(`key,image,label,prediction,p,status,error,accepted,rank,${SCORE_NAMES.join(',')}`);
     const scores = SCORE_NAMES.map((s) => (s === 'confidence' ? '0.4' : s === 'gradcam_contrast' ? '-0.25' : ''));
-    expect(line).toBe(`'=HYPERLINK(1).png,s3://bucket/data/=HYPERLINK(1).png,"'=HYPERLINK(""http://x"")",'+cls,0.5,ok,'@error,false,1,${scores.join(',')}`);
+    expect(line).toBe(
+      `'=HYPERLINK(1).png,s3://bucket/data/=HYPERLINK(1).png,"'=HYPERLINK(""http://x"")",'+cls,0.5,ok,'@error,false,1,${scores.join(',')}`,
+    );
     expect(end).toBe('');
     // A CSV reader gets the quoted text back, with the leading ' a spreadsheet hides.
     const [parsed] = parseCsv(csv, { columns: true }) as Record<string, string>[];
-    expect([parsed!.key, parsed!.label, parsed!.gradcam_contrast]).toEqual(["'=HYPERLINK(1).png", `'=HYPERLINK("http://x")`, '-0.25']);
+    expect([parsed!.key, parsed!.label, parsed!.gradcam_contrast]).toEqual([
+      "'=HYPERLINK(1).png",
+      `'=HYPERLINK("http://x")`,
+      '-0.25',
+    ]);
   });
 });

@@ -10,13 +10,21 @@ import { readSpec } from '@overmap/engine';
 import { ROOT, tmpDir } from '../helpers/services';
 
 let dir: string;
-beforeAll(async () => { dir = await tmpDir(); });
+beforeAll(async () => {
+  dir = await tmpDir();
+});
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
 const base = {
-  name: 'dev', classes: ['a', 'b'],
-  classifier: { model: 'classifier/model.json', inputSize: [64, 64], normalization: { scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] } },
-  gradcamLayer: 'gradcam_conv', attentionLayers: ['spatial_attention'],
+  name: 'dev',
+  classes: ['a', 'b'],
+  classifier: {
+    model: 'classifier/model.json',
+    inputSize: [64, 64],
+    normalization: { scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] },
+  },
+  gradcamLayer: 'gradcam_conv',
+  attentionLayers: ['spatial_attention'],
   segmenter: { type: 'model', model: 'segmenter/model.json', threshold: 0.5 },
   notes: 'free text, kept',
 };
@@ -30,7 +38,10 @@ async function specFile(name: string, spec: unknown): Promise<string> {
 /** The error readSpec throws for a spec. */
 async function errorOf(name: string, spec: unknown): Promise<Error> {
   const file = await specFile(name, spec);
-  const e = await readSpec(file).then(() => undefined, (x: Error) => x);
+  const e = await readSpec(file).then(
+    () => undefined,
+    (x: Error) => x,
+  );
   if (!e) throw new Error(`${name}: read without an error`);
   expect(e).toBeInstanceOf(ModelSpecError);
   return e;
@@ -47,22 +58,29 @@ describe('model spec fields', () => {
   it('a misspelt "attentionLayer" names "attentionLayers"', async () => {
     const { attentionLayers, ...rest } = base;
     const e = await errorOf('attention', { ...rest, attentionLayer: attentionLayers });
-    expect(e.message).toBe(`unknown field "attentionLayer" in ${path.join(dir, 'attention.json')}: did you mean "attentionLayers"?`);
+    expect(e.message).toBe(
+      `unknown field "attentionLayer" in ${path.join(dir, 'attention.json')}: did you mean "attentionLayers"?`,
+    );
   });
 
-  it('looks in the segmenter of the spec\'s type, in nested objects, and names every unknown field on one line', async () => {
+  it("looks in the segmenter of the spec's type, in nested objects, and names every unknown field on one line", async () => {
     const e = await errorOf('nested', {
-      ...base, segmenter: { type: 'model', model: 'segmenter/model.json', treshold: 0.5 },
+      ...base,
+      segmenter: { type: 'model', model: 'segmenter/model.json', treshold: 0.5 },
       combine: { rule: 'weighted', weights: { gradcam_seg: 1, attention_seg: 0, gradcam_atention: 1 } },
     });
     const file = path.join(dir, 'nested.json');
-    expect(e.message).toBe(`unknown field "segmenter.treshold" in ${file}: did you mean "threshold"?; unknown field "combine.weights.gradcam_atention" in ${file}: did you mean "gradcam_attention"?`);
+    expect(e.message).toBe(
+      `unknown field "segmenter.treshold" in ${file}: did you mean "threshold"?; unknown field "combine.weights.gradcam_atention" in ${file}: did you mean "gradcam_attention"?`,
+    );
     expect(e.message).not.toContain('\n');
   });
 
   it('a field far from every known name is to be removed, with the known ones listed', async () => {
     const e = await errorOf('far', { ...base, overlap: { measure: 'iou', binarize: 0.7, colour: 'red' } });
-    expect(e.message).toBe(`unknown field "overlap.colour" in ${path.join(dir, 'far.json')}: remove it (the fields there are measure, binarize)`);
+    expect(e.message).toBe(
+      `unknown field "overlap.colour" in ${path.join(dir, 'far.json')}: remove it (the fields there are measure, binarize)`,
+    );
   });
 
   it('a correct spec reads, its notes included, its defaults filled', async () => {
@@ -75,7 +93,8 @@ describe('model spec fields', () => {
   it('every committed spec under models/ reads', async () => {
     const specs: string[] = [];
     for (const d of await fs.readdir(path.join(ROOT, 'models'))) {
-      for (const f of await fs.readdir(path.join(ROOT, 'models', d)).catch(() => [])) if (/^overmap-model.*\.json$/.test(f)) specs.push(path.join(ROOT, 'models', d, f));
+      for (const f of await fs.readdir(path.join(ROOT, 'models', d)).catch(() => []))
+        if (/^overmap-model.*\.json$/.test(f)) specs.push(path.join(ROOT, 'models', d, f));
     }
     expect(specs.length).toBeGreaterThanOrEqual(11);
     for (const s of specs) await expect(readSpec(s)).resolves.toMatchObject({ uri: s });

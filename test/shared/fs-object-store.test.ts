@@ -1,7 +1,17 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { FsObjectStore, InputError, NotFoundError, ObjectTooLarge, OutsideStoreError, PreconditionFailed, listAll, openObject, parseAllowedPrefixes } from '@overmap/shared';
+import {
+  FsObjectStore,
+  InputError,
+  NotFoundError,
+  ObjectTooLarge,
+  OutsideStoreError,
+  PreconditionFailed,
+  listAll,
+  openObject,
+  parseAllowedPrefixes,
+} from '@overmap/shared';
 import { tmpDir } from '../helpers/services';
 
 describe('FsObjectStore', () => {
@@ -86,13 +96,17 @@ describe('FsObjectStore', () => {
       yield* chunks.slice(0, 10);
       throw new Error('key a.png appears in two part files');
     }
-    await expect(store.put('records/part-00001.parquet', Readable.from(failing()))).rejects.toThrow('appears in two part files');
+    await expect(store.put('records/part-00001.parquet', Readable.from(failing()))).rejects.toThrow(
+      'appears in two part files',
+    );
     expect(await store.exists('records/part-00001.parquet')).toBe(false);
     expect((await fs.readdir(path.join(root, 'records'))).sort()).toEqual(['part-00000.parquet']);
   });
 
   it('check() names a missing directory', async () => {
-    await expect(new FsObjectStore(path.join(root, 'missing')).check()).rejects.toThrow(/cannot read file:\/\/.*missing/);
+    await expect(new FsObjectStore(path.join(root, 'missing')).check()).rejects.toThrow(
+      /cannot read file:\/\/.*missing/,
+    );
   });
 });
 
@@ -115,17 +129,29 @@ describe('FsObjectStore: links out of the folder', () => {
     await fs.rm(ds, { recursive: true, force: true });
     await fs.rm(outside, { recursive: true, force: true });
   });
-  const refusal = (key: string) => `refused object key ${JSON.stringify(key)}: its real path ${path.join(outside, 'secret.png')} is outside ${ds} (a symbolic link leads out): copy the file into the folder instead of linking to it`;
+  const refusal = (key: string) =>
+    `refused object key ${JSON.stringify(key)}: its real path ${path.join(outside, 'secret.png')} is outside ${ds} (a symbolic link leads out): copy the file into the folder instead of linking to it`;
 
   it('lists the links that stay inside, and reports (never lists) those that lead out', async () => {
-    expect(await store.listPage('')).toEqual({ objects: [{ key: 'cat/a.png' }, { key: 'cat/inside.png' }, { key: 'rel.png' }], refused: ['cat/hop.png', 'cat/out.png'] });
-    const listed: string[] = [], refused: string[] = [];
+    expect(await store.listPage('')).toEqual({
+      objects: [{ key: 'cat/a.png' }, { key: 'cat/inside.png' }, { key: 'rel.png' }],
+      refused: ['cat/hop.png', 'cat/out.png'],
+    });
+    const listed: string[] = [],
+      refused: string[] = [];
     for await (const o of listAll(store, '', undefined, (k) => refused.push(k))) listed.push(o.key);
-    expect([listed, refused]).toEqual([['cat/a.png', 'cat/inside.png', 'rel.png'], ['cat/hop.png', 'cat/out.png']]);
+    expect([listed, refused]).toEqual([
+      ['cat/a.png', 'cat/inside.png', 'rel.png'],
+      ['cat/hop.png', 'cat/out.png'],
+    ]);
     // Refused keys take their place in the pages, so a folder of nothing but links out is still paged.
     const p1 = await store.listPage('', { pageSize: 2 });
     expect(p1).toEqual({ objects: [{ key: 'cat/a.png' }], refused: ['cat/hop.png'], next: 'cat/hop.png' });
-    expect(await store.listPage('', { pageSize: 2, next: p1.next })).toEqual({ objects: [{ key: 'cat/inside.png' }], refused: ['cat/out.png'], next: 'cat/out.png' });
+    expect(await store.listPage('', { pageSize: 2, next: p1.next })).toEqual({
+      objects: [{ key: 'cat/inside.png' }],
+      refused: ['cat/out.png'],
+      next: 'cat/out.png',
+    });
     expect(await store.listPage('outdir/')).toEqual({ objects: [], refused: ['outdir/'] });
   });
 
@@ -166,15 +192,25 @@ describe('FsObjectStore: links out of the folder', () => {
       const allowed = parseAllowedPrefixes(`s3://bucket/,${path.join(base, 'allowed')}`);
       const s = new FsObjectStore(path.join(base, 'allowed', 'ds'), { allowed });
       const list = `s3://bucket/, file://${path.join(base, 'allowed')}/`;
-      await expect(s.check()).rejects.toThrow(new OutsideStoreError(`file://${path.join(base, 'allowed', 'ds')}/ is really ${path.join(base, 'elsewhere')} (symbolic links followed), outside OVERMAP_ALLOWED_PREFIXES (${list}): move the data under an allowed prefix, or add ${path.join(base, 'elsewhere')}/ to the list`));
-      await expect(s.get('x.png')).rejects.toThrow(new OutsideStoreError(`refused object key "x.png": its real path ${path.join(base, 'elsewhere', 'x.png')} is outside OVERMAP_ALLOWED_PREFIXES (${list}): copy the file under an allowed prefix instead of linking to it`));
+      await expect(s.check()).rejects.toThrow(
+        new OutsideStoreError(
+          `file://${path.join(base, 'allowed', 'ds')}/ is really ${path.join(base, 'elsewhere')} (symbolic links followed), outside OVERMAP_ALLOWED_PREFIXES (${list}): move the data under an allowed prefix, or add ${path.join(base, 'elsewhere')}/ to the list`,
+        ),
+      );
+      await expect(s.get('x.png')).rejects.toThrow(
+        new OutsideStoreError(
+          `refused object key "x.png": its real path ${path.join(base, 'elsewhere', 'x.png')} is outside OVERMAP_ALLOWED_PREFIXES (${list}): copy the file under an allowed prefix instead of linking to it`,
+        ),
+      );
       expect(await s.listPage('')).toEqual({ objects: [], refused: ['x.png'] });
       await expect(s.put('y.png', 'Y')).rejects.toThrow(OutsideStoreError);
       // The same folder without the allow-list: its own files (inside its real path) are fine.
       expect((await new FsObjectStore(path.join(base, 'allowed', 'ds')).get('x.png')).toString()).toBe('X');
       // An allowed prefix that is itself a link: what lies under its real path is allowed.
       await fs.symlink(path.join(base, 'elsewhere'), path.join(base, 'alias'));
-      const viaAlias = new FsObjectStore(path.join(base, 'allowed', 'ds'), { allowed: parseAllowedPrefixes(path.join(base, 'alias')) });
+      const viaAlias = new FsObjectStore(path.join(base, 'allowed', 'ds'), {
+        allowed: parseAllowedPrefixes(path.join(base, 'alias')),
+      });
       await viaAlias.check();
       expect((await viaAlias.get('x.png')).toString()).toBe('X');
     } finally {

@@ -1,4 +1,14 @@
-import { InputError, canonicalClass, canonicalUri, folderLabel, isImageKey, loadConfig, parseLabelFile, parseUri, readLabelFile } from '@overmap/shared';
+import {
+  InputError,
+  canonicalClass,
+  canonicalUri,
+  folderLabel,
+  isImageKey,
+  loadConfig,
+  parseLabelFile,
+  parseUri,
+  readLabelFile,
+} from '@overmap/shared';
 
 describe('parseUri', () => {
   it('parses s3, file and plain paths', () => {
@@ -8,24 +18,47 @@ describe('parseUri', () => {
     expect(parseUri('/tmp/y')).toEqual({ kind: 'file', root: '/tmp/y' });
     expect(canonicalUri('/tmp/y')).toBe('file:///tmp/y/');
   });
-  it.each([['s3://A_B/x', /not a valid S3 bucket name/], ['gs://b/x', /unsupported scheme/], ['', /empty/], ['s3://bucket/a/../b', /'\.\.'/]])(
-    'rejects %j with a message that names the fix', (uri, msg) => {
-      expect(() => parseUri(uri)).toThrow(InputError);
-      expect(() => parseUri(uri)).toThrow(msg);
-    });
+  it.each([
+    ['s3://A_B/x', /not a valid S3 bucket name/],
+    ['gs://b/x', /unsupported scheme/],
+    ['', /empty/],
+    ['s3://bucket/a/../b', /'\.\.'/],
+  ])('rejects %j with a message that names the fix', (uri, msg) => {
+    expect(() => parseUri(uri)).toThrow(InputError);
+    expect(() => parseUri(uri)).toThrow(msg);
+  });
 });
 
 describe('labels', () => {
   it('reads CSV with a header and quoted commas, and JSONL', () => {
     const csv = parseLabelFile('key,label\n"a,b.png",Coat\nc.png,Bag\n', 'labels.csv');
-    expect([...csv]).toEqual([['a,b.png', 'Coat'], ['c.png', 'Bag']]);
+    expect([...csv]).toEqual([
+      ['a,b.png', 'Coat'],
+      ['c.png', 'Bag'],
+    ]);
     const jsonl = parseLabelFile('{"key":"a.png","label":"Coat"}\n\n{"key":"b.png","label":3}\n', 'l.jsonl');
-    expect([...jsonl]).toEqual([['a.png', 'Coat'], ['b.png', '3']]);
+    expect([...jsonl]).toEqual([
+      ['a.png', 'Coat'],
+      ['b.png', '3'],
+    ]);
   });
   it('reports keys given more than once, with every label in file order; the last one is used', () => {
-    const csv = readLabelFile('key,label\na.png,Coat\nb.png,Bag\na.png,Bag\nc.png,Bag\na.png,Coat\nc.png,Bag\n', 'labels.csv');
-    expect([...csv.labels]).toEqual([['a.png', 'Coat'], ['b.png', 'Bag'], ['c.png', 'Bag']]);
-    expect(csv.duplicates).toEqual({ keys: 2, examples: [{ key: 'a.png', labels: ['Coat', 'Bag', 'Coat'] }, { key: 'c.png', labels: ['Bag', 'Bag'] }] });
+    const csv = readLabelFile(
+      'key,label\na.png,Coat\nb.png,Bag\na.png,Bag\nc.png,Bag\na.png,Coat\nc.png,Bag\n',
+      'labels.csv',
+    );
+    expect([...csv.labels]).toEqual([
+      ['a.png', 'Coat'],
+      ['b.png', 'Bag'],
+      ['c.png', 'Bag'],
+    ]);
+    expect(csv.duplicates).toEqual({
+      keys: 2,
+      examples: [
+        { key: 'a.png', labels: ['Coat', 'Bag', 'Coat'] },
+        { key: 'c.png', labels: ['Bag', 'Bag'] },
+      ],
+    });
     const jsonl = readLabelFile('{"key":"a.png","label":"Coat"}\n{"key":"a.png","label":3}\n', 'l.jsonl');
     expect(jsonl.duplicates).toEqual({ keys: 1, examples: [{ key: 'a.png', labels: ['Coat', '3'] }] });
     expect(readLabelFile('a.png,Coat\nb.png,Bag\n', 'l.csv').duplicates).toEqual({ keys: 0, examples: [] });
@@ -46,8 +79,11 @@ describe('labels', () => {
 
 describe('loadConfig', () => {
   it('lists every bad variable at once', () => {
-    expect(() => loadConfig({ REDIS_URL: 'http://x', OVERMAP_WORKER_CONCURRENCY: '0', OVERMAP_BACKEND: 'gpu' }))
-      .toThrow(/REDIS_URL.*OVERMAP_BACKEND.*OVERMAP_WORKER_CONCURRENCY|REDIS_URL.*OVERMAP_WORKER_CONCURRENCY.*OVERMAP_BACKEND/);
+    expect(() =>
+      loadConfig({ REDIS_URL: 'http://x', OVERMAP_WORKER_CONCURRENCY: '0', OVERMAP_BACKEND: 'gpu' }),
+    ).toThrow(
+      /REDIS_URL.*OVERMAP_BACKEND.*OVERMAP_WORKER_CONCURRENCY|REDIS_URL.*OVERMAP_WORKER_CONCURRENCY.*OVERMAP_BACKEND/,
+    );
   });
   it('applies defaults', () => {
     const c = loadConfig({});

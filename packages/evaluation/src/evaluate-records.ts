@@ -5,28 +5,59 @@
  * (ok, no_mask) count; no_mask records carry overmap 0, so they are rejected first.
  */
 import seedrandom from 'seedrandom';
-import { type ImageRecord, type Scored, aurc, aurocOfErrorDetection, eAurc, macroAccuracy, riskCoverageTable, canonicalClass } from '@overmap/shared';
+import {
+  type ImageRecord,
+  type Scored,
+  aurc,
+  aurocOfErrorDetection,
+  eAurc,
+  macroAccuracy,
+  riskCoverageTable,
+  canonicalClass,
+} from '@overmap/shared';
 
 /** `confidence` is the decision score (the spec's `decision` rule); the rest are Over-MAP, its parts, the
  *  threshold-free Grad-CAM/mask measures and the runner-up contrast, the softmax baselines and random. */
 export const CONFIDENCES = [
-  'confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention',
-  'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'gradcam_contrast',
-  'msp', 'neg_entropy', 'margin', 'mc_dropout', 'random',
+  'confidence',
+  'overmap',
+  'gradcam_seg',
+  'attention_seg',
+  'gradcam_attention',
+  'gradcam_seg_rank',
+  'gradcam_seg_auc',
+  'gradcam_seg_pointing',
+  'gradcam_seg_localisation',
+  'gradcam_contrast',
+  'msp',
+  'neg_entropy',
+  'margin',
+  'mc_dropout',
+  'random',
 ] as const;
 export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';
 
 export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => number): number | null {
   const s = r.scores;
   switch (name) {
-    case 'neg_entropy': return s.entropy === null ? null : -s.entropy;
-    case 'random': return rng ? rng() : Math.random();
-    case 'fused': return null;
-    default: return (s as Record<string, number | null | undefined>)[name] ?? null;
+    case 'neg_entropy':
+      return s.entropy === null ? null : -s.entropy;
+    case 'random':
+      return rng ? rng() : Math.random();
+    case 'fused':
+      return null;
+    default:
+      return (s as Record<string, number | null | undefined>)[name] ?? null;
   }
 }
 
-export interface ScoredRecord { record: ImageRecord; label: number; pred: number; correct: boolean; correctTop3: boolean }
+export interface ScoredRecord {
+  record: ImageRecord;
+  label: number;
+  pred: number;
+  correct: boolean;
+  correctTop3: boolean;
+}
 
 export function scorable(records: ImageRecord[], classes: string[]): ScoredRecord[] {
   const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
@@ -36,15 +67,25 @@ export function scorable(records: ImageRecord[], classes: string[]): ScoredRecor
     const label = index.get(canonicalClass(r.label));
     if (label === undefined) continue;
     out.push({
-      record: r, label, pred: r.prediction.index, correct: r.prediction.index === label,
-      correctTop3: r.prediction.top.slice(0, 3).some((t) => canonicalClass(t.class) === canonicalClass(classes[label]!)),
+      record: r,
+      label,
+      pred: r.prediction.index,
+      correct: r.prediction.index === label,
+      correctTop3: r.prediction.top
+        .slice(0, 3)
+        .some((t) => canonicalClass(t.class) === canonicalClass(classes[label]!)),
     });
   }
   return out;
 }
 
 export function toScored(items: ScoredRecord[], conf: (x: ScoredRecord, i: number) => number): Scored[] {
-  return items.map((x, i) => ({ confidence: conf(x, i), correct: x.correct, correctTop3: x.correctTop3, label: x.label }));
+  return items.map((x, i) => ({
+    confidence: conf(x, i),
+    correct: x.correct,
+    correctTop3: x.correctTop3,
+    label: x.label,
+  }));
 }
 
 export interface ConfidenceReport {
@@ -61,21 +102,33 @@ export const REJECT_FRACTIONS = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3,
 
 export function reportFor(name: string, scored: Scored[]): ConfidenceReport {
   const table = riskCoverageTable(scored, REJECT_FRACTIONS);
-  const base3 = macroAccuracy(scored, true), base1 = macroAccuracy(scored);
-  const gainTop3Macro: Record<string, number> = {}, gainTop1Macro: Record<string, number> = {};
+  const base3 = macroAccuracy(scored, true),
+    base1 = macroAccuracy(scored);
+  const gainTop3Macro: Record<string, number> = {},
+    gainTop1Macro: Record<string, number> = {};
   for (const r of table) {
     if (![0.12, 0.15, 0.18].includes(r.rejected)) continue;
     gainTop3Macro[`${Math.round(r.rejected * 100)}%`] = r.macroTop3Accuracy! - base3;
     gainTop1Macro[`${Math.round(r.rejected * 100)}%`] = r.macroAccuracy! - base1;
   }
-  return { name, aurc: aurc(scored), eAurc: eAurc(scored), auroc: aurocOfErrorDetection(scored), table, gainTop3Macro, gainTop1Macro };
+  return {
+    name,
+    aurc: aurc(scored),
+    eAurc: eAurc(scored),
+    auroc: aurocOfErrorDetection(scored),
+    table,
+    gainTop3Macro,
+    gainTop1Macro,
+  };
 }
 
 /** Rank-normalises a confidence to (0, 1] within a set, so that different scales can be fused. */
 export function ranks(values: number[]): number[] {
   const idx = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
   const r = new Array<number>(values.length);
-  idx.forEach((i, k) => { r[i] = (k + 1) / values.length; });
+  idx.forEach((i, k) => {
+    r[i] = (k + 1) / values.length;
+  });
   return r;
 }
 
@@ -91,21 +144,37 @@ export function chooseFusionWeight(val: ScoredRecord[]): { weight: number; aurc:
   return best;
 }
 
-export function evaluateRecords(test: ScoredRecord[], options: { fusionWeight?: number; seed?: string } = {}): ConfidenceReport[] {
+export function evaluateRecords(
+  test: ScoredRecord[],
+  options: { fusionWeight?: number; seed?: string } = {},
+): ConfidenceReport[] {
   const rng = seedrandom(options.seed ?? 'overmap-evaluate');
   const reports: ConfidenceReport[] = [];
   for (const name of CONFIDENCES) {
     const values = test.map((x) => confidenceOf(x.record, name, rng));
     if (values.some((v) => v === null)) continue; // e.g. mc_dropout not run
-    reports.push(reportFor(name, toScored(test, (_x, i) => values[i]!)));
+    reports.push(
+      reportFor(
+        name,
+        toScored(test, (_x, i) => values[i]!),
+      ),
+    );
   }
   if (options.fusionWeight !== undefined) {
     const w = options.fusionWeight;
     const om = ranks(test.map((x) => x.record.scores.overmap ?? 0));
     const msp = ranks(test.map((x) => x.record.scores.msp ?? 0));
-    reports.push(reportFor(`fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`, test.map((x, i) => ({
-      confidence: w * om[i]! + (1 - w) * msp[i]!, correct: x.correct, correctTop3: x.correctTop3, label: x.label,
-    }))));
+    reports.push(
+      reportFor(
+        `fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`,
+        test.map((x, i) => ({
+          confidence: w * om[i]! + (1 - w) * msp[i]!,
+          correct: x.correct,
+          correctTop3: x.correctTop3,
+          label: x.label,
+        })),
+      ),
+    );
   }
   return reports;
 }

@@ -7,14 +7,21 @@
  */
 import { aurocOfErrorDetection } from '@overmap/shared';
 
-export interface NoiseItem { flipped: boolean; disagrees: boolean; confidence: number }
+export interface NoiseItem {
+  flipped: boolean;
+  disagrees: boolean;
+  confidence: number;
+}
 
 export function suspicion(x: NoiseItem): number {
   return x.disagrees ? 1 + x.confidence : 1 - x.confidence;
 }
 
 /** AUROC of flipped vs clean by a suspicion score, and precision among the top k. */
-export function noiseReport(items: { flipped: boolean; score: number }[], k: number): { auroc: number; precisionAtK: number } {
+export function noiseReport(
+  items: { flipped: boolean; score: number }[],
+  k: number,
+): { auroc: number; precisionAtK: number } {
   // aurocOfErrorDetection(correct = not flipped, confidence = -score) = P(score(flipped) > score(clean))
   const auroc = aurocOfErrorDetection(items.map((x) => ({ confidence: -x.score, correct: !x.flipped })));
   const top = [...items].sort((a, b) => b.score - a.score).slice(0, k);

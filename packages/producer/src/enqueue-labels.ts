@@ -4,7 +4,15 @@
  * that mostly name no class of the model, are refused; the counts go into the result, and so
  * do the keys the file gives more than once (known when it is read, before the first job).
  */
-import { type BatchChunk, type DuplicateLabels, InputError, classIndexer, folderLabel, openObject, readLabelFile } from '@overmap/shared';
+import {
+  type BatchChunk,
+  type DuplicateLabels,
+  InputError,
+  classIndexer,
+  folderLabel,
+  openObject,
+  readLabelFile,
+} from '@overmap/shared';
 
 export interface Labels {
   of: (key: string) => string | null;
@@ -21,7 +29,10 @@ export async function loadLabels(spec: string | null): Promise<Labels | null> {
   try {
     raw = await store.getIfExists(name);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new InputError(`--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`);
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR')
+      throw new InputError(
+        `--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`,
+      );
     throw e;
   }
   if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
@@ -51,11 +62,19 @@ export class LabelTally {
   readonly report: LabelReport;
   private readonly classOf: (label: string) => number | null;
 
-  constructor(private readonly spec: string, private readonly labels: Labels, private readonly classes: string[]) {
+  constructor(
+    private readonly spec: string,
+    private readonly labels: Labels,
+    private readonly classes: string[],
+  ) {
     this.classOf = classIndexer(classes);
     this.report = {
-      labelled: 0, unknownClass: 0, unknownExamples: [], unmatchedEntries: null,
-      duplicateKeys: labels.duplicates?.keys ?? 0, duplicateExamples: labels.duplicates?.examples ?? [],
+      labelled: 0,
+      unknownClass: 0,
+      unknownExamples: [],
+      unmatchedEntries: null,
+      duplicateKeys: labels.duplicates?.keys ?? 0,
+      duplicateExamples: labels.duplicates?.examples ?? [],
     };
   }
 
@@ -65,7 +84,8 @@ export class LabelTally {
       this.report.labelled++;
       if (this.classOf(l) !== null) continue;
       this.report.unknownClass++;
-      if (this.report.unknownExamples.length < 5 && !this.report.unknownExamples.includes(l)) this.report.unknownExamples.push(l);
+      if (this.report.unknownExamples.length < 5 && !this.report.unknownExamples.includes(l))
+        this.report.unknownExamples.push(l);
     }
   }
 
@@ -73,16 +93,21 @@ export class LabelTally {
   check(listedImages: number, firstKey: string): void {
     const r = this.report;
     if (r.labelled === 0) {
-      throw new InputError(`--labels ${this.spec} labels none of the first ${listedImages} image keys${this.labels.fileEntries !== null ? ` (the file has ${this.labels.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(firstKey)})` : ''}: fix the label file or drop --labels`);
+      throw new InputError(
+        `--labels ${this.spec} labels none of the first ${listedImages} image keys${this.labels.fileEntries !== null ? ` (the file has ${this.labels.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(firstKey)})` : ''}: fix the label file or drop --labels`,
+      );
     }
     if (r.unknownClass / r.labelled > MAX_UNKNOWN_LABEL_SHARE) {
-      throw new InputError(`${r.unknownClass} of the first ${r.labelled} labels name no class of the model (e.g. ${r.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${this.classes.join(', ')}: fix the labels or use the right model`);
+      throw new InputError(
+        `${r.unknownClass} of the first ${r.labelled} labels name no class of the model (e.g. ${r.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${this.classes.join(', ')}: fix the labels or use the right model`,
+      );
     }
   }
 
   /** At the end of a fresh listing: label-file entries that matched no image key. */
   finish(): LabelReport {
-    if (this.labels.fileEntries !== null) this.report.unmatchedEntries = Math.max(0, this.labels.fileEntries - this.report.labelled);
+    if (this.labels.fileEntries !== null)
+      this.report.unmatchedEntries = Math.max(0, this.labels.fileEntries - this.report.labelled);
     return this.report;
   }
 }
@@ -90,11 +115,18 @@ export class LabelTally {
 /** What `overmap enqueue` says about the labels (stderr), or null when there is nothing to say. */
 export function describeLabels(l: LabelReport, images: number): string | null {
   const parts: string[] = [];
-  if (l.unknownClass) parts.push(`${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong`);
+  if (l.unknownClass)
+    parts.push(
+      `${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong`,
+    );
   if (l.unmatchedEntries) parts.push(`${l.unmatchedEntries} label-file entries matched no image key`);
   if (l.duplicateKeys) {
-    const eg = l.duplicateExamples.map((d) => `${JSON.stringify(d.key)}: ${d.labels.map((x) => JSON.stringify(x)).join(' then ')}`).join(', ');
-    parts.push(`${l.duplicateKeys} key(s) given more than once in the label file (e.g. ${eg}): the last label is used; keep one line per key`);
+    const eg = l.duplicateExamples
+      .map((d) => `${JSON.stringify(d.key)}: ${d.labels.map((x) => JSON.stringify(x)).join(' then ')}`)
+      .join(', ');
+    parts.push(
+      `${l.duplicateKeys} key(s) given more than once in the label file (e.g. ${eg}): the last label is used; keep one line per key`,
+    );
   }
   if (!parts.length && l.labelled >= images) return null;
   return `enqueue: labels for ${l.labelled} of ${images} images${parts.map((p) => `; ${p}`).join('')}`;

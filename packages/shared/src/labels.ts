@@ -17,7 +17,7 @@ export const canonicalClass = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/
  */
 export function classIndexer(classes: readonly string[]): (label: string | null | undefined) => number | null {
   const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
-  return (label) => (label == null ? null : index.get(canonicalClass(label)) ?? null);
+  return (label) => (label == null ? null : (index.get(canonicalClass(label)) ?? null));
 }
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'];
@@ -39,7 +39,10 @@ export interface DuplicateLabels {
   examples: { key: string; labels: string[] }[];
 }
 
-export interface LabelFile { labels: Map<string, string>; duplicates: DuplicateLabels }
+export interface LabelFile {
+  labels: Map<string, string>;
+  duplicates: DuplicateLabels;
+}
 
 /** Parses a CSV (`key,label`, header optional) or JSONL label file into key -> label. */
 export function parseLabelFile(text: string, name: string): Map<string, string> {
@@ -65,7 +68,11 @@ export function readLabelFile(text: string, name: string): LabelFile {
 }
 
 function parseLabelRows(text: string, name: string, set: (key: string, label: string) => void): void {
-  const first = text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? '';
+  const first =
+    text
+      .split(/\r?\n/)
+      .find((l) => l.trim())
+      ?.trim() ?? '';
   if (name.toLowerCase().endsWith('.jsonl') || first.startsWith('{')) {
     text.split(/\r?\n/).forEach((line, i) => {
       if (!line.trim()) return;
@@ -73,7 +80,9 @@ function parseLabelRows(text: string, name: string, set: (key: string, label: st
       try {
         o = JSON.parse(line);
       } catch {
-        throw new InputError(`label file ${name} line ${i + 1} is not JSON: write one {"key": ..., "label": ...} per line`);
+        throw new InputError(
+          `label file ${name} line ${i + 1} is not JSON: write one {"key": ..., "label": ...} per line`,
+        );
       }
       const { key, label } = (o ?? {}) as { key?: unknown; label?: unknown };
       if (typeof key !== 'string' || (typeof label !== 'string' && typeof label !== 'number')) {
@@ -90,7 +99,8 @@ function parseLabelRows(text: string, name: string, set: (key: string, label: st
     throw new InputError(`label file ${name} is not valid CSV (${(e as Error).message}): write key,label per line`);
   }
   rows.forEach((row, i) => {
-    if (row.length !== 2) throw new InputError(`label file ${name} row ${i + 1} has ${row.length} fields: write key,label per line`);
+    if (row.length !== 2)
+      throw new InputError(`label file ${name} row ${i + 1} has ${row.length} fields: write key,label per line`);
     const [key, label] = row as [string, string];
     if (i === 0 && key.toLowerCase() === 'key' && label.toLowerCase() === 'label') return; // header
     set(key, label);

@@ -10,7 +10,8 @@ export function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     row = next;
   }
   return row[b.length]!;
@@ -18,7 +19,8 @@ export function editDistance(a: string, b: string): number {
 
 /** The known name closest to `name` within `maxDistance` edits (the first of equals), or undefined. */
 export function nearestName(name: string, known: readonly string[], maxDistance = 3): string | undefined {
-  let best: string | undefined, bestD = maxDistance + 1;
+  let best: string | undefined,
+    bestD = maxDistance + 1;
   for (const k of known) {
     const d = editDistance(name, k);
     if (d < bestD) [best, bestD] = [k, d];
@@ -28,13 +30,16 @@ export function nearestName(name: string, known: readonly string[], maxDistance 
 
 /** The field names the schema allows for the object at `path` of `input` (a union's member chosen by its discriminator). */
 function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[], input: unknown): string[] {
-  let s: z.ZodType = schema, v: unknown = input;
-  for (let i = 0; ; ) {
+  let s: z.ZodType = schema,
+    v: unknown = input;
+  for (let i = 0; ;) {
     if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
     else if (s instanceof z.ZodDiscriminatedUnion) {
       const d = s._zod.def.discriminator;
       const tag = (v as Record<string, unknown> | undefined)?.[d];
-      const member = (s.options as z.ZodType[]).find((o) => o instanceof z.ZodObject && o.shape[d]!.safeParse(tag).success);
+      const member = (s.options as z.ZodType[]).find(
+        (o) => o instanceof z.ZodObject && o.shape[d]!.safeParse(tag).success,
+      );
       if (!member) return [];
       s = member;
     } else if (i === path.length) return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
@@ -54,7 +59,12 @@ function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[], input: unknow
  * One line per unknown field of a failed parse, e.g. `unknown field "classifier.normalisation" in
  * <uri>: did you mean "normalization"?`, joined by "; "; undefined when no field is unknown.
  */
-export function unknownFieldsMessage(schema: z.ZodType, issues: readonly z.core.$ZodIssue[], input: unknown, uri: string): string | undefined {
+export function unknownFieldsMessage(
+  schema: z.ZodType,
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  uri: string,
+): string | undefined {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code !== 'unrecognized_keys') continue;
@@ -62,7 +72,9 @@ export function unknownFieldsMessage(schema: z.ZodType, issues: readonly z.core.
     for (const key of issue.keys) {
       const field = [...issue.path.map(String), key].join('.');
       const near = nearestName(key, known);
-      lines.push(`unknown field "${field}" in ${uri}: ${near ? `did you mean "${near}"?` : `remove it (the fields there are ${known.join(', ')})`}`);
+      lines.push(
+        `unknown field "${field}" in ${uri}: ${near ? `did you mean "${near}"?` : `remove it (the fields there are ${known.join(', ')})`}`,
+      );
     }
   }
   return lines.length ? lines.join('; ') : undefined;

@@ -19,8 +19,15 @@
 import type { Scores } from '@overmap/shared/core';
 
 export const DECISION_SECONDARIES = [
-  'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention',
-  'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'gradcam_contrast',
+  'overmap',
+  'gradcam_seg',
+  'attention_seg',
+  'gradcam_attention',
+  'gradcam_seg_rank',
+  'gradcam_seg_auc',
+  'gradcam_seg_pointing',
+  'gradcam_seg_localisation',
+  'gradcam_contrast',
 ] as const;
 export type DecisionSecondary = (typeof DECISION_SECONDARIES)[number];
 

@@ -40,12 +40,18 @@ const READ_FLAGS = fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0);
 const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 
 /** The real folders a key's real path must lie in: the root's, and one of the allow-list's (null: no allow-list). */
-interface Bounds { root: string; allowed: string[] | null }
+interface Bounds {
+  root: string;
+  allowed: string[] | null;
+}
 
 export class FsObjectStore implements ObjectStore {
   readonly uri: string;
   private bounds?: Promise<Bounds>;
-  constructor(readonly root: string, private readonly options: FsStoreOptions = {}) {
+  constructor(
+    readonly root: string,
+    private readonly options: FsStoreOptions = {},
+  ) {
     this.root = path.resolve(root);
     this.uri = `file://${this.root}/`;
   }
@@ -53,11 +59,17 @@ export class FsObjectStore implements ObjectStore {
   private realBounds(): Promise<Bounds> {
     this.bounds ??= (async () => {
       const allowed = this.options.allowed?.length
-        ? await Promise.all(this.options.allowed.filter((p) => p.startsWith('file://')).map((p) => realPathSoFar(p.slice('file://'.length))))
+        ? await Promise.all(
+            this.options.allowed
+              .filter((p) => p.startsWith('file://'))
+              .map((p) => realPathSoFar(p.slice('file://'.length))),
+          )
         : null;
       return { root: await realPathSoFar(this.root), allowed };
     })();
-    this.bounds.catch(() => { this.bounds = undefined; });
+    this.bounds.catch(() => {
+      this.bounds = undefined;
+    });
     return this.bounds;
   }
 
@@ -92,7 +104,9 @@ export class FsObjectStore implements ObjectStore {
   /** Absolute path for a key; refuses absolute keys and any key that resolves outside the root. */
   resolve(key: string): string {
     if (key.includes('\0') || path.isAbsolute(key) || key.split(/[\\/]/).includes('..')) {
-      throw new InputError(`refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`);
+      throw new InputError(
+        `refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`,
+      );
     }
     const full = path.resolve(this.root, key);
     if (full !== this.root && !full.startsWith(this.root + path.sep)) {
@@ -141,7 +155,11 @@ export class FsObjectStore implements ObjectStore {
     const full = this.resolve(key);
     // The folder it goes in, as far as it exists, must really be inside (the key itself may be a
     // link: the rename replaces the link, never writes through it).
-    const why = this.outside(key, path.join(await realPathSoFar(path.dirname(full)), path.basename(full)), await this.realBounds());
+    const why = this.outside(
+      key,
+      path.join(await realPathSoFar(path.dirname(full)), path.basename(full)),
+      await this.realBounds(),
+    );
     if (why) throw new OutsideStoreError(why);
     await fs.mkdir(path.dirname(full), { recursive: true });
     const tmp = `${full}.${randomBytes(6).toString('hex')}.tmp`;
@@ -196,7 +214,10 @@ export class FsObjectStore implements ObjectStore {
    * (links out of the folder) are not listed but returned in `refused`, and count towards
    * the page size, so that a tree of such links is still walked a page at a time.
    */
-  async listPage(prefix: string, options: { next?: string; startAfter?: string; pageSize?: number } = {}): Promise<ListPage> {
+  async listPage(
+    prefix: string,
+    options: { next?: string; startAfter?: string; pageSize?: number } = {},
+  ): Promise<ListPage> {
     const pageSize = options.pageSize ?? 1000;
     const after = options.next ?? options.startAfter ?? '';
     const objects: ListPage['objects'] = [];
@@ -208,7 +229,8 @@ export class FsObjectStore implements ObjectStore {
     try {
       startReal = await fs.realpath(dirPrefix ? this.resolve(dirPrefix) : this.root);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return { objects };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+        return { objects };
       throw e;
     }
     // The prefix's folder reached through a link out of the store: nothing under it is listed.
@@ -227,7 +249,8 @@ export class FsObjectStore implements ObjectStore {
       try {
         entries = await fs.readdir(rel ? this.resolve(rel) : this.root, { withFileTypes: true });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return true;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+          return true;
         throw e;
       }
       const named = entries
@@ -256,15 +279,20 @@ export class FsObjectStore implements ObjectStore {
   async check(): Promise<void> {
     try {
       const st = await fs.stat(this.root);
-      if (!st.isDirectory()) throw new InputError(`${this.uri} is not a directory: give a directory path or file:// URI`);
+      if (!st.isDirectory())
+        throw new InputError(`${this.uri} is not a directory: give a directory path or file:// URI`);
     } catch (e) {
       if (e instanceof InputError) throw e;
-      throw new InputError(`cannot read ${this.uri} (${(e as NodeJS.ErrnoException).code ?? e}): check the path exists`);
+      throw new InputError(
+        `cannot read ${this.uri} (${(e as NodeJS.ErrnoException).code ?? e}): check the path exists`,
+      );
     }
     // A folder that is (or lies in) a link out of the allow-list: refused at once, not key by key.
     const b = await this.realBounds();
     if (this.options.confined !== false && b.allowed && !b.allowed.some((d) => within(b.root, d))) {
-      throw new OutsideStoreError(`${this.uri} is really ${b.root} (symbolic links followed), outside OVERMAP_ALLOWED_PREFIXES (${this.options.allowed!.join(', ')}): move the data under an allowed prefix, or add ${b.root}/ to the list`);
+      throw new OutsideStoreError(
+        `${this.uri} is really ${b.root} (symbolic links followed), outside OVERMAP_ALLOWED_PREFIXES (${this.options.allowed!.join(', ')}): move the data under an allowed prefix, or add ${b.root}/ to the list`,
+      );
     }
   }
 }

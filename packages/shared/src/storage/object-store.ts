@@ -66,7 +66,12 @@ export class PreconditionFailed extends Error {
  * Iterates all objects under a prefix, one page in memory at a time. `onRefused` hears of the
  * keys a page left out (ListPage.refused) before that page's objects are yielded.
  */
-export async function* listAll(store: ObjectStore, prefix = '', startAfter?: string, onRefused?: (key: string) => void): AsyncGenerator<ListedObject> {
+export async function* listAll(
+  store: ObjectStore,
+  prefix = '',
+  startAfter?: string,
+  onRefused?: (key: string) => void,
+): AsyncGenerator<ListedObject> {
   if (store.list) {
     yield* store.list(prefix, startAfter);
     return;

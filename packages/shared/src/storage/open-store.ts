@@ -11,7 +11,8 @@ import { S3ObjectStore, type S3StoreOptions } from './s3-object-store';
 export type ParsedUri = { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; root: string };
 
 export function parseUri(uri: string, what = 'URI'): ParsedUri {
-  if (typeof uri !== 'string' || uri.trim() === '') throw new InputError(`empty ${what}: give s3://bucket/prefix/, file:///dir/ or a path`);
+  if (typeof uri !== 'string' || uri.trim() === '')
+    throw new InputError(`empty ${what}: give s3://bucket/prefix/, file:///dir/ or a path`);
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(uri);
   if (!m) return { kind: 'file', root: path.resolve(uri) };
   const scheme = m[1]!.toLowerCase();
@@ -28,9 +29,12 @@ export function parseUri(uri: string, what = 'URI'): ParsedUri {
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     let prefix = slash < 0 ? '' : rest.slice(slash + 1);
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new InputError(`malformed ${what} ${uri}: "${bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')`);
+      throw new InputError(
+        `malformed ${what} ${uri}: "${bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')`,
+      );
     }
-    if (prefix.split('/').includes('..')) throw new InputError(`malformed ${what} ${uri}: '..' is not allowed in a prefix`);
+    if (prefix.split('/').includes('..'))
+      throw new InputError(`malformed ${what} ${uri}: '..' is not allowed in a prefix`);
     if (prefix && !prefix.endsWith('/')) prefix += '/';
     return { kind: 's3', bucket, prefix };
   }
@@ -63,7 +67,8 @@ export const isAbsoluteUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) |
  */
 export function openObject(uri: string, what = 'URI'): { store: ObjectStore; key: string } {
   const p = parseUri(uri, what);
-  if (p.kind === 'file') return { store: new FsObjectStore(path.dirname(p.root), { confined: false }), key: path.basename(p.root) };
+  if (p.kind === 'file')
+    return { store: new FsObjectStore(path.dirname(p.root), { confined: false }), key: path.basename(p.root) };
   const full = p.prefix.replace(/\/$/, '');
   const slash = full.lastIndexOf('/');
   if (!full) throw new InputError(`${what} ${uri} names a bucket, not an object: give s3://bucket/path/to/file`);
