@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { enqueueDataset } from '@overmap/producer';
+import { describeLabels, enqueueDataset } from '@overmap/producer';
 import { BATCH_QUEUE, type BatchChunk, type BatchJob, RunResults } from '@overmap/shared';
 import { makeImages } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
@@ -71,6 +71,41 @@ describe('enqueueDataset', () => {
     const run = (await RunResults.open(out).readRun())!;
     expect(run.classes).toEqual(model.classes);
     expect(run.params.threshold).toBe(0.3);
+  });
+
+  it('reports a key the label file gives twice (count and example, both labels), and uses the last label', async () => {
+    const prefix = `t${Date.now().toString(36)}dup`;
+    const csv = path.join(dir, 'labels-dup.csv');
+    await fs.writeFile(csv, `key,label\n${keys.map((k) => `${k},coat`).join('\n')}\n${keys[3]},bag\n`);
+    const out = path.join(dir, 'out-dup');
+    const r = await enqueueDataset({
+      dataset: data,
+      results: out,
+      batchSize: 10,
+      model,
+      labels: `file://${csv}`,
+      toolVersion: 't',
+      redis,
+      prefix,
+    });
+    expect(r.labels).toEqual({
+      labelled: 23,
+      unknownClass: 0,
+      unknownExamples: [],
+      unmatchedEntries: 0,
+      duplicateKeys: 1,
+      duplicateExamples: [{ key: keys[3], labels: ['coat', 'bag'] }],
+    });
+    expect(describeLabels(r.labels!, r.images)).toBe(
+      `enqueue: labels for 23 of 23 images; 1 key(s) given more than once in the label file (e.g. "${keys[3]}": "coat" then "bag"): the last label is used; keep one line per key`,
+    );
+    const labelOf = new Map(
+      (await jobsOf(prefix, out)).flatMap((j) => j.keys.map((k, i) => [k, j.labels![i]] as const)),
+    );
+    expect(labelOf.get(keys[3]!)).toBe('bag');
+    expect(labelOf.get(keys[4]!)).toBe('coat');
+    // A label file without repeats says nothing more than before.
+    expect(describeLabels({ ...r.labels!, duplicateKeys: 0, duplicateExamples: [] }, r.images)).toBeNull();
   });
 
   it.each([

@@ -7,6 +7,7 @@ import {
   loadConfig,
   parseLabelFile,
   parseUri,
+  readLabelFile,
 } from '@overmap/shared';
 
 describe('parseUri', () => {
@@ -40,6 +41,27 @@ describe('labels', () => {
       ['a.png', 'Coat'],
       ['b.png', '3'],
     ]);
+  });
+  it('reports keys given more than once, with every label in file order; the last one is used', () => {
+    const csv = readLabelFile(
+      'key,label\na.png,Coat\nb.png,Bag\na.png,Bag\nc.png,Bag\na.png,Coat\nc.png,Bag\n',
+      'labels.csv',
+    );
+    expect([...csv.labels]).toEqual([
+      ['a.png', 'Coat'],
+      ['b.png', 'Bag'],
+      ['c.png', 'Bag'],
+    ]);
+    expect(csv.duplicates).toEqual({
+      keys: 2,
+      examples: [
+        { key: 'a.png', labels: ['Coat', 'Bag', 'Coat'] },
+        { key: 'c.png', labels: ['Bag', 'Bag'] },
+      ],
+    });
+    const jsonl = readLabelFile('{"key":"a.png","label":"Coat"}\n{"key":"a.png","label":3}\n', 'l.jsonl');
+    expect(jsonl.duplicates).toEqual({ keys: 1, examples: [{ key: 'a.png', labels: ['Coat', '3'] }] });
+    expect(readLabelFile('a.png,Coat\nb.png,Bag\n', 'l.csv').duplicates).toEqual({ keys: 0, examples: [] });
   });
   it('names the bad line', () => {
     expect(() => parseLabelFile('{"key":"a.png","label":"Coat"}\nnot json\n', 'l.jsonl')).toThrow(/line 2 is not JSON/);

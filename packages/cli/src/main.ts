@@ -14,9 +14,9 @@ import {
   parseAllowedPrefixes,
   parseUri,
 } from '@overmap/shared';
-import { enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
+import { describeLabels, enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
 import { loadSpec, referenceSpecUri } from '@overmap/engine';
-import { startWorker } from '@overmap/worker';
+import { startWorker, unsignedJobsWarning } from '@overmap/worker';
 import { configAndRedis, fail, positiveInt } from './commands/common';
 import { createBar } from './commands/progress-line';
 import { readStatus, runVerdict } from './commands/run-status';
@@ -94,12 +94,12 @@ async function doEnqueue(dataset: string | undefined, f: EnqueueFlags) {
       allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
       shardParts: config.OVERMAP_SHARD_PARTS,
     });
-    const l = r.labels;
-    if (l && (l.unknownClass > 0 || (l.unmatchedEntries ?? 0) > 0 || l.labelled < r.images)) {
+    const labelsLine = r.labels && describeLabels(r.labels, r.images);
+    if (labelsLine) process.stderr.write(`${labelsLine}\n`);
+    if (r.outsideKeys)
       process.stderr.write(
-        `enqueue: labels for ${l.labelled} of ${r.images} images${l.unknownClass ? `; ${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong` : ''}${l.unmatchedEntries ? `; ${l.unmatchedEntries} label-file entries matched no image key` : ''}\n`,
+        `enqueue: skipped ${r.outsideKeys} key(s) whose real path leaves the dataset (symbolic links out of the folder${config.OVERMAP_ALLOWED_PREFIXES ? ' or OVERMAP_ALLOWED_PREFIXES' : ''}), e.g. ${r.outsideExamples.map((k) => JSON.stringify(k)).join(', ')}: copy those files in instead of linking to them\n`,
       );
-    }
     if (r.unsafeKeys.length)
       process.stderr.write(
         `enqueue: skipped keys that could leave the dataset prefix (absolute, or with '..'): ${r.unsafeKeys
@@ -154,7 +154,11 @@ program
   )
   .option('--exit-when-idle', 'exit once the queues have been empty for a few seconds')
   .option('--no-metrics', 'do not serve /metrics, /healthz, /readyz')
-  .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean }) => {
+  .option(
+    '--no-unsigned-warning',
+    'do not log the unsigned-jobs warning without OVERMAP_JOB_SECRET (overmap run logs it once for all its workers)',
+  )
+  .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean; unsignedWarning: boolean }) => {
     const { config, redis } = await configAndRedis();
     redis.disconnect();
     const w = await startWorker({
@@ -163,6 +167,7 @@ program
       exitWhenIdle: f.exitWhenIdle,
       toolVersion: TOOL_VERSION,
       metricsPort: f.metrics ? undefined : null,
+      announceUnsigned: f.unsignedWarning,
     });
     // Started by overmap run: never outlive it (a parent killed outright closes the channel).
     if (process.send) process.once('disconnect', () => void w.stop('parent process gone'));
@@ -262,6 +267,9 @@ enqueueOptions(
       process.env.OVERMAP_ONNX_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / n)));
     process.stderr.write(`run ${enq.runId}: ${n} worker processes scoring ${enq.images} images\n`);
     const { config, redis } = await configAndRedis();
+    // Once for the run, not once per worker process (they are started with --no-unsigned-warning).
+    if (!config.OVERMAP_JOB_SECRET)
+      logger.warn(unsignedJobsWarning(parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES)));
     try {
       const manifest = await superviseRun({
         bin: path.resolve(__dirname, '../bin/overmap.js'),

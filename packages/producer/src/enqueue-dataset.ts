@@ -95,6 +95,9 @@ export interface EnqueueResult extends EnqueueProgress {
   retried: number;
   /** keys skipped because they could escape the dataset prefix ('..', absolute) */
   unsafeKeys: string[];
+  /** a local dataset's keys skipped because their real path leaves it (links out of the folder or the allow-list): how many, and the first few */
+  outsideKeys: number;
+  outsideExamples: string[];
   labels: LabelReport | null;
 }
 
@@ -105,12 +108,24 @@ export function defaultRunId(dataset: string, results: string): string {
     .slice(0, 12)}`;
 }
 
-/** The dataset's listing as a key source: the resume token is the key itself (listings are in key order). */
+/**
+ * The dataset's listing as a key source: the resume token is the key itself (listings are in
+ * key order). Keys the store refused (links out of a local dataset) come in their place in
+ * that order, marked `outside`, so that they are counted once even across a resume.
+ */
 async function* listingKeys(
   dataset: ReturnType<typeof openStore>,
   resumeAfter: string | undefined,
-): AsyncGenerator<{ key: string; after: string }> {
-  for await (const obj of listAll(dataset, '', resumeAfter)) yield { key: obj.key, after: obj.key };
+): AsyncGenerator<{ key: string; after: string; outside?: true }> {
+  const refused: string[] = [];
+  for await (const obj of listAll(dataset, '', resumeAfter, (k) => refused.push(k))) {
+    while (refused.length && refused[0]! < obj.key) {
+      const k = refused.shift()!;
+      yield { key: k, after: k, outside: true };
+    }
+    yield { key: obj.key, after: obj.key };
+  }
+  for (const k of refused) yield { key: k, after: k, outside: true };
 }
 
 /** A results URI inside the dataset would be listed as images by the next run: refused. */
@@ -166,8 +181,8 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
   checkOutsideDataset(o.dataset, o.results);
   checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
   checkAllowed(o.results, o.allowed ?? [], 'results URI');
-  const dataset = openStore(o.dataset, {}, 'dataset URI');
-  const results = RunResults.open(o.results, { secret: o.secret });
+  const dataset = openStore(o.dataset, { allowed: o.allowed }, 'dataset URI');
+  const results = RunResults.open(o.results, { secret: o.secret, allowed: o.allowed });
   await dataset.check();
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
   const labels = await loadLabels(o.labels);
@@ -236,6 +251,8 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
         alreadyComplete: true,
         retried: r.retried,
         unsafeKeys: [],
+        outsideKeys: 0,
+        outsideExamples: [],
         labels: null,
       };
     }
@@ -251,6 +268,8 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       added = 0,
       runWritten = !!existing;
     const unsafeKeys: string[] = [];
+    let outsideKeys = 0;
+    const outsideExamples: string[] = [];
     const bulkSize = o.bulkSize ?? 50;
     const writes = pLimit(16);
     // `after`: the source's resume token after the chunk's last key (Redis keeps it as the cursor)
@@ -326,6 +345,11 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
         : listingKeys(dataset, resumed ? state.cursor : undefined);
     for await (const obj of source) {
       listed++;
+      if ('outside' in obj && obj.outside) {
+        skipped++;
+        if (++outsideKeys <= 5) outsideExamples.push(obj.key);
+        continue;
+      }
       if (!isImageKey(obj.key)) {
         skipped++;
         continue;
@@ -352,7 +376,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
           `no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`,
         );
       throw new InputError(
-        `no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`,
+        `no image keys under ${dataset.uri} (${skipped} other keys skipped${outsideKeys ? `, ${outsideKeys} of them links that lead out of it` : ''}): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`,
       );
     }
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
@@ -374,6 +398,8 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       alreadyComplete: false,
       retried: 0,
       unsafeKeys,
+      outsideKeys,
+      outsideExamples,
       labels: report,
     };
   } finally {

@@ -1,18 +1,29 @@
 /**
  * The labels `overmap enqueue` puts into the listing chunks (`--labels folder` or a CSV/JSONL
  * file), and the tally it checks before the first job: labels that match no image key, or
- * that mostly name no class of the model, are refused; the counts go into the result.
+ * that mostly name no class of the model, are refused; the counts go into the result, and so
+ * do the keys the file gives more than once (known when it is read, before the first job).
  */
-import { type BatchChunk, InputError, classIndexer, folderLabel, openObject, parseLabelFile } from '@overmap/shared';
+import {
+  type BatchChunk,
+  type DuplicateLabels,
+  InputError,
+  classIndexer,
+  folderLabel,
+  openObject,
+  readLabelFile,
+} from '@overmap/shared';
 
 export interface Labels {
   of: (key: string) => string | null;
   fileEntries: number | null;
+  /** keys the label file gives more than once (null for --labels folder) */
+  duplicates: DuplicateLabels | null;
 }
 
 export async function loadLabels(spec: string | null): Promise<Labels | null> {
   if (!spec) return null;
-  if (spec === 'folder') return { of: folderLabel, fileEntries: null };
+  if (spec === 'folder') return { of: folderLabel, fileEntries: null, duplicates: null };
   const { store, key: name } = openObject(spec.replace(/\/$/, ''), 'labels URI');
   let raw: Buffer | undefined;
   try {
@@ -25,8 +36,8 @@ export async function loadLabels(spec: string | null): Promise<Labels | null> {
     throw e;
   }
   if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
-  const map = parseLabelFile(raw.toString('utf8'), name);
-  return { of: (key) => map.get(key) ?? null, fileEntries: map.size };
+  const { labels: map, duplicates } = readLabelFile(raw.toString('utf8'), name);
+  return { of: (key) => map.get(key) ?? null, fileEntries: map.size, duplicates };
 }
 
 /** Above this share of labels naming no class of the model (in the first page of batches), enqueue refuses. */
@@ -40,11 +51,15 @@ export interface LabelReport {
   unknownExamples: string[];
   /** label-file entries that matched no image key (null for --labels folder) */
   unmatchedEntries: number | null;
+  /** label-file keys given more than once, the last label used (0 for --labels folder) */
+  duplicateKeys: number;
+  /** the first few, with every label the file gives each */
+  duplicateExamples: { key: string; labels: string[] }[];
 }
 
 /** Counts the chunks' labels as they are written; `check` refuses bad labels before the first job. */
 export class LabelTally {
-  readonly report: LabelReport = { labelled: 0, unknownClass: 0, unknownExamples: [], unmatchedEntries: null };
+  readonly report: LabelReport;
   private readonly classOf: (label: string) => number | null;
 
   constructor(
@@ -53,6 +68,14 @@ export class LabelTally {
     private readonly classes: string[],
   ) {
     this.classOf = classIndexer(classes);
+    this.report = {
+      labelled: 0,
+      unknownClass: 0,
+      unknownExamples: [],
+      unmatchedEntries: null,
+      duplicateKeys: labels.duplicates?.keys ?? 0,
+      duplicateExamples: labels.duplicates?.examples ?? [],
+    };
   }
 
   count(chunk: BatchChunk): void {
@@ -87,4 +110,24 @@ export class LabelTally {
       this.report.unmatchedEntries = Math.max(0, this.labels.fileEntries - this.report.labelled);
     return this.report;
   }
+}
+
+/** What `overmap enqueue` says about the labels (stderr), or null when there is nothing to say. */
+export function describeLabels(l: LabelReport, images: number): string | null {
+  const parts: string[] = [];
+  if (l.unknownClass)
+    parts.push(
+      `${l.unknownClass} name no class of the model (e.g. ${l.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}): kept, counted neither right nor wrong`,
+    );
+  if (l.unmatchedEntries) parts.push(`${l.unmatchedEntries} label-file entries matched no image key`);
+  if (l.duplicateKeys) {
+    const eg = l.duplicateExamples
+      .map((d) => `${JSON.stringify(d.key)}: ${d.labels.map((x) => JSON.stringify(x)).join(' then ')}`)
+      .join(', ');
+    parts.push(
+      `${l.duplicateKeys} key(s) given more than once in the label file (e.g. ${eg}): the last label is used; keep one line per key`,
+    );
+  }
+  if (!parts.length && l.labelled >= images) return null;
+  return `enqueue: labels for ${l.labelled} of ${images} images${parts.map((p) => `; ${p}`).join('')}`;
 }

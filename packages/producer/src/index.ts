@@ -7,3 +7,4 @@ export {
 } from './enqueue-dataset';
 export { recoverRun, type RecoverOptions, type RecoverResult } from './recover-run';
 export { INVENTORY_CONCURRENCY, type Inventory, type InventoryKey, inventoryKeys, readInventory } from './s3-inventory';
+export { describeLabels, loadLabels, type LabelReport } from './enqueue-labels';

@@ -14,9 +14,21 @@ export interface ExportRow extends ImageRecord {
 /** The image's URI as the dataset gives it: the dataset URI joined with the key. */
 export const imageUri = (dataset: string, key: string) => `${dataset.replace(/\/?$/, '/')}${key}`;
 
-/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+/** The first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A CSV field (RFC 4180), safe to open in a spreadsheet: quoted when it holds a comma, quote or
+ * line break. A string that begins with =, +, -, @, tab or carriage return gets a leading `'`
+ * (inside the quotes, where quoted), so that Excel, LibreOffice and Sheets show it as text and
+ * never run it: keys, labels and error messages come from whoever wrote the dataset. Only
+ * strings are neutralised: the scores, p and the rank are written as numbers and stay numbers
+ * (a negative score is -0.25, sortable as a number), while a label "-1" is a string and is
+ * written '-1.
+ */
 export function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
+  let s = v === null || v === undefined ? '' : String(v);
+  if (typeof v === 'string' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -21,6 +21,6 @@ export {
 } from './collect';
 export { QUEUES, suspicion, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
 export { TopN } from './top-n';
-export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig } from './exports';
+export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig, type ExportRow } from './exports';
 export { tileStem } from './tiles';
 export { writeSyntheticRun, syntheticRecord, SYNTHETIC_CLASSES, type SyntheticRunOptions } from './synthetic-run';

@@ -18,6 +18,12 @@ export class ServiceError extends OverMapError {}
 /** An object that is not in the store. */
 export class NotFoundError extends OverMapError {}
 
+/**
+ * An object key whose real path (symbolic links followed) leaves its store's folder, or
+ * OVERMAP_ALLOWED_PREFIXES: never read or written. A worker makes it the image's read_error record.
+ */
+export class OutsideStoreError extends InputError {}
+
 /** A model spec that cannot be used, with the field that is wrong. */
 export class ModelSpecError extends InputError {}
 

@@ -31,9 +31,43 @@ export function folderLabel(key: string): string | null {
   return slash > 0 ? key.slice(0, slash) : null;
 }
 
+/** Keys a label file gives more than once: the last label is the one used. */
+export interface DuplicateLabels {
+  /** keys given more than once */
+  keys: number;
+  /** the first few, each with every label the file gives it, in file order */
+  examples: { key: string; labels: string[] }[];
+}
+
+export interface LabelFile {
+  labels: Map<string, string>;
+  duplicates: DuplicateLabels;
+}
+
 /** Parses a CSV (`key,label`, header optional) or JSONL label file into key -> label. */
 export function parseLabelFile(text: string, name: string): Map<string, string> {
-  const out = new Map<string, string>();
+  return readLabelFile(text, name).labels;
+}
+
+/** A label file's key -> label (the last label of a key given twice) and the keys it gives more than once. */
+export function readLabelFile(text: string, name: string): LabelFile {
+  const labels = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
+  const set = (key: string, label: string) => {
+    const had = labels.get(key);
+    if (had !== undefined) {
+      const all = repeated.get(key);
+      if (all) all.push(label);
+      else repeated.set(key, [had, label]);
+    }
+    labels.set(key, label);
+  };
+  parseLabelRows(text, name, set);
+  const examples = [...repeated].slice(0, 5).map(([key, l]) => ({ key, labels: l }));
+  return { labels, duplicates: { keys: repeated.size, examples } };
+}
+
+function parseLabelRows(text: string, name: string, set: (key: string, label: string) => void): void {
   const first =
     text
       .split(/\r?\n/)
@@ -54,9 +88,9 @@ export function parseLabelFile(text: string, name: string): Map<string, string> 
       if (typeof key !== 'string' || (typeof label !== 'string' && typeof label !== 'number')) {
         throw new InputError(`label file ${name} line ${i + 1} needs string "key" and "label" fields`);
       }
-      out.set(key, String(label));
+      set(key, String(label));
     });
-    return out;
+    return;
   }
   let rows: string[][];
   try {
@@ -69,7 +103,6 @@ export function parseLabelFile(text: string, name: string): Map<string, string> 
       throw new InputError(`label file ${name} row ${i + 1} has ${row.length} fields: write key,label per line`);
     const [key, label] = row as [string, string];
     if (i === 0 && key.toLowerCase() === 'key' && label.toLowerCase() === 'label') return; // header
-    out.set(key, label);
+    set(key, label);
   });
-  return out;
 }

@@ -3,3 +3,4 @@ export { startWorker, type WorkerOptions, type RunningWorker } from './fleet/sta
 export { finalizeRun } from './fleet/finalize-run';
 export { processBatch } from './fleet/process-batch';
 export { RunContexts, type ScorerFactory } from './fleet/run-context';
+export { unsignedJobsWarning } from './fleet/job-guard';

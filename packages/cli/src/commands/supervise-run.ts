@@ -41,7 +41,7 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
   const spawn = (slot: number) => {
     // One worker per core: V8's parallel GC threads would only take CPU from the other workers
     // (two processes on two cores scored about 15% faster with single-threaded GC, BENCHMARKS.md).
-    const c = fork(o.bin, ['worker', '--no-metrics'], {
+    const c = fork(o.bin, ['worker', '--no-metrics', '--no-unsigned-warning'], {
       env: o.env,
       execArgv: [...process.execArgv, '--single-threaded-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

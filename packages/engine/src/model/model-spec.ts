@@ -3,7 +3,9 @@
  * run, how to feed it, where Grad-CAM and attention are read, which segmenter gives the
  * object mask, and how the overlaps combine into `scores.overmap`. Paths inside it are
  * relative to the spec's own location. Its content hash (spec + every model file) goes
- * into run.json and every record's run.
+ * into run.json and every record's run. Every object in it is strict: a field the schema does
+ * not know (a misspelling such as "normalisation") is an error naming the nearest known field,
+ * never a field silently dropped for its default.
  */
 import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
@@ -13,8 +15,9 @@ import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@ov
 import { prefersOnnx } from '../backend/select-backend';
 import { DECISION_SECONDARIES } from '../scoring/decision';
 import { checkClassifierTopology } from './model-topology';
+import { unknownFieldsMessage } from './unknown-fields';
 
-const Normalization = z.object({
+const Normalization = z.strictObject({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
   scale: z
     .number()
@@ -30,7 +33,7 @@ const Format = z.enum(['layers', 'onnx']).default('layers');
 const Layout = z.enum(['nchw', 'nhwc']).default('nchw');
 
 const Segmenter = z.discriminatedUnion('type', [
-  z.object({
+  z.strictObject({
     type: z.literal('model'),
     model: z.string(),
     format: Format,
@@ -42,8 +45,8 @@ const Segmenter = z.discriminatedUnion('type', [
     threshold: z.number().min(0).max(1).default(0.5),
     normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
   }),
-  z.object({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
-  z.object({
+  z.strictObject({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
+  z.strictObject({
     /** An object detector run in the worker (TF.js or ONNX); its boxes above minScore are binarised into the mask. */
     type: z.literal('detector'),
     model: z.string(),
@@ -59,7 +62,7 @@ const Segmenter = z.discriminatedUnion('type', [
     minScore: z.number().min(0).max(1).default(0.5),
     normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('boxes'),
     /** JSONL, one line per image: {"key": ..., "boxes": [[x0, y0, x1, y1, score?], ...]}, coordinates in [0, 1];
      *  a path relative to the spec or an absolute URI. Boxes are binarised into the mask. */
@@ -68,10 +71,10 @@ const Segmenter = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const ModelSpecSchema = z.object({
+export const ModelSpecSchema = z.strictObject({
   name: z.string().default('model'),
   classes: z.array(z.string().min(1)).min(2),
-  classifier: z.object({
+  classifier: z.strictObject({
     model: z.string(),
     inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
     channels: z.literal(3).default(3),
@@ -89,7 +92,7 @@ export const ModelSpecSchema = z.object({
   attentionLayers: z.array(z.string()).default([]),
   segmenter: Segmenter,
   overlap: z
-    .object({
+    .strictObject({
       /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max;
        *  threshold-free (scoring/localisation.ts): rank (relevance rank accuracy), auc (pixel AUROC of the map
        *  against the mask), pointing (pointing game), localisation (size-weighted attribution localisation).
@@ -99,10 +102,10 @@ export const ModelSpecSchema = z.object({
     })
     .default({ measure: 'mass', binarize: 0.5 }),
   combine: z
-    .object({
+    .strictObject({
       rule: z.enum(['mean', 'weighted', 'min', 'product']).default('mean'),
       weights: z
-        .object({
+        .strictObject({
           gradcam_seg: z.number().min(0),
           attention_seg: z.number().min(0),
           gradcam_attention: z.number().min(0),
@@ -121,7 +124,7 @@ export const ModelSpecSchema = z.object({
    * an Over-MAP term as secondary that lowers only the images where it is below about a.
    */
   decision: z
-    .object({
+    .strictObject({
       rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
       primary: z.enum(['msp', 'margin']).default('msp'),
       secondary: z.enum(DECISION_SECONDARIES).default('overmap'),
@@ -131,6 +134,8 @@ export const ModelSpecSchema = z.object({
     .default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
   /** MC-dropout passes of the head (0 = off). */
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
+  /** Free text for people (how the spec was chosen, say): kept in the hashed bytes, never read. */
+  notes: z.string().optional(),
 });
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 export type Normalization = z.infer<typeof Normalization>;
@@ -237,6 +242,9 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
   }
   const r = ModelSpecSchema.safeParse(json);
   if (!r.success) {
+    // A misspelt field usually also leaves a required one missing: name the misspelling first.
+    const unknown = unknownFieldsMessage(ModelSpecSchema, r.error.issues, json, uri);
+    if (unknown) throw new ModelSpecError(unknown);
     const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new ModelSpecError(`model spec ${uri} is invalid: ${issues}`);
   }

@@ -32,13 +32,15 @@ function parseJson<T>(raw: Buffer, what: string, parse: (v: unknown) => T): T {
 export interface RunResultsOptions {
   /** OVERMAP_JOB_SECRET: run.json and listing chunks are signed on write and verified on read */
   secret?: string;
+  /** OVERMAP_ALLOWED_PREFIXES, parsed: a local results folder's files must really lie under one (links followed) */
+  allowed?: string[];
 }
 
 export class RunResults {
   constructor(readonly store: ObjectStore, private readonly options: RunResultsOptions = {}) {}
 
   static open(uri: string, options: RunResultsOptions = {}): RunResults {
-    return new RunResults(openStore(uri, {}, 'results URI'), options);
+    return new RunResults(openStore(uri, { allowed: options.allowed }, 'results URI'), options);
   }
 
   /** With a secret: the raw object must carry a valid signature (checked before the schema fills defaults). */

@@ -14,6 +14,12 @@ export interface ListPage {
   objects: ListedObject[];
   /** Opaque resume token for the next page; undefined on the last page. */
   next?: string;
+  /**
+   * Keys in this page's range left out because their real path leaves the store (the
+   * filesystem store: a symbolic link out of the folder or out of OVERMAP_ALLOWED_PREFIXES), in
+   * listing order. Never listed, never read: reported so the caller can count them.
+   */
+  refused?: string[];
 }
 
 export interface PutOptions {
@@ -56,8 +62,16 @@ export class PreconditionFailed extends Error {
   }
 }
 
-/** Iterates all objects under a prefix, one page in memory at a time. */
-export async function* listAll(store: ObjectStore, prefix = '', startAfter?: string): AsyncGenerator<ListedObject> {
+/**
+ * Iterates all objects under a prefix, one page in memory at a time. `onRefused` hears of the
+ * keys a page left out (ListPage.refused) before that page's objects are yielded.
+ */
+export async function* listAll(
+  store: ObjectStore,
+  prefix = '',
+  startAfter?: string,
+  onRefused?: (key: string) => void,
+): AsyncGenerator<ListedObject> {
   if (store.list) {
     yield* store.list(prefix, startAfter);
     return;
@@ -67,6 +81,7 @@ export async function* listAll(store: ObjectStore, prefix = '', startAfter?: str
   while (first || next) {
     const page = await store.listPage(prefix, first ? { startAfter } : { next });
     first = false;
+    if (onRefused) for (const k of page.refused ?? []) onRefused(k);
     yield* page.objects;
     next = page.next;
   }

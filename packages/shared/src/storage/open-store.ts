@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors';
-import { FsObjectStore } from './fs-object-store';
+import { FsObjectStore, type FsStoreOptions } from './fs-object-store';
 import type { ObjectStore } from './object-store';
 import { S3ObjectStore, type S3StoreOptions } from './s3-object-store';
 
@@ -41,9 +41,13 @@ export function parseUri(uri: string, what = 'URI'): ParsedUri {
   throw new InputError(`unsupported scheme in ${what} ${uri}: use s3://, file:// or a plain path`);
 }
 
-export function openStore(uri: string, options: S3StoreOptions = {}, what = 'URI'): ObjectStore {
+/** S3's options, and the filesystem's: `allowed` (OVERMAP_ALLOWED_PREFIXES) also bounds where a local key's links may lead. */
+export type StoreOptions = S3StoreOptions & FsStoreOptions;
+
+export function openStore(uri: string, options: StoreOptions = {}, what = 'URI'): ObjectStore {
   const p = parseUri(uri, what);
-  return p.kind === 's3' ? new S3ObjectStore(p.bucket, p.prefix, options) : new FsObjectStore(p.root);
+  const { allowed, ...s3 } = options;
+  return p.kind === 's3' ? new S3ObjectStore(p.bucket, p.prefix, s3) : new FsObjectStore(p.root, { allowed });
 }
 
 /** Canonical form of a URI (used in run ids and records). */
@@ -57,11 +61,14 @@ export const isAbsoluteUri = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) |
 
 /**
  * One object named by a URI (s3://bucket/dir/file, file:///dir/file or a path): the store of
- * its folder and its key there.
+ * its folder and its key there. A local one is not confined to its folder: whoever names the
+ * object (a label file, a model spec and the files beside it) could name a link's target as
+ * well, so links lead where they lead, as the operator made them.
  */
 export function openObject(uri: string, what = 'URI'): { store: ObjectStore; key: string } {
   const p = parseUri(uri, what);
-  if (p.kind === 'file') return { store: new FsObjectStore(path.dirname(p.root)), key: path.basename(p.root) };
+  if (p.kind === 'file')
+    return { store: new FsObjectStore(path.dirname(p.root), { confined: false }), key: path.basename(p.root) };
   const full = p.prefix.replace(/\/$/, '');
   const slash = full.lastIndexOf('/');
   if (!full) throw new InputError(`${what} ${uri} names a bucket, not an object: give s3://bucket/path/to/file`);

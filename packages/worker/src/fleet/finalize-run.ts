@@ -47,7 +47,7 @@ async function openRun(
 ): Promise<{ results: RunResults; run: RunJson & { batches: number; classes: string[] } }> {
   try {
     checkAllowed(data.results, guard.allowed ?? [], 'results URI');
-    const results = RunResults.open(data.results, { secret: guard.secret });
+    const results = RunResults.open(data.results, { secret: guard.secret, allowed: guard.allowed });
     const run = await results.requireRun(data.runId);
     if (run.instance !== data.instance)
       throw new InputError(

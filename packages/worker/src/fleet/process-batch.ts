@@ -205,6 +205,8 @@ async function scoreRecords(
           if (e instanceof ObjectTooLarge)
             return { ok: false as const, status: 'too_large' as const, error: e.message };
           if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
+          // Anything else is this image's: not found, unreadable, or a link out of a local dataset
+          // (OutsideStoreError: its real path leaves the folder or OVERMAP_ALLOWED_PREFIXES, never read).
           return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
         }
         return (deps.decode ?? decodeImage)(bytes, {

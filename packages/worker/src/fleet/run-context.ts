@@ -92,10 +92,11 @@ export class RunContexts {
       const allowed = this.guard.allowed ?? [];
       p = (async () => {
         checkAllowed(resultsUri, allowed, 'results URI');
-        const results = RunResults.open(resultsUri, { secret: this.guard.secret });
+        const results = RunResults.open(resultsUri, { secret: this.guard.secret, allowed });
         const run = await results.requireRun(runId);
         checkAllowed(run.dataset, allowed, 'dataset');
-        return { run, results, dataset: openStore(run.dataset, {}, 'dataset URI') };
+        // A local dataset's links must not lead out of it, nor out of the allow-list.
+        return { run, results, dataset: openStore(run.dataset, { allowed }, 'dataset URI') };
       })();
       this.runs.set(key, p);
       p.catch(() => this.runs.delete(key)); // a transient failure may succeed next time

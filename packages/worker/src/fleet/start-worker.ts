@@ -21,6 +21,7 @@ import {
 import { initBackend } from '@overmap/engine';
 import { compactShard, finalizeRun } from './finalize-run';
 import { createMetrics, serveMetrics } from './metrics';
+import { unsignedJobsWarning } from './job-guard';
 import { type BatchDeps, downloadSlots, processBatch } from './process-batch';
 import { RunContexts, type ScorerFactory } from './run-context';
 
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   metricsPort?: number | null;
   /** the image decoder; default the engine's (sharp) */
   decode?: BatchDeps['decode'];
+  /** log the unsigned-jobs warning at start when there is no OVERMAP_JOB_SECRET (default true; `overmap run` says it once for all its workers) */
+  announceUnsigned?: boolean;
 }
 
 export interface RunningWorker {
@@ -63,6 +66,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
   const metrics = createMetrics(() => batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
   const guard = { secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES) };
+  if (!guard.secret && o.announceUnsigned !== false) logger.warn(unsignedJobsWarning(guard.allowed));
   const contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000, guard);
   const lock = pLimit(1);
   const downloads = pLimit(downloadSlots(config));
