@@ -4,6 +4,7 @@ export * from './labels';
 export * from './logger';
 export * from './queue';
 export * from './schemas';
+export * from './score-registry';
 export * from './storage/object-store';
 export * from './storage/fs-object-store';
 export * from './storage/s3-object-store';
