@@ -9,9 +9,8 @@ import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
+import { DecisionSecondarySchema, ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
 import { prefersOnnx } from '../backend/select-backend';
-import { DECISION_SECONDARIES } from '../scoring/decision';
 import { checkClassifierTopology } from './model-topology';
 
 const Normalization = z.object({
@@ -111,7 +110,7 @@ export const ModelSpecSchema = z.object({
   decision: z.object({
     rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
     primary: z.enum(['msp', 'margin']).default('msp'),
-    secondary: z.enum(DECISION_SECONDARIES).default('overmap'),
+    secondary: DecisionSecondarySchema.default('overmap'),
     a: z.number().default(0),
     b: z.number().positive().default(1),
   }).default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
