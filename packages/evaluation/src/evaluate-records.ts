@@ -5,24 +5,34 @@
  * (ok, no_mask) count; no_mask records carry overmap 0, so they are rejected first.
  */
 import seedrandom from 'seedrandom';
-import { type ImageRecord, type Scored, aurc, aurocOfErrorDetection, eAurc, macroAccuracy, riskCoverageTable, canonicalClass } from '@overmap/shared';
+import {
+  type ConfidenceScoreOf, type DefaultScoreRegistry, type ImageRecord, SCORE_REGISTRY, type ScoreRegistry, type Scored, aurc,
+  aurocOfErrorDetection, canonicalClass, confidenceScoresOf, confidenceValue, eAurc, macroAccuracy, orientedName, riskCoverageTable,
+} from '@overmap/shared';
 
-/** `confidence` is the decision score (the spec's `decision` rule); the rest are Over-MAP, its parts, the
- *  threshold-free Grad-CAM/mask measures and the runner-up contrast, the softmax baselines and random. */
-export const CONFIDENCES = [
-  'confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention',
-  'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'gradcam_contrast',
-  'msp', 'neg_entropy', 'margin', 'mc_dropout', 'random',
-] as const;
+/**
+ * What evaluate measures: every confidence of a score registry (its `confidence` entries, in
+ * record order: `confidence` is the decision score, the spec's `decision` rule; then Over-MAP,
+ * its parts, the softmax baselines, the threshold-free Grad-CAM/mask measures and the runner-up
+ * contrast), then random.
+ */
+export function confidencesOf(): (ConfidenceScoreOf<DefaultScoreRegistry> | 'random')[];
+export function confidencesOf<const R extends ScoreRegistry>(registry: R): (ConfidenceScoreOf<R> | 'random')[];
+export function confidencesOf(registry: ScoreRegistry = SCORE_REGISTRY): string[] {
+  return [...confidenceScoresOf(registry), 'random'];
+}
+export const CONFIDENCES = confidencesOf();
 export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';
 
+/** The name a confidence is reported under: a score where lower is more confident is measured negated, as neg_<name> (neg_entropy). */
+export const confidenceLabel = (name: ConfidenceName): string => orientedName(name, 'neg_');
+
+/** A record's confidence, higher = more confident (confidenceValue); null where the record does not carry it. */
 export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => number): number | null {
-  const s = r.scores;
   switch (name) {
-    case 'neg_entropy': return s.entropy === null ? null : -s.entropy;
     case 'random': return rng ? rng() : Math.random();
     case 'fused': return null;
-    default: return (s as Record<string, number | null | undefined>)[name] ?? null;
+    default: return confidenceValue(r.scores, name);
   }
 }
 
@@ -97,7 +107,7 @@ export function evaluateRecords(test: ScoredRecord[], options: { fusionWeight?: 
   for (const name of CONFIDENCES) {
     const values = test.map((x) => confidenceOf(x.record, name, rng));
     if (values.some((v) => v === null)) continue; // e.g. mc_dropout not run
-    reports.push(reportFor(name, toScored(test, (_x, i) => values[i]!)));
+    reports.push(reportFor(confidenceLabel(name), toScored(test, (_x, i) => values[i]!)));
   }
   if (options.fusionWeight !== undefined) {
     const w = options.fusionWeight;

@@ -14,7 +14,7 @@
  */
 import seedrandom from 'seedrandom';
 import { type ImageRecord, type Scored, augrc, aurc, aurocOfErrorDetection, eAurc } from '@overmap/shared';
-import { CONFIDENCES, type ConfidenceName, type ScoredRecord, confidenceOf, reportFor } from './evaluate-records';
+import { CONFIDENCES, type ConfidenceName, type ScoredRecord, confidenceLabel, confidenceOf, reportFor } from './evaluate-records';
 import { fprAtTpr } from './out-of-distribution';
 
 export interface FailureItem { confidence: number; failure: boolean; label?: number; correctTop3?: boolean }
@@ -73,7 +73,7 @@ export function failureTypeReport(
     if (values.some((v) => v === null || !Number.isFinite(v))) return; // e.g. mc_dropout not run, or an older record
     rows.push(failureRow(name, pool.map((p, i) => ({ confidence: values[i]!, failure: p.failure, label: p.label, correctTop3: p.correctTop3 }))));
   };
-  for (const name of options.names ?? CONFIDENCES) add(name, pool.map((p) => confidenceOf(p.record, name, rng)));
+  for (const name of options.names ?? CONFIDENCES) add(confidenceLabel(name), pool.map((p) => confidenceOf(p.record, name, rng)));
   for (const e of options.extra ?? []) add(e.name, pool.map((p) => e.value(p.record)));
   return { type, description, n: pool.length, failures: pool.filter((p) => p.failure).length, rows };
 }

@@ -6,14 +6,12 @@
  * whatever the run's size.
  */
 import seedrandom from 'seedrandom';
-import { type ImageRecord, SCORE_NAMES, type ScoreName, type Scored, aurc, classIndexer, riskCoverageTable } from '@overmap/shared';
+import {
+  CONFIDENCE_SCORES, type ConfidenceScore, type ImageRecord, type Scored, aurc, classIndexer, confidenceValue, orientedName, riskCoverageTable,
+} from '@overmap/shared';
 import { QUEUES, type QueueContext, type QueueDef, type QueueId, reasonOf } from './queues';
 import { TopN } from './top-n';
 
-/** Scores where a lower value means more confident (README: entropy in nats, higher = less certain). */
-export const LESS_IS_CONFIDENT: ReadonlySet<string> = new Set(['entropy']);
-/** Scores that are not a confidence in the prediction (they use the given label), left out of the curves. */
-export const NOT_A_CONFIDENCE: ReadonlySet<string> = new Set(['label_gradcam_seg']);
 export const REJECT_FRACTIONS = Array.from({ length: 19 }, (_, i) => Math.round(i * 5) / 100); // 0 .. 0.9
 const MAX_REASONS = 200;
 
@@ -49,6 +47,7 @@ export interface Aggregates {
   reasons: Record<string, number>;
 }
 
+/** values: each curve score's confidenceValue (higher = more confident), in `scoreNames` order */
 interface SampleItem { correct: boolean; values: (number | null)[] }
 
 
@@ -71,7 +70,8 @@ export class Collector {
   private sampleSeen = 0;
   /** seeded: the sample, and so the curves, are the same on every run */
   private readonly rng = seedrandom('overmap-report-sample');
-  private readonly scoreNames: ScoreName[];
+  /** the curves' scores: the score registry's confidences (a score that needs the label is none) */
+  private readonly scoreNames: readonly ConfidenceScore[] = CONFIDENCE_SCORES;
 
   constructor(readonly classes: string[], readonly ctx: QueueContext, readonly queues: QueueDef[], private readonly o: CollectOptions) {
     const k = classes.length;
@@ -82,7 +82,6 @@ export class Collector {
       confusion: Array.from({ length: k }, () => new Array<number>(k).fill(0)),
     };
     for (const q of queues) this.heaps.set(q.id, new TopN(o.perQueue));
-    this.scoreNames = SCORE_NAMES.filter((s) => !NOT_A_CONFIDENCE.has(s));
   }
 
   add(r: ImageRecord): void {
@@ -109,7 +108,7 @@ export class Collector {
       if (r.accepted === true) { a.labelledAccepted++; if (correct) a.correctAccepted++; }
       const row = a.confusion[label];
       if (row && pred < row.length) row[pred]!++;
-      this.addToSample({ correct, values: this.scoreNames.map((s) => r.scores[s] ?? null) });
+      this.addToSample({ correct, values: this.scoreNames.map((s) => confidenceValue(r.scores, s)) });
     }
     if (r.status !== 'ok' && r.status !== 'no_mask') {
       const reason = reasonOf(r);
@@ -144,10 +143,10 @@ export class Collector {
     const of: number[] = []; // curve -> score index
     this.scoreNames.forEach((name, i) => {
       if (n === 0 || this.sample.some((x) => x.values[i] == null)) return;
-      const sign = LESS_IS_CONFIDENT.has(name) ? -1 : 1;
-      const scored: Scored[] = this.sample.map((x) => ({ confidence: sign * x.values[i]!, correct: x.correct }));
+      const scored: Scored[] = this.sample.map((x) => ({ confidence: x.values[i]!, correct: x.correct }));
       const table = riskCoverageTable(scored, REJECT_FRACTIONS);
-      const curve = { name: sign < 0 ? `−${name}` : name, aurc: aurc(scored), points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })) };
+      // a score where lower is more confident enters negated (confidenceValue), and its curve says so: −entropy
+      const curve = { name: orientedName(name, '−'), aurc: aurc(scored), points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })) };
       // A score equal to another on every record (confidence is overmap under some specs) shares its line.
       const twin = curves.findIndex((_c, j) => this.sample.every((x) => x.values[of[j]!] === x.values[i]));
       if (twin >= 0) curves[twin]!.name += ` = ${curve.name}`;
