@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { type ImageRecord, RunResults, S3ObjectStore, type Scored, classIndexer, riskCoverageTable } from '@overmap/shared';
+import { type ImageRecord, RunResults, S3ObjectStore, type Scored, classIndexer, isScored, riskCoverageTable } from '@overmap/shared';
 import { QUEUES, REJECT_FRACTIONS, SYNTHETIC_CLASSES, TopN, buildReport, suspicion, writeSyntheticRun } from '@overmap/report';
 import { runCli } from '../helpers/fleet';
 import { type S3Server, startS3, tmpDir } from '../helpers/services';
@@ -91,7 +91,7 @@ describe('buildReport on a synthetic run', () => {
     expect(data.aggregates.confusion.flat().reduce((a, b) => a + b, 0)).toBe(labelled.length);
     expect(data.aggregates.confusion.reduce((a, row, i) => a + row[i]!, 0)).toBe(correct);
     expect(data.aggregates.total).toBe(N);
-    expect(Object.values(data.aggregates.reasons).reduce((a, b) => a + b, 0)).toBe(records.filter((r) => !['ok', 'no_mask'].includes(r.status)).length);
+    expect(Object.values(data.aggregates.reasons).reduce((a, b) => a + b, 0)).toBe(records.filter((r) => !isScored(r.status)).length);
   });
 
   it('risk-coverage from the sample is within its stated error of the curve on every record', () => {

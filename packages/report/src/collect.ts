@@ -7,7 +7,8 @@
  */
 import seedrandom from 'seedrandom';
 import {
-  CONFIDENCE_SCORES, type ConfidenceScore, type ImageRecord, type Scored, aurc, classIndexer, confidenceValue, orientedName, riskCoverageTable,
+  CONFIDENCE_SCORES, type ConfidenceScore, type ImageRecord, type Scored, aurc, classIndexer, confidenceValue, isScored, orientedName,
+  riskCoverageTable,
 } from '@overmap/shared';
 import { QUEUES, type QueueContext, type QueueDef, type QueueId, reasonOf } from './queues';
 import { TopN } from './top-n';
@@ -110,7 +111,7 @@ export class Collector {
       if (row && pred < row.length) row[pred]!++;
       this.addToSample({ correct, values: this.scoreNames.map((s) => confidenceValue(r.scores, s)) });
     }
-    if (r.status !== 'ok' && r.status !== 'no_mask') {
+    if (!isScored(r.status)) {
       const reason = reasonOf(r);
       if (reason in a.reasons || Object.keys(a.reasons).length < MAX_REASONS) a.reasons[reason] = (a.reasons[reason] ?? 0) + 1;
       else a.reasons['other reasons'] = (a.reasons['other reasons'] ?? 0) + 1;

@@ -2,7 +2,7 @@
  * The review queues: which records belong to each and how each is ranked. A queue keeps only
  * its best `perQueue` records (top-n.ts); its count covers every member.
  */
-import type { ImageRecord } from '@overmap/shared';
+import { type ImageRecord, isScored } from '@overmap/shared';
 
 export type QueueId = 'label_errors' | 'off_object' | 'rejected' | 'unreadable';
 
@@ -24,8 +24,6 @@ export interface QueueDef {
   /** the record's rank in this queue (higher is shown first), or null when it is not a member */
   rank(r: ImageRecord, ctx: QueueContext): number | null;
 }
-
-const SCORED = new Set(['ok', 'no_mask']);
 
 /**
  * Suspicion that the given label is wrong, in [0, 1]:
@@ -75,12 +73,12 @@ export const QUEUES: QueueDef[] = [
   {
     id: 'rejected', title: 'Rejected (below the threshold)', rankName: '', needsLabels: false,
     description: 'Confidence below the run\'s threshold: the prediction is not trusted. Lowest confidence first.',
-    rank: (r) => (SCORED.has(r.status) && r.accepted === false ? -(r.scores.confidence ?? 0) : null),
+    rank: (r) => (isScored(r.status) && r.accepted === false ? -(r.scores.confidence ?? 0) : null),
   },
   {
     id: 'unreadable', title: 'Unreadable images', rankName: '', needsLabels: false,
     description: 'Images that could not be scored (read, decode or size errors), grouped by reason.',
-    rank: (r) => (SCORED.has(r.status) ? null : 0),
+    rank: (r) => (isScored(r.status) ? null : 0),
   },
 ];
 

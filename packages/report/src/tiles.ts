@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { type ImageRecord, type ObjectStore, type RunJson, type RunResults, classIndexer, openStore } from '@overmap/shared';
+import { type ImageRecord, type ObjectStore, type RunJson, type RunResults, classIndexer, isScored, openStore } from '@overmap/shared';
 import { type LoadedSpec, OverMapScorer, decodeImage, initBackend, loadSpec, overlayPng } from '@overmap/engine';
 
 export const TILE_PX = 160;
@@ -110,7 +110,7 @@ export async function writeTiles(
     try {
       const thumb = await put(`img/${stem}-t.jpg`, await jpeg(sharp(b, { limitInputPixels: limits.maxInputPixels, failOn: 'error', pages: 1 }).rotate()));
       images.set(r.key, { thumb });
-      if (o.images === 'maps' && (r.status === 'ok' || r.status === 'no_mask')) bytes.set(r.key, b);
+      if (o.images === 'maps' && isScored(r.status)) bytes.set(r.key, b);
     } catch (e) {
       images.set(r.key, { missing: `cannot show ${r.key}: ${(e as Error).message}` });
     }

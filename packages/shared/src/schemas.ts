@@ -58,6 +58,14 @@ export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;
 export type ImageStatus = (typeof STATUSES)[number];
 
+/** The statuses of an image that was scored: ok, and no_mask (scored, but no object found: overmap 0). */
+export const SCORED_STATUSES = ['ok', 'no_mask'] as const satisfies readonly ImageStatus[];
+export type ScoredStatus = (typeof SCORED_STATUSES)[number];
+/** Whether a status is one of a scored image (the rest could not be read, decoded or sized): the one test of it. */
+export function isScored(status: string): status is ScoredStatus {
+  return (SCORED_STATUSES as readonly string[]).includes(status);
+}
+
 /**
  * A record's scores: one field per entry of the score registry (score-registry.ts), in its
  * order, which is also the Parquet columns' and the manifest's; what each score means is there.

@@ -1,4 +1,5 @@
 /** One line of run status, and the rate over the last minute from successive readings. */
+import { isScored } from '@overmap/shared';
 import { formatEta } from './progress-line';
 import { type RunStatus, runVerdict } from './run-status';
 
@@ -32,7 +33,7 @@ export function statusLine(s: RunStatus, rate: number): string {
   const pct = total ? ` (${((100 * s.doneBatches) / total).toFixed(0)}%)` : '';
   const r = finalRate(s) ?? rate;
   const eta = v.state === 'running' && total && rate > 0 && s.images ? formatEta(((total - s.doneBatches) / total) * s.images / rate) : '–';
-  const images = Object.entries(s.statuses).filter(([k]) => k !== 'ok' && k !== 'no_mask').map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const images = Object.entries(s.statuses).filter(([k]) => !isScored(k)).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   const parts = [
     `${s.runId}: ${s.doneBatches}/${total ?? '?'} batches${pct} done`,
     `${s.failed.length} failed`,
