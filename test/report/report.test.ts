@@ -8,8 +8,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { type ImageRecord, RunResults, S3ObjectStore, type Scored, classIndexer, isScored, riskCoverageTable } from '@overmap/shared';
-import { QUEUES, REJECT_FRACTIONS, SYNTHETIC_CLASSES, TopN, buildReport, suspicion, writeSyntheticRun } from '@overmap/report';
+import { type ImageRecord, REPORT_REJECT_FRACTIONS, RunResults, S3ObjectStore, type Scored, classIndexer, isScored, riskCoverageTable } from '@overmap/shared';
+import { QUEUES, SYNTHETIC_CLASSES, TopN, buildReport, suspicion, writeSyntheticRun } from '@overmap/report';
 import { runCli } from '../helpers/fleet';
 import { type S3Server, startS3, tmpDir } from '../helpers/services';
 
@@ -101,7 +101,7 @@ describe('buildReport on a synthetic run', () => {
     expect(rc.maxError).toBeGreaterThan(0);
     const labelled = records.filter((r) => r.prediction && classOf(r.label) !== null);
     for (const name of ['msp', 'overmap']) {
-      const exact = riskCoverageTable(labelled.map((r): Scored => ({ confidence: r.scores[name as 'msp']!, correct: r.prediction!.index === classOf(r.label) })), REJECT_FRACTIONS);
+      const exact = riskCoverageTable(labelled.map((r): Scored => ({ confidence: r.scores[name as 'msp']!, correct: r.prediction!.index === classOf(r.label) })), REPORT_REJECT_FRACTIONS);
       const curve = rc.curves.find((c) => c.name.split(' = ').includes(name))!;
       curve.points.forEach((p, i) => expect(Math.abs(p.accuracy - exact[i]!.accuracy)).toBeLessThanOrEqual(rc.maxError));
     }

@@ -6,8 +6,9 @@
  */
 import seedrandom from 'seedrandom';
 import {
-  type ConfidenceScoreOf, type DefaultScoreRegistry, type ImageRecord, SCORE_REGISTRY, type ScoreRegistry, type Scored, aurc,
-  aurocOfErrorDetection, canonicalClass, confidenceScoresOf, confidenceValue, eAurc, macroAccuracy, orientedName, riskCoverageTable,
+  type ConfidenceScoreOf, type DefaultScoreRegistry, EVALUATION_REJECT_FRACTIONS, type ImageRecord, PAPER_REJECT_FRACTIONS, SCORE_REGISTRY,
+  type ScoreRegistry, type Scored, aurc, aurocOfErrorDetection, canonicalClass, confidenceScoresOf, confidenceValue, eAurc, macroAccuracy,
+  orientedName, riskCoverageTable,
 } from '@overmap/shared';
 
 /**
@@ -67,14 +68,12 @@ export interface ConfidenceReport {
   gainTop1Macro: Record<string, number>;
 }
 
-export const REJECT_FRACTIONS = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
-
 export function reportFor(name: string, scored: Scored[]): ConfidenceReport {
-  const table = riskCoverageTable(scored, REJECT_FRACTIONS);
+  const table = riskCoverageTable(scored, EVALUATION_REJECT_FRACTIONS);
   const base3 = macroAccuracy(scored, true), base1 = macroAccuracy(scored);
   const gainTop3Macro: Record<string, number> = {}, gainTop1Macro: Record<string, number> = {};
   for (const r of table) {
-    if (![0.12, 0.15, 0.18].includes(r.rejected)) continue;
+    if (!PAPER_REJECT_FRACTIONS.includes(r.rejected)) continue;
     gainTop3Macro[`${Math.round(r.rejected * 100)}%`] = r.macroTop3Accuracy! - base3;
     gainTop1Macro[`${Math.round(r.rejected * 100)}%`] = r.macroAccuracy! - base1;
   }

@@ -7,13 +7,12 @@
  */
 import seedrandom from 'seedrandom';
 import {
-  CONFIDENCE_SCORES, type ConfidenceScore, type ImageRecord, type Scored, aurc, classIndexer, confidenceValue, isScored, orientedName,
-  riskCoverageTable,
+  CONFIDENCE_SCORES, type ConfidenceScore, type ImageRecord, REPORT_REJECT_FRACTIONS, type Scored, aurc, classIndexer, confidenceValue, isScored,
+  orientedName, riskCoverageTable,
 } from '@overmap/shared';
 import { QUEUES, type QueueContext, type QueueDef, type QueueId, reasonOf } from './queues';
 import { TopN } from './top-n';
 
-export const REJECT_FRACTIONS = Array.from({ length: 19 }, (_, i) => Math.round(i * 5) / 100); // 0 .. 0.9
 const MAX_REASONS = 200;
 
 export interface ClassRow {
@@ -145,7 +144,7 @@ export class Collector {
     this.scoreNames.forEach((name, i) => {
       if (n === 0 || this.sample.some((x) => x.values[i] == null)) return;
       const scored: Scored[] = this.sample.map((x) => ({ confidence: x.values[i]!, correct: x.correct }));
-      const table = riskCoverageTable(scored, REJECT_FRACTIONS);
+      const table = riskCoverageTable(scored, REPORT_REJECT_FRACTIONS);
       // a score where lower is more confident enters negated (confidenceValue), and its curve says so: −entropy
       const curve = { name: orientedName(name, '−'), aurc: aurc(scored), points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })) };
       // A score equal to another on every record (confidence is overmap under some specs) shares its line.
@@ -153,7 +152,7 @@ export class Collector {
       if (twin >= 0) curves[twin]!.name += ` = ${curve.name}`;
       else { curves.push(curve); of.push(i); }
     });
-    const minKept = Math.max(1, Math.round(n * (1 - REJECT_FRACTIONS[REJECT_FRACTIONS.length - 1]!)));
+    const minKept = Math.max(1, Math.round(n * (1 - REPORT_REJECT_FRACTIONS[REPORT_REJECT_FRACTIONS.length - 1]!)));
     return { population: this.sampleSeen, sampled: n, maxError: n < this.sampleSeen ? 1.96 * Math.sqrt(0.25 / minKept) : 0, curves };
   }
 }

@@ -7,12 +7,12 @@
  * naming no class counts as neither right nor wrong.
  */
 import { classIndexer } from '../labels';
+import { SUMMARY_REJECT_FRACTIONS } from '../reject-fractions';
 import type { ImageRecord } from '../schemas';
 import { SKETCHED_SCORES, type SketchedScore } from '../score-registry';
 import type { Manifest } from './manifest';
 
 export const BINS = 1000;
-const REJECT_FRACTIONS = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5];
 
 const bin = (v: number) => Math.min(BINS - 1, Math.max(0, Math.floor(v * BINS)));
 const zeros = () => new Array<number>(BINS).fill(0);
@@ -97,7 +97,7 @@ export class RunSummary {
   riskCoverage(): Record<string, number | null>[] {
     const [count, correct, top3] = this.s.rc;
     const n = this.s.labelled;
-    return REJECT_FRACTIONS.map((r) => {
+    return SUMMARY_REJECT_FRACTIONS.map((r) => {
       // keep whole bins from the top until the kept share would drop below 1 - r
       let kept = 0, ok = 0, ok3 = 0;
       for (let i = BINS - 1; i >= 0 && kept < Math.round(n * (1 - r)); i--) { kept += count[i]!; ok += correct[i]!; ok3 += top3[i]!; }
