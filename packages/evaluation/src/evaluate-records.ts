@@ -7,7 +7,7 @@
 import seedrandom from 'seedrandom';
 import {
   type ConfidenceScoreOf, type DefaultScoreRegistry, EVALUATION_REJECT_FRACTIONS, type ImageRecord, PAPER_REJECT_FRACTIONS, SCORE_REGISTRY,
-  type ScoreRegistry, type Scored, aurc, aurocOfErrorDetection, canonicalClass, confidenceScoresOf, confidenceValue, eAurc, macroAccuracy,
+  type ScoreRegistry, type Scored, aurc, aurocOfErrorDetection, classIndexer, confidenceScoresOf, confidenceValue, eAurc, macroAccuracy,
   orientedName, riskCoverageTable,
 } from '@overmap/shared';
 
@@ -39,16 +39,16 @@ export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => n
 
 export interface ScoredRecord { record: ImageRecord; label: number; pred: number; correct: boolean; correctTop3: boolean }
 
+/** The records with a prediction and a label naming a class (classIndexer: the manifest's rule), each right or wrong. */
 export function scorable(records: ImageRecord[], classes: string[]): ScoredRecord[] {
-  const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
+  const classOf = classIndexer(classes);
   const out: ScoredRecord[] = [];
   for (const r of records) {
-    if (!r.prediction || r.label === null) continue;
-    const label = index.get(canonicalClass(r.label));
-    if (label === undefined) continue;
+    const label = classOf(r.label);
+    if (!r.prediction || label === null) continue;
     out.push({
       record: r, label, pred: r.prediction.index, correct: r.prediction.index === label,
-      correctTop3: r.prediction.top.slice(0, 3).some((t) => canonicalClass(t.class) === canonicalClass(classes[label]!)),
+      correctTop3: r.prediction.top.slice(0, 3).some((t) => classOf(t.class) === label),
     });
   }
   return out;
