@@ -57,7 +57,7 @@ const f3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : '–');
 const pct = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
 const pts = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}` : '–');
 
-/** Flipped-label rows for a set of records with given labels: suspicion per confidence, and the label-side Grad-CAM. */
+/** Flipped-label rows for a set of records with given labels: suspicion (the report's formula, @overmap/shared label-suspicion.ts) per confidence, and the label-side Grad-CAM. */
 function noiseRows(recs, flipped) {
   const canon = shared.canonicalClass;
   const k = recs.filter((r) => flipped.get(r.key)).length;
@@ -69,7 +69,7 @@ function noiseRows(recs, flipped) {
   const rows = [];
   for (const name of ['confidence', 'overmap', 'gradcam_seg', 'gradcam_seg_auc', 'gradcam_contrast', 'msp', 'margin', 'mc_dropout']) {
     if (recs.some((r) => r.scores[name] === null || r.scores[name] === undefined)) continue;
-    rows.push(rowOf(name, (r) => E.suspicion({ disagrees: canon(r.prediction.class) !== canon(r.label), confidence: Math.max(-1, Math.min(1, r.scores[name])) })));
+    rows.push(rowOf(name, (r) => E.suspicion({ disagrees: canon(r.prediction.class) !== canon(r.label), confidence: Math.max(-1, Math.min(1, shared.confidenceValue(r.scores, name))) })));
   }
   rows.push(rowOf('label_gradcam_seg (1 − Grad-CAM of the given label on the mask)', (r) => 1 - (r.scores.label_gradcam_seg ?? 0)));
   rows.push(rowOf('disagreement only (prediction ≠ label)', (r, i) => (canon(r.prediction.class) !== canon(r.label) ? 1 : 0) + i * 1e-12));

@@ -1,5 +1,5 @@
 /**
- * The report without a browser: the bounded heap, the suspicion score, and reports of synthetic
+ * The report without a browser: the bounded heap, the label-error queue, and reports of synthetic
  * runs (written through RunResults as the fleet writes them) checked against figures recomputed
  * here from every record: queue totals and listings, accuracy, the confusion matrix, the
  * sampled risk-coverage curves within their stated error, the exports; bad input.
@@ -8,8 +8,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { type ImageRecord, REPORT_REJECT_FRACTIONS, RunResults, S3ObjectStore, type Scored, classIndexer, isScored, riskCoverageTable } from '@overmap/shared';
-import { QUEUES, SYNTHETIC_CLASSES, TopN, buildReport, suspicion, writeSyntheticRun } from '@overmap/report';
+import { type ImageRecord, REPORT_REJECT_FRACTIONS, RunResults, S3ObjectStore, type Scored, classIndexer, isScored, labelSuspicion, riskCoverageTable } from '@overmap/shared';
+import { QUEUES, SYNTHETIC_CLASSES, TopN, buildReport, writeSyntheticRun } from '@overmap/report';
 import { runCli } from '../helpers/fleet';
 import { type S3Server, startS3, tmpDir } from '../helpers/services';
 
@@ -36,23 +36,26 @@ describe('TopN', () => {
   });
 });
 
-describe('suspicion', () => {
+describe('the label-error queue', () => {
   const classOf = classIndexer(SYNTHETIC_CLASSES);
-  const rec = (label: string | null, top: [string, number][], overmap: number | null): ImageRecord => ({
-    key: 'k', label, status: 'ok', error: null, accepted: true,
+  const queue = QUEUES.find((q) => q.id === 'label_errors')!;
+  const rec = (label: string | null, top: [string, number][], confidence: number | null, accepted = true): ImageRecord => ({
+    key: 'k', label, status: 'ok', error: null, accepted,
     prediction: { class: top[0]![0], index: classOf(top[0]![0])!, top: top.map(([c, p]) => ({ class: c, p })) },
-    scores: { confidence: overmap, overmap, gradcam_seg: 0.5, attention_seg: 0.5, gradcam_attention: 0.5, msp: top[0]![1], entropy: 1, margin: 0.1 },
+    scores: { confidence, overmap: confidence, gradcam_seg: 0.5, attention_seg: 0.5, gradcam_attention: 0.5, msp: top[0]![1], entropy: 1, margin: 0.1 },
   });
-  it('is (p(predicted) − p(label)) × overmap, with the label spelled any way', () => {
-    expect(suspicion(rec('ankle_boot', [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]], 0.5), { classOf })).toBeCloseTo(0.25, 12);
+  const top: [string, number][] = [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]];
+  it('ranks by the shared suspicion (1 + confidence where the prediction disagrees), with the label spelt any way', () => {
+    const r = rec('ankle_boot', top, 0.5);
+    expect(queue.rank(r, { classOf, threshold: 0.3 })).toBeCloseTo(1.5, 12);
+    expect(queue.rank(r, { classOf, threshold: 0.3 })).toBe(labelSuspicion(r, classOf));
   });
-  it('takes the k-th probability for a label outside the top k (never overstated)', () => {
-    expect(suspicion(rec('Coat', [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]], 0.5), { classOf })).toBeCloseTo(0.3, 12);
-  });
-  it('does not apply when the prediction agrees, the label names no class, or no label', () => {
-    expect(suspicion(rec('sneaker', [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]], 0.5), { classOf })).toBeNull();
-    expect(suspicion(rec('giraffe', [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]], 0.5), { classOf })).toBeNull();
-    expect(suspicion(rec(null, [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]], 0.5), { classOf })).toBeNull();
+  it('holds only accepted disagreements whose label names a class', () => {
+    const ctx = { classOf, threshold: 0.3 };
+    expect(queue.rank(rec('sneaker', top, 0.5), ctx)).toBeNull();
+    expect(queue.rank(rec('giraffe', top, 0.5), ctx)).toBeNull();
+    expect(queue.rank(rec(null, top, 0.5), ctx)).toBeNull();
+    expect(queue.rank(rec('Coat', top, 0.2, false), ctx)).toBeNull();
   });
 });
 

@@ -1,6 +1,6 @@
 export { buildReport, reportLocation, REPORT_DIR, DEFAULT_PER_QUEUE, DEFAULT_SAMPLE, type ReportOptions, type ReportResult, type ReportData, type ReportQueue, type Card } from './build-report';
 export { Collector, collectorFor, type Aggregates, type RiskCoverage } from './collect';
-export { QUEUES, suspicion, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
+export { QUEUES, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
 export { TopN } from './top-n';
 export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig } from './exports';
 export { tileStem } from './tiles';
