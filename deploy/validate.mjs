@@ -19,7 +19,14 @@ import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 const root = resolve(process.env.OVERMAP_K8S_DIR ?? join(dirname(fileURLToPath(import.meta.url)), 'k8s'));
-const models = { v1: core, 'apps/v1': apps, 'batch/v1': batch, 'policy/v1': policy, 'keda.sh/v1alpha1': keda, 'monitoring.coreos.com/v1': monitoring };
+const models = {
+  v1: core,
+  'apps/v1': apps,
+  'batch/v1': batch,
+  'policy/v1': policy,
+  'keda.sh/v1alpha1': keda,
+  'monitoring.coreos.com/v1': monitoring,
+};
 const problems = [];
 
 function yamlFiles(dir) {
@@ -30,17 +37,26 @@ function yamlFiles(dir) {
 }
 
 export function loadDocs(file) {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
-    if (d.errors.length) problems.push(`${relative(root, file)}: YAML error ${d.errors[0].message}`);
-    return d.toJS();
-  }).filter(Boolean);
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => {
+      if (d.errors.length) problems.push(`${relative(root, file)}: YAML error ${d.errors[0].message}`);
+      return d.toJS();
+    })
+    .filter(Boolean);
 }
 
 function validate(doc, where) {
   const group = models[doc.apiVersion];
   const Model = group?.[doc.kind];
-  if (!Model) { problems.push(`${where}: no schema for ${doc.apiVersion} ${doc.kind}`); return; }
-  try { new Model(doc).validate(); } catch (e) { problems.push(`${where}: ${doc.kind} ${doc.metadata?.name}: ${e.message}`); }
+  if (!Model) {
+    problems.push(`${where}: no schema for ${doc.apiVersion} ${doc.kind}`);
+    return;
+  }
+  try {
+    new Model(doc).validate();
+  } catch (e) {
+    problems.push(`${where}: ${doc.kind} ${doc.metadata?.name}: ${e.message}`);
+  }
 }
 
 export function merge(base, patch) {
@@ -49,7 +65,8 @@ export function merge(base, patch) {
       const out = base.map((b) => ({ ...b }));
       for (const p of patch) {
         const i = out.findIndex((b) => b.name === p.name);
-        if (i >= 0) out[i] = merge(out[i], p); else out.push(p);
+        if (i >= 0) out[i] = merge(out[i], p);
+        else out.push(p);
       }
       return out;
     }
@@ -69,20 +86,30 @@ export function render(dir) {
   let docs = [];
   for (const r of k.resources ?? []) {
     const p = join(dir, r);
-    if (!existsSync(p)) { problems.push(`${relative(root, dir)}/kustomization.yaml: resource ${r} does not exist`); continue; }
+    if (!existsSync(p)) {
+      problems.push(`${relative(root, dir)}/kustomization.yaml: resource ${r} does not exist`);
+      continue;
+    }
     docs.push(...(statSync(p).isDirectory() ? render(p) : loadDocs(p)));
   }
   for (const c of k.components ?? []) docs.push(...render(join(dir, c)));
   for (const patch of k.patches ?? []) {
     const p = join(dir, patch.path);
-    if (!existsSync(p)) { problems.push(`${relative(root, dir)}: patch ${patch.path} does not exist`); continue; }
+    if (!existsSync(p)) {
+      problems.push(`${relative(root, dir)}: patch ${patch.path} does not exist`);
+      continue;
+    }
     for (const pd of loadDocs(p)) {
       const i = docs.findIndex((d) => d.kind === pd.kind && d.metadata?.name === pd.metadata?.name);
-      if (i < 0) problems.push(`${relative(root, p)}: patches ${pd.kind} ${pd.metadata?.name}, which the base does not have`);
+      if (i < 0)
+        problems.push(`${relative(root, p)}: patches ${pd.kind} ${pd.metadata?.name}, which the base does not have`);
       else docs[i] = merge(docs[i], pd);
     }
   }
-  if (k.namespace) docs = docs.map((d) => (d.kind === 'Namespace' ? d : { ...d, metadata: { ...d.metadata, namespace: k.namespace } }));
+  if (k.namespace)
+    docs = docs.map((d) =>
+      d.kind === 'Namespace' ? d : { ...d, metadata: { ...d.metadata, namespace: k.namespace } },
+    );
   return docs;
 }
 
@@ -100,6 +127,10 @@ if (isMain) {
     rendered[o].forEach((d) => validate(d, `overlays/${o} (rendered) ${d.kind}/${d.metadata?.name}`));
   }
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(rendered, null, 2));
-  if (problems.length) { for (const p of problems) console.error(p); process.exit(1); }
-  if (!process.argv.includes('--json')) console.log(`deploy/k8s: ${Object.keys(rendered).length} overlays rendered, all manifests valid`);
+  if (problems.length) {
+    for (const p of problems) console.error(p);
+    process.exit(1);
+  }
+  if (!process.argv.includes('--json'))
+    console.log(`deploy/k8s: ${Object.keys(rendered).length} overlays rendered, all manifests valid`);
 }

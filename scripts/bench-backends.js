@@ -30,8 +30,14 @@ async function child(task) {
   await W.initBackend(task.backend);
   const px = task.size * task.size * 3;
   let seed = 11;
-  const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
-  const inputs = Array.from({ length: task.batch }, (_, i) => ({ rgb: Uint8Array.from({ length: px }, () => Math.floor(rnd() * 256)), label: i % 10 }));
+  const rnd = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const inputs = Array.from({ length: task.batch }, (_, i) => ({
+    rgb: Uint8Array.from({ length: px }, () => Math.floor(rnd() * 256)),
+    label: i % 10,
+  }));
   let step;
   if (task.mode === 'pipeline') {
     const scorer = await W.OverMapScorer.load(await W.loadSpec(task.spec));
@@ -39,17 +45,33 @@ async function child(task) {
   } else if (task.backend === 'onnx') {
     const ort = require('onnxruntime-node');
     const spec = (await W.loadSpec(task.spec)).spec;
-    const session = await ort.InferenceSession.create(path.resolve(path.dirname(task.spec), spec.classifier.model), W.sessionOptions());
-    const x = new ort.Tensor('float32', Float32Array.from({ length: task.batch * px }, () => rnd()), [task.batch, 3, task.size, task.size]);
+    const session = await ort.InferenceSession.create(
+      path.resolve(path.dirname(task.spec), spec.classifier.model),
+      W.sessionOptions(),
+    );
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: task.batch * px }, () => rnd()),
+      [task.batch, 3, task.size, task.size],
+    );
     // The outputs the scorer fetches: the Grad-CAM activations and the attention maps.
     const fetches = [spec.gradcamLayer, ...spec.attentionLayers];
     step = () => session.run({ [session.inputNames[0]]: x }, fetches);
   } else {
     const loaded = await W.loadSpec(task.spec);
     const { buildClassifierGraph, loadClassifier } = require('@overmap/engine/testing');
-    const graph = buildClassifierGraph(await loadClassifier(loaded), loaded.spec.gradcamLayer, loaded.spec.attentionLayers, loaded.spec.classes.length);
+    const graph = buildClassifierGraph(
+      await loadClassifier(loaded),
+      loaded.spec.gradcamLayer,
+      loaded.spec.attentionLayers,
+      loaded.spec.classes.length,
+    );
     const x = tf.randomUniform([task.batch, task.size, task.size, 3]);
-    step = async () => { const o = graph.features.predict(x); (Array.isArray(o) ? o : [o]).forEach((t) => t.dataSync()); tf.dispose(o); };
+    step = async () => {
+      const o = graph.features.predict(x);
+      (Array.isArray(o) ? o : [o]).forEach((t) => t.dataSync());
+      tf.dispose(o);
+    };
   }
   await step();
   await step();
@@ -70,15 +92,18 @@ async function child(task) {
 /** `procs` children with `threads` ORT threads each, started together: total images/s. */
 async function measure(task, procs, threads) {
   // As overmap run starts its workers: one per core, single-threaded GC.
-  const kids = Array.from({ length: procs }, () => fork(__filename, ['--child', JSON.stringify(task)], {
-    execArgv: ['--single-threaded-gc'],
-    env: { ...process.env, OVERMAP_ONNX_THREADS: String(threads), OVERMAP_BACKEND: task.backend },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  }));
-  const next = (k) => new Promise((resolve, reject) => {
-    k.once('message', resolve);
-    k.once('exit', (code) => code !== 0 && reject(new Error(`bench child exited with ${code}`)));
-  });
+  const kids = Array.from({ length: procs }, () =>
+    fork(__filename, ['--child', JSON.stringify(task)], {
+      execArgv: ['--single-threaded-gc'],
+      env: { ...process.env, OVERMAP_ONNX_THREADS: String(threads), OVERMAP_BACKEND: task.backend },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    }),
+  );
+  const next = (k) =>
+    new Promise((resolve, reject) => {
+      k.once('message', resolve);
+      k.once('exit', (code) => code !== 0 && reject(new Error(`bench child exited with ${code}`)));
+    });
   await Promise.all(kids.map(next));
   const done = kids.map(next);
   kids.forEach((k) => k.send('go'));
@@ -86,10 +111,16 @@ async function measure(task, procs, threads) {
   const images = r.reduce((a, x) => a + x.images, 0);
   // Wall-clock throughput, and images per CPU-second: on a machine other jobs share, the
   // second is what one dedicated core would give (one-thread runs; it counts spinning too).
-  return { ips: images / Math.max(...r.map((x) => x.seconds)), perCpuSecond: images / r.reduce((a, x) => a + x.cpuSeconds, 0) };
+  return {
+    ips: images / Math.max(...r.map((x) => x.seconds)),
+    perCpuSecond: images / r.reduce((a, x) => a + x.cpuSeconds, 0),
+  };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const r3 = (v) => Math.round(v * 1000) / 1000;
 
 async function main() {
@@ -108,7 +139,15 @@ async function main() {
   fs.writeFileSync(path.join(dir, 'resnet.onnx'), layersToOnnx(rn, ['last_conv']));
   const rnSpec = (model, format) => {
     const f = path.join(dir, `spec-${format}.json`);
-    fs.writeFileSync(f, JSON.stringify({ classes: Array.from({ length: 1000 }, (_, i) => `c${i}`), classifier: { model, format, inputSize: [224, 224] }, gradcamLayer: 'last_conv', segmenter: { type: 'saliency' } }));
+    fs.writeFileSync(
+      f,
+      JSON.stringify({
+        classes: Array.from({ length: 1000 }, (_, i) => `c${i}`),
+        classifier: { model, format, inputSize: [224, 224] },
+        gradcamLayer: 'last_conv',
+        segmenter: { type: 'saliency' },
+      }),
+    );
     return f;
   };
   const refLayers = W.referenceSpecUri('layers');
@@ -118,9 +157,21 @@ async function main() {
   const specs = { rnLayers: rnSpec('layers/model.json', 'layers'), rnOnnx: rnSpec('resnet.onnx', 'onnx') };
 
   const workloads = {
-    'reference pipeline (64x64, batch 64)': { flops: flops.reference, layers: { mode: 'pipeline', spec: refLayers, batch: 64, size: 64 }, onnx: { mode: 'pipeline', spec: refOnnx, batch: 64, size: 64 } },
-    'ResNet-50 shape forward (224x224, batch 4)': { flops: flops.resnet, layers: { mode: 'forward', spec: specs.rnLayers, batch: 4, size: 224 }, onnx: { mode: 'forward', spec: specs.rnOnnx, batch: 4, size: 224 } },
-    'ResNet-50 shape pipeline (saliency prior, batch 4)': { flops: flops.resnet, layers: { mode: 'pipeline', spec: specs.rnLayers, batch: 4, size: 224 }, onnx: { mode: 'pipeline', spec: specs.rnOnnx, batch: 4, size: 224 } },
+    'reference pipeline (64x64, batch 64)': {
+      flops: flops.reference,
+      layers: { mode: 'pipeline', spec: refLayers, batch: 64, size: 64 },
+      onnx: { mode: 'pipeline', spec: refOnnx, batch: 64, size: 64 },
+    },
+    'ResNet-50 shape forward (224x224, batch 4)': {
+      flops: flops.resnet,
+      layers: { mode: 'forward', spec: specs.rnLayers, batch: 4, size: 224 },
+      onnx: { mode: 'forward', spec: specs.rnOnnx, batch: 4, size: 224 },
+    },
+    'ResNet-50 shape pipeline (saliency prior, batch 4)': {
+      flops: flops.resnet,
+      layers: { mode: 'pipeline', spec: specs.rnLayers, batch: 4, size: 224 },
+      onnx: { mode: 'pipeline', spec: specs.rnOnnx, batch: 4, size: 224 },
+    },
   };
   const configs = [
     ['tfjs-wasm, 1 process', (w) => measure({ ...w.layers, backend: 'wasm' }, 1, 1), 1],
@@ -131,7 +182,8 @@ async function main() {
 
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const p1 = await matmulPeak(1, 2048, 5, true), pAll = await matmulPeak(cores, 2048, 5, true);
+    const p1 = await matmulPeak(1, 2048, 5, true),
+      pAll = await matmulPeak(cores, 2048, 5, true);
     const round = { peak1: p1.wall, peak1PerCpuSecond: p1.perCpuSecond, peakAll: pAll.wall };
     for (const [wName, w] of Object.entries(workloads)) {
       round[wName] = {};
@@ -140,11 +192,19 @@ async function main() {
     rounds.push(round);
     process.stderr.write(`round ${r + 1}/${ROUNDS}: ${JSON.stringify(round)}\n`);
   }
-  const peak1 = median(rounds.map((r) => r.peak1)), peakAll = median(rounds.map((r) => r.peakAll));
+  const peak1 = median(rounds.map((r) => r.peak1)),
+    peakAll = median(rounds.map((r) => r.peakAll));
   const peakCpu = median(rounds.map((r) => r.peak1PerCpuSecond));
   const res = {
-    onnxruntime: require('onnxruntime-node/package.json').version, cores, rounds: ROUNDS, secondsPerMeasurement: SECONDS,
-    fp32PeakGflops: { '1 thread': r3(peak1), [`${cores} threads`]: r3(peakAll), '1 thread, per CPU-second': r3(peakCpu) },
+    onnxruntime: require('onnxruntime-node/package.json').version,
+    cores,
+    rounds: ROUNDS,
+    secondsPerMeasurement: SECONDS,
+    fp32PeakGflops: {
+      '1 thread': r3(peak1),
+      [`${cores} threads`]: r3(peakAll),
+      '1 thread, per CPU-second': r3(peakCpu),
+    },
     gflopPerImage: { reference: r3(flops.reference / 1e9), resnet: r3(flops.resnet / 1e9) },
   };
   for (const [wName, w] of Object.entries(workloads)) {
@@ -154,15 +214,23 @@ async function main() {
       const base = (r) => r[wName]['tfjs-wasm, 1 process'];
       const ratios = rounds.map((r) => at(r).ips / base(r).ips);
       const cpuRatios = rounds.map((r) => at(r).perCpuSecond / base(r).perCpuSecond);
-      const shares = rounds.map((r) => (at(r).ips * w.flops / 1e9) / (threads === 1 ? r.peak1 : r.peakAll));
+      const shares = rounds.map((r) => (at(r).ips * w.flops) / 1e9 / (threads === 1 ? r.peak1 : r.peakAll));
       res[wName][cName] = {
         imagesPerSecond: r3(median(rounds.map((r) => at(r).ips))),
-        vsTfjsWasm: r3(median(ratios)), vsTfjsWasmRange: [r3(Math.min(...ratios)), r3(Math.max(...ratios))],
+        vsTfjsWasm: r3(median(ratios)),
+        vsTfjsWasmRange: [r3(Math.min(...ratios)), r3(Math.max(...ratios))],
         imagesPerCpuSecond: r3(median(rounds.map((r) => at(r).perCpuSecond))),
-        perCpuSecondVsTfjsWasm: r3(median(cpuRatios)), perCpuSecondVsTfjsWasmRange: [r3(Math.min(...cpuRatios)), r3(Math.max(...cpuRatios))],
+        perCpuSecondVsTfjsWasm: r3(median(cpuRatios)),
+        perCpuSecondVsTfjsWasmRange: [r3(Math.min(...cpuRatios)), r3(Math.max(...cpuRatios))],
         // For the pipelines these count only the classifier's FLOPs: lower bounds on the share.
         classifierShareOfPeak: r3(median(shares)),
-        ...(threads === 1 ? { classifierShareOfPeakPerCpuSecond: r3(median(rounds.map((r) => (at(r).perCpuSecond * w.flops / 1e9) / r.peak1PerCpuSecond))) } : {}),
+        ...(threads === 1
+          ? {
+              classifierShareOfPeakPerCpuSecond: r3(
+                median(rounds.map((r) => (at(r).perCpuSecond * w.flops) / 1e9 / r.peak1PerCpuSecond)),
+              ),
+            }
+          : {}),
       };
     }
   }
@@ -170,5 +238,13 @@ async function main() {
   console.log(JSON.stringify(res, null, 2));
 }
 
-if (process.argv[2] === '--child') child(JSON.parse(process.argv[3])).catch((e) => { console.error(e); process.exit(1); });
-else main().catch((e) => { console.error(e); process.exit(1); });
+if (process.argv[2] === '--child')
+  child(JSON.parse(process.argv[3])).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+else
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -31,18 +31,39 @@ async function benchEnqueue(redis) {
   const n = Number(process.env.BENCH_KEYS || 50000);
   const dir = path.join(tmp, 'keys');
   for (let d = 0; d < 100; d++) fs.mkdirSync(path.join(dir, `c${String(d).padStart(3, '0')}`), { recursive: true });
-  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(dir, `c${String(i % 100).padStart(3, '0')}`, `img-${String(i).padStart(7, '0')}.jpg`), '');
+  for (let i = 0; i < n; i++)
+    fs.writeFileSync(
+      path.join(dir, `c${String(i % 100).padStart(3, '0')}`, `img-${String(i).padStart(7, '0')}.jpg`),
+      '',
+    );
   const prefix = `bench${Date.now().toString(36)}`;
   const before = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
   const spec = await W.loadSpec(W.referenceSpecUri());
   const t0 = performance.now();
   const r = await enqueueDataset({
-    dataset: dir, results: path.join(tmp, 'keys-out'), batchSize: 64, labels: null, toolVersion: 'bench', redis, prefix,
-    model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
+    dataset: dir,
+    results: path.join(tmp, 'keys-out'),
+    batchSize: 64,
+    labels: null,
+    toolVersion: 'bench',
+    redis,
+    prefix,
+    model: {
+      uri: spec.uri,
+      hash: spec.hash,
+      name: spec.spec.name,
+      threshold: spec.spec.threshold,
+      classes: spec.spec.classes,
+    },
   });
   const s = (performance.now() - t0) / 1000;
   const after = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))[1]);
-  out.enqueue = { images: r.images, seconds: s, imagesPerSecond: r.images / s, redisBytesPerImage: (after - before) / r.images };
+  out.enqueue = {
+    images: r.images,
+    seconds: s,
+    imagesPerSecond: r.images / s,
+    redisBytesPerImage: (after - before) / r.images,
+  };
   const q = new Queue(shared.BATCH_QUEUE, { connection: redis, prefix });
   await q.obliterate({ force: true });
   await q.close();
@@ -52,12 +73,24 @@ async function benchBullmqNoop(redis) {
   const prefix = `benchnoop${Date.now().toString(36)}`;
   const q = new Queue('noop', { connection: redis, prefix });
   const n = 5000;
-  for (let i = 0; i < n; i += 50) await q.addBulk(Array.from({ length: 50 }, (_, j) => ({ name: 'x', data: { i: i + j }, opts: { removeOnComplete: true } })));
+  for (let i = 0; i < n; i += 50)
+    await q.addBulk(
+      Array.from({ length: 50 }, (_, j) => ({ name: 'x', data: { i: i + j }, opts: { removeOnComplete: true } })),
+    );
   let done = 0;
   const t0 = performance.now();
   await new Promise((resolve) => {
-    const w = new Worker('noop', async () => {}, { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix, concurrency: 50 });
-    w.on('completed', () => { if (++done === n) { out.bullmqNoop = { jobs: n, jobsPerSecond: n / ((performance.now() - t0) / 1000) }; w.close().then(resolve); } });
+    const w = new Worker('noop', async () => {}, {
+      connection: new Redis(url, { maxRetriesPerRequest: null }),
+      prefix,
+      concurrency: 50,
+    });
+    w.on('completed', () => {
+      if (++done === n) {
+        out.bullmqNoop = { jobs: n, jobsPerSecond: n / ((performance.now() - t0) / 1000) };
+        w.close().then(resolve);
+      }
+    });
   });
   await q.obliterate({ force: true });
   await q.close();
@@ -72,13 +105,34 @@ async function benchOverhead(redis, dataDir, images, backend) {
     const prefix = `bench${label}${Date.now().toString(36)}`;
     const resDir = path.join(tmp, `res-${label}`);
     await enqueueDataset({
-      dataset: dataDir, results: resDir, batchSize: 64, labels: 'folder', toolVersion: 'bench', redis, prefix,
-      model: { uri: spec.uri, hash: spec.hash, name: spec.spec.name, threshold: spec.spec.threshold, classes: spec.spec.classes },
+      dataset: dataDir,
+      results: resDir,
+      batchSize: 64,
+      labels: 'folder',
+      toolVersion: 'bench',
+      redis,
+      prefix,
+      model: {
+        uri: spec.uri,
+        hash: spec.hash,
+        name: spec.spec.name,
+        threshold: spec.spec.threshold,
+        classes: spec.spec.classes,
+      },
     });
     const scorer = await factory();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const w = await require('@overmap/worker').startWorker({ config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: backend }, concurrency: 2, toolVersion: 'bench', metricsPort: null, scorerFactory: async () => scorer, decode, exitWhenIdle: true, idleSeconds: 1 });
+    const w = await require('@overmap/worker').startWorker({
+      config: { ...config, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: backend },
+      concurrency: 2,
+      toolVersion: 'bench',
+      metricsPort: null,
+      scorerFactory: async () => scorer,
+      decode,
+      exitWhenIdle: true,
+      idleSeconds: 1,
+    });
     while (!fs.existsSync(path.join(resDir, 'manifest.json'))) await new Promise((r) => setTimeout(r, 20));
     const s = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
@@ -88,9 +142,15 @@ async function benchOverhead(redis, dataDir, images, backend) {
   // Scoring alone, in-process, on the same decoded scenes in the worker's micro-batches (model loaded and warmed first).
   const scorer = await W.OverMapScorer.load(spec);
   const { decodeImage } = W;
-  const files = fs.readdirSync(dataDir).flatMap((d) => fs.readdirSync(path.join(dataDir, d)).map((f) => path.join(dataDir, d, f)));
+  const files = fs
+    .readdirSync(dataDir)
+    .flatMap((d) => fs.readdirSync(path.join(dataDir, d)).map((f) => path.join(dataDir, d, f)));
   const inputs = [];
-  for (const f of files.slice(0, images)) inputs.push({ rgb: (await decodeImage(fs.readFileSync(f), { size: scorer.inputSize, maxInputPixels: 1e8, maxBytes: 1e8 })).rgb, label: 0 });
+  for (const f of files.slice(0, images))
+    inputs.push({
+      rgb: (await decodeImage(fs.readFileSync(f), { size: scorer.inputSize, maxInputPixels: 1e8, maxBytes: 1e8 })).rgb,
+      label: 0,
+    });
   const mb = await require('@overmap/worker/testing').calibrateMicroBatch(scorer);
   await scorer.scoreBatch(inputs.slice(0, mb));
   const c0 = process.cpuUsage();
@@ -99,18 +159,34 @@ async function benchOverhead(redis, dataDir, images, backend) {
   const tScore = (performance.now() - t0) / 1000;
   const cScore = process.cpuUsage(c0);
   const cpuScore = (cScore.user + cScore.system) / 1e6;
-  const noop = await measure('noop', async () => new (require('@overmap/engine/testing').NoopScorer)(spec.spec, spec.hash));
+  const noop = await measure(
+    'noop',
+    async () => new (require('@overmap/engine/testing').NoopScorer)(spec.spec, spec.hash),
+  );
   // The same with decoding skipped (every image a blank of the input size): what the fleet costs besides sharp.
-  const blank = { ok: true, rgb: new Uint8Array(spec.spec.classifier.inputSize[0] * spec.spec.classifier.inputSize[1] * 3) };
-  const noDecode = await measure('nodecode', async () => new (require('@overmap/engine/testing').NoopScorer)(spec.spec, spec.hash), async () => blank);
+  const blank = {
+    ok: true,
+    rgb: new Uint8Array(spec.spec.classifier.inputSize[0] * spec.spec.classifier.inputSize[1] * 3),
+  };
+  const noDecode = await measure(
+    'nodecode',
+    async () => new (require('@overmap/engine/testing').NoopScorer)(spec.spec, spec.hash),
+    async () => blank,
+  );
   // The worker disposes its scorers when it stops, so it gets this one and nothing reuses it after.
   const real = await measure('real', async () => scorer);
   out.overhead = {
-    backend, spec: path.basename(spec.uri), images, microBatch: mb,
-    noopMsPerImage: (1000 * noop.seconds) / images, noopCpuMsPerImage: (1000 * noop.cpuSeconds) / images,
+    backend,
+    spec: path.basename(spec.uri),
+    images,
+    microBatch: mb,
+    noopMsPerImage: (1000 * noop.seconds) / images,
+    noopCpuMsPerImage: (1000 * noop.cpuSeconds) / images,
     noopWithoutDecodeCpuMsPerImage: (1000 * noDecode.cpuSeconds) / images,
-    realMsPerImage: (1000 * real.seconds) / images, realCpuMsPerImage: (1000 * real.cpuSeconds) / images,
-    scoringMsPerImage: (1000 * tScore) / images, scoringCpuMsPerImage: (1000 * cpuScore) / images,
+    realMsPerImage: (1000 * real.seconds) / images,
+    realCpuMsPerImage: (1000 * real.cpuSeconds) / images,
+    scoringMsPerImage: (1000 * tScore) / images,
+    scoringCpuMsPerImage: (1000 * cpuScore) / images,
     overheadFractionOfScoring: noop.seconds / tScore,
     overheadCpuFractionOfScoring: noop.cpuSeconds / cpuScore,
   };
@@ -120,11 +196,26 @@ function benchScaling(dataDir, backend) {
   const res = {};
   for (const n of [1, 2]) {
     const o = path.join(tmp, `scale-${n}`);
-    const stdout = execFileSync(process.execPath, [CLI, 'run', dataDir, '--out', o, '--workers', String(n), '--labels', 'folder'], { env: { ...process.env, REDIS_URL: url, OVERMAP_BACKEND: backend, OVERMAP_QUEUE_PREFIX: `scale${n}${Date.now().toString(36)}`, LOG_LEVEL: 'warn' } }).toString();
+    const stdout = execFileSync(
+      process.execPath,
+      [CLI, 'run', dataDir, '--out', o, '--workers', String(n), '--labels', 'folder'],
+      {
+        env: {
+          ...process.env,
+          REDIS_URL: url,
+          OVERMAP_BACKEND: backend,
+          OVERMAP_QUEUE_PREFIX: `scale${n}${Date.now().toString(36)}`,
+          LOG_LEVEL: 'warn',
+        },
+      },
+    ).toString();
     // The whole command (enqueue, worker start-up, scoring, finalize) and, from the manifest, the
     // run from its creation to its finish (worker start-up included, the CLI's own start not).
     const m = JSON.parse(fs.readFileSync(path.join(o, 'manifest.json'), 'utf8'));
-    res[`workers${n}`] = { seconds: Number(/time: ([\d.]+) s/.exec(stdout)[1]), runSeconds: (Date.parse(m.finished) - Date.parse(m.created)) / 1000 };
+    res[`workers${n}`] = {
+      seconds: Number(/time: ([\d.]+) s/.exec(stdout)[1]),
+      runSeconds: (Date.parse(m.finished) - Date.parse(m.created)) / 1000,
+    };
   }
   res.speedup = res.workers1.seconds / res.workers2.seconds;
   res.runSpeedup = res.workers1.runSeconds / res.workers2.runSeconds;
@@ -137,7 +228,14 @@ function benchScaling(dataDir, backend) {
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   const images = Number(process.env.BENCH_IMAGES || 1024);
   const dataDir = path.join(tmp, 'scenes');
-  execFileSync(process.execPath, [path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'), dataDir, '--split', 'test', '--count', String(images)]);
+  execFileSync(process.execPath, [
+    path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'),
+    dataDir,
+    '--split',
+    'test',
+    '--count',
+    String(images),
+  ]);
   out.machine = { cpus: os.cpus().length, cpu: os.cpus()[0].model, node: process.version };
   await benchEnqueue(redis);
   await benchBullmqNoop(redis);
@@ -145,11 +243,21 @@ function benchScaling(dataDir, backend) {
   // The scaling drill needs enough work that worker start-up (TF.js, model) is small beside it.
   const scaleImages = Number(process.env.BENCH_SCALE_IMAGES || 3072);
   const scaleDir = path.join(tmp, 'scale-scenes');
-  execFileSync(process.execPath, [path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'), scaleDir, '--split', 'test', '--count', String(scaleImages)]);
+  execFileSync(process.execPath, [
+    path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js'),
+    scaleDir,
+    '--split',
+    'test',
+    '--count',
+    String(scaleImages),
+  ]);
   benchScaling(scaleDir, backend);
   out.scaling.images = scaleImages;
   console.log(JSON.stringify(out, null, 2));
   redis.disconnect();
   fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(0);
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

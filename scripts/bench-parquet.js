@@ -60,7 +60,9 @@ function toColumns(records) {
 const writers = {
   async parquetjs(records, file) {
     const parquet = require('@dsnp/parquetjs');
-    const schema = new parquet.ParquetSchema(Object.fromEntries(COLUMNS.map(([name, type]) => [name, { type, optional: !shared.REQUIRED_COLUMNS.has(name) }])));
+    const schema = new parquet.ParquetSchema(
+      Object.fromEntries(COLUMNS.map(([name, type]) => [name, { type, optional: !shared.REQUIRED_COLUMNS.has(name) }])),
+    );
     const w = await parquet.ParquetWriter.openFile(schema, file);
     for await (const r of records) await w.appendRow(shared.flattenRecord(r));
     await w.close();
@@ -72,7 +74,12 @@ const writers = {
     const basic = { UTF8: 'STRING', INT32: 'INT32', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
     parquetWriteFile({
       filename: file,
-      columnData: COLUMNS.map(([name, type]) => ({ name, data: cols[name], type: basic[type], nullable: !shared.REQUIRED_COLUMNS.has(name) })),
+      columnData: COLUMNS.map(([name, type]) => ({
+        name,
+        data: cols[name],
+        type: basic[type],
+        nullable: !shared.REQUIRED_COLUMNS.has(name),
+      })),
     });
   },
 
@@ -80,8 +87,15 @@ const writers = {
     const arrow = require('apache-arrow');
     const pw = require('parquet-wasm');
     const cols = toColumns(records);
-    const types = { UTF8: () => new arrow.Utf8(), INT32: () => new arrow.Int32(), DOUBLE: () => new arrow.Float64(), BOOLEAN: () => new arrow.Bool() };
-    const fields = COLUMNS.map(([name, type]) => new arrow.Field(name, types[type](), !shared.REQUIRED_COLUMNS.has(name)));
+    const types = {
+      UTF8: () => new arrow.Utf8(),
+      INT32: () => new arrow.Int32(),
+      DOUBLE: () => new arrow.Float64(),
+      BOOLEAN: () => new arrow.Bool(),
+    };
+    const fields = COLUMNS.map(
+      ([name, type]) => new arrow.Field(name, types[type](), !shared.REQUIRED_COLUMNS.has(name)),
+    );
     const vectors = Object.fromEntries(fields.map((f) => [f.name, arrow.vectorFromArray(cols[f.name], f.type)]));
     const table = new arrow.Table(new arrow.Schema(fields), vectors);
     const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.SNAPPY).build();
@@ -95,7 +109,9 @@ const writers = {
     const inst = await duck.DuckDBInstance.create(':memory:');
     const c = await inst.connect();
     try {
-      await c.run(`CREATE TABLE r (${COLUMNS.map(([n, t]) => `"${n}" ${sqlType[t]}${shared.REQUIRED_COLUMNS.has(n) ? ' NOT NULL' : ''}`).join(', ')})`);
+      await c.run(
+        `CREATE TABLE r (${COLUMNS.map(([n, t]) => `"${n}" ${sqlType[t]}${shared.REQUIRED_COLUMNS.has(n) ? ' NOT NULL' : ''}`).join(', ')})`,
+      );
       const app = await c.createAppender('r');
       for (const r of records) {
         const row = shared.flattenRecord(r);
@@ -119,15 +135,27 @@ const writers = {
 
   /** The project's writer (records-parquet.ts), whatever library it uses. */
   async writeRecordsParquet(records, file) {
-    async function* it() { yield* records; }
+    async function* it() {
+      yield* records;
+    }
     await shared.writeRecordsParquet(file, it());
   },
 };
 
 function available(name) {
-  const need = { parquetjs: ['@dsnp/parquetjs'], 'hyparquet-writer': ['hyparquet-writer'], 'parquet-wasm+arrow': ['parquet-wasm', 'apache-arrow'], duckdb: ['@duckdb/node-api'] }[name] ?? [];
+  const need =
+    {
+      parquetjs: ['@dsnp/parquetjs'],
+      'hyparquet-writer': ['hyparquet-writer'],
+      'parquet-wasm+arrow': ['parquet-wasm', 'apache-arrow'],
+      duckdb: ['@duckdb/node-api'],
+    }[name] ?? [];
   for (const m of need) {
-    try { require.resolve(m); } catch { return `${m} is not installed`; }
+    try {
+      require.resolve(m);
+    } catch {
+      return `${m} is not installed`;
+    }
   }
   return undefined;
 }
@@ -137,12 +165,22 @@ async function checkRoundTrip(file, records) {
   const { asyncBufferFromFile, parquetReadObjects, parquetMetadataAsync, parquetSchema } = await import('hyparquet');
   const buf = await asyncBufferFromFile(file);
   const meta = await parquetMetadataAsync(buf);
-  const phys = Object.fromEntries(parquetSchema(meta).children.map((c) => [c.element.name, c.element.type + (c.element.converted_type === 'UTF8' || c.element.logical_type?.type === 'STRING' ? '/UTF8' : '') + (c.element.repetition_type === 'REQUIRED' ? ' required' : '')]));
+  const phys = Object.fromEntries(
+    parquetSchema(meta).children.map((c) => [
+      c.element.name,
+      c.element.type +
+        (c.element.converted_type === 'UTF8' || c.element.logical_type?.type === 'STRING' ? '/UTF8' : '') +
+        (c.element.repetition_type === 'REQUIRED' ? ' required' : ''),
+    ]),
+  );
   const want = { UTF8: 'BYTE_ARRAY/UTF8', INT32: 'INT32', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
   let schemaWhy;
   for (const [n, t] of COLUMNS) {
     const exp = want[t] + (shared.REQUIRED_COLUMNS.has(n) ? ' required' : '');
-    if (phys[n] !== exp) { schemaWhy = `column ${n} is ${phys[n]}, expected ${exp}`; break; }
+    if (phys[n] !== exp) {
+      schemaWhy = `column ${n} is ${phys[n]}, expected ${exp}`;
+      break;
+    }
   }
   // The values are compared even where the schema differs, to tell the two failures apart.
   const rows = await parquetReadObjects({ file: buf });
@@ -153,10 +191,14 @@ async function checkRoundTrip(file, records) {
       let got = rows[i][n];
       if (typeof got === 'bigint') got = Number(got);
       const e = exp[n] ?? null;
-      if (!(got === e || (got === undefined && e === null))) { valuesWhy = `row ${i} column ${n}: ${JSON.stringify(got)} != ${JSON.stringify(e)}`; break; }
+      if (!(got === e || (got === undefined && e === null))) {
+        valuesWhy = `row ${i} column ${n}: ${JSON.stringify(got)} != ${JSON.stringify(e)}`;
+        break;
+      }
     }
   }
-  if (schemaWhy || valuesWhy) return { ok: false, why: [schemaWhy, valuesWhy ?? 'every value equal'].filter(Boolean).join('; ') };
+  if (schemaWhy || valuesWhy)
+    return { ok: false, why: [schemaWhy, valuesWhy ?? 'every value equal'].filter(Boolean).join('; ') };
   return { ok: true, rowGroups: meta.row_groups.length };
 }
 
@@ -165,18 +207,42 @@ async function writeRun(dir, records) {
   const results = shared.RunResults.open(dir);
   const per = 1000;
   await results.writeRun({
-    run_id: 'bench-parquet', instance: 'benchpq1', dataset: 's3://bench/images/', results: results.uri, model: { uri: 'reference', hash: '0'.repeat(64) },
-    classes: CLASSES, params: { batchSize: per, labels: 'folder', overlays: 'none', threshold: 0.3, shardParts: 1_000_000 },
-    tool_version: 'bench', created: new Date().toISOString(), batches: Math.ceil(records.length / per), images: records.length, skipped_keys: 0,
+    run_id: 'bench-parquet',
+    instance: 'benchpq1',
+    dataset: 's3://bench/images/',
+    results: results.uri,
+    model: { uri: 'reference', hash: '0'.repeat(64) },
+    classes: CLASSES,
+    params: { batchSize: per, labels: 'folder', overlays: 'none', threshold: 0.3, shardParts: 1_000_000 },
+    tool_version: 'bench',
+    created: new Date().toISOString(),
+    batches: Math.ceil(records.length / per),
+    images: records.length,
+    skipped_keys: 0,
   });
   for (let b = 0; b * per < records.length; b++) await results.writePart(b, records.slice(b * per, (b + 1) * per));
   return results;
 }
-const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** The parts' records, parsed, through a summary (what every compaction does besides writing). */
 async function* partRecords(results, batches, summary) {
-  for (let b = 0; b < batches; b++) for (const r of await results.readPart(b)) { summary.add(r); yield r; }
+  for (let b = 0; b < batches; b++)
+    for (const r of await results.readPart(b)) {
+      summary.add(r);
+      yield r;
+    }
 }
 
 async function benchCompaction(tmp, records) {
@@ -212,7 +278,11 @@ async function benchCompaction(tmp, records) {
       times.push((performance.now() - t) / 1000);
     }
     times.sort((a, b) => a - b);
-    out[name] = { rowsPerSecondBest: Math.round(records.length / times[0]), rowsPerSecondMedian: Math.round(records.length / times[Math.floor(times.length / 2)]), seconds: times.map((x) => Number(x.toFixed(3))) };
+    out[name] = {
+      rowsPerSecondBest: Math.round(records.length / times[0]),
+      rowsPerSecondMedian: Math.round(records.length / times[Math.floor(times.length / 2)]),
+      seconds: times.map((x) => Number(x.toFixed(3))),
+    };
     process.stderr.write(`compaction, ${name}: ${JSON.stringify(out[name])}\n`);
   }
   const rt = await checkRoundTrip(path.join(dir, 'records.parquet'), records);
@@ -224,12 +294,20 @@ async function benchCompaction(tmp, records) {
 (async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'overmap-bench-parquet-'));
   const records = makeRecords(N);
-  const out = { rows: N, repeat: REPEAT, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() }, writers: {} };
+  const out = {
+    rows: N,
+    repeat: REPEAT,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
+    writers: {},
+  };
   try {
     for (const [name, write] of Object.entries(writers)) {
       if (only && !only.includes(name)) continue;
       const missing = available(name);
-      if (missing) { out.writers[name] = { skipped: missing }; continue; }
+      if (missing) {
+        out.writers[name] = { skipped: missing };
+        continue;
+      }
       const times = [];
       const file = path.join(tmp, `${name.replace(/[^a-z0-9-]/gi, '_')}.parquet`);
       let error;
@@ -240,12 +318,18 @@ async function benchCompaction(tmp, records) {
         try {
           await write(records, file);
         } catch (e) {
-          error = String(e?.stack ?? e).split('\n').slice(0, 3).join(' | ');
+          error = String(e?.stack ?? e)
+            .split('\n')
+            .slice(0, 3)
+            .join(' | ');
           break;
         }
         times.push((performance.now() - t) / 1000);
       }
-      if (error) { out.writers[name] = { error }; continue; }
+      if (error) {
+        out.writers[name] = { error };
+        continue;
+      }
       times.sort((a, b) => a - b);
       const rt = await checkRoundTrip(file, records);
       out.writers[name] = {
@@ -253,12 +337,15 @@ async function benchCompaction(tmp, records) {
         rowsPerSecondMedian: Math.round(N / times[Math.floor(times.length / 2)]),
         seconds: times.map((s) => Number(s.toFixed(3))),
         bytes: fs.statSync(file).size,
-        roundTrip: rt.ok, ...(rt.ok ? { rowGroups: rt.rowGroups } : { why: rt.why }),
+        roundTrip: rt.ok,
+        ...(rt.ok ? { rowGroups: rt.rowGroups } : { why: rt.why }),
       };
       process.stderr.write(`${name}: ${JSON.stringify(out.writers[name])}\n`);
     }
     const base = out.writers.parquetjs?.rowsPerSecondMedian;
-    if (base) for (const w of Object.values(out.writers)) if (w.rowsPerSecondMedian) w.speedupVsParquetjs = Number((w.rowsPerSecondMedian / base).toFixed(1));
+    if (base)
+      for (const w of Object.values(out.writers))
+        if (w.rowsPerSecondMedian) w.speedupVsParquetjs = Number((w.rowsPerSecondMedian / base).toFixed(1));
     if (process.env.BENCH_PARQUET_COMPACTION !== '0') out.compaction = await benchCompaction(tmp, records);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

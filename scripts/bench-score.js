@@ -13,7 +13,18 @@ const { monitorEventLoopDelay } = require('node:perf_hooks');
 const sharp = require('sharp');
 const W = require('@overmap/engine');
 const { tf, ModelSpecSchema } = W;
-const { applyHead, buildClassifierGraph, frequencyTunedSaliency, gradCam, loadClassifier, loadLayersModel, localisationScores, overlap, resizeMaps, saliencyMask } = require('@overmap/engine/testing');
+const {
+  applyHead,
+  buildClassifierGraph,
+  frequencyTunedSaliency,
+  gradCam,
+  loadClassifier,
+  loadLayersModel,
+  localisationScores,
+  overlap,
+  resizeMaps,
+  saliencyMask,
+} = require('@overmap/engine/testing');
 const { calibrateMicroBatch } = require('@overmap/worker/testing');
 
 function once(fn) {
@@ -31,7 +42,10 @@ function time(fn, reps) {
   return (performance.now() - t0) / reps;
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /**
  * Runs the functions in turn, `reps` rounds, and returns each one's median time and the
@@ -66,7 +80,8 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
   // Matmul peak: the best of a few square sizes.
   let peak = 0;
   for (const n of [256, 512, 1024]) {
-    const a = tf.randomNormal([n, n]), b = tf.randomNormal([n, n]);
+    const a = tf.randomNormal([n, n]),
+      b = tf.randomNormal([n, n]);
     const ms = time(() => tf.matMul(a, b), 5);
     peak = Math.max(peak, (2 * n ** 3) / (ms / 1000) / 1e9);
     tf.dispose([a, b]);
@@ -74,8 +89,11 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
   res.matmulPeakGflops = peak;
 
   // Decode: a 500x375 JPEG to the model input.
-  const raw = Buffer.alloc(500 * 375 * 3); for (let i = 0; i < raw.length; i++) raw[i] = (i * 31) % 251;
-  const jpeg = await sharp(raw, { raw: { width: 500, height: 375, channels: 3 } }).jpeg().toBuffer();
+  const raw = Buffer.alloc(500 * 375 * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 31) % 251;
+  const jpeg = await sharp(raw, { raw: { width: 500, height: 375, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   const d0 = performance.now();
   for (let i = 0; i < 50; i++) await W.decodeImage(jpeg, { size: [224, 224], maxInputPixels: 5e7, maxBytes: 1e8 });
   res.decodeMsPerImage_500x375_to_224 = (performance.now() - d0) / 50;
@@ -90,20 +108,38 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
     const r = {};
     r.flopsPerImage = flopsOf(classifier);
     // The headline ratio: classifier forward, segmenter forward and the whole pipeline, interleaved, 5 rounds.
-    const inputs = Array.from({ length: batch }, () => ({ rgb: new Uint8Array(size * size * 3).fill(90), segRgb: undefined }));
+    const inputs = Array.from({ length: batch }, () => ({
+      rgb: new Uint8Array(size * size * 3).fill(90),
+      segRgb: undefined,
+    }));
     const xs = tf.fill([batch, size, size, 3], 90 / 255);
     const segForward = segmenter ? () => segmenter.predict(xs) : () => saliencyMask(frequencyTunedSaliency(xs, 5));
-    const il = await interleaved([() => graph.features.predict(xs), segForward, async () => { await scorer.scoreBatch(inputs); return tf.scalar(0); }], 5);
+    const il = await interleaved(
+      [
+        () => graph.features.predict(xs),
+        segForward,
+        async () => {
+          await scorer.scoreBatch(inputs);
+          return tf.scalar(0);
+        },
+      ],
+      5,
+    );
     r.classifierForward = il.medians[0] / batch;
     r.segmentation = il.medians[1] / batch;
     r.wholeOverMap = il.medians[2] / batch;
     r.overMapOverForwards = median(il.rounds.map(([c, sg, w]) => w / (c + (segmenter ? sg : 0))));
-    r.overMapOverForwardsRange = [Math.min(...il.rounds.map(([c, sg, w]) => w / (c + (segmenter ? sg : 0)))), Math.max(...il.rounds.map(([c, sg, w]) => w / (c + (segmenter ? sg : 0))))];
+    r.overMapOverForwardsRange = [
+      Math.min(...il.rounds.map(([c, sg, w]) => w / (c + (segmenter ? sg : 0)))),
+      Math.max(...il.rounds.map(([c, sg, w]) => w / (c + (segmenter ? sg : 0)))),
+    ];
     xs.dispose();
     r.classifierGflops = r.flopsPerImage / (r.classifierForward / 1000) / 1e9;
     r.classifierFractionOfPeak = r.classifierGflops / peak;
     r.gradCam = time(() => gradCam(head, acts, pred, graph.numClasses), reps) / batch;
-    r.attention = graph.attentionCount ? time(() => tf.tidy(() => resizeMaps(tf.squeeze(feats[1], [3]), [size, size])), reps) / batch : 0;
+    r.attention = graph.attentionCount
+      ? time(() => tf.tidy(() => resizeMaps(tf.squeeze(feats[1], [3]), [size, size])), reps) / batch
+      : 0;
     let mask;
     if (segmenter) {
       mask = tf.tidy(() => tf.greaterEqual(tf.squeeze(segmenter.predict(x), [3]), 0.5).toFloat());
@@ -114,28 +150,43 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
     const camR = resizeMaps(cam, [mask.shape[1], mask.shape[2]]);
     {
       // The three overlaps, in JS on the read-back maps, as the scorer computes them.
-      const camD = camR.dataSync(), maskD = mask.dataSync(), px = mask.shape[1] * mask.shape[2];
+      const camD = camR.dataSync(),
+        maskD = mask.dataSync(),
+        px = mask.shape[1] * mask.shape[2];
       const o0 = performance.now();
-      for (let rep = 0; rep < reps; rep++) for (let i = 0; i < batch; i++) for (let j = 0; j < 3; j++) overlap(camD.subarray(i * px, (i + 1) * px), maskD.subarray(i * px, (i + 1) * px), 'mass', 0.5);
+      for (let rep = 0; rep < reps; rep++)
+        for (let i = 0; i < batch; i++)
+          for (let j = 0; j < 3; j++)
+            overlap(camD.subarray(i * px, (i + 1) * px), maskD.subarray(i * px, (i + 1) * px), 'mass', 0.5);
       r.overlaps = (performance.now() - o0) / reps / batch;
     }
     // The runner-up class's Grad-CAM (one more gradient through the head) and the four threshold-free
     // Grad-CAM/mask measures, computed in JS on the read-back maps (one sort per image).
-    const second = tf.tidy(() => tf.squeeze(tf.slice(tf.topk(applyHead(graph, acts), 2).indices, [0, 1], [-1, 1]), [1]));
+    const second = tf.tidy(() =>
+      tf.squeeze(tf.slice(tf.topk(applyHead(graph, acts), 2).indices, [0, 1], [-1, 1]), [1]),
+    );
     r.runnerUpGradCam = time(() => gradCam(head, acts, second, graph.numClasses), reps) / batch;
     second.dispose();
     {
-      const camD = camR.dataSync(), maskD = mask.dataSync(), px = mask.shape[1] * mask.shape[2];
+      const camD = camR.dataSync(),
+        maskD = mask.dataSync(),
+        px = mask.shape[1] * mask.shape[2];
       const l0 = performance.now();
-      for (let rep = 0; rep < reps; rep++) for (let i = 0; i < batch; i++) localisationScores(camD.subarray(i * px, (i + 1) * px), maskD.subarray(i * px, (i + 1) * px));
+      for (let rep = 0; rep < reps; rep++)
+        for (let i = 0; i < batch; i++)
+          localisationScores(camD.subarray(i * px, (i + 1) * px), maskD.subarray(i * px, (i + 1) * px));
       r.thresholdFreeMeasures = (performance.now() - l0) / reps / batch;
     }
     r.baselines = time(() => tf.topk(tf.softmax(applyHead(graph, acts)), 2).values, reps) / batch;
-    r.mcDropoutT20WholeNetwork = 20 * time(() => classifier.predict(x), reps) / batch;
+    r.mcDropoutT20WholeNetwork = (20 * time(() => classifier.predict(x), reps)) / batch;
     // Event loop: the worker's loop, micro-batches of 16 with a yield between.
-    const h = monitorEventLoopDelay({ resolution: 5 }); h.enable();
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
     const mb = Math.min(await calibrateMicroBatch(scorer), batch);
-    for (let i = 0; i < 4; i++) { await scorer.scoreBatch(inputs.slice(0, mb)); await new Promise((rr) => setImmediate(rr)); }
+    for (let i = 0; i < 4; i++) {
+      await scorer.scoreBatch(inputs.slice(0, mb));
+      await new Promise((rr) => setImmediate(rr));
+    }
     r.workerMicroBatch = mb;
     h.disable();
     r.longestEventLoopStallMs = h.max / 1e6;
@@ -150,7 +201,12 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
   const refClassifier = await loadClassifier(loaded);
   const refParts = {
     classifier: refClassifier,
-    graph: buildClassifierGraph(refClassifier, loaded.spec.gradcamLayer, loaded.spec.attentionLayers, loaded.spec.classes.length),
+    graph: buildClassifierGraph(
+      refClassifier,
+      loaded.spec.gradcamLayer,
+      loaded.spec.attentionLayers,
+      loaded.spec.classes.length,
+    ),
     segmenter: await loadLayersModel(loaded, loaded.spec.segmenter.model, 'segmenter'),
   };
   await stages('reference (64x64, CBAM + segmenter), ms per image', ref, refParts, 64, 64);
@@ -161,7 +217,10 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
   {
     const px = 64 * 64 * 3;
     let seed = 7;
-    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+    const rnd = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
     const pool = Array.from({ length: 96 }, () => Uint8Array.from({ length: px }, () => Math.floor(rnd() * 256)));
     const samples = [];
     for (let b = 1; b <= 400; b++) {
@@ -169,16 +228,36 @@ const { flopsOf, resnet50 } = require('./lib/bench-models');
       await ref.scoreBatch(inputs, { keepMaps: b % 5 === 0 });
       if ([10, 100, 400].includes(b)) {
         const m = tf.memory();
-        samples.push({ batches: b, rssMiB: process.memoryUsage().rss / 2 ** 20, backendMiB: m.numBytes / 2 ** 20, numTensors: m.numTensors });
+        samples.push({
+          batches: b,
+          rssMiB: process.memoryUsage().rss / 2 ** 20,
+          backendMiB: m.numBytes / 2 ** 20,
+          numTensors: m.numTensors,
+        });
       }
       if (b % 20 === 0) await new Promise((r) => setImmediate(r));
     }
-    res['reference: memory over 400 batches of 32'] = samples.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v * 10) / 10])));
+    res['reference: memory over 400 batches of 32'] = samples.map((x) =>
+      Object.fromEntries(Object.entries(x).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+    );
   }
   const rn = resnet50();
-  const spec = ModelSpecSchema.parse({ classes: Array.from({ length: 1000 }, (_, i) => `c${i}`), classifier: { model: 'x', inputSize: [224, 224] }, gradcamLayer: 'last_conv', attentionLayers: [], segmenter: { type: 'saliency' } });
+  const spec = ModelSpecSchema.parse({
+    classes: Array.from({ length: 1000 }, (_, i) => `c${i}`),
+    classifier: { model: 'x', inputSize: [224, 224] },
+    gradcamLayer: 'last_conv',
+    attentionLayers: [],
+    segmenter: { type: 'saliency' },
+  });
   const rnScorer = await W.OverMapScorer.fromModels({ spec, hash: 'random', uri: 'memory', store: null }, rn);
-  const rnParts = { classifier: rn, graph: buildClassifierGraph(rn, spec.gradcamLayer, [], spec.classes.length), segmenter: null };
+  const rnParts = {
+    classifier: rn,
+    graph: buildClassifierGraph(rn, spec.gradcamLayer, [], spec.classes.length),
+    segmenter: null,
+  };
   await stages('ResNet-50 shape (224x224, random weights, saliency prior), ms per image', rnScorer, rnParts, 4, 224);
   console.log(JSON.stringify(res, null, 2));
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

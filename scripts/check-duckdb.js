@@ -25,7 +25,9 @@ const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
 
 function listImages(dir, rel = '') {
   const out = [];
-  for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const d of fs
+    .readdirSync(path.join(dir, rel), { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const k = rel ? `${rel}/${d.name}` : d.name;
     if (d.isDirectory()) out.push(...listImages(dir, k));
     else if (IMAGE.test(d.name)) out.push(k);
@@ -38,12 +40,40 @@ function listImages(dir, rel = '') {
   const out = path.join(tmp, 'results');
   const report = { duckdb: undefined, dataset, checks: {} };
   try {
-    const env = { ...process.env, OVERMAP_SHARD_PARTS: '8', OVERMAP_QUEUE_PREFIX: `duckcheck${Date.now().toString(36)}`, LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      OVERMAP_SHARD_PARTS: '8',
+      OVERMAP_QUEUE_PREFIX: `duckcheck${Date.now().toString(36)}`,
+      LOG_LEVEL: 'warn',
+    };
     const t = performance.now();
-    const run = spawnSync(process.execPath, [path.join(ROOT, 'packages/cli/bin/overmap.js'), 'run', dataset, '--out', out, '--workers', '2', '--batch-size', '8', '--labels', 'folder'],
-      { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'packages/cli/bin/overmap.js'),
+        'run',
+        dataset,
+        '--out',
+        out,
+        '--workers',
+        '2',
+        '--batch-size',
+        '8',
+        '--labels',
+        'folder',
+      ],
+      { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
     report.runSeconds = Number(((performance.now() - t) / 1000).toFixed(1));
-    if (run.status !== 0) throw new Error(`overmap run failed (${run.status}): ${run.stderr.split('\n').filter((l) => l.startsWith('overmap')).join(' ') || run.stderr.slice(-2000)}`);
+    if (run.status !== 0)
+      throw new Error(
+        `overmap run failed (${run.status}): ${
+          run.stderr
+            .split('\n')
+            .filter((l) => l.startsWith('overmap'))
+            .join(' ') || run.stderr.slice(-2000)
+        }`,
+      );
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     report.shards = manifest.shards ?? [];
     report.parquet = manifest.parquet;
@@ -61,17 +91,43 @@ function listImages(dir, rel = '') {
     report.checks.distinctKeys = { got: Number(d), want: keys.length, ok: Number(d) === keys.length };
     const got = (await rows(`SELECT key FROM '${glob}' ORDER BY key`)).map((r) => r.key);
     const sorted = [...keys].sort();
-    report.checks.sameKeys = { ok: JSON.stringify(got) === JSON.stringify(sorted), firstMissing: sorted.find((k) => !got.includes(k)) ?? null };
-    const byStatus = Object.fromEntries((await rows(`SELECT status, count(*) AS n FROM '${glob}' GROUP BY status ORDER BY status`)).map((r) => [r.status, Number(r.n)]));
-    report.checks.byStatus = { got: byStatus, want: manifest.counts.by_status, ok: JSON.stringify(byStatus) === JSON.stringify(Object.fromEntries(Object.entries(manifest.counts.by_status).sort())) };
+    report.checks.sameKeys = {
+      ok: JSON.stringify(got) === JSON.stringify(sorted),
+      firstMissing: sorted.find((k) => !got.includes(k)) ?? null,
+    };
+    const byStatus = Object.fromEntries(
+      (await rows(`SELECT status, count(*) AS n FROM '${glob}' GROUP BY status ORDER BY status`)).map((r) => [
+        r.status,
+        Number(r.n),
+      ]),
+    );
+    report.checks.byStatus = {
+      got: byStatus,
+      want: manifest.counts.by_status,
+      ok:
+        JSON.stringify(byStatus) ===
+        JSON.stringify(Object.fromEntries(Object.entries(manifest.counts.by_status).sort())),
+    };
     const [{ a }] = await rows(`SELECT count(*) FILTER (WHERE accepted) AS a FROM '${glob}'`);
-    report.checks.accepted = { got: Number(a), want: manifest.counts.accepted, ok: Number(a) === manifest.counts.accepted };
-    const files = (await rows(`SELECT count(DISTINCT filename) AS f FROM read_parquet('${glob}', filename = true)`))[0].f;
-    report.checks.filesRead = { got: Number(files), want: report.shards.length, ok: Number(files) === report.shards.length };
+    report.checks.accepted = {
+      got: Number(a),
+      want: manifest.counts.accepted,
+      ok: Number(a) === manifest.counts.accepted,
+    };
+    const files = (await rows(`SELECT count(DISTINCT filename) AS f FROM read_parquet('${glob}', filename = true)`))[0]
+      .f;
+    report.checks.filesRead = {
+      got: Number(files),
+      want: report.shards.length,
+      ok: Number(files) === report.shards.length,
+    };
     const sqlType = { UTF8: 'VARCHAR', INT32: 'INTEGER', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
     const described = (await rows(`DESCRIBE SELECT * FROM '${glob}'`)).map((r) => `${r.column_name} ${r.column_type}`);
     const expected = Object.entries(RECORD_COLUMNS).map(([name, t]) => `${name} ${sqlType[t]}`);
-    report.checks.columns = { ok: JSON.stringify(described) === JSON.stringify(expected), ...(JSON.stringify(described) === JSON.stringify(expected) ? {} : { got: described, want: expected }) };
+    report.checks.columns = {
+      ok: JSON.stringify(described) === JSON.stringify(expected),
+      ...(JSON.stringify(described) === JSON.stringify(expected) ? {} : { got: described, want: expected }),
+    };
     c.closeSync();
     report.ok = Object.values(report.checks).every((x) => x.ok);
   } catch (e) {

@@ -12,12 +12,22 @@ const { onnx } = require('onnx-proto');
 
 function matmulModel(n) {
   const F32 = onnx.TensorProto.DataType.FLOAT;
-  const v = (name) => ({ name, type: { tensorType: { elemType: F32, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } } });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: { name: 'matmul', node: [{ opType: 'MatMul', input: ['a', 'b'], output: ['c'] }], input: [v('a'), v('b')], output: [v('c')] },
-  })).finish();
+  const v = (name) => ({
+    name,
+    type: { tensorType: { elemType: F32, shape: { dim: [{ dimValue: n }, { dimValue: n }] } } },
+  });
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'matmul',
+        node: [{ opType: 'MatMul', input: ['a', 'b'], output: ['c'] }],
+        input: [v('a'), v('b')],
+        output: [v('c')],
+      },
+    }),
+  ).finish();
 }
 
 /**
@@ -26,13 +36,16 @@ function matmulModel(n) {
  */
 async function matmulPeak(threads, n = 2048, reps = 5, detail = false) {
   const session = await ort.InferenceSession.create(matmulModel(n), {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
     extra: { session: { intra_op: { allow_spinning: '1' } } },
   });
   const fill = () => Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   const feeds = { a: new ort.Tensor('float32', fill(), [n, n]), b: new ort.Tensor('float32', fill(), [n, n]) };
   await session.run(feeds);
-  let best = Infinity, bestCpu = Infinity;
+  let best = Infinity,
+    bestCpu = Infinity;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
@@ -58,5 +71,8 @@ if (require.main === module) {
     res.gflops1ThreadPerCpuSecond = Math.round(one.perCpuSecond);
     res[`gflops${cores}Threads`] = Math.round(await matmulPeak(cores));
     console.log(JSON.stringify(res, null, 2));
-  })().catch((e) => { console.error(e); process.exit(1); });
+  })().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

@@ -12,7 +12,13 @@ const tf = require('@overmap/engine').tf;
 const W = require('@overmap/engine');
 
 function rounds(fns, n = 7) {
-  const once = (fn) => { const t0 = performance.now(); const o = fn(); o.dataSync(); o.dispose(); return performance.now() - t0; };
+  const once = (fn) => {
+    const t0 = performance.now();
+    const o = fn();
+    o.dataSync();
+    o.dispose();
+    return performance.now() - t0;
+  };
   fns.forEach(once);
   const times = fns.map(() => []);
   for (let r = 0; r < n; r++) fns.forEach((fn, i) => times[i].push(once(fn)));
@@ -27,11 +33,21 @@ function rounds(fns, n = 7) {
     () => tf.tidy(() => tf.cast(tf.equal(x, m), 'float32')),
     () => tf.tidy(() => tf.sub(1, tf.step(tf.abs(tf.sub(x, m))))),
   ]);
-  const a = tf.randomNormal([64 * 32 * 32, 9 * 16]), b = tf.randomNormal([64 * 32 * 32, 32]);
+  const a = tf.randomNormal([64 * 32 * 32, 9 * 16]),
+    b = tf.randomNormal([64 * 32 * 32, 32]);
   const aT = tf.transpose(a);
   const [tA, plain] = rounds([() => tf.matMul(a, b, true, false), () => tf.matMul(aT, b)]);
-  console.log(JSON.stringify({
-    maxGradientMask_64x16x16x64: { equalMs: eq, subStepMs: arith, ratio: eq / arith },
-    matMul_144x65536_by_65536x32: { transposeAMs: tA, plainMs: plain, ratio: tA / plain },
-  }, (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v), 2));
-})().catch((e) => { console.error(e.message); process.exit(1); });
+  console.log(
+    JSON.stringify(
+      {
+        maxGradientMask_64x16x16x64: { equalMs: eq, subStepMs: arith, ratio: eq / arith },
+        matMul_144x65536_by_65536x32: { transposeAMs: tA, plainMs: plain, ratio: tA / plain },
+      },
+      (k, v) => (typeof v === 'number' ? Math.round(v * 100) / 100 : v),
+      2,
+    ),
+  );
+})().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

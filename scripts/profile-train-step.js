@@ -18,7 +18,10 @@ const A = require('@overmap/reference');
   const stock = process.argv.includes('--stock-batch-norm'); // tfjs's own BatchNormalization, as before the project's
   const m = which === 'classifier' ? A.buildCbamClassifier(10, 0.3, { stockBatchNorm: stock }) : A.buildSegmenter();
   const x = tf.randomUniform([64, 64, 64, 3]);
-  const y = which === 'classifier' ? tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10) : tf.randomUniform([64, 64, 64, 1]).round();
+  const y =
+    which === 'classifier'
+      ? tf.oneHot(tf.randomUniform([64], 0, 10, 'int32'), 10)
+      : tf.randomUniform([64, 64, 64, 1]).round();
   const loss = (o) => (which === 'classifier' ? tf.losses.softmaxCrossEntropy(y, o) : tf.losses.logLoss(y, o));
   const opt = tf.train.adam(1e-3);
   const step = () => tf.tidy(() => opt.minimize(() => loss(m.apply(x, { training: true })), true));
@@ -34,9 +37,14 @@ const A = require('@overmap/reference');
     e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     by.set(k.name, e);
   }
-  console.log(`${which}${stock ? ' (stock batch norm)' : ''}: one training step, ${wall.toFixed(0)} ms wall under the profiler, ${info.kernels.length} kernel calls`);
+  console.log(
+    `${which}${stock ? ' (stock batch norm)' : ''}: one training step, ${wall.toFixed(0)} ms wall under the profiler, ${info.kernels.length} kernel calls`,
+  );
   console.log('kernel'.padEnd(28), 'calls'.padStart(6), 'ms'.padStart(9));
   for (const [name, e] of [...by.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
     console.log(name.padEnd(28), String(e.calls).padStart(6), e.ms.toFixed(1).padStart(9));
   }
-})().catch((e) => { console.error(e.message); process.exit(1); });
+})().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

@@ -23,13 +23,23 @@ const { FsObjectStore } = require('@overmap/shared');
 
 const DIR = path.resolve(process.argv[2] || path.join(__dirname, '../models/reference'));
 if (!['classifier', 'classifier-unguided', 'segmenter'].some((m) => fs.existsSync(path.join(DIR, m, 'model.json')))) {
-  console.error(`${DIR}: no classifier/, classifier-unguided/ or segmenter/ model.json there; give a folder of reference models (default models/reference)`);
+  console.error(
+    `${DIR}: no classifier/, classifier-unguided/ or segmenter/ model.json there; give a folder of reference models (default models/reference)`,
+  );
   process.exit(2);
 }
 const SEED = 'overmap-reference-v1';
 const COUNT = 500;
-const SLICES = [['classicTest', 'test', 'classic'], ['variedTest', 'test', 'varied'], ['shifted', 'shifted', 'varied']];
-const sha = (f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(DIR, f))).digest('hex');
+const SLICES = [
+  ['classicTest', 'test', 'classic'],
+  ['variedTest', 'test', 'varied'],
+  ['shifted', 'shifted', 'varied'],
+];
+const sha = (f) =>
+  crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(path.join(DIR, f)))
+    .digest('hex');
 const readLog = (name) => {
   const f = path.join(DIR, `training-log-${name}.json`);
   return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : undefined;
@@ -39,14 +49,20 @@ const readLog = (name) => {
   await W.initBackend('wasm');
   const store = new FsObjectStore(DIR);
   const bank = R.loadFashionMnist();
-  const sets = Object.fromEntries(SLICES.map(([name, split, generator]) => [name, R.generateScenes(bank, SEED, split, COUNT, 0, generator)]));
-  const classifiers = ['classifier', 'classifier-unguided'].filter((c) => fs.existsSync(path.join(DIR, c, 'model.json')));
+  const sets = Object.fromEntries(
+    SLICES.map(([name, split, generator]) => [name, R.generateScenes(bank, SEED, split, COUNT, 0, generator)]),
+  );
+  const classifiers = ['classifier', 'classifier-unguided'].filter((c) =>
+    fs.existsSync(path.join(DIR, c, 'model.json')),
+  );
   const out = {
     // The earlier keys, kept: the guided classifier and the segmenter on the classic test slice.
     slice: { seed: SEED, split: 'test', count: COUNT },
     classifierAccuracy: null,
     segmenterIoU: null,
-    slices: Object.fromEntries(SLICES.map(([name, split, generator]) => [name, { seed: SEED, generator, split, count: COUNT }])),
+    slices: Object.fromEntries(
+      SLICES.map(([name, split, generator]) => [name, { seed: SEED, generator, split, count: COUNT }]),
+    ),
     classifiers: {},
     segmenter: {},
     files: {},
@@ -54,7 +70,12 @@ const readLog = (name) => {
   for (const c of classifiers) {
     const model = await tf.loadLayersModel(objectStoreIO(store, `${c}/model.json`));
     const log = readLog(c)?.classifier;
-    const entry = { guidance: log?.guidance ?? null, valAccuracy: log?.valAccuracy ?? null, valAttentionMass: log?.valAttentionMass ?? null, valMaskFraction: log?.valMaskFraction ?? null };
+    const entry = {
+      guidance: log?.guidance ?? null,
+      valAccuracy: log?.valAccuracy ?? null,
+      valAttentionMass: log?.valAttentionMass ?? null,
+      valMaskFraction: log?.valMaskFraction ?? null,
+    };
     for (const [name] of SLICES) {
       const s = R.classifierStats(model, sets[name]);
       entry[name] = { accuracy: s.accuracy, attentionMass: s.attentionMass, maskFraction: s.maskFraction };
@@ -70,7 +91,8 @@ const readLog = (name) => {
   }
   out.classifierAccuracy = out.classifiers.classifier?.classicTest.accuracy ?? null;
   out.segmenterIoU = out.segmenter.classicTest?.iou ?? null;
-  for (const c of [...classifiers, ...(hasSegmenter ? ['segmenter'] : [])]) for (const f of ['model.json', 'weights.bin']) out.files[`${c}/${f}`] = sha(`${c}/${f}`);
+  for (const c of [...classifiers, ...(hasSegmenter ? ['segmenter'] : [])])
+    for (const f of ['model.json', 'weights.bin']) out.files[`${c}/${f}`] = sha(`${c}/${f}`);
   fs.writeFileSync(path.join(DIR, 'reference-metrics.json'), JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));
 })();

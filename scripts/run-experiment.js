@@ -44,7 +44,10 @@ const EXP = path.join(ROOT, 'results/experiment');
 const REF = path.resolve(ROOT, process.env.EXP_MODELS || 'models/reference');
 const REF_REL = path.relative(ROOT, REF);
 const REPORT = path.resolve(ROOT, process.env.EXP_REPORT || 'EVALUATION.md');
-const PLOT_REL = REPORT === path.join(ROOT, 'EVALUATION.md') ? 'docs/evaluation-risk-coverage.png' : path.relative(ROOT, REPORT).replace(/\.md$/, '') + '-risk-coverage.png';
+const PLOT_REL =
+  REPORT === path.join(ROOT, 'EVALUATION.md')
+    ? 'docs/evaluation-risk-coverage.png'
+    : path.relative(ROOT, REPORT).replace(/\.md$/, '') + '-risk-coverage.png';
 const W = require('@overmap/engine');
 const { overmapScore, decisionScore, DECISION_SECONDARIES, DEFAULT_DECISION } = require('@overmap/engine/testing');
 const E = require('@overmap/evaluation');
@@ -56,18 +59,23 @@ const SPEC = path.join(REF, process.env.EXP_SPEC || 'overmap-model-mc20.json');
 const SHIPPED = [...new Set([path.basename(SPEC).replace(/-mc20\.json$/, '.json'), path.basename(SPEC)])];
 const SPEC_JSON = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
 /** The folders of the spec's classifier and segmenter (classifier/, classifier-unguided/, segmenter/), copied with each candidate spec. */
-const CLS_DIR = path.dirname(SPEC_JSON.classifier.model), SEG_DIR = path.dirname(SPEC_JSON.segmenter.model);
+const CLS_DIR = path.dirname(SPEC_JSON.classifier.model),
+  SEG_DIR = path.dirname(SPEC_JSON.segmenter.model);
 const SEED = 'overmap-reference-v1';
 const VAL_UNKNOWN_START = 5000;
 const n = {
-  test: Number(process.env.EXP_TEST || 2000), val: Number(process.env.EXP_VAL || 1000),
-  train: Number(process.env.EXP_TRAIN || 2000), digits: Number(process.env.EXP_DIGITS || 1000),
-  valUnknown: Number(process.env.EXP_VAL_UNKNOWN || 500), empty: Number(process.env.EXP_EMPTY || 1000),
+  test: Number(process.env.EXP_TEST || 2000),
+  val: Number(process.env.EXP_VAL || 1000),
+  train: Number(process.env.EXP_TRAIN || 2000),
+  digits: Number(process.env.EXP_DIGITS || 1000),
+  valUnknown: Number(process.env.EXP_VAL_UNKNOWN || 500),
+  empty: Number(process.env.EXP_EMPTY || 1000),
   shifted: Number(process.env.EXP_SHIFTED || 2000),
 };
 const workers = process.env.EXP_WORKERS || String(os.availableParallelism());
 const env = { ...process.env, LOG_LEVEL: 'warn' };
-const sh = (args, extra = {}) => execFileSync(process.execPath, args, { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+const sh = (args, extra = {}) =>
+  execFileSync(process.execPath, args, { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 const t0 = Date.now();
 const say = (m) => process.stderr.write(`[${((Date.now() - t0) / 60000).toFixed(1)} min] ${m}\n`);
 
@@ -77,12 +85,14 @@ if (!['classic', 'varied'].includes(GEN)) throw new Error(`EXP_GENERATOR=${GEN}:
 /** The make:scenes split of the generator the model was trained with (shifted has one name). */
 const splitOf = (s) => (GEN === 'varied' && s !== 'shifted' ? `varied-${s}` : s);
 /** A scene of the training generator, as make:scenes writes it. */
-const sceneOf = (bank, split, i) => (GEN === 'varied' ? F.makeVariedScene(bank, { seed: SEED, split }, i) : F.makeScene(bank, { seed: SEED, split }, i));
+const sceneOf = (bank, split, i) =>
+  GEN === 'varied' ? F.makeVariedScene(bank, { seed: SEED, split }, i) : F.makeScene(bank, { seed: SEED, split }, i);
 
 function scenes(split0, count, start = 0) {
   const split = splitOf(split0);
   const dir = path.join(EXP, 'data', start ? `${split}-${start}+${count}` : `${split}-${count}`);
-  if (!fs.existsSync(dir)) sh([SCENES_CLI, dir, '--split', split, '--count', String(count), '--start', String(start), '--seed', SEED]);
+  if (!fs.existsSync(dir))
+    sh([SCENES_CLI, dir, '--split', split, '--count', String(count), '--start', String(start), '--seed', SEED]);
   return dir;
 }
 
@@ -95,8 +105,13 @@ async function emptyScenes(count) {
   const tmp = `${dir}.tmp`;
   fs.mkdirSync(path.join(tmp, 'none'), { recursive: true });
   for (let i = 0; i < count; i++) {
-    const s = GEN === 'varied' ? F.makeVariedDigitScene(bank, blank, `${SEED}:empty`, i) : F.makeDigitScene(bank, blank, `${SEED}:empty`, i);
-    await sharp(Buffer.from(s.image), { raw: { width: F.SCENE_SIZE, height: F.SCENE_SIZE, channels: 3 } }).png().toFile(path.join(tmp, 'none', `empty-${String(i).padStart(5, '0')}.png`));
+    const s =
+      GEN === 'varied'
+        ? F.makeVariedDigitScene(bank, blank, `${SEED}:empty`, i)
+        : F.makeDigitScene(bank, blank, `${SEED}:empty`, i);
+    await sharp(Buffer.from(s.image), { raw: { width: F.SCENE_SIZE, height: F.SCENE_SIZE, channels: 3 } })
+      .png()
+      .toFile(path.join(tmp, 'none', `empty-${String(i).padStart(5, '0')}.png`));
   }
   fs.renameSync(tmp, dir);
   return dir;
@@ -109,7 +124,23 @@ async function run(set, data, labels, spec) {
   const out = path.join(EXP, hash.slice(0, 12), `${set}-${path.basename(data)}`);
   if (!fs.existsSync(path.join(out, 'manifest.json'))) {
     say(`scoring ${set} (${path.relative(ROOT, data)}) with ${path.relative(ROOT, spec)}...`);
-    sh([CLI, 'run', data, '--out', out, '--workers', workers, ...(labels ? ['--labels', labels] : []), '--model', spec, '--batch-size', '64'], { OVERMAP_QUEUE_PREFIX: `exp${set}` });
+    sh(
+      [
+        CLI,
+        'run',
+        data,
+        '--out',
+        out,
+        '--workers',
+        workers,
+        ...(labels ? ['--labels', labels] : []),
+        '--model',
+        spec,
+        '--batch-size',
+        '64',
+      ],
+      { OVERMAP_QUEUE_PREFIX: `exp${set}` },
+    );
   }
   return out;
 }
@@ -128,12 +159,33 @@ function candidateSpec(name, patch) {
 }
 
 const RULES = [
-  { rule: 'mean' }, { rule: 'min' }, { rule: 'product' },
-  ...[[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [2, 1, 1], [1, 2, 1], [1, 1, 2]].map(([a, b, c]) => ({ rule: 'weighted', weights: { gradcam_seg: a, attention_seg: b, gradcam_attention: c } })),
+  { rule: 'mean' },
+  { rule: 'min' },
+  { rule: 'product' },
+  ...[
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 1, 0],
+    [1, 0, 1],
+    [0, 1, 1],
+    [2, 1, 1],
+    [1, 2, 1],
+    [1, 1, 2],
+  ].map(([a, b, c]) => ({ rule: 'weighted', weights: { gradcam_seg: a, attention_seg: b, gradcam_attention: c } })),
 ];
-const ruleName = (r) => (r.rule === 'weighted' ? `weighted ${r.weights.gradcam_seg}:${r.weights.attention_seg}:${r.weights.gradcam_attention}` : r.rule);
+const ruleName = (r) =>
+  r.rule === 'weighted'
+    ? `weighted ${r.weights.gradcam_seg}:${r.weights.attention_seg}:${r.weights.gradcam_attention}`
+    : r.rule;
 const ALL_ONE = { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 };
-const combined = (rec, r) => overmapScore(rec.scores, { noMask: rec.status === 'no_mask', hasAttention: true, rule: r.rule, weights: r.weights ?? ALL_ONE });
+const combined = (rec, r) =>
+  overmapScore(rec.scores, {
+    noMask: rec.status === 'no_mask',
+    hasAttention: true,
+    rule: r.rule,
+    weights: r.weights ?? ALL_ONE,
+  });
 const MEASURES = [
   ...['mass', 'iou', 'dice'].flatMap((measure) => [0.3, 0.5, 0.7, 0.9].map((binarize) => ({ measure, binarize }))),
   // threshold-free: binarisation only shapes the attention mask of Grad-CAM/attention
@@ -150,7 +202,16 @@ async function chooseOverMap(valData, classes) {
     const sc = E.scorable(recs, classes);
     for (const r of RULES) {
       const items = sc.map((x) => ({ confidence: combined(x.record, r), correct: x.correct }));
-      rows.push({ measure, binarize, rule: r, aurc: shared.aurc(items), augrc: shared.augrc(items), auroc: shared.aurocOfErrorDetection(items), spec, out });
+      rows.push({
+        measure,
+        binarize,
+        rule: r,
+        aurc: shared.aurc(items),
+        augrc: shared.augrc(items),
+        auroc: shared.aurocOfErrorDetection(items),
+        spec,
+        out,
+      });
     }
   }
   rows.sort((a, b) => a.aurc - b.aurc);
@@ -158,7 +219,20 @@ async function chooseOverMap(valData, classes) {
 }
 
 const {
-  round4, K_GRID, C_GRID, sircParams, decisionMetrics, chooseDecision, decisionName, stripDecision, permil, f3, pct, pts, noiseRows, noiseTable,
+  round4,
+  K_GRID,
+  C_GRID,
+  sircParams,
+  decisionMetrics,
+  chooseDecision,
+  decisionName,
+  stripDecision,
+  permil,
+  f3,
+  pct,
+  pts,
+  noiseRows,
+  noiseTable,
 } = require('./lib/experiment-scores');
 
 /** Training-split scenes [start, start + count) with their seeded noisy labels: a labels CSV and the flipped keys. */
@@ -180,7 +254,8 @@ function noisyLabels(name, start, count) {
 
 (async () => {
   fs.mkdirSync(EXP, { recursive: true });
-  const cls = trainLog(CLS_DIR).classifier, seg = trainLog(SEG_DIR).segmenter;
+  const cls = trainLog(CLS_DIR).classifier,
+    seg = trainLog(SEG_DIR).segmenter;
   say(`scene generator: ${GEN}`);
   const classes = JSON.parse(fs.readFileSync(SPEC, 'utf8')).classes;
 
@@ -188,8 +263,13 @@ function noisyLabels(name, start, count) {
   const valData = scenes('val', n.val);
   const om = await chooseOverMap(valData, classes);
   const best = om.best;
-  const omChoice = { overlap: { measure: best.measure, binarize: best.binarize }, combine: { weights: ALL_ONE, ...best.rule } };
-  say(`Over-MAP on validation: ${best.measure} at ${best.binarize}, ${ruleName(best.rule)} (AURC ${permil(best.aurc)})`);
+  const omChoice = {
+    overlap: { measure: best.measure, binarize: best.binarize },
+    combine: { weights: ALL_ONE, ...best.rule },
+  };
+  say(
+    `Over-MAP on validation: ${best.measure} at ${best.binarize}, ${ruleName(best.rule)} (AURC ${permil(best.aurc)})`,
+  );
 
   // 2. The decision score on validation, with validation unknowns (digit scenes 5000+).
   const omSpec = candidateSpec('overmap-chosen', omChoice);
@@ -215,8 +295,22 @@ function noisyLabels(name, start, count) {
   const shiftedOut = hasShifted ? await run('shifted', scenes('shifted', n.shifted), 'folder', chosenSpec) : null;
   if (!hasShifted) say('EXP_SHIFTED=0: the shifted section is skipped');
   const evalJson = path.join(EXP, 'evaluation.json');
-  const tables = sh([CLI, 'evaluate', testOut, '--val', valOut, '--ood', digitsOut, '--ood', emptyOut, ...(shiftedOut ? ['--shifted', shiftedOut] : []),
-    '--plot', path.join(ROOT, PLOT_REL), '--json', evalJson]);
+  const tables = sh([
+    CLI,
+    'evaluate',
+    testOut,
+    '--val',
+    valOut,
+    '--ood',
+    digitsOut,
+    '--ood',
+    emptyOut,
+    ...(shiftedOut ? ['--shifted', shiftedOut] : []),
+    '--plot',
+    path.join(ROOT, PLOT_REL),
+    '--json',
+    evalJson,
+  ]);
   const ev = JSON.parse(fs.readFileSync(evalJson, 'utf8'));
 
   // 4. Ablation of the decision score: without the Over-MAP term (= the primary), with each secondary.
@@ -227,22 +321,55 @@ function noisyLabels(name, start, count) {
   const { k, c } = dc.best.d.rule === 'sirc' ? dc.best.d : { k: 2, c: 1 };
   const variants = [
     { name: `**decision score (chosen): ${decisionName(decision)}**`, d: decision },
-    { name: `without Over-MAP: ${decision.primary} alone`, d: { ...DEFAULT_DECISION, rule: 'softmax', primary: decision.primary } },
-    ...(decision.primary !== 'msp' ? [{ name: 'msp alone', d: { ...DEFAULT_DECISION, rule: 'softmax', primary: 'msp' } }] : []),
+    {
+      name: `without Over-MAP: ${decision.primary} alone`,
+      d: { ...DEFAULT_DECISION, rule: 'softmax', primary: decision.primary },
+    },
+    ...(decision.primary !== 'msp'
+      ? [{ name: 'msp alone', d: { ...DEFAULT_DECISION, rule: 'softmax', primary: 'msp' } }]
+      : []),
     ...DECISION_SECONDARIES.filter((s) => s !== decision.secondary || decision.rule !== 'sirc').map((s) => ({
-      name: `${decision.primary} ⊕ ${s} (same k = ${k}, c = ${c})`, d: { rule: 'sirc', primary: decision.primary, secondary: s, ...sircParams(valKnown.map((x) => x.record), s, k, c) },
+      name: `${decision.primary} ⊕ ${s} (same k = ${k}, c = ${c})`,
+      d: {
+        rule: 'sirc',
+        primary: decision.primary,
+        secondary: s,
+        ...sircParams(
+          valKnown.map((x) => x.record),
+          s,
+          k,
+          c,
+        ),
+      },
     })),
     { name: 'Over-MAP alone (the paper)', d: DEFAULT_DECISION },
   ];
   const ablation = variants.map((v) => {
-    const dm = decisionMetrics(v.d, test, digits), em = decisionMetrics(v.d, test, empty);
+    const dm = decisionMetrics(v.d, test, digits),
+      em = decisionMetrics(v.d, test, empty);
     const sm = shifted.length ? decisionMetrics(v.d, shifted, []) : null;
-    return { name: v.name, idAugrc: dm.augrcId, idAuroc: dm.aurocId, shAugrc: sm ? sm.augrcId : NaN, shAuroc: sm ? sm.aurocId : NaN, digits: dm.aurocUnknown, empty: em.aurocUnknown, digitsMixed: dm.augrcMixed, emptyMixed: em.augrcMixed };
+    return {
+      name: v.name,
+      idAugrc: dm.augrcId,
+      idAuroc: dm.aurocId,
+      shAugrc: sm ? sm.augrcId : NaN,
+      shAuroc: sm ? sm.aurocId : NaN,
+      digits: dm.aurocUnknown,
+      empty: em.aurocUnknown,
+      digitsMixed: dm.augrcMixed,
+      emptyMixed: em.augrcMixed,
+    };
   });
-  const ablationTable = ['| decision score | in-dist. AUGRC ↓ | in-dist. AUROC ↑ | shifted AUGRC ↓ | shifted AUROC ↑ | digits: AUROC known vs unknown ↑ | no object: AUROC known vs unknown ↑ | AUGRC errors + digits ↓ | AUGRC errors + no object ↓ |',
+  const ablationTable = [
+    '| decision score | in-dist. AUGRC ↓ | in-dist. AUROC ↑ | shifted AUGRC ↓ | shifted AUROC ↑ | digits: AUROC known vs unknown ↑ | no object: AUROC known vs unknown ↑ | AUGRC errors + digits ↓ | AUGRC errors + no object ↓ |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...ablation.map((r) => `| ${r.name} | ${permil(r.idAugrc)} | ${f3(r.idAuroc)} | ${permil(r.shAugrc)} | ${f3(r.shAuroc)} | ${f3(r.digits)} | ${f3(r.empty)} | ${permil(r.digitsMixed)} | ${permil(r.emptyMixed)} |`)].join('\n');
-  const dec = ablation[0], base = ablation[1];
+    ...ablation.map(
+      (r) =>
+        `| ${r.name} | ${permil(r.idAugrc)} | ${f3(r.idAuroc)} | ${permil(r.shAugrc)} | ${f3(r.shAuroc)} | ${f3(r.digits)} | ${f3(r.empty)} | ${permil(r.digitsMixed)} | ${permil(r.emptyMixed)} |`,
+    ),
+  ].join('\n');
+  const dec = ablation[0],
+    base = ablation[1];
   const mspRow = ablation.find((r) => r.name === 'msp alone') ?? base;
   const verdict = (ok) => (ok ? '**met**' : '**not met**');
   const targets = [
@@ -254,31 +381,59 @@ function noisyLabels(name, start, count) {
 
   // 5. The paper's claim: 6–10 Top-3 macro points at 12–18% rejected.
   const idType = ev.failureTypes[0];
-  const claimRows = ['confidence', 'overmap', 'gradcam_seg', 'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'gradcam_contrast', 'msp']
-    .map((name) => idType.rows.find((r) => r.name === name)).filter(Boolean);
-  const claimTable = ['| confidence | Top-3 macro gain at 12 / 15 / 18% rejected | Top-1 macro gain at 12 / 15 / 18% |', '| --- | --- | --- |',
-    ...claimRows.map((r) => `| ${r.name} | ${['12%', '15%', '18%'].map((q) => pts(r.gainTop3Macro[q])).join(' / ')} | ${['12%', '15%', '18%'].map((q) => pts(r.gainTop1Macro[q])).join(' / ')} |`)].join('\n');
+  const claimRows = [
+    'confidence',
+    'overmap',
+    'gradcam_seg',
+    'gradcam_seg_rank',
+    'gradcam_seg_auc',
+    'gradcam_seg_pointing',
+    'gradcam_seg_localisation',
+    'gradcam_contrast',
+    'msp',
+  ]
+    .map((name) => idType.rows.find((r) => r.name === name))
+    .filter(Boolean);
+  const claimTable = [
+    '| confidence | Top-3 macro gain at 12 / 15 / 18% rejected | Top-1 macro gain at 12 / 15 / 18% |',
+    '| --- | --- | --- |',
+    ...claimRows.map(
+      (r) =>
+        `| ${r.name} | ${['12%', '15%', '18%'].map((q) => pts(r.gainTop3Macro[q])).join(' / ')} | ${['12%', '15%', '18%'].map((q) => pts(r.gainTop1Macro[q])).join(' / ')} |`,
+    ),
+  ].join('\n');
   const omGain = idType.rows.find((r) => r.name === 'overmap').gainTop3Macro;
-  const bestOm = claimRows.filter((r) => r.name !== 'msp' && r.name !== 'confidence').sort((a, b) => b.gainTop3Macro['15%'] - a.gainTop3Macro['15%'])[0];
+  const bestOm = claimRows
+    .filter((r) => r.name !== 'msp' && r.name !== 'confidence')
+    .sort((a, b) => b.gainTop3Macro['15%'] - a.gainTop3Macro['15%'])[0];
   const claimHolds = ['12%', '15%', '18%'].every((q) => omGain[q] >= 0.06);
 
   // 6. Flipped labels: in sample (training scenes), out of sample (scenes after the last training index), folds if given.
   const trainScenes = cls.trainScenes ?? 16000;
   const inS = noisyLabels('train-noisy', 0, n.train);
   const inOut = await run('train-noisy', scenes('train', n.train), inS.file, chosenSpec);
-  const noiseIn = noiseRows((await E.readRecords(inOut)).records.filter((r) => r.prediction), inS.flipped);
+  const noiseIn = noiseRows(
+    (await E.readRecords(inOut)).records.filter((r) => r.prediction),
+    inS.flipped,
+  );
   const outS = noisyLabels('heldout-noisy', trainScenes, n.train);
   const outOut = await run('heldout-noisy', scenes('train', n.train, trainScenes), outS.file, chosenSpec);
-  const noiseOut = noiseRows((await E.readRecords(outOut)).records.filter((r) => r.prediction), outS.flipped);
+  const noiseOut = noiseRows(
+    (await E.readRecords(outOut)).records.filter((r) => r.prediction),
+    outS.flipped,
+  );
   let noiseFolds = null;
   if (process.env.EXP_FOLD_SPECS) {
     const [specA, specB] = process.env.EXP_FOLD_SPECS.split(',').map((p) => path.resolve(p));
     const m = Number(process.env.EXP_FOLD_SPLIT || Math.floor(n.train / 2));
     // scenes [0, m) by the model not trained on them (B's complement = A), [m, n) by the other
-    const f1 = noisyLabels('fold1-noisy', 0, m), f2 = noisyLabels('fold2-noisy', m, n.train - m);
+    const f1 = noisyLabels('fold1-noisy', 0, m),
+      f2 = noisyLabels('fold2-noisy', m, n.train - m);
     const o1 = await run('fold1-noisy', scenes('train', m), f1.file, specA);
     const o2 = await run('fold2-noisy', scenes('train', n.train - m, m), f2.file, specB);
-    const recs = [...(await E.readRecords(o1)).records, ...(await E.readRecords(o2)).records].filter((r) => r.prediction);
+    const recs = [...(await E.readRecords(o1)).records, ...(await E.readRecords(o2)).records].filter(
+      (r) => r.prediction,
+    );
     noiseFolds = noiseRows(recs, new Map([...f1.flipped, ...f2.flipped]));
   }
 
@@ -289,22 +444,55 @@ function noisyLabels(name, start, count) {
   for (const f of SHIPPED) {
     const file = path.join(REF, f);
     const sp = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const same = JSON.stringify([sp.overlap, { weights: ALL_ONE, ...sp.combine }, sp.decision ?? DEFAULT_DECISION, sp.threshold]) === JSON.stringify([chosen.overlap, chosen.combine, chosen.decision, chosen.threshold]);
+    const same =
+      JSON.stringify([
+        sp.overlap,
+        { weights: ALL_ONE, ...sp.combine },
+        sp.decision ?? DEFAULT_DECISION,
+        sp.threshold,
+      ]) === JSON.stringify([chosen.overlap, chosen.combine, chosen.decision, chosen.threshold]);
     if (same) continue;
     if (updateSpecs) {
-      fs.writeFileSync(file, JSON.stringify({ ...sp, overlap: chosen.overlap, combine: chosen.combine, threshold, decision, notes }, null, 2) + '\n');
+      fs.writeFileSync(
+        file,
+        JSON.stringify(
+          { ...sp, overlap: chosen.overlap, combine: chosen.combine, threshold, decision, notes },
+          null,
+          2,
+        ) + '\n',
+      );
       say(`updated ${path.relative(ROOT, file)} with the validation choice`);
     } else shippedDiffers.push(f);
   }
 
-  const choiceTable = ['| overlap measure | binarise at | combination rule | validation AURC ↓ | validation AUGRC ↓ | validation AUROC ↑ |', '| --- | --- | --- | --- | --- | --- |',
-    ...[...om.rows.slice(0, 8), om.rows[om.rows.length - 1]].map((r, i) => `| ${r.measure} | ${['rank', 'auc', 'pointing', 'localisation'].includes(r.measure) ? '– (attention mask at 0.5)' : r.binarize} | ${ruleName(r.rule)} | ${permil(r.aurc)}${i === 0 ? ' (chosen)' : i === 8 ? ' (worst)' : ''} | ${permil(r.augrc)} | ${f3(r.auroc)} |`)].join('\n');
-  const bestPerMeasure = ['mass', 'iou', 'dice', 'rank', 'auc', 'pointing', 'localisation'].map((m) => om.rows.find((r) => r.measure === m)).filter(Boolean);
-  const measureTable = ['| overlap measure | best binarisation and rule | validation AURC ↓ | validation AUROC ↑ |', '| --- | --- | --- | --- |',
-    ...bestPerMeasure.map((r) => `| ${r.measure} | ${['rank', 'auc', 'pointing', 'localisation'].includes(r.measure) ? '–' : r.binarize}, ${ruleName(r.rule)} | ${permil(r.aurc)} | ${f3(r.auroc)} |`)].join('\n');
+  const choiceTable = [
+    '| overlap measure | binarise at | combination rule | validation AURC ↓ | validation AUGRC ↓ | validation AUROC ↑ |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...[...om.rows.slice(0, 8), om.rows[om.rows.length - 1]].map(
+      (r, i) =>
+        `| ${r.measure} | ${['rank', 'auc', 'pointing', 'localisation'].includes(r.measure) ? '– (attention mask at 0.5)' : r.binarize} | ${ruleName(r.rule)} | ${permil(r.aurc)}${i === 0 ? ' (chosen)' : i === 8 ? ' (worst)' : ''} | ${permil(r.augrc)} | ${f3(r.auroc)} |`,
+    ),
+  ].join('\n');
+  const bestPerMeasure = ['mass', 'iou', 'dice', 'rank', 'auc', 'pointing', 'localisation']
+    .map((m) => om.rows.find((r) => r.measure === m))
+    .filter(Boolean);
+  const measureTable = [
+    '| overlap measure | best binarisation and rule | validation AURC ↓ | validation AUROC ↑ |',
+    '| --- | --- | --- | --- |',
+    ...bestPerMeasure.map(
+      (r) =>
+        `| ${r.measure} | ${['rank', 'auc', 'pointing', 'localisation'].includes(r.measure) ? '–' : r.binarize}, ${ruleName(r.rule)} | ${permil(r.aurc)} | ${f3(r.auroc)} |`,
+    ),
+  ].join('\n');
   const decRows = [...dc.rows].sort((a, b) => a.augrcMixed - b.augrcMixed);
-  const decTable = ['| decision score | val. AUGRC errors + unknowns ↓ | val. AUGRC errors ↓ | val. AUROC errors ↑ | val. AUROC known vs unknown ↑ |', '| --- | --- | --- | --- | --- |',
-    ...[dc.best, ...decRows.filter((r) => r !== dc.best).slice(0, 5), dc.msp, dc.rows[1]].map((r) => `| ${decisionName(r.d)}${r.d.rule === 'sirc' ? ` (k = ${r.d.k}, c = ${r.d.c})` : ''}${r === dc.best ? ' (chosen)' : ''}${r.augrcId > dc.msp.augrcId * 1.02 ? ' (excluded: hurts errors)' : ''} | ${permil(r.augrcMixed)} | ${permil(r.augrcId)} | ${f3(r.aurocId)} | ${f3(r.aurocUnknown)} |`)].join('\n');
+  const decTable = [
+    '| decision score | val. AUGRC errors + unknowns ↓ | val. AUGRC errors ↓ | val. AUROC errors ↑ | val. AUROC known vs unknown ↑ |',
+    '| --- | --- | --- | --- | --- |',
+    ...[dc.best, ...decRows.filter((r) => r !== dc.best).slice(0, 5), dc.msp, dc.rows[1]].map(
+      (r) =>
+        `| ${decisionName(r.d)}${r.d.rule === 'sirc' ? ` (k = ${r.d.k}, c = ${r.d.c})` : ''}${r === dc.best ? ' (chosen)' : ''}${r.augrcId > dc.msp.augrcId * 1.02 ? ' (excluded: hurts errors)' : ''} | ${permil(r.augrcMixed)} | ${permil(r.augrcId)} | ${f3(r.aurocId)} | ${f3(r.aurocUnknown)} |`,
+    ),
+  ].join('\n');
   const minutes = ((Date.now() - t0) / 60000).toFixed(0);
 
   const md = `# Evaluation: does Over-MAP earn its place beside the softmax?
@@ -407,7 +595,27 @@ ${noiseFolds ? `**Two folds** (EXP_FOLD_SPECS): each half of the training scenes
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const kept = old.includes(marker) ? old.slice(old.indexOf(marker)) : `${marker}\n`;
   fs.writeFileSync(file, `${md}\n${kept}`);
-  fs.writeFileSync(path.join(EXP, 'experiment.json'), JSON.stringify({ n, chosen, omChoice: best, decisionChoice: dc.best, ablation, noiseIn, noiseOut, noiseFolds, minutes: Number(minutes) }, null, 2));
+  fs.writeFileSync(
+    path.join(EXP, 'experiment.json'),
+    JSON.stringify(
+      {
+        n,
+        chosen,
+        omChoice: best,
+        decisionChoice: dc.best,
+        ablation,
+        noiseIn,
+        noiseOut,
+        noiseFolds,
+        minutes: Number(minutes),
+      },
+      null,
+      2,
+    ),
+  );
   process.stdout.write(md);
   say('done');
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -15,7 +15,10 @@ const path = require('node:path');
 function ping(host, port, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const s = net.createConnection({ host, port });
-    const done = (ok) => { s.destroy(); resolve(ok); };
+    const done = (ok) => {
+      s.destroy();
+      resolve(ok);
+    };
     s.setTimeout(timeoutMs, () => done(false));
     s.on('error', () => done(false));
     s.on('connect', () => s.write('PING\r\n'));
@@ -26,14 +29,20 @@ function ping(host, port, timeoutMs = 1000) {
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
     srv.on('error', reject);
   });
 }
 
 async function main() {
   const [cmd, ...args] = process.argv.slice(2);
-  if (!cmd) { console.error('usage: with-redis.js <command> [args...]'); process.exit(2); }
+  if (!cmd) {
+    console.error('usage: with-redis.js <command> [args...]');
+    process.exit(2);
+  }
   let server = null;
   let dir = null;
   if (!process.env.REDIS_URL) {
@@ -41,20 +50,45 @@ async function main() {
       process.env.REDIS_URL = 'redis://127.0.0.1:6379';
     } else {
       if (spawnSync('redis-server', ['--version']).error) {
-        console.error('overmap: no Redis answers at 127.0.0.1:6379 and there is no redis-server on the PATH: install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL');
+        console.error(
+          'overmap: no Redis answers at 127.0.0.1:6379 and there is no redis-server on the PATH: install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL',
+        );
         process.exit(3);
       }
       const port = await freePort();
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overmap-redis-'));
-      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+      server = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--maxmemory-policy',
+          'noeviction',
+        ],
+        { stdio: 'ignore' },
+      );
       for (let i = 0; i < 50 && !(await ping('127.0.0.1', port)); i++) await new Promise((r) => setTimeout(r, 100));
       process.env.REDIS_URL = `redis://127.0.0.1:${port}`;
       console.error(`(started a throwaway redis-server on port ${port})`);
     }
   }
   const child = spawn(cmd, args, { stdio: 'inherit', env: process.env, shell: process.platform === 'win32' });
-  const stop = () => { if (server) server.kill(); if (dir) fs.rmSync(dir, { recursive: true, force: true }); };
+  const stop = () => {
+    if (server) server.kill();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code, signal) => { stop(); process.exit(code ?? (signal ? 1 : 0)); });
+  child.on('exit', (code, signal) => {
+    stop();
+    process.exit(code ?? (signal ? 1 : 0));
+  });
 }
 main();

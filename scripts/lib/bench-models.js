@@ -11,8 +11,14 @@ function flopsOf(model) {
   for (const l of model.layers) {
     const cls = l.getClassName();
     const out = l.outputShape;
-    if (cls === 'Conv2D') { const k = l.getWeights()[0].shape; f += 2 * out[1] * out[2] * k[0] * k[1] * k[2] * k[3]; }
-    if (cls === 'Dense') { const k = l.getWeights()[0].shape; f += 2 * k[0] * k[1]; }
+    if (cls === 'Conv2D') {
+      const k = l.getWeights()[0].shape;
+      f += 2 * out[1] * out[2] * k[0] * k[1] * k[2] * k[3];
+    }
+    if (cls === 'Dense') {
+      const k = l.getWeights()[0].shape;
+      f += 2 * k[0] * k[1];
+    }
   }
   return f;
 }
@@ -26,7 +32,12 @@ function resnet50(classes = 1000) {
   };
   let x = cbr(input, 64, 7, 2);
   x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x);
-  const stages = [[64, 3, 1], [128, 4, 2], [256, 6, 2], [512, 3, 2]];
+  const stages = [
+    [64, 3, 1],
+    [128, 4, 2],
+    [256, 6, 2],
+    [512, 3, 2],
+  ];
   let last;
   stages.forEach(([f, n, s], si) => {
     for (let b = 0; b < n; b++) {
@@ -35,7 +46,9 @@ function resnet50(classes = 1000) {
       y = cbr(y, f, 3, 1);
       y = cbr(y, f * 4, 1, 1, false);
       const sc = b === 0 ? cbr(x, f * 4, 1, stride, false) : x;
-      x = tf.layers.reLU({ name: si === 3 && b === n - 1 ? 'last_conv' : undefined }).apply(tf.layers.add().apply([y, sc]));
+      x = tf.layers
+        .reLU({ name: si === 3 && b === n - 1 ? 'last_conv' : undefined })
+        .apply(tf.layers.add().apply([y, sc]));
       last = x;
     }
   });

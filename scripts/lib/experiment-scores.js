@@ -9,7 +9,10 @@ const E = require('@overmap/evaluation');
 const { decisionScore, DECISION_SECONDARIES } = require('@overmap/engine/testing');
 
 const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
-const std = (v) => { const m = mean(v); return Math.sqrt(mean(v.map((x) => (x - m) ** 2))) || 1; };
+const std = (v) => {
+  const m = mean(v);
+  return Math.sqrt(mean(v.map((x) => (x - m) ** 2))) || 1;
+};
 const round4 = (x) => Math.round(x * 1e4) / 1e4;
 const K_GRID = [0, 0.5, 1, 1.5, 2, 3];
 const C_GRID = [1, 3];
@@ -25,8 +28,19 @@ function decisionMetrics(d, known, unknown) {
   const conf = (r) => decisionScore(r.scores, d) ?? 0;
   const id = known.map((x) => ({ confidence: conf(x.record), correct: x.correct }));
   const mixed = [...id, ...unknown.map((r) => ({ confidence: conf(r), correct: false }))];
-  const sep = unknown.length ? E.separationRow('', known.map((x) => conf(x.record)), unknown.map(conf)).auroc : NaN;
-  return { augrcId: shared.augrc(id), aurocId: shared.aurocOfErrorDetection(id), augrcMixed: unknown.length ? shared.augrc(mixed) : NaN, aurocUnknown: sep };
+  const sep = unknown.length
+    ? E.separationRow(
+        '',
+        known.map((x) => conf(x.record)),
+        unknown.map(conf),
+      ).auroc
+    : NaN;
+  return {
+    augrcId: shared.augrc(id),
+    aurocId: shared.aurocOfErrorDetection(id),
+    augrcMixed: unknown.length ? shared.augrc(mixed) : NaN,
+    aurocUnknown: sep,
+  };
 }
 
 /**
@@ -37,10 +51,15 @@ function decisionMetrics(d, known, unknown) {
  */
 function chooseDecision(valKnown, valUnknown) {
   const valRecs = valKnown.map((x) => x.record);
-  const cands = [{ rule: 'softmax', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }, { rule: 'softmax', primary: 'margin', secondary: 'overmap', a: 0, b: 1 }];
+  const cands = [
+    { rule: 'softmax', primary: 'msp', secondary: 'overmap', a: 0, b: 1 },
+    { rule: 'softmax', primary: 'margin', secondary: 'overmap', a: 0, b: 1 },
+  ];
   for (const primary of ['msp', 'margin']) {
     for (const secondary of DECISION_SECONDARIES) {
-      for (const k of K_GRID) for (const c of C_GRID) cands.push({ rule: 'sirc', primary, secondary, ...sircParams(valRecs, secondary, k, c), k, c });
+      for (const k of K_GRID)
+        for (const c of C_GRID)
+          cands.push({ rule: 'sirc', primary, secondary, ...sircParams(valRecs, secondary, k, c), k, c });
     }
   }
   const rows = cands.map((d) => ({ d, ...decisionMetrics(d, valKnown, valUnknown) }));
@@ -50,7 +69,12 @@ function chooseDecision(valKnown, valUnknown) {
   return { rows, best: allowed[0], msp: mspRow };
 }
 
-const decisionName = (d) => (d.rule === 'softmax' ? `${d.primary} alone` : d.rule === 'overmap' ? 'overmap' : `SIRC ${d.primary} ⊕ ${d.secondary} (a = ${d.a}, b = ${d.b})`);
+const decisionName = (d) =>
+  d.rule === 'softmax'
+    ? `${d.primary} alone`
+    : d.rule === 'overmap'
+      ? 'overmap'
+      : `SIRC ${d.primary} ⊕ ${d.secondary} (a = ${d.a}, b = ${d.b})`;
 const stripDecision = ({ rule, primary, secondary, a, b }) => ({ rule, primary, secondary, a, b });
 const permil = (v) => (Number.isFinite(v) ? `${(v * 1000).toFixed(1)}‰` : '–');
 const f3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : '–');
@@ -63,25 +87,72 @@ function noiseRows(recs, flipped) {
   const k = recs.filter((r) => flipped.get(r.key)).length;
   const rowOf = (name, score) => {
     const items = recs.map((r, i) => ({ flipped: !!flipped.get(r.key), score: score(r, i) }));
-    const m = E.failureRow(name, items.map((x) => ({ confidence: -x.score, failure: x.flipped })));
+    const m = E.failureRow(
+      name,
+      items.map((x) => ({ confidence: -x.score, failure: x.flipped })),
+    );
     return { ...m, precisionAtK: E.noiseReport(items, k).precisionAtK };
   };
   const rows = [];
-  for (const name of ['confidence', 'overmap', 'gradcam_seg', 'gradcam_seg_auc', 'gradcam_contrast', 'msp', 'margin', 'mc_dropout']) {
+  for (const name of [
+    'confidence',
+    'overmap',
+    'gradcam_seg',
+    'gradcam_seg_auc',
+    'gradcam_contrast',
+    'msp',
+    'margin',
+    'mc_dropout',
+  ]) {
     if (recs.some((r) => r.scores[name] === null || r.scores[name] === undefined)) continue;
-    rows.push(rowOf(name, (r) => E.suspicion({ disagrees: canon(r.prediction.class) !== canon(r.label), confidence: Math.max(-1, Math.min(1, shared.confidenceValue(r.scores, name))) })));
+    rows.push(
+      rowOf(name, (r) =>
+        E.suspicion({
+          disagrees: canon(r.prediction.class) !== canon(r.label),
+          confidence: Math.max(-1, Math.min(1, shared.confidenceValue(r.scores, name))),
+        }),
+      ),
+    );
   }
-  rows.push(rowOf('label_gradcam_seg (1 − Grad-CAM of the given label on the mask)', (r) => 1 - (r.scores.label_gradcam_seg ?? 0)));
-  rows.push(rowOf('disagreement only (prediction ≠ label)', (r, i) => (canon(r.prediction.class) !== canon(r.label) ? 1 : 0) + i * 1e-12));
+  rows.push(
+    rowOf(
+      'label_gradcam_seg (1 − Grad-CAM of the given label on the mask)',
+      (r) => 1 - (r.scores.label_gradcam_seg ?? 0),
+    ),
+  );
+  rows.push(
+    rowOf(
+      'disagreement only (prediction ≠ label)',
+      (r, i) => (canon(r.prediction.class) !== canon(r.label) ? 1 : 0) + i * 1e-12,
+    ),
+  );
   return { k, n: recs.length, rows };
 }
 
 function noiseTable({ k, rows }) {
-  return ['| confidence | AUROC flipped vs clean ↑ | AUGRC ↓ | AURC ↓ | FPR@95TPR ↓ | precision at k = ' + k + ' ↑ |', '| --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.name} | ${f3(r.auroc)} | ${permil(r.augrc)} | ${permil(r.aurc)} | ${pct(r.fprAt95Tpr)} | ${f3(r.precisionAtK)} |`)].join('\n');
+  return [
+    '| confidence | AUROC flipped vs clean ↑ | AUGRC ↓ | AURC ↓ | FPR@95TPR ↓ | precision at k = ' + k + ' ↑ |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${f3(r.auroc)} | ${permil(r.augrc)} | ${permil(r.aurc)} | ${pct(r.fprAt95Tpr)} | ${f3(r.precisionAtK)} |`,
+    ),
+  ].join('\n');
 }
 
 module.exports = {
-  round4, K_GRID, C_GRID, sircParams, decisionMetrics, chooseDecision, decisionName, stripDecision,
-  permil, f3, pct, pts, noiseRows, noiseTable,
+  round4,
+  K_GRID,
+  C_GRID,
+  sircParams,
+  decisionMetrics,
+  chooseDecision,
+  decisionName,
+  stripDecision,
+  permil,
+  f3,
+  pct,
+  pts,
+  noiseRows,
+  noiseTable,
 };

@@ -13,11 +13,14 @@ type Doc = { kind: string; metadata: { name: string }; spec?: any; data?: Record
 let rendered: Record<string, Doc[]>;
 
 beforeAll(async () => {
-  const { stdout } = await run(process.execPath, [path.join(ROOT, 'deploy/validate.mjs'), '--json'], { maxBuffer: 16 << 20 });
+  const { stdout } = await run(process.execPath, [path.join(ROOT, 'deploy/validate.mjs'), '--json'], {
+    maxBuffer: 16 << 20,
+  });
   rendered = JSON.parse(stdout);
 });
 
-const find = (docs: Doc[], kind: string, name?: string) => docs.find((d) => d.kind === kind && (!name || d.metadata.name === name))!;
+const find = (docs: Doc[], kind: string, name?: string) =>
+  docs.find((d) => d.kind === kind && (!name || d.metadata.name === name))!;
 
 describe('Kubernetes manifests', () => {
   it('all parse and validate against the Kubernetes, KEDA and Prometheus Operator schemas', async () => {
@@ -31,7 +34,12 @@ describe('Kubernetes manifests', () => {
     await fs.cp(path.join(ROOT, 'deploy/k8s'), dir, { recursive: true });
     const f = path.join(dir, 'base/worker-deployment.yaml');
     await fs.writeFile(f, (await fs.readFile(f, 'utf8')).replace('replicas: 0', 'replicas: "zero"'));
-    const err = await run(process.execPath, [path.join(ROOT, 'deploy/validate.mjs')], { env: { ...process.env, OVERMAP_K8S_DIR: dir } }).then(() => null, (e) => e);
+    const err = await run(process.execPath, [path.join(ROOT, 'deploy/validate.mjs')], {
+      env: { ...process.env, OVERMAP_K8S_DIR: dir },
+    }).then(
+      () => null,
+      (e) => e,
+    );
     expect(err).not.toBeNull();
     expect(err.stderr).toMatch(/Deployment overmap-worker: .*replicas/);
     await fs.rm(dir, { recursive: true, force: true });
@@ -49,21 +57,29 @@ describe('Kubernetes manifests', () => {
     expect(trigger.authenticationRef.name).toBe(find(docs, 'TriggerAuthentication').metadata.name);
   });
 
-  it.each(['gpu', 'cpu'])('%s: every variable set is one the config reads, and the required ones are set', (overlay) => {
-    const docs = rendered[overlay]!;
-    const cm = find(docs, 'ConfigMap', 'overmap-config').data!;
-    const aws = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_PROFILE'];
-    for (const kind of ['Deployment', 'Job']) {
-      const pod = find(docs, kind).spec.template.spec;
-      for (const c of pod.containers) {
-        const names = [...(c.env ?? []).map((e: { name: string }) => e.name), ...(c.envFrom ?? []).flatMap(() => Object.keys(cm))];
-        for (const n of names) expect([...ENV_VARS, ...aws]).toContain(n);
-        expect(names).toContain('REDIS_URL');
-        // secrets are referenced, never inlined
-        for (const e of c.env ?? []) if (/KEY|PASSWORD|URL/.test(e.name) && e.name !== 'S3_ENDPOINT') expect(e.valueFrom?.secretKeyRef).toBeDefined();
+  it.each(['gpu', 'cpu'])(
+    '%s: every variable set is one the config reads, and the required ones are set',
+    (overlay) => {
+      const docs = rendered[overlay]!;
+      const cm = find(docs, 'ConfigMap', 'overmap-config').data!;
+      const aws = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_PROFILE'];
+      for (const kind of ['Deployment', 'Job']) {
+        const pod = find(docs, kind).spec.template.spec;
+        for (const c of pod.containers) {
+          const names = [
+            ...(c.env ?? []).map((e: { name: string }) => e.name),
+            ...(c.envFrom ?? []).flatMap(() => Object.keys(cm)),
+          ];
+          for (const n of names) expect([...ENV_VARS, ...aws]).toContain(n);
+          expect(names).toContain('REDIS_URL');
+          // secrets are referenced, never inlined
+          for (const e of c.env ?? [])
+            if (/KEY|PASSWORD|URL/.test(e.name) && e.name !== 'S3_ENDPOINT')
+              expect(e.valueFrom?.secretKeyRef).toBeDefined();
+        }
       }
-    }
-  });
+    },
+  );
 
   it('gpu: one GPU per worker pod, probes on /readyz and /healthz, a grace period above the batch grace', () => {
     const d = find(rendered.gpu!, 'Deployment');
@@ -107,7 +123,7 @@ describe('Dockerfiles', () => {
     expect(text).toMatch(/FROM nvidia\/cuda:11\.2\.\d+-cudnn8-runtime/);
   });
 
-  it('the ONNX GPU image installs onnxruntime-node\'s CUDA 12 providers on a CUDA 12 + cuDNN 9 base; the others skip that download', async () => {
+  it("the ONNX GPU image installs onnxruntime-node's CUDA 12 providers on a CUDA 12 + cuDNN 9 base; the others skip that download", async () => {
     const text = await fs.readFile(path.join(ROOT, 'deploy/docker/worker-onnx-gpu.Dockerfile'), 'utf8');
     // onnxruntime-node 1.30's CUDA provider is built for CUDA 12.x with cuDNN 9 (the "cudnn" images from 12.4 on)
     expect(text).toMatch(/FROM nvidia\/cuda:12\.([4-9]|\d\d)\.\d+-cudnn-runtime/);

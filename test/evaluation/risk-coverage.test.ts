@@ -1,7 +1,31 @@
-import { type ImageRecord, augrc, aurc, aurocOfErrorDetection, eAurc, keepMostConfident, macroAccuracy, optimalAurc, quantiles, riskCoverageTable } from '@overmap/shared';
-import { errorPool, failureTypeReport, fprAtTpr, outOfDistributionReport, scorable, separationRow, unknownPool } from '@overmap/evaluation';
+import {
+  type ImageRecord,
+  augrc,
+  aurc,
+  aurocOfErrorDetection,
+  eAurc,
+  keepMostConfident,
+  macroAccuracy,
+  optimalAurc,
+  quantiles,
+  riskCoverageTable,
+} from '@overmap/shared';
+import {
+  errorPool,
+  failureTypeReport,
+  fprAtTpr,
+  outOfDistributionReport,
+  scorable,
+  separationRow,
+  unknownPool,
+} from '@overmap/evaluation';
 
-const item = (confidence: number, correct: boolean, label?: number) => ({ confidence, correct, label, correctTop3: correct });
+const item = (confidence: number, correct: boolean, label?: number) => ({
+  confidence,
+  correct,
+  label,
+  correctTop3: correct,
+});
 
 describe('risk-coverage metrics', () => {
   it('AURC by hand: errors ranked last vs first', () => {
@@ -32,10 +56,40 @@ describe('risk-coverage metrics', () => {
 });
 
 describe('out-of-distribution separation', () => {
-  const rec = (overmap: number, msp: number, accepted: boolean, status: 'ok' | 'no_mask' | 'decode_error' = 'ok'): ImageRecord => ({
-    key: `k${overmap}-${msp}`, label: null, status, error: null, accepted: status === 'decode_error' ? null : accepted,
-    prediction: status === 'decode_error' ? null : { class: 'a', index: 0, top: [{ class: 'a', p: msp }, { class: 'b', p: 0 }, { class: 'c', p: 0 }] },
-    scores: { confidence: overmap, overmap, gradcam_seg: overmap, attention_seg: overmap, gradcam_attention: overmap, msp, entropy: 1 - msp, margin: msp, mc_dropout: null },
+  const rec = (
+    overmap: number,
+    msp: number,
+    accepted: boolean,
+    status: 'ok' | 'no_mask' | 'decode_error' = 'ok',
+  ): ImageRecord => ({
+    key: `k${overmap}-${msp}`,
+    label: null,
+    status,
+    error: null,
+    accepted: status === 'decode_error' ? null : accepted,
+    prediction:
+      status === 'decode_error'
+        ? null
+        : {
+            class: 'a',
+            index: 0,
+            top: [
+              { class: 'a', p: msp },
+              { class: 'b', p: 0 },
+              { class: 'c', p: 0 },
+            ],
+          },
+    scores: {
+      confidence: overmap,
+      overmap,
+      gradcam_seg: overmap,
+      attention_seg: overmap,
+      gradcam_attention: overmap,
+      msp,
+      entropy: 1 - msp,
+      margin: msp,
+      mc_dropout: null,
+    },
   });
 
   it('AUROC and FPR at 95% TPR by hand', () => {
@@ -74,11 +128,15 @@ describe('AUGRC (Traub et al. 2024)', () => {
       return { cov: acc.length / n, risk: acc.filter((x) => !x.correct).length / n };
     });
     let area = 0;
-    for (let i = 1; i < pts.length; i++) area += (pts[i]!.cov - pts[i - 1]!.cov) * (pts[i]!.risk + pts[i - 1]!.risk) / 2;
+    for (let i = 1; i < pts.length; i++)
+      area += ((pts[i]!.cov - pts[i - 1]!.cov) * (pts[i]!.risk + pts[i - 1]!.risk)) / 2;
     return area;
   }
   let seed = 11;
-  const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+  const rnd = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
 
   it('by hand: a perfect ranking gives ½(1 − acc)², the inverted one acc(1 − acc) + ½(1 − acc)²', () => {
     const good = [item(0.9, true), item(0.8, true), item(0.2, false), item(0.1, false)];
@@ -103,11 +161,37 @@ describe('AUGRC (Traub et al. 2024)', () => {
 
 describe('evaluation by failure type', () => {
   const rec = (key: string, msp: number, overmap: number, cls: string, label: string | null): ImageRecord => ({
-    key, label, status: 'ok', error: null, accepted: true,
-    prediction: { class: cls, index: cls === 'a' ? 0 : 1, top: [{ class: cls, p: msp }, { class: cls === 'a' ? 'b' : 'a', p: 1 - msp }, { class: 'c', p: 0 }] },
-    scores: { confidence: overmap, overmap, gradcam_seg: overmap, attention_seg: overmap, gradcam_attention: overmap, msp, entropy: 1 - msp, margin: msp },
+    key,
+    label,
+    status: 'ok',
+    error: null,
+    accepted: true,
+    prediction: {
+      class: cls,
+      index: cls === 'a' ? 0 : 1,
+      top: [
+        { class: cls, p: msp },
+        { class: cls === 'a' ? 'b' : 'a', p: 1 - msp },
+        { class: 'c', p: 0 },
+      ],
+    },
+    scores: {
+      confidence: overmap,
+      overmap,
+      gradcam_seg: overmap,
+      attention_seg: overmap,
+      gradcam_attention: overmap,
+      msp,
+      entropy: 1 - msp,
+      margin: msp,
+    },
   });
-  const known = [rec('k1', 0.9, 0.9, 'a', 'a'), rec('k2', 0.8, 0.2, 'b', 'b'), rec('k3', 0.7, 0.8, 'a', 'b'), rec('k4', 0.6, 0.7, 'b', 'b')];
+  const known = [
+    rec('k1', 0.9, 0.9, 'a', 'a'),
+    rec('k2', 0.8, 0.2, 'b', 'b'),
+    rec('k3', 0.7, 0.8, 'a', 'b'),
+    rec('k4', 0.6, 0.7, 'b', 'b'),
+  ];
   const unknown = [rec('u1', 0.95, 0.1, 'a', null), rec('u2', 0.5, 0.05, 'b', null)];
 
   it('in-distribution errors: failure = a wrong prediction; gains only where classes are known', () => {
@@ -121,7 +205,9 @@ describe('evaluation by failure type', () => {
   });
 
   it('unknown objects join the pool as failures; FPR@95TPR is the share of failures kept with 95% of the rest', () => {
-    const r = failureTypeReport('unknown', 'digits', unknownPool(scorable(known, ['a', 'b']), unknown), { names: ['msp', 'overmap'] });
+    const r = failureTypeReport('unknown', 'digits', unknownPool(scorable(known, ['a', 'b']), unknown), {
+      names: ['msp', 'overmap'],
+    });
     expect([r.n, r.failures]).toEqual([6, 3]);
     const om = r.rows.find((x) => x.name === 'overmap')!;
     // non-failures 0.9, 0.2, 0.7 vs failures 0.8, 0.1, 0.05: pairs won 3 + 2 + 2 of 9

@@ -8,28 +8,47 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { type ImageRecord, canonicalClass } from '@overmap/shared';
-import { CLASS_FOLDERS, SCENE_SIZE, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from '@overmap/reference';
+import {
+  CLASS_FOLDERS,
+  SCENE_SIZE,
+  loadFashionMnist,
+  loadMnistTestDigits,
+  makeDigitScene,
+  makeScene,
+} from '@overmap/reference';
 import { cliEnv, readParts, runCli } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
 
-const N_KNOWN = 40, N_DIGITS = 20;
+const N_KNOWN = 40,
+  N_DIGITS = 20;
 let dir: string, redisUrl: string, known: ImageRecord[], digits: ImageRecord[];
-const png = (image: Uint8Array, file: string) => sharp(Buffer.from(image), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 3 } }).png().toFile(file);
+const png = (image: Uint8Array, file: string) =>
+  sharp(Buffer.from(image), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 3 } })
+    .png()
+    .toFile(file);
 
 beforeAll(async () => {
   dir = await tmpDir();
   redisUrl = (await testRedis()).url;
-  const bank = loadFashionMnist(), mnist = loadMnistTestDigits();
+  const bank = loadFashionMnist(),
+    mnist = loadMnistTestDigits();
   for (let i = 0; i < N_KNOWN; i++) {
     const s = makeScene(bank, { seed: 'evaluate-test', split: 'test' }, i);
     await fs.mkdir(path.join(dir, 'known', CLASS_FOLDERS[s.label]!), { recursive: true });
     await png(s.image, path.join(dir, 'known', CLASS_FOLDERS[s.label]!, `${i}.png`));
   }
   await fs.mkdir(path.join(dir, 'digits'), { recursive: true });
-  for (let i = 0; i < N_DIGITS; i++) await png(makeDigitScene(bank, mnist, 'evaluate-test', i).image, path.join(dir, 'digits', `${i}.png`));
+  for (let i = 0; i < N_DIGITS; i++)
+    await png(makeDigitScene(bank, mnist, 'evaluate-test', i).image, path.join(dir, 'digits', `${i}.png`));
   const env = cliEnv(redisUrl, `t${Date.now().toString(36)}ev`);
-  for (const [name, labels] of [['known', ['--labels', 'folder']], ['digits', []]] as const) {
-    const r = await runCli(['run', path.join(dir, name), '--out', path.join(dir, `${name}-results`), '--workers', '1', ...labels], env);
+  for (const [name, labels] of [
+    ['known', ['--labels', 'folder']],
+    ['digits', []],
+  ] as const) {
+    const r = await runCli(
+      ['run', path.join(dir, name), '--out', path.join(dir, `${name}-results`), '--workers', '1', ...labels],
+      env,
+    );
     if (r.code !== 0) throw new Error(`overmap run ${name} failed (${r.code}): ${r.stderr}`);
   }
   known = (await readParts(path.join(dir, 'known-results'))).records;
@@ -41,16 +60,35 @@ afterAll(async () => {
 });
 
 type Json = {
-  n: number; fusionWeight?: number;
+  n: number;
+  fusionWeight?: number;
   reports: { name: string; auroc: number; table: { rejected: number; macroAccuracy: number }[] }[];
-  ood: { nIn: number; nOut: number; rows: { name: string; auroc: number; fprAt95Tpr: number }[]; accepted: { in: number; out: number } };
+  ood: {
+    nIn: number;
+    nOut: number;
+    rows: { name: string; auroc: number; fprAt95Tpr: number }[];
+    accepted: { in: number; out: number };
+  };
 };
 
 describe('overmap evaluate', () => {
   let json: Json, stdout: string;
   beforeAll(async () => {
-    const r = await runCli(['evaluate', path.join(dir, 'known-results'), '--val', path.join(dir, 'known-results'), '--ood', path.join(dir, 'digits-results'),
-      '--json', path.join(dir, 'eval.json'), '--plot', path.join(dir, 'plot.png')], cliEnv(redisUrl, 'unused'));
+    const r = await runCli(
+      [
+        'evaluate',
+        path.join(dir, 'known-results'),
+        '--val',
+        path.join(dir, 'known-results'),
+        '--ood',
+        path.join(dir, 'digits-results'),
+        '--json',
+        path.join(dir, 'eval.json'),
+        '--plot',
+        path.join(dir, 'plot.png'),
+      ],
+      cliEnv(redisUrl, 'unused'),
+    );
     if (r.code !== 0) throw new Error(`overmap evaluate failed (${r.code}): ${r.stderr}`);
     stdout = r.stdout;
     json = JSON.parse(await fs.readFile(path.join(dir, 'eval.json'), 'utf8'));
@@ -60,7 +98,17 @@ describe('overmap evaluate', () => {
     expect(known).toHaveLength(N_KNOWN);
     expect(json.n).toBe(N_KNOWN);
     const names = json.reports.map((x) => x.name);
-    for (const c of ['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'neg_entropy', 'margin', 'random']) expect(names).toContain(c);
+    for (const c of [
+      'overmap',
+      'gradcam_seg',
+      'attention_seg',
+      'gradcam_attention',
+      'msp',
+      'neg_entropy',
+      'margin',
+      'random',
+    ])
+      expect(names).toContain(c);
     expect(names.some((x) => x.startsWith('fused ('))).toBe(true);
     // Macro accuracy with nothing rejected, by hand: mean over the classes present of their accuracy.
     const byClass = new Map<string, { n: number; ok: number }>();
@@ -79,7 +127,9 @@ describe('overmap evaluate', () => {
     expect([json.ood.nIn, json.ood.nOut]).toEqual([N_KNOWN, N_DIGITS]);
     for (const name of ['overmap', 'msp'] as const) {
       let wins = 0;
-      for (const a of known) for (const b of digits) wins += a.scores[name]! > b.scores[name]! ? 1 : a.scores[name] === b.scores[name] ? 0.5 : 0;
+      for (const a of known)
+        for (const b of digits)
+          wins += a.scores[name]! > b.scores[name]! ? 1 : a.scores[name] === b.scores[name] ? 0.5 : 0;
       expect(json.ood.rows.find((x) => x.name === name)!.auroc).toBeCloseTo(wins / (N_KNOWN * N_DIGITS), 12);
     }
     expect(json.ood.accepted.out).toBeCloseTo(digits.filter((r) => r.accepted).length / N_DIGITS, 12);
@@ -93,7 +143,10 @@ describe('overmap evaluate', () => {
   });
 
   it('a --ood that is not a run gives a one-line error naming it', async () => {
-    const r = await runCli(['evaluate', path.join(dir, 'known-results'), '--ood', path.join(dir, 'digits')], cliEnv(redisUrl, 'unused'));
+    const r = await runCli(
+      ['evaluate', path.join(dir, 'known-results'), '--ood', path.join(dir, 'digits')],
+      cliEnv(redisUrl, 'unused'),
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(path.join(dir, 'digits'));
@@ -103,6 +156,8 @@ describe('overmap evaluate', () => {
     const out = path.join(dir, 'no-such-folder', 'tables.json');
     const r = await runCli(['evaluate', path.join(dir, 'known-results'), '--json', out], cliEnv(redisUrl, 'unused'));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`overmap: --json ${out}: folder ${path.dirname(out)} does not exist; create it or write elsewhere`);
+    expect(r.stderr.trim()).toBe(
+      `overmap: --json ${out}: folder ${path.dirname(out)} does not exist; create it or write elsewhere`,
+    );
   });
 });

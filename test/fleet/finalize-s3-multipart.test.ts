@@ -18,7 +18,12 @@ let dir: string, s3: S3Server;
 beforeAll(async () => {
   dir = await tmpDir();
   s3 = await startS3(['results']);
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', S3_ENDPOINT: s3.endpoint });
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    S3_ENDPOINT: s3.endpoint,
+  });
 });
 afterAll(async () => {
   delete process.env.S3_ENDPOINT;
@@ -29,16 +34,36 @@ afterAll(async () => {
 it('streams a run of 80,000 records into records.parquet on S3 as a multipart upload; it reads back one row per record', async () => {
   const uri = 's3://results/big-run/';
   const results = RunResults.open(uri);
-  const batches = 80, perBatch = 1000;
+  const batches = 80,
+    perBatch = 1000;
   await results.writeRun({
-    run_id: 'big-run', instance: 'bigrun01', dataset: 's3://datasets/x/', results: uri, model: { uri: 'reference', hash: '0'.repeat(64) },
-    classes: SYNTHETIC_CLASSES, params: { batchSize: perBatch, labels: 'folder', overlays: 'none', threshold: 0.3, shardParts: 256, jobBatches: 1, ungroupedBatches: 0 },
-    tool_version: 'test', created: new Date().toISOString(), batches, images: batches * perBatch, skipped_keys: 0,
+    run_id: 'big-run',
+    instance: 'bigrun01',
+    dataset: 's3://datasets/x/',
+    results: uri,
+    model: { uri: 'reference', hash: '0'.repeat(64) },
+    classes: SYNTHETIC_CLASSES,
+    params: {
+      batchSize: perBatch,
+      labels: 'folder',
+      overlays: 'none',
+      threshold: 0.3,
+      shardParts: 256,
+      jobBatches: 1,
+      ungroupedBatches: 0,
+    },
+    tool_version: 'test',
+    created: new Date().toISOString(),
+    batches,
+    images: batches * perBatch,
+    skipped_keys: 0,
   });
   const rand = seedrandom('finalize-s3-multipart');
   const records: ImageRecord[] = [];
   for (let b = 0; b < batches; b++) {
-    const part = Array.from({ length: perBatch }, (_, i) => syntheticRecord(b * perBatch + i, rand, { labels: true, threshold: 0.3 }));
+    const part = Array.from({ length: perBatch }, (_, i) =>
+      syntheticRecord(b * perBatch + i, rand, { labels: true, threshold: 0.3 }),
+    );
     await results.writePart(b, part);
     records.push(...part);
   }
@@ -71,8 +96,13 @@ it('streams a run of 80,000 records into records.parquet on S3 as a multipart up
   expect(rows).toHaveLength(records.length);
   const cols = Object.keys(RECORD_COLUMNS);
   const norm = (row: Record<string, unknown>) => JSON.stringify(cols.map((c) => row[c] ?? null));
-  const got = rows.map(norm), want = records.map((rec) => norm(flattenRecord(rec)));
+  const got = rows.map(norm),
+    want = records.map((rec) => norm(flattenRecord(rec)));
   const firstDiff = got.findIndex((g, i) => g !== want[i]);
-  expect({ firstDiff, got: got[firstDiff], want: want[firstDiff] }).toEqual({ firstDiff: -1, got: undefined, want: undefined });
+  expect({ firstDiff, got: got[firstDiff], want: want[firstDiff] }).toEqual({
+    firstDiff: -1,
+    got: undefined,
+    want: undefined,
+  });
   expect((await results.readManifest())!.parquet).toBe('records.parquet');
 });

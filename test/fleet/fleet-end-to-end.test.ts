@@ -4,7 +4,16 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BATCH_QUEUE, RecordSchema } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
-import { cliEnv, expectOneRecordPerKey, makeBadImages, makeImages, readParquet, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
+import {
+  cliEnv,
+  expectOneRecordPerKey,
+  makeBadImages,
+  makeImages,
+  readParquet,
+  readParts,
+  runCli,
+  startWorkerProcess,
+} from '../helpers/fleet';
 import { testRedis, tmpDir, waitFor } from '../helpers/services';
 
 let dir: string, spec: string, data: string, goodKeys: string[], bad: Record<string, string>, redisUrl: string;
@@ -28,7 +37,10 @@ describe('overmap run: enqueue, 2 worker processes, finalize', () => {
   let stdout = '';
 
   beforeAll(async () => {
-    const r = await runCli(['run', data, '--out', out(), '--workers', '2', '--batch-size', '8', '--labels', 'folder', '--model', spec], cliEnv(redisUrl, prefix));
+    const r = await runCli(
+      ['run', data, '--out', out(), '--workers', '2', '--batch-size', '8', '--labels', 'folder', '--model', spec],
+      cliEnv(redisUrl, prefix),
+    );
     stdout = r.stdout;
     if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
   });
@@ -86,7 +98,10 @@ describe('overmap run: enqueue, 2 worker processes, finalize', () => {
   });
 
   it('adds nothing when the same enqueue runs again', async () => {
-    const r = await runCli(['enqueue', data, '--out', out(), '--batch-size', '8', '--labels', 'folder', '--model', spec], cliEnv(redisUrl, prefix));
+    const r = await runCli(
+      ['enqueue', data, '--out', out(), '--batch-size', '8', '--labels', 'folder', '--model', spec],
+      cliEnv(redisUrl, prefix),
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/0 jobs added \(listing was already complete\)/);
     // BullMQ does not close a connection it was given: the test disconnects its own.
@@ -102,7 +117,10 @@ describe('overmap run: enqueue, 2 worker processes, finalize', () => {
 
   it('runs again from scratch when the results are deleted (same run id, stale Redis state)', async () => {
     await fs.rm(out(), { recursive: true, force: true });
-    const r = await runCli(['run', data, '--out', out(), '--workers', '1', '--batch-size', '8', '--labels', 'folder', '--model', spec], cliEnv(redisUrl, prefix));
+    const r = await runCli(
+      ['run', data, '--out', out(), '--workers', '1', '--batch-size', '8', '--labels', 'folder', '--model', spec],
+      cliEnv(redisUrl, prefix),
+    );
     expect(r.code).toBe(0);
     const { records } = await readParts(out());
     expectOneRecordPerKey(records, [...goodKeys, ...Object.keys(bad)]);
@@ -126,7 +144,15 @@ describe('bad input gets one line that names it', () => {
   ])('%j', async (args, msg) => {
     const r = await runCli(args as string[], env());
     expect(r.code).not.toBe(0);
-    const lines = r.stderr.trim().split('\n').filter((l) => !/NodeVersionSupportWarning|AWS SDK|versions published|node >=22|upgrade to node|security updates|a\.co\/|trace-warnings|^\s*$/.test(l));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter(
+        (l) =>
+          !/NodeVersionSupportWarning|AWS SDK|versions published|node >=22|upgrade to node|security updates|a\.co\/|trace-warnings|^\s*$/.test(
+            l,
+          ),
+      );
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(msg);
   });
@@ -143,7 +169,9 @@ describe('bad input gets one line that names it', () => {
   it('an unreachable Redis', async () => {
     const r = await runCli(['enqueue', data, '--out', path.join(dir, 'x')], cliEnv('redis://127.0.0.1:1', 'tbad'));
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/127.0.0.1:1 .*start one \(redis-server\) or set REDIS_URL/);
+    expect(r.stderr).toMatch(
+      /cannot reach Redis at redis:\/\/127.0.0.1:1 .*start one \(redis-server\) or set REDIS_URL/,
+    );
   });
 });
 
@@ -154,11 +182,19 @@ describe('a malformed job payload', () => {
     const q = new Queue(BATCH_QUEUE, { connection: conn, prefix });
     const worker = startWorkerProcess(cliEnv(redisUrl, prefix), ['--exit-when-idle']);
     try {
-      const job = await q.add('score-batch', { runId: 'x', results: '/tmp', batch: -1, keys: ['../../etc/passwd'] }, { attempts: 5, jobId: 'bad-1' });
-      const failed = await waitFor(async () => {
-        const j = await q.getJob(job.id!);
-        return (await j?.getState()) === 'failed' ? j : undefined;
-      }, 'the job to fail', 60_000);
+      const job = await q.add(
+        'score-batch',
+        { runId: 'x', results: '/tmp', batch: -1, keys: ['../../etc/passwd'] },
+        { attempts: 5, jobId: 'bad-1' },
+      );
+      const failed = await waitFor(
+        async () => {
+          const j = await q.getJob(job.id!);
+          return (await j?.getState()) === 'failed' ? j : undefined;
+        },
+        'the job to fail',
+        60_000,
+      );
       expect(failed!.attemptsMade).toBeLessThanOrEqual(1); // failed for good at once (BullMQ may record 0 or 1 for an UnrecoverableError)
       expect(failed!.failedReason).toMatch(/malformed batch job payload.*instance.*batch/);
     } finally {

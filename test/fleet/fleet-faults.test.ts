@@ -9,7 +9,15 @@ import { Redis } from 'ioredis';
 import { BATCH_QUEUE } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
 import { spawn } from 'node:child_process';
-import { CLI, cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
+import {
+  CLI,
+  cliEnv,
+  expectOneRecordPerKey,
+  makeImages,
+  readParts,
+  runCli,
+  startWorkerProcess,
+} from '../helpers/fleet';
 import { type RedisServer, freePort, spawnRedis, tmpDir, waitFor } from '../helpers/services';
 
 let dir: string, spec: string, data: string, keys: string[];
@@ -21,20 +29,35 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Enqueues the dataset for one test and opens its batch queue (the caller closes both). */
 async function enqueueWithQueue(redis: RedisServer, prefix: string, out: string, batchSize: number) {
   const env = cliEnv(redis.url, prefix);
-  expect((await runCli(['enqueue', data, '--out', out, '--batch-size', String(batchSize), '--model', spec], env)).code).toBe(0);
+  expect(
+    (await runCli(['enqueue', data, '--out', out, '--batch-size', String(batchSize), '--model', spec], env)).code,
+  ).toBe(0);
   const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
   const q = new Queue(BATCH_QUEUE, { connection: conn, prefix });
-  return { env, q, close: async () => { await q.close(); conn.disconnect(); } };
+  return {
+    env,
+    q,
+    close: async () => {
+      await q.close();
+      conn.disconnect();
+    },
+  };
 }
 
 describe('a worker killed with SIGKILL mid-batch', () => {
   let redis: RedisServer;
-  beforeAll(async () => { redis = await spawnRedis({ appendonly: true }); });
+  beforeAll(async () => {
+    redis = await spawnRedis({ appendonly: true });
+  });
   afterAll(() => redis.stop());
 
   it('loses nothing: its batch stalls, another worker runs it, one record per image', async () => {
@@ -42,7 +65,12 @@ describe('a worker killed with SIGKILL mid-batch', () => {
     const { env, q, close } = await enqueueWithQueue(redis, 'kill', out, 8);
     const victim = startWorkerProcess(env, ['--concurrency', '1']);
     try {
-      const active = await waitFor(async () => ((await q.getActive()).length > 0 ? (await q.getActive())[0] : undefined), 'a batch to become active', 60_000, 20);
+      const active = await waitFor(
+        async () => ((await q.getActive()).length > 0 ? (await q.getActive())[0] : undefined),
+        'a batch to become active',
+        60_000,
+        20,
+      );
       victim.kill('SIGKILL');
       await new Promise((r) => victim.once('exit', r));
       const rescuer = startWorkerProcess(env, ['--exit-when-idle']);
@@ -64,7 +92,9 @@ describe('a worker killed with SIGKILL mid-batch', () => {
 
 describe('Redis restarting mid-run', () => {
   let redis: RedisServer;
-  beforeAll(async () => { redis = await spawnRedis({ appendonly: true }); });
+  beforeAll(async () => {
+    redis = await spawnRedis({ appendonly: true });
+  });
   afterAll(() => redis.stop());
 
   it('the run still completes with one record per image', async () => {
@@ -73,9 +103,19 @@ describe('Redis restarting mid-run', () => {
     expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env)).code).toBe(0);
     const worker = startWorkerProcess(env, ['--exit-when-idle']);
     try {
-      await waitFor(async () => ((await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 2 ? true : undefined), 'two parts', 60_000, 20);
+      await waitFor(
+        async () => ((await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 2 ? true : undefined),
+        'two parts',
+        60_000,
+        20,
+      );
       await redis.restart();
-      await waitFor(async () => exists(path.join(out, 'manifest.json')), 'the manifest after the restart', 150_000, 200);
+      await waitFor(
+        async () => exists(path.join(out, 'manifest.json')),
+        'the manifest after the restart',
+        150_000,
+        200,
+      );
       const { records } = await readParts(out);
       expectOneRecordPerKey(records, keys);
     } finally {
@@ -86,7 +126,9 @@ describe('Redis restarting mid-run', () => {
 
 describe('SIGTERM', () => {
   let redis: RedisServer;
-  beforeAll(async () => { redis = await spawnRedis(); });
+  beforeAll(async () => {
+    redis = await spawnRedis();
+  });
   afterAll(() => redis.stop());
 
   it('lets the current batch finish and exits 0', async () => {
@@ -116,7 +158,12 @@ describe('SIGTERM', () => {
       expect(job!.data.count).toBe(12);
       const worker = startWorkerProcess(env, ['--concurrency', '1']);
       // SIGTERM once the first part file exists: the group is under way.
-      await waitFor(async () => (await fs.readdir(path.join(out, 'parts')).catch(() => [])).some((f) => f.endsWith('.jsonl')), 'a first part file', 60_000, 10);
+      await waitFor(
+        async () => (await fs.readdir(path.join(out, 'parts')).catch(() => [])).some((f) => f.endsWith('.jsonl')),
+        'a first part file',
+        60_000,
+        10,
+      );
       worker.kill('SIGTERM');
       expect(await new Promise<number | null>((r) => worker.once('exit', r))).toBe(0);
       const back = (await q.getJob(job!.id!))!;
@@ -149,7 +196,9 @@ describe('SIGTERM', () => {
 
 describe('the metrics port', () => {
   let redis: RedisServer;
-  beforeAll(async () => { redis = await spawnRedis(); });
+  beforeAll(async () => {
+    redis = await spawnRedis();
+  });
   afterAll(() => redis.stop());
 
   it('serves Prometheus text, /healthz and /readyz, and /readyz fails when Redis is gone', async () => {

@@ -10,11 +10,23 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { RunResults, chunkKey } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
-import { CLI, cliEnv, expectOneRecordPerKey, makeImages, readParts, runCli, startWorkerProcess } from '../helpers/fleet';
+import {
+  CLI,
+  cliEnv,
+  expectOneRecordPerKey,
+  makeImages,
+  readParts,
+  runCli,
+  startWorkerProcess,
+} from '../helpers/fleet';
 import { type RedisServer, freePort, spawnRedis, tmpDir, waitFor } from '../helpers/services';
 
 let dir: string, spec: string, data: string, keys: string[], redis: RedisServer;
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 beforeAll(async () => {
   dir = await tmpDir();
@@ -37,14 +49,25 @@ describe('overmap run supervises its workers', () => {
   it('a worker killed with SIGKILL is restarted; the run finishes with one record per image and exit 0', async () => {
     const out = path.join(dir, 'killed');
     const env = cliEnv(redis.url, 'tkill', { OVERMAP_LOCK_SECONDS: '2' });
-    const run = spawn(process.execPath, [CLI, 'run', data, '--out', out, '--workers', '2', '--batch-size', '4', '--model', spec], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = spawn(
+      process.execPath,
+      [CLI, 'run', data, '--out', out, '--workers', '2', '--batch-size', '4', '--model', spec],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
-    run.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    run.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const code = new Promise<number | null>((r) => run.once('exit', r));
-    const [victim] = await waitFor(async () => {
-      const pids = await childPids(run.pid!);
-      return pids.length === 2 && (await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 1 && pids;
-    }, 'two workers and a first part', 120_000, 50);
+    const [victim] = await waitFor(
+      async () => {
+        const pids = await childPids(run.pid!);
+        return pids.length === 2 && (await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 1 && pids;
+      },
+      'two workers and a first part',
+      120_000,
+      50,
+    );
     process.kill(victim!, 'SIGKILL');
     expect(await code).toBe(0);
     expect(stderr).toMatch(/worker \d was killed by SIGKILL: restarting it/);
@@ -66,8 +89,13 @@ describe('a batch that fails for good', () => {
     await fs.rm(chunk);
     const first = await runCli(args, env);
     expect(first.code).toBe(4);
-    expect(first.stderr).toMatch(/1 batch\(es\) failed for good \(first: batch 2: .*listing\/batch-000002\.json is missing/);
-    const failures = (await fs.readFile(path.join(out, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(first.stderr).toMatch(
+      /1 batch\(es\) failed for good \(first: batch 2: .*listing\/batch-000002\.json is missing/,
+    );
+    const failures = (await fs.readFile(path.join(out, 'failures.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(failures.map((f) => f.batch)).toEqual([2]);
     expect(await exists(path.join(out, 'manifest.json'))).toBe(false);
 
@@ -108,11 +136,22 @@ describe('Redis restarted without persistence mid-run', () => {
     try {
       const out = path.join(dir, 'amnesia');
       const env = cliEnv(own.url, 'tamnesia');
-      const run = spawn(process.execPath, [CLI, 'run', data, '--out', out, '--workers', '1', '--batch-size', '4', '--model', spec], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const run = spawn(
+        process.execPath,
+        [CLI, 'run', data, '--out', out, '--workers', '1', '--batch-size', '4', '--model', spec],
+        { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let stderr = '';
-      run.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+      run.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
       const code = new Promise<number | null>((r) => run.once('exit', r));
-      await waitFor(async () => (await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 2, 'two parts', 120_000, 20);
+      await waitFor(
+        async () => (await fs.readdir(path.join(out, 'parts')).catch(() => [])).length >= 2,
+        'two parts',
+        120_000,
+        20,
+      );
       await own.restart();
       expect(await code).toBe(0);
       expect(stderr).toMatch(/Redis lost run .*'s state: recovered from the results/);
@@ -129,13 +168,18 @@ describe('traps', () => {
     const out = path.join(data, 'results');
     const r = await runCli(['enqueue', data, '--out', out, '--model', spec], cliEnv(redis.url, 'tinside'));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toMatch(/^overmap: --out .* is inside the dataset .*: the next run would score its own results; choose an --out outside the dataset$/m);
+    expect(r.stderr.trim()).toMatch(
+      /^overmap: --out .* is inside the dataset .*: the next run would score its own results; choose an --out outside the dataset$/m,
+    );
     expect(await exists(out)).toBe(false);
   });
 
   it('a spec whose class count differs from the model is refused at enqueue, before any job or run.json', async () => {
     const bad = path.join(dir, 'model', 'bad-classes.json');
-    await fs.writeFile(bad, JSON.stringify({ ...JSON.parse(await fs.readFile(spec, 'utf8')), classes: ['a', 'b', 'c'] }));
+    await fs.writeFile(
+      bad,
+      JSON.stringify({ ...JSON.parse(await fs.readFile(spec, 'utf8')), classes: ['a', 'b', 'c'] }),
+    );
     const out = path.join(dir, 'bad-spec');
     const r = await runCli(['enqueue', data, '--out', out, '--model', bad], cliEnv(redis.url, 'tbadspec'));
     expect(r.code).toBe(2);
@@ -147,15 +191,26 @@ describe('traps', () => {
     const locked = await spawnRedis({ password: 'right-horse-battery' });
     try {
       const port = locked.port;
-      const wrong = await runCli(['enqueue', data, '--out', path.join(dir, 'auth'), '--model', spec], cliEnv(`redis://:wrong-staple@127.0.0.1:${port}`, 'tauth'));
+      const wrong = await runCli(
+        ['enqueue', data, '--out', path.join(dir, 'auth'), '--model', spec],
+        cliEnv(`redis://:wrong-staple@127.0.0.1:${port}`, 'tauth'),
+      );
       expect(wrong.code).toBe(3);
-      expect(wrong.stderr).toMatch(/Redis at redis:\/\/:\*\*\*@127.0.0.1:\d+ refused the credentials .*check the password in REDIS_URL/);
+      expect(wrong.stderr).toMatch(
+        /Redis at redis:\/\/:\*\*\*@127.0.0.1:\d+ refused the credentials .*check the password in REDIS_URL/,
+      );
       expect(wrong.stderr).not.toContain('wrong-staple');
-      const tls = await runCli(['enqueue', data, '--out', path.join(dir, 'auth'), '--model', spec], cliEnv(`rediss://:right-horse-battery@127.0.0.1:${port}`, 'ttls'));
+      const tls = await runCli(
+        ['enqueue', data, '--out', path.join(dir, 'auth'), '--model', spec],
+        cliEnv(`rediss://:right-horse-battery@127.0.0.1:${port}`, 'ttls'),
+      );
       expect(tls.code).toBe(3);
       expect(tls.stderr).toMatch(/TLS to Redis at rediss:\/\/:\*\*\*@127.0.0.1:\d+ failed/);
       expect(tls.stderr).not.toContain('right-horse-battery');
-      const right = await runCli(['run', data, '--out', path.join(dir, 'auth'), '--workers', '1', '--model', spec], cliEnv(locked.url, 'tauthok'));
+      const right = await runCli(
+        ['run', data, '--out', path.join(dir, 'auth'), '--workers', '1', '--model', spec],
+        cliEnv(locked.url, 'tauthok'),
+      );
       expect(right.code).toBe(0);
       expect(right.stdout + right.stderr).not.toContain('right-horse-battery');
     } finally {
@@ -168,14 +223,27 @@ describe('traps', () => {
     const env = cliEnv(redis.url, 'tports', { METRICS_PORT: String(port) });
     const a = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 'the first worker\'s /healthz');
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, "the first worker's /healthz");
       const b = await runCli(['worker'], env);
       expect(b.code).toBe(3);
-      expect(b.stderr.trim()).toMatch(new RegExp(`^overmap: metrics port ${port} on 127\\.0\\.0\\.1 is in use \\(another worker on this host\\?\\): set METRICS_PORT=0`, 'm'));
-      const c = spawn(process.execPath, [CLI, 'worker'], { env: { ...env, METRICS_PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      expect(b.stderr.trim()).toMatch(
+        new RegExp(
+          `^overmap: metrics port ${port} on 127\\.0\\.0\\.1 is in use \\(another worker on this host\\?\\): set METRICS_PORT=0`,
+          'm',
+        ),
+      );
+      const c = spawn(process.execPath, [CLI, 'worker'], {
+        env: { ...env, METRICS_PORT: '0', LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let log = '';
-      c.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-      const url = await waitFor(async () => /"metrics":"(http:\/\/127\.0\.0\.1:\d+)\/metrics"/.exec(log)?.[1], 'the second worker\'s metrics URL');
+      c.stderr!.on('data', (d: Buffer) => {
+        log += d.toString();
+      });
+      const url = await waitFor(
+        async () => /"metrics":"(http:\/\/127\.0\.0\.1:\d+)\/metrics"/.exec(log)?.[1],
+        "the second worker's metrics URL",
+      );
       expect((await fetch(`${url}/healthz`)).ok).toBe(true);
       c.kill('SIGTERM');
       await new Promise((r) => c.once('exit', r));
@@ -191,24 +259,36 @@ describe('traps', () => {
     await fs.writeFile(none, keys.map((k) => `data/${k},coat`).join('\n'));
     const r1 = await runCli(['enqueue', data, '--out', path.join(dir, 'l1'), '--labels', none, '--model', spec], env);
     expect(r1.code).toBe(2);
-    expect(r1.stderr).toMatch(/--labels .* labels none of the first 40 image keys \(the file has 40 entries: its keys must be relative to the dataset prefix, e.g. "bag\/img-0001.png"\)/);
+    expect(r1.stderr).toMatch(
+      /--labels .* labels none of the first 40 image keys \(the file has 40 entries: its keys must be relative to the dataset prefix, e.g. "bag\/img-0001.png"\)/,
+    );
     expect(await exists(path.join(dir, 'l1'))).toBe(false);
 
     const wrong = path.join(dir, 'labels-wrong.csv');
     await fs.writeFile(wrong, keys.map((k, i) => `${k},${i % 4 ? 'zebra' : 'coat'}`).join('\n'));
     const r2 = await runCli(['enqueue', data, '--out', path.join(dir, 'l2'), '--labels', wrong, '--model', spec], env);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/30 of the first 40 labels name no class of the model \(e.g. "zebra"\); its classes are T-shirt\/top, Trouser/);
+    expect(r2.stderr).toMatch(
+      /30 of the first 40 labels name no class of the model \(e.g. "zebra"\); its classes are T-shirt\/top, Trouser/,
+    );
 
     const few = path.join(dir, 'labels-few.csv');
-    await fs.writeFile(few, [...keys.map((k, i) => `${k},${i === 3 ? 'zebra' : 'coat'}`), 'elsewhere/x.png,bag'].join('\n'));
+    await fs.writeFile(
+      few,
+      [...keys.map((k, i) => `${k},${i === 3 ? 'zebra' : 'coat'}`), 'elsewhere/x.png,bag'].join('\n'),
+    );
     const r3 = await runCli(['enqueue', data, '--out', path.join(dir, 'l3'), '--labels', few, '--model', spec], env);
     expect(r3.code).toBe(0);
-    expect(r3.stderr).toMatch(/labels for 40 of 40 images; 1 name no class of the model \(e.g. "zebra"\): kept, counted neither right nor wrong; 1 label-file entries matched no image key/);
+    expect(r3.stderr).toMatch(
+      /labels for 40 of 40 images; 1 name no class of the model \(e.g. "zebra"\): kept, counted neither right nor wrong; 1 label-file entries matched no image key/,
+    );
   });
 
   it('--labels given a directory says what to give instead', async () => {
-    const r = await runCli(['enqueue', data, '--out', path.join(dir, 'ldir'), '--labels', data, '--model', spec], cliEnv(redis.url, 'tldir'));
+    const r = await runCli(
+      ['enqueue', data, '--out', path.join(dir, 'ldir'), '--labels', data, '--model', spec],
+      cliEnv(redis.url, 'tldir'),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toMatch(/^overmap: --labels .* is a directory: give --labels folder/m);
   });
@@ -218,9 +298,14 @@ describe('traps', () => {
     const env = cliEnv(redis.url, 'treuse');
     expect((await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env)).code).toBe(0);
     const before = await fs.readFile(path.join(out, 'run.json'), 'utf8');
-    const r = await runCli(['enqueue', data, '--out', out, '--batch-size', '16', '--labels', 'folder', '--model', spec], env);
+    const r = await runCli(
+      ['enqueue', data, '--out', out, '--batch-size', '16', '--labels', 'folder', '--model', spec],
+      env,
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/already holds run .* with other parameters \(--labels null -> "folder"; --batch-size 8 -> 16\)/);
+    expect(r.stderr).toMatch(
+      /already holds run .* with other parameters \(--labels null -> "folder"; --batch-size 8 -> 16\)/,
+    );
     expect(await fs.readFile(path.join(out, 'run.json'), 'utf8')).toBe(before);
   });
 });

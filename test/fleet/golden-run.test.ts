@@ -25,11 +25,17 @@ import { cliEnv, readParts, runCli, startWorkerProcess } from '../helpers/fleet'
 import { testRedis, tmpDir, waitFor } from '../helpers/services';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const S_HI = sigmoid(10), S_LO = sigmoid(-10);
+const S_HI = sigmoid(10),
+  S_LO = sigmoid(-10);
 // attention normalised to max 1: 1 on red, S_LO / S_HI on the other 48 pixels
 const E = S_LO / S_HI;
-const G0 = (16 * S_HI) / 64, G1 = (16 * S_LO) / 64;
-const softmax = (z: number[]) => { const e = z.map(Math.exp); const s = e.reduce((a, b) => a + b, 0); return e.map((v) => v / s); };
+const G0 = (16 * S_HI) / 64,
+  G1 = (16 * S_LO) / 64;
+const softmax = (z: number[]) => {
+  const e = z.map(Math.exp);
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+};
 const P = softmax([G0, G1, 0]);
 
 const expected = {
@@ -44,17 +50,40 @@ let dir: string, data: string, spec: string, specMc: string, redisUrl: string;
 
 function buildModel(): tf.LayersModel {
   const input = tf.input({ shape: [8, 8, 3] });
-  const att = tf.layers.conv2d({
-    filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'spatial_attention',
-    weights: [tf.tensor4d([20, 0, 0], [1, 1, 3, 1]), tf.tensor1d([-10])],
-  }).apply(input) as tf.SymbolicTensor;
+  const att = tf.layers
+    .conv2d({
+      filters: 1,
+      kernelSize: 1,
+      activation: 'sigmoid',
+      name: 'spatial_attention',
+      weights: [tf.tensor4d([20, 0, 0], [1, 1, 3, 1]), tf.tensor1d([-10])],
+    })
+    .apply(input) as tf.SymbolicTensor;
   const gated = tf.layers.multiply({ name: 'gate' }).apply([input, att]) as tf.SymbolicTensor;
-  const feats = tf.layers.conv2d({
-    filters: 2, kernelSize: 1, useBias: false, name: 'gradcam_conv', weights: [tf.tensor4d([1, 0, 0, 1, 0, 0], [1, 1, 3, 2])],
-  }).apply(gated) as tf.SymbolicTensor;
+  const feats = tf.layers
+    .conv2d({
+      filters: 2,
+      kernelSize: 1,
+      useBias: false,
+      name: 'gradcam_conv',
+      weights: [tf.tensor4d([1, 0, 0, 1, 0, 0], [1, 1, 3, 2])],
+    })
+    .apply(gated) as tf.SymbolicTensor;
   let x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(feats) as tf.SymbolicTensor;
   x = tf.layers.dropout({ rate: 0.5, name: 'head_dropout' }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: 3, name: 'logits', weights: [tf.tensor2d([[1, 0, 0], [0, 1, 0]]), tf.zeros([3])] }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({
+      units: 3,
+      name: 'logits',
+      weights: [
+        tf.tensor2d([
+          [1, 0, 0],
+          [0, 1, 0],
+        ]),
+        tf.zeros([3]),
+      ],
+    })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits });
 }
 
@@ -67,7 +96,9 @@ async function writeImage(file: string): Promise<void> {
     }
   }
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(file);
+  await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } })
+    .png()
+    .toFile(file);
 }
 
 beforeAll(async () => {
@@ -78,13 +109,19 @@ beforeAll(async () => {
   const model = path.join(dir, 'model');
   await saveModel(buildModel(), path.join(model, 'classifier'));
   const box = [0, 0, 0.25, 0.5];
-  await fs.writeFile(path.join(model, 'boxes.jsonl'), ['red/a.png', 'green/b.png'].map((key) => JSON.stringify({ key, boxes: [box] })).join('\n'));
+  await fs.writeFile(
+    path.join(model, 'boxes.jsonl'),
+    ['red/a.png', 'green/b.png'].map((key) => JSON.stringify({ key, boxes: [box] })).join('\n'),
+  );
   const base = {
-    name: 'golden', classes: ['red', 'green', 'blue'],
+    name: 'golden',
+    classes: ['red', 'green', 'blue'],
     classifier: { model: 'classifier/model.json', inputSize: [8, 8] },
-    gradcamLayer: 'gradcam_conv', attentionLayers: ['spatial_attention'],
+    gradcamLayer: 'gradcam_conv',
+    attentionLayers: ['spatial_attention'],
     segmenter: { type: 'boxes', source: 'boxes.jsonl' },
-    overlap: { measure: 'mass', binarize: 0.5 }, combine: { rule: 'mean' },
+    overlap: { measure: 'mass', binarize: 0.5 },
+    combine: { rule: 'mean' },
     threshold: 0.5,
   };
   spec = path.join(model, 'spec.json');
@@ -99,7 +136,10 @@ afterAll(async () => {
 });
 
 async function run(out: string, args: string[]): Promise<Map<string, ImageRecord>> {
-  const r = await runCli(['run', data, '--out', out, '--workers', '1', '--labels', 'folder', ...args], cliEnv(redisUrl, `t${Date.now().toString(36)}gold`));
+  const r = await runCli(
+    ['run', data, '--out', out, '--workers', '1', '--labels', 'folder', ...args],
+    cliEnv(redisUrl, `t${Date.now().toString(36)}gold`),
+  );
   if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
   return new Map((await readParts(out)).records.map((x) => [x.key, x]));
 }
@@ -159,7 +199,8 @@ describe('MC dropout over the head', () => {
     const records = await run(path.join(dir, 'mc'), ['--model', specMc]);
     // Inverted dropout at 0.5: each GAP feature is kept ×2 or dropped. The predicted class's
     // probability is lowest with feature 0 dropped and feature 1 kept, highest the other way.
-    const lo = softmax([0, 2 * G1, 0])[0]!, hi = softmax([2 * G0, 0, 0])[0]!;
+    const lo = softmax([0, 2 * G1, 0])[0]!,
+      hi = softmax([2 * G0, 0, 0])[0]!;
     const r = records.get('red/a.png')!;
     expect(r.scores.mc_dropout).toBeGreaterThanOrEqual(lo - 1e-6);
     expect(r.scores.mc_dropout).toBeLessThanOrEqual(hi + 1e-6);

@@ -35,7 +35,15 @@ afterAll(async () => {
 async function enqueueGroups(prefix: string, out: string) {
   const spec = await loadSpec(referenceSpecUri());
   const r = await enqueueDataset({
-    dataset: data, results: out, batchSize: 4, jobImages: 16, ungroupedBatches: 0, labels: null, toolVersion: 'test', redis, prefix,
+    dataset: data,
+    results: out,
+    batchSize: 4,
+    jobImages: 16,
+    ungroupedBatches: 0,
+    labels: null,
+    toolVersion: 'test',
+    redis,
+    prefix,
     model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
   });
   expect([r.batches, r.jobBatches, r.jobs, r.added]).toEqual([6, 4, 2, 2]);
@@ -59,7 +67,13 @@ async function startCountingWorker(prefix: string, spec: Awaited<ReturnType<type
     }
   }
   const config = loadConfig({ REDIS_URL: url, OVERMAP_QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
-  const w: RunningWorker = await startWorker({ config, concurrency: 1, toolVersion: 'test', metricsPort: null, scorerFactory: async () => new CountingScorer(spec.spec, spec.hash) });
+  const w: RunningWorker = await startWorker({
+    config,
+    concurrency: 1,
+    toolVersion: 'test',
+    metricsPort: null,
+    scorerFactory: async () => new CountingScorer(spec.spec, spec.hash),
+  });
   return { w, scored, failures: () => failures };
 }
 

@@ -39,15 +39,32 @@ describe('RunContexts', () => {
     const spec = await readSpec(await makeDevModel(path.join(dir, 'model'), { segmenter: 'saliency' }));
     const results = RunResults.open(path.join(dir, 'results'));
     const run: RunJson = {
-      run_id: 'r1', instance: 'abcdef12', dataset: `file://${dir}/`, results: results.uri, model: { uri: spec.uri, hash: 'abc' }, classes: spec.spec.classes,
-      params: { batchSize: 1, labels: null, overlays: 'none', threshold: 0.2, shardParts: 256, jobBatches: 1, ungroupedBatches: 0 }, tool_version: 't', created: new Date().toISOString(),
+      run_id: 'r1',
+      instance: 'abcdef12',
+      dataset: `file://${dir}/`,
+      results: results.uri,
+      model: { uri: spec.uri, hash: 'abc' },
+      classes: spec.spec.classes,
+      params: {
+        batchSize: 1,
+        labels: null,
+        overlays: 'none',
+        threshold: 0.2,
+        shardParts: 256,
+        jobBatches: 1,
+        ungroupedBatches: 0,
+      },
+      tool_version: 't',
+      created: new Date().toISOString(),
     };
     await results.writeRun(run);
     const made: NoopScorer[] = [];
     const disposed: NoopScorer[] = [];
     const contexts = new RunContexts(async () => {
       const s = new NoopScorer(spec.spec, 'abc');
-      s.dispose = () => { disposed.push(s); };
+      s.dispose = () => {
+        disposed.push(s);
+      };
       made.push(s);
       return s;
     }, 1000);
@@ -71,8 +88,26 @@ describe('RunContexts', () => {
 describe('downloadSlots', () => {
   it('bounds downloads in flight by the budget over the largest accepted file, within [1, concurrency]', () => {
     const MiB = 1024 * 1024;
-    expect(downloadSlots({ OVERMAP_DOWNLOAD_BUDGET_MB: 512, OVERMAP_MAX_IMAGE_BYTES: 64 * MiB, OVERMAP_DOWNLOAD_CONCURRENCY: 16 })).toBe(8);
-    expect(downloadSlots({ OVERMAP_DOWNLOAD_BUDGET_MB: 512, OVERMAP_MAX_IMAGE_BYTES: 8 * MiB, OVERMAP_DOWNLOAD_CONCURRENCY: 16 })).toBe(16);
-    expect(downloadSlots({ OVERMAP_DOWNLOAD_BUDGET_MB: 10, OVERMAP_MAX_IMAGE_BYTES: 64 * MiB, OVERMAP_DOWNLOAD_CONCURRENCY: 16 })).toBe(1);
+    expect(
+      downloadSlots({
+        OVERMAP_DOWNLOAD_BUDGET_MB: 512,
+        OVERMAP_MAX_IMAGE_BYTES: 64 * MiB,
+        OVERMAP_DOWNLOAD_CONCURRENCY: 16,
+      }),
+    ).toBe(8);
+    expect(
+      downloadSlots({
+        OVERMAP_DOWNLOAD_BUDGET_MB: 512,
+        OVERMAP_MAX_IMAGE_BYTES: 8 * MiB,
+        OVERMAP_DOWNLOAD_CONCURRENCY: 16,
+      }),
+    ).toBe(16);
+    expect(
+      downloadSlots({
+        OVERMAP_DOWNLOAD_BUDGET_MB: 10,
+        OVERMAP_MAX_IMAGE_BYTES: 64 * MiB,
+        OVERMAP_DOWNLOAD_CONCURRENCY: 16,
+      }),
+    ).toBe(1);
   });
 });

@@ -21,7 +21,8 @@ let dir: string, keys: string[];
 beforeAll(async () => {
   dir = await tmpDir();
   keys = [];
-  for (let d = 0; d < 100; d++) await fs.mkdir(path.join(dir, 'data', `c${String(d).padStart(2, '0')}`), { recursive: true });
+  for (let d = 0; d < 100; d++)
+    await fs.mkdir(path.join(dir, 'data', `c${String(d).padStart(2, '0')}`), { recursive: true });
   for (let i = 0; i < N; i++) {
     const key = `c${String(i % 100).padStart(2, '0')}/img-${String(i).padStart(6, '0')}.png`;
     keys.push(key);
@@ -41,20 +42,38 @@ it('20,000 keys: enqueue, two no-op workers, sharded finalize, one Parquet row p
   const spec = await loadSpec(referenceSpecUri());
   const out = path.join(dir, 'results');
   const r = await enqueueDataset({
-    dataset: path.join(dir, 'data'), results: out, batchSize: 64, labels: null, toolVersion: 'test', redis, prefix, shardParts: 128,
+    dataset: path.join(dir, 'data'),
+    results: out,
+    batchSize: 64,
+    labels: null,
+    toolVersion: 'test',
+    redis,
+    prefix,
+    shardParts: 128,
     model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
   });
   expect([r.images, r.batches]).toEqual([N, 313]);
   const config = loadConfig({ REDIS_URL: url, OVERMAP_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' });
   const workers = [];
   for (let i = 0; i < 2; i++) {
-    workers.push(await startWorker({ config, toolVersion: 'test', metricsPort: null, scorerFactory: async () => new NoopScorer(spec.spec, spec.hash) }));
+    workers.push(
+      await startWorker({
+        config,
+        toolVersion: 'test',
+        metricsPort: null,
+        scorerFactory: async () => new NoopScorer(spec.spec, spec.hash),
+      }),
+    );
   }
   try {
     const results = RunResults.open(out);
     const m = await waitFor(() => results.readManifest(), 'the manifest', 170_000, 250);
     expect(m.counts).toMatchObject({ total: N, by_status: { decode_error: N } });
-    expect(m.shards).toEqual(['records/part-00000.parquet', 'records/part-00001.parquet', 'records/part-00002.parquet']);
+    expect(m.shards).toEqual([
+      'records/part-00000.parquet',
+      'records/part-00001.parquet',
+      'records/part-00002.parquet',
+    ]);
     expect(m.parts).toEqual({ list: 'parts.txt', count: 313 });
     expect(JSON.stringify(m).length).toBeLessThan(4096);
     const rows = (await Promise.all(m.shards!.map((s) => readParquet(path.join(out, s))))).flat();

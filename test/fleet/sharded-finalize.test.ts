@@ -20,7 +20,10 @@ beforeAll(async () => {
   keys = await makeImages(data, 40);
   out = path.join(dir, 'results');
   const env = cliEnv((await testRedis()).url, `t${Date.now().toString(36)}shard`, { OVERMAP_SHARD_PARTS: '2' });
-  const r = await runCli(['run', data, '--out', out, '--workers', '2', '--batch-size', '4', '--labels', 'folder', '--model', spec], env);
+  const r = await runCli(
+    ['run', data, '--out', out, '--workers', '2', '--batch-size', '4', '--labels', 'folder', '--model', spec],
+    env,
+  );
   if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
   records = (await readParts(out)).records;
 });
@@ -48,13 +51,24 @@ describe('sharded finalize (10 batches, 2 parts per shard)', () => {
     try {
       const glob = path.join(out, m.parquet).replace(/'/g, "''");
       const rows = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJS();
-      expect(await rows(`SELECT count(*) AS n, count(DISTINCT key) AS d, count(*) FILTER (WHERE accepted) AS a FROM '${glob}'`))
-        .toEqual([{ n: BigInt(keys.length), d: BigInt(keys.length), a: BigInt(m.counts.accepted) }]);
+      expect(
+        await rows(
+          `SELECT count(*) AS n, count(DISTINCT key) AS d, count(*) FILTER (WHERE accepted) AS a FROM '${glob}'`,
+        ),
+      ).toEqual([{ n: BigInt(keys.length), d: BigInt(keys.length), a: BigInt(m.counts.accepted) }]);
       expect((await rows(`SELECT key FROM '${glob}' ORDER BY key`)).map((r) => r.key)).toEqual([...keys].sort());
-      expect(Object.fromEntries((await rows(`SELECT status, count(*) AS n FROM '${glob}' GROUP BY status`)).map((r) => [r.status, Number(r.n)]))).toEqual(m.counts.by_status);
+      expect(
+        Object.fromEntries(
+          (await rows(`SELECT status, count(*) AS n FROM '${glob}' GROUP BY status`)).map((r) => [
+            r.status,
+            Number(r.n),
+          ]),
+        ),
+      ).toEqual(m.counts.by_status);
       const sqlType = { UTF8: 'VARCHAR', INT32: 'INTEGER', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
-      expect((await rows(`DESCRIBE SELECT * FROM '${glob}'`)).map((r) => [r.column_name, r.column_type]))
-        .toEqual(Object.entries(RECORD_COLUMNS).map(([name, t]) => [name, sqlType[t]]));
+      expect((await rows(`DESCRIBE SELECT * FROM '${glob}'`)).map((r) => [r.column_name, r.column_type])).toEqual(
+        Object.entries(RECORD_COLUMNS).map(([name, t]) => [name, sqlType[t]]),
+      );
     } finally {
       c.closeSync();
       db.closeSync();
@@ -63,16 +77,32 @@ describe('sharded finalize (10 batches, 2 parts per shard)', () => {
 
   it('merges the shard summaries into exact counts and accuracy, and quantiles within one bin', async () => {
     const m = (await RunResults.open(out).readManifest())!;
-    const classOf = classIndexer(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+    const classOf = classIndexer([
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ]);
     expect(m.counts.total).toBe(records.length);
     expect(m.counts.accepted).toBe(records.filter((r) => r.accepted === true).length);
     const labelled = records.filter((r) => r.prediction && classOf(r.label) !== null);
     expect(m.summary.labelled).toBe(labelled.length);
-    expect(m.summary.accuracy).toBeCloseTo(labelled.filter((r) => r.prediction!.index === classOf(r.label)).length / labelled.length, 12);
+    expect(m.summary.accuracy).toBeCloseTo(
+      labelled.filter((r) => r.prediction!.index === classOf(r.label)).length / labelled.length,
+      12,
+    );
     const msp = records.map((r) => r.scores.msp!).sort((a, b) => a - b);
     for (const q of [0.05, 0.5, 0.95]) {
       const exact = msp[Math.max(1, Math.ceil(q * msp.length)) - 1]!;
-      expect(Math.abs((m.summary.score_quantiles.msp![`p${Math.round(q * 100)}`] as number) - exact)).toBeLessThanOrEqual(1 / BINS);
+      expect(
+        Math.abs((m.summary.score_quantiles.msp![`p${Math.round(q * 100)}`] as number) - exact),
+      ).toBeLessThanOrEqual(1 / BINS);
     }
   });
 });

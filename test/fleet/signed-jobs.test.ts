@@ -39,7 +39,9 @@ async function filesUnder(root: string): Promise<string[]> {
 
 describe('signatures', () => {
   it('canonical JSON sorts keys at every depth; a signature covers every field', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}',
+    );
     const job = sign({ runId: 'r', instance: 'abcdef', results: 'file:///x/', batch: 3 }, SECRET);
     expect(verify(job, SECRET)).toBe(true);
     expect(verify({ ...job, batch: 4 }, SECRET)).toBe(false);
@@ -57,7 +59,10 @@ describe('a fleet with OVERMAP_JOB_SECRET', () => {
   const out = () => path.join(dir, 'signed');
 
   it('completes a signed run, and writes the secret nowhere', async () => {
-    const r = await runCli(['run', data, '--out', out(), '--workers', '1', '--batch-size', '4', '--model', spec], env());
+    const r = await runCli(
+      ['run', data, '--out', out(), '--workers', '1', '--batch-size', '4', '--model', spec],
+      env(),
+    );
     expect(r.code).toBe(0);
     expectOneRecordPerKey((await readParts(out())).records, keys);
     const run = JSON.parse(await fs.readFile(path.join(out(), 'run.json'), 'utf8'));
@@ -72,10 +77,20 @@ describe('a fleet with OVERMAP_JOB_SECRET', () => {
     const w = startWorkerProcess(env(), ['--exit-when-idle']);
     try {
       const run = JSON.parse(await fs.readFile(path.join(out(), 'run.json'), 'utf8'));
-      const genuine = sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: 0 }, SECRET) as BatchJob;
-      const forged = await q.add('score-batch', { runId: run.run_id, instance: run.instance, results: run.results, batch: 0 }, { jobId: 'forged', attempts: 5 });
+      const genuine = sign(
+        { runId: run.run_id, instance: run.instance, results: run.results, batch: 0 },
+        SECRET,
+      ) as BatchJob;
+      const forged = await q.add(
+        'score-batch',
+        { runId: run.run_id, instance: run.instance, results: run.results, batch: 0 },
+        { jobId: 'forged', attempts: 5 },
+      );
       const altered = await q.add('score-batch', { ...genuine, batch: 1 }, { jobId: 'altered', attempts: 5 });
-      const group = sign({ runId: run.run_id, instance: run.instance, results: run.results, batch: 0, count: 1 }, SECRET) as BatchJob;
+      const group = sign(
+        { runId: run.run_id, instance: run.instance, results: run.results, batch: 0, count: 1 },
+        SECRET,
+      ) as BatchJob;
       const widened = await q.add('score-batch', { ...group, count: 3 }, { jobId: 'widened', attempts: 5 });
       for (const job of [forged, altered, widened]) {
         const failed = await waitFor(async () => {
@@ -103,9 +118,15 @@ describe('a fleet with OVERMAP_JOB_SECRET', () => {
   });
 
   it('OVERMAP_ALLOWED_PREFIXES: a dataset outside every prefix is refused at enqueue', async () => {
-    const r = await runCli(['enqueue', data, '--out', path.join(dir, 'outside'), '--model', spec],
-      cliEnv(redis.url, 'tallowed', { OVERMAP_ALLOWED_PREFIXES: `s3://only-this-bucket/,${path.join(dir, 'outside')}/` }));
+    const r = await runCli(
+      ['enqueue', data, '--out', path.join(dir, 'outside'), '--model', spec],
+      cliEnv(redis.url, 'tallowed', {
+        OVERMAP_ALLOWED_PREFIXES: `s3://only-this-bucket/,${path.join(dir, 'outside')}/`,
+      }),
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/dataset .* is outside OVERMAP_ALLOWED_PREFIXES \(s3:\/\/only-this-bucket\/, file:\/\/.*\): refused/);
+    expect(r.stderr).toMatch(
+      /dataset .* is outside OVERMAP_ALLOWED_PREFIXES \(s3:\/\/only-this-bucket\/, file:\/\/.*\): refused/,
+    );
   });
 });

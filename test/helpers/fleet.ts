@@ -31,14 +31,21 @@ export async function makeImages(dir: string, n: number, startAt = 0): Promise<s
 /** Files that must become status records, never failed batches. */
 export async function makeBadImages(dir: string): Promise<Record<string, string>> {
   await fs.mkdir(path.join(dir, 'bad'), { recursive: true });
-  const good = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+  const good = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   const files: Record<string, [Buffer, string]> = {
     'bad/zero.jpg': [Buffer.alloc(0), 'decode_error'],
     'bad/text.png': [Buffer.from('this is not an image\n'), 'decode_error'],
     'bad/random.jpg': [Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)), 'decode_error'],
     'bad/truncated.png': [good.subarray(0, Math.floor(good.length / 2)), 'decode_error'],
     // 4000x4000 = 16 Mpx compresses to a few KB; the tests set the pixel limit to 4 Mpx
-    'bad/huge.png': [await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#000' } }).png().toBuffer(), 'too_large'],
+    'bad/huge.png': [
+      await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#000' } })
+        .png()
+        .toBuffer(),
+      'too_large',
+    ],
   };
   const expected: Record<string, string> = {};
   for (const [k, [b, status]] of Object.entries(files)) {
@@ -51,14 +58,26 @@ export async function makeBadImages(dir: string): Promise<Record<string, string>
 
 export function cliEnv(redisUrl: string, prefix: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
-    ...process.env, REDIS_URL: redisUrl, OVERMAP_QUEUE_PREFIX: prefix, OVERMAP_BACKEND: 'wasm',
-    OVERMAP_MAX_INPUT_PIXELS: String(4_000_000), OVERMAP_LOCK_SECONDS: '4', LOG_LEVEL: 'warn', ...extra,
+    ...process.env,
+    REDIS_URL: redisUrl,
+    OVERMAP_QUEUE_PREFIX: prefix,
+    OVERMAP_BACKEND: 'wasm',
+    OVERMAP_MAX_INPUT_PIXELS: String(4_000_000),
+    OVERMAP_LOCK_SECONDS: '4',
+    LOG_LEVEL: 'warn',
+    ...extra,
   };
 }
 
-export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -67,12 +86,17 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
 }
 
 export function startWorkerProcess(env: NodeJS.ProcessEnv, args: string[] = []): ChildProcess {
-  return spawn(process.execPath, [CLI, 'worker', '--no-metrics', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawn(process.execPath, [CLI, 'worker', '--no-metrics', ...args], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }
 
 export async function readParts(resultsDir: string): Promise<{ records: ImageRecord[]; files: string[] }> {
   // Only part files: a worker killed mid-write can leave a temporary file beside them.
-  const files = (await fs.readdir(path.join(resultsDir, 'parts'))).filter((f) => /^batch-\d{6,}\.jsonl$/.test(f)).sort();
+  const files = (await fs.readdir(path.join(resultsDir, 'parts')))
+    .filter((f) => /^batch-\d{6,}\.jsonl$/.test(f))
+    .sort();
   const records: ImageRecord[] = [];
   for (const f of files) {
     const text = await fs.readFile(path.join(resultsDir, 'parts', f), 'utf8');
@@ -82,7 +106,9 @@ export async function readParts(resultsDir: string): Promise<{ records: ImageRec
 }
 
 export async function readParquet(file: string): Promise<Record<string, unknown>[]> {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'read-parquet.mjs'), file], { maxBuffer: 256 * 1024 * 1024 });
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'read-parquet.mjs'), file], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return JSON.parse(stdout) as Record<string, unknown>[];
 }
 
@@ -94,7 +120,11 @@ export interface ParquetShape {
 
 /** A Parquet file's columns and row groups, read by hyparquet. */
 export async function readParquetSchema(file: string): Promise<ParquetShape> {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'read-parquet.mjs'), file, 'schema']);
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    path.join(__dirname, 'read-parquet.mjs'),
+    file,
+    'schema',
+  ]);
   return JSON.parse(stdout) as ParquetShape;
 }
 
@@ -103,6 +133,8 @@ export function expectOneRecordPerKey(records: ImageRecord[], keys: string[]): v
   if (JSON.stringify(got) !== JSON.stringify([...keys].sort())) {
     const dup = got.filter((k, i) => got[i - 1] === k);
     const missing = keys.filter((k) => !got.includes(k));
-    throw new Error(`records do not match keys: ${got.length} records for ${keys.length} keys; duplicates ${dup.slice(0, 5)}; missing ${missing.slice(0, 5)}`);
+    throw new Error(
+      `records do not match keys: ${got.length} records for ${keys.length} keys; duplicates ${dup.slice(0, 5)}; missing ${missing.slice(0, 5)}`,
+    );
   }
 }

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import { buildCbamClassifier, buildSegmenter, saveModel } from '@overmap/reference';
 import { CLASS_NAMES } from '@overmap/reference';
 
-export async function makeDevModel(dir: string, o: { segmenter?: 'model' | 'saliency'; patch?: Record<string, unknown> } = {}): Promise<string> {
+export async function makeDevModel(
+  dir: string,
+  o: { segmenter?: 'model' | 'saliency'; patch?: Record<string, unknown> } = {},
+): Promise<string> {
   await saveModel(buildCbamClassifier(), path.join(dir, 'classifier'));
   if ((o.segmenter ?? 'model') === 'model') await saveModel(buildSegmenter(), path.join(dir, 'segmenter'));
   const spec = {
@@ -13,7 +16,8 @@ export async function makeDevModel(dir: string, o: { segmenter?: 'model' | 'sali
     classifier: { model: 'classifier/model.json', inputSize: [64, 64] },
     gradcamLayer: 'gradcam_conv',
     attentionLayers: ['spatial_attention'],
-    segmenter: (o.segmenter ?? 'model') === 'model' ? { type: 'model', model: 'segmenter/model.json' } : { type: 'saliency' },
+    segmenter:
+      (o.segmenter ?? 'model') === 'model' ? { type: 'model', model: 'segmenter/model.json' } : { type: 'saliency' },
     ...o.patch,
   };
   const file = path.join(dir, 'spec.json');

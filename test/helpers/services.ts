@@ -26,7 +26,12 @@ export async function tmpDir(prefix = 'overmap-test-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -36,7 +41,13 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, what:
   }
 }
 
-export interface RedisServer { url: string; port: number; dir: string; stop(): Promise<void>; restart(): Promise<void> }
+export interface RedisServer {
+  url: string;
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+}
 
 /** A redis-server of the test's own (AOF on, so that a restart keeps the queue). */
 export async function spawnRedis(opts: { appendonly?: boolean; password?: string } = {}): Promise<RedisServer> {
@@ -44,13 +55,42 @@ export async function spawnRedis(opts: { appendonly?: boolean; password?: string
   const dir = await tmpDir('overmap-redis-');
   let proc: ChildProcess;
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-      '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction',
-      ...(opts.password ? ['--requirepass', opts.password] : [])], { stdio: 'ignore' });
+    proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        opts.appendonly ? 'yes' : 'no',
+        '--appendfsync',
+        'always',
+        '--maxmemory-policy',
+        'noeviction',
+        ...(opts.password ? ['--requirepass', opts.password] : []),
+      ],
+      { stdio: 'ignore' },
+    );
     await waitFor(async () => {
-      const r = new Redis({ port, password: opts.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const r = new Redis({
+        port,
+        password: opts.password,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       r.on('error', () => undefined);
-      try { await r.connect(); return (await r.ping()) === 'PONG'; } finally { r.disconnect(); }
+      try {
+        await r.connect();
+        return (await r.ping()) === 'PONG';
+      } finally {
+        r.disconnect();
+      }
     }, `redis-server on ${port}`);
   };
   const stop = async () => {
@@ -61,9 +101,17 @@ export async function spawnRedis(opts: { appendonly?: boolean; password?: string
   };
   await start();
   return {
-    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`, port, dir,
-    stop: async () => { await stop(); await fs.rm(dir, { recursive: true, force: true }); },
-    restart: async () => { await stop(); await start(); },
+    url: `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${port}`,
+    port,
+    dir,
+    stop: async () => {
+      await stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+    restart: async () => {
+      await stop();
+      await start();
+    },
   };
 }
 
@@ -78,18 +126,30 @@ export function testRedis(): Promise<{ url: string; stop(): Promise<void> }> {
       try {
         await r.connect();
         if ((await r.ping()) === 'PONG') return { url, stop: async () => undefined };
-      } catch { /* fall through */ } finally { r.disconnect(); }
+      } catch {
+        /* fall through */
+      } finally {
+        r.disconnect();
+      }
     }
     return spawnRedis();
   })();
   return shared;
 }
 
-export interface S3Server { endpoint: string; port: number; stop(): Promise<void> }
+export interface S3Server {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
 
 export async function startS3(buckets: string[]): Promise<S3Server> {
   const dir = await tmpDir('overmap-s3-');
-  const proc = spawn(process.execPath, ['--openssl-legacy-provider', path.join(__dirname, 's3rver-process.js'), dir, ...buckets], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', path.join(__dirname, 's3rver-process.js'), dir, ...buckets],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -100,7 +160,8 @@ export async function startS3(buckets: string[]): Promise<S3Server> {
     proc.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
   });
   return {
-    endpoint: `http://127.0.0.1:${port}`, port,
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
     stop: async () => {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGKILL');

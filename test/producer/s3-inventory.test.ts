@@ -17,7 +17,12 @@ import { cliEnv, runCli } from '../helpers/fleet';
 import { type S3Server, startS3, testRedis, tmpDir } from '../helpers/services';
 
 const creds = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
-const model = { uri: 'file:///model.json', hash: 'h'.repeat(64), threshold: 0.3, classes: ['coat', 'bag', 'sneaker', 'trouser'] };
+const model = {
+  uri: 'file:///model.json',
+  hash: 'h'.repeat(64),
+  threshold: 0.3,
+  classes: ['coat', 'bag', 'sneaker', 'trouser'],
+};
 const SOURCE = 'source-data';
 /** The inventory's configuration folder in the destination bucket, as S3 lays it out. */
 const BASE = `inv/${SOURCE}/daily`;
@@ -50,10 +55,16 @@ afterAll(async () => {
 });
 
 /** S3 Inventory's CSV encoding of a key (form encoding: a space may be '+'). */
-const csvKey = (k: string, plusForSpace: boolean) => (plusForSpace ? encodeURIComponent(k).replace(/%20/g, '+') : encodeURIComponent(k));
+const csvKey = (k: string, plusForSpace: boolean) =>
+  plusForSpace ? encodeURIComponent(k).replace(/%20/g, '+') : encodeURIComponent(k);
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
-interface Row { key: string; latest?: boolean; deleteMarker?: boolean; bucket?: string }
+interface Row {
+  key: string;
+  latest?: boolean;
+  deleteMarker?: boolean;
+  bucket?: string;
+}
 /** All rows: the current objects, plus an old version and a delete marker that must be left out. */
 const rows = (): Row[] => [
   ...[...IMAGES, ...OTHER, ...UNSAFE].map((key) => ({ key, latest: true, deleteMarker: false })),
@@ -62,7 +73,12 @@ const rows = (): Row[] => [
 ];
 
 /** Writes the data files and manifest.json under BASE in `put`'s store; returns the manifest key. */
-async function writeInventory(put: (key: string, body: Buffer) => Promise<void>, format: 'CSV' | 'Parquet' | 'ORC', stamp: string, drop?: number): Promise<string> {
+async function writeInventory(
+  put: (key: string, body: Buffer) => Promise<void>,
+  format: 'CSV' | 'Parquet' | 'ORC',
+  stamp: string,
+  drop?: number,
+): Promise<string> {
   const all = rows();
   const halves = [all.slice(0, 15), all.slice(15)];
   const files: { key: string; size: number; MD5checksum: string }[] = [];
@@ -72,16 +88,32 @@ async function writeInventory(put: (key: string, body: Buffer) => Promise<void>,
     if (format === 'Parquet') {
       const file = path.join(dir, `${stamp}-${i}.parquet`);
       const schema = new parquet.ParquetSchema({
-        bucket: { type: 'UTF8' }, key: { type: 'UTF8', compression: 'GZIP' }, size: { type: 'INT64' },
-        is_latest: { type: 'BOOLEAN' }, is_delete_marker: { type: 'BOOLEAN' },
+        bucket: { type: 'UTF8' },
+        key: { type: 'UTF8', compression: 'GZIP' },
+        size: { type: 'INT64' },
+        is_latest: { type: 'BOOLEAN' },
+        is_delete_marker: { type: 'BOOLEAN' },
       });
       const w = await parquet.ParquetWriter.openFile(schema, file);
-      for (const r of part) await w.appendRow({ bucket: SOURCE, key: r.key, size: 100, is_latest: r.latest!, is_delete_marker: r.deleteMarker! });
+      for (const r of part)
+        await w.appendRow({
+          bucket: SOURCE,
+          key: r.key,
+          size: 100,
+          is_latest: r.latest!,
+          is_delete_marker: r.deleteMarker!,
+        });
       await w.close();
       body = await fs.readFile(file);
       key = `${BASE}/data/${stamp}-${i}.parquet`;
     } else {
-      const csv = part.map((r) => `"${SOURCE}","${csvKey(r.key, i === 0)}","100","2026-11-01T00:00:00.000Z","${r.latest}","${r.deleteMarker}"`).join('\n') + '\n';
+      const csv =
+        part
+          .map(
+            (r) =>
+              `"${SOURCE}","${csvKey(r.key, i === 0)}","100","2026-11-01T00:00:00.000Z","${r.latest}","${r.deleteMarker}"`,
+          )
+          .join('\n') + '\n';
       body = gzipSync(csv);
       key = `${BASE}/data/${stamp}-${i}.csv.gz`;
     }
@@ -89,11 +121,15 @@ async function writeInventory(put: (key: string, body: Buffer) => Promise<void>,
     files.push({ key, size: body.length, MD5checksum: md5(body) });
   }
   const manifest = {
-    sourceBucket: SOURCE, destinationBucket: 'arn:aws:s3:::inventory', version: '2016-11-30', creationTimestamp: '1764028800000',
+    sourceBucket: SOURCE,
+    destinationBucket: 'arn:aws:s3:::inventory',
+    version: '2016-11-30',
+    creationTimestamp: '1764028800000',
     fileFormat: format,
-    fileSchema: format === 'Parquet'
-      ? 'message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; optional boolean is_latest; optional boolean is_delete_marker; }'
-      : 'Bucket, Key, Size, LastModifiedDate, IsLatest, IsDeleteMarker',
+    fileSchema:
+      format === 'Parquet'
+        ? 'message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; optional boolean is_latest; optional boolean is_delete_marker; }'
+        : 'Bucket, Key, Size, LastModifiedDate, IsLatest, IsDeleteMarker',
     files,
   };
   const manifestKey = `${BASE}/${stamp}/manifest.json`;
@@ -113,47 +149,85 @@ async function chunkKeys(out: string): Promise<string[]> {
 }
 
 type Extra = Partial<Parameters<typeof enqueueDataset>[0]>;
-const enqueue = (o: { inventory: string; out: string; dataset?: string } & Extra) => enqueueDataset({
-  results: o.out, batchSize: 4, jobImages: 8, ungroupedBatches: 0, model, labels: null, toolVersion: 't', redis, prefix: `t${Date.now().toString(36)}inv`, inventoryConcurrency: 2, ...o,
-});
+const enqueue = (o: { inventory: string; out: string; dataset?: string } & Extra) =>
+  enqueueDataset({
+    results: o.out,
+    batchSize: 4,
+    jobImages: 8,
+    ungroupedBatches: 0,
+    model,
+    labels: null,
+    toolVersion: 't',
+    redis,
+    prefix: `t${Date.now().toString(36)}inv`,
+    inventoryConcurrency: 2,
+    ...o,
+  });
 
 describe('enqueue --inventory', () => {
-  it.each(['CSV', 'Parquet'] as const)('an S3 %s inventory enqueues exactly its current image keys, decoded, from s3://<source bucket>/', async (format) => {
-    const manifest = await writeInventory(putS3, format, `2026-11-25T00-00Z-${format}`);
-    const out = path.join(dir, `out-${format}`);
-    const r = await enqueue({ inventory: `s3://inventory/${manifest}`, out });
-    expect(r.dataset).toBe(`s3://${SOURCE}/`);
-    expect([r.images, r.skipped, r.batches, r.jobs]).toEqual([IMAGES.length, OTHER.length + UNSAFE.length, 8, 4]);
-    expect(r.unsafeKeys).toEqual(UNSAFE);
-    const keys = await chunkKeys(out);
-    expect(keys).toHaveLength(IMAGES.length); // each once
-    expect([...keys].sort()).toEqual([...IMAGES].sort());
-    const run = (await RunResults.open(out).readRun())!;
-    expect(run.dataset).toBe(`s3://${SOURCE}/`);
-    expect(run.params.inventory).toBe(`s3://inventory/${manifest}`);
-  });
+  it.each(['CSV', 'Parquet'] as const)(
+    'an S3 %s inventory enqueues exactly its current image keys, decoded, from s3://<source bucket>/',
+    async (format) => {
+      const manifest = await writeInventory(putS3, format, `2026-11-25T00-00Z-${format}`);
+      const out = path.join(dir, `out-${format}`);
+      const r = await enqueue({ inventory: `s3://inventory/${manifest}`, out });
+      expect(r.dataset).toBe(`s3://${SOURCE}/`);
+      expect([r.images, r.skipped, r.batches, r.jobs]).toEqual([IMAGES.length, OTHER.length + UNSAFE.length, 8, 4]);
+      expect(r.unsafeKeys).toEqual(UNSAFE);
+      const keys = await chunkKeys(out);
+      expect(keys).toHaveLength(IMAGES.length); // each once
+      expect([...keys].sort()).toEqual([...IMAGES].sort());
+      const run = (await RunResults.open(out).readRun())!;
+      expect(run.dataset).toBe(`s3://${SOURCE}/`);
+      expect(run.params.inventory).toBe(`s3://inventory/${manifest}`);
+    },
+  );
 
   it('a local copy of the destination bucket works the same, and a dataset prefix keeps only its keys, made relative', async () => {
     const local = path.join(dir, 'dest-copy');
-    const manifest = await writeInventory(async (key, body) => {
-      await fs.mkdir(path.dirname(path.join(local, key)), { recursive: true });
-      await fs.writeFile(path.join(local, key), body);
-    }, 'CSV', '2026-11-25T00-00Z-local');
+    const manifest = await writeInventory(
+      async (key, body) => {
+        await fs.mkdir(path.dirname(path.join(local, key)), { recursive: true });
+        await fs.writeFile(path.join(local, key), body);
+      },
+      'CSV',
+      '2026-11-25T00-00Z-local',
+    );
     const r = await enqueue({ inventory: path.join(local, manifest), out: path.join(dir, 'out-local') });
-    expect([...await chunkKeys(path.join(dir, 'out-local'))].sort()).toEqual([...IMAGES].sort());
+    expect([...(await chunkKeys(path.join(dir, 'out-local')))].sort()).toEqual([...IMAGES].sort());
     expect(r.dataset).toBe(`s3://${SOURCE}/`);
 
-    const cats = await enqueue({ inventory: path.join(local, manifest), out: path.join(dir, 'out-cats'), dataset: `s3://${SOURCE}/cats/` });
+    const cats = await enqueue({
+      inventory: path.join(local, manifest),
+      out: path.join(dir, 'out-cats'),
+      dataset: `s3://${SOURCE}/cats/`,
+    });
     expect(cats.dataset).toBe(`s3://${SOURCE}/cats/`);
-    expect([...await chunkKeys(path.join(dir, 'out-cats'))].sort()).toEqual(IMAGES.filter((k) => k.startsWith('cats/')).map((k) => k.slice(5)).sort());
+    expect([...(await chunkKeys(path.join(dir, 'out-cats')))].sort()).toEqual(
+      IMAGES.filter((k) => k.startsWith('cats/'))
+        .map((k) => k.slice(5))
+        .sort(),
+    );
   });
 
   it('an interrupted inventory enqueue resumes at its row position: every key in exactly one chunk', async () => {
     const manifest = await writeInventory(putS3, 'CSV', '2026-11-25T00-00Z-resume');
     const out = path.join(dir, 'out-resume');
-    const common = { inventory: `s3://inventory/${manifest}`, out, prefix: `t${Date.now().toString(36)}res`, bulkSize: 1 };
+    const common = {
+      inventory: `s3://inventory/${manifest}`,
+      out,
+      prefix: `t${Date.now().toString(36)}res`,
+      bulkSize: 1,
+    };
     let flushes = 0;
-    await expect(enqueue({ ...common, onProgress: (p) => { if (!p.done && p.added > 0 && ++flushes === 2) throw new Error('killed'); } })).rejects.toThrow('killed');
+    await expect(
+      enqueue({
+        ...common,
+        onProgress: (p) => {
+          if (!p.done && p.added > 0 && ++flushes === 2) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
     expect((await RunResults.open(out).readRun())!.batches).toBeUndefined();
     const r = await enqueue(common);
     expect([r.resumed, r.images, r.batches, r.added]).toEqual([true, IMAGES.length, 8, 2]); // two groups were added before the kill, two now
@@ -165,34 +239,55 @@ describe('enqueue --inventory', () => {
   it('refuses a dataset outside the source bucket, a missing data file and an altered one, each in one line', async () => {
     const manifest = await writeInventory(putS3, 'CSV', '2026-11-25T00-00Z-bad', 1);
     const uri = `s3://inventory/${manifest}`;
-    await expect(enqueue({ inventory: uri, out: path.join(dir, 'out-other'), dataset: 's3://elsewhere/x/' }))
-      .rejects.toThrow(/^dataset s3:\/\/elsewhere\/x\/ is not in the inventory's source bucket source-data: give s3:\/\/source-data\/<prefix>\/ or leave the dataset out \(the whole bucket\)$/);
-    await expect(enqueue({ inventory: uri, out: path.join(dir, 'out-missing') }))
-      .rejects.toThrow(/^inventory data file s3:\/\/inventory\/inv\/source-data\/daily\/data\/2026-11-25T00-00Z-bad-1\.csv\.gz \(listed in .*manifest\.json\) is missing: give the manifest\.json of a complete inventory \(a newer one\), or restore the file$/);
+    await expect(
+      enqueue({ inventory: uri, out: path.join(dir, 'out-other'), dataset: 's3://elsewhere/x/' }),
+    ).rejects.toThrow(
+      /^dataset s3:\/\/elsewhere\/x\/ is not in the inventory's source bucket source-data: give s3:\/\/source-data\/<prefix>\/ or leave the dataset out \(the whole bucket\)$/,
+    );
+    await expect(enqueue({ inventory: uri, out: path.join(dir, 'out-missing') })).rejects.toThrow(
+      /^inventory data file s3:\/\/inventory\/inv\/source-data\/daily\/data\/2026-11-25T00-00Z-bad-1\.csv\.gz \(listed in .*manifest\.json\) is missing: give the manifest\.json of a complete inventory \(a newer one\), or restore the file$/,
+    );
     await dest.put(`${BASE}/data/2026-11-25T00-00Z-bad-1.csv.gz`, gzipSync('"source-data","cats%2Fextra.png"\n')); // not the file the manifest lists
-    await expect(enqueue({ inventory: uri, out: path.join(dir, 'out-missing') })).rejects.toThrow(/does not match its MD5checksum/);
+    await expect(enqueue({ inventory: uri, out: path.join(dir, 'out-missing') })).rejects.toThrow(
+      /does not match its MD5checksum/,
+    );
   });
 
   it('a data file that is truncated gzip (its MD5 matching) is a one-line error, read as a stream like any other', async () => {
-    const csv = IMAGES.map((k) => `"${SOURCE}","${encodeURIComponent(k)}","100","2026-11-01T00:00:00.000Z","true","false"`).join('\n') + '\n';
+    const csv =
+      IMAGES.map((k) => `"${SOURCE}","${encodeURIComponent(k)}","100","2026-11-01T00:00:00.000Z","true","false"`).join(
+        '\n',
+      ) + '\n';
     const whole = gzipSync(csv);
     const cut = whole.subarray(0, Math.floor(whole.length / 2));
     const key = `${BASE}/data/2026-11-25T00-00Z-cut-0.csv.gz`;
     await dest.put(key, cut);
     const manifestKey = `${BASE}/2026-11-25T00-00Z-cut/manifest.json`;
-    await dest.put(manifestKey, Buffer.from(JSON.stringify({
-      sourceBucket: SOURCE, fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, LastModifiedDate, IsLatest, IsDeleteMarker',
-      files: [{ key, size: cut.length, MD5checksum: md5(cut) }],
-    })));
-    await expect(enqueue({ inventory: `s3://inventory/${manifestKey}`, out: path.join(dir, 'out-cut') }))
-      .rejects.toThrow(/^inventory data file s3:\/\/inventory\/.*-cut-0\.csv\.gz is not valid gzip \(.*\): give a manifest whose files are intact$/);
+    await dest.put(
+      manifestKey,
+      Buffer.from(
+        JSON.stringify({
+          sourceBucket: SOURCE,
+          fileFormat: 'CSV',
+          fileSchema: 'Bucket, Key, Size, LastModifiedDate, IsLatest, IsDeleteMarker',
+          files: [{ key, size: cut.length, MD5checksum: md5(cut) }],
+        }),
+      ),
+    );
+    await expect(
+      enqueue({ inventory: `s3://inventory/${manifestKey}`, out: path.join(dir, 'out-cut') }),
+    ).rejects.toThrow(
+      /^inventory data file s3:\/\/inventory\/.*-cut-0\.csv\.gz is not valid gzip \(.*\): give a manifest whose files are intact$/,
+    );
   });
 
   it('overmap enqueue --inventory of an ORC inventory exits 2 with one line naming the fix, before anything is written', async () => {
     const manifest = await writeInventory(putS3, 'ORC', '2026-11-25T00-00Z-orc');
     const out = path.join(dir, 'out-orc');
-    const r = await runCli(['enqueue', '--inventory', `s3://inventory/${manifest}`, '--out', out],
-      cliEnv((await testRedis()).url, `t${Date.now().toString(36)}orc`, { ...creds, S3_ENDPOINT: s3.endpoint }));
+    const r = await runCli(
+      ['enqueue', '--inventory', `s3://inventory/${manifest}`, '--out', out],
+      cliEnv((await testRedis()).url, `t${Date.now().toString(36)}orc`, { ...creds, S3_ENDPOINT: s3.endpoint }),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
       `overmap: --inventory s3://inventory/${manifest} is an ORC inventory, which overmap does not read: set the inventory configuration's output format to CSV or Parquet and give its next manifest.json`,

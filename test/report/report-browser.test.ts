@@ -19,20 +19,39 @@ import { cliEnv, readParts, runCli } from '../helpers/fleet';
 import { ROOT, testRedis, tmpDir } from '../helpers/services';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
-let dir: string, results: string, data: ReportData, browser: Browser, page: Page, deleted: string, runStdout: string, reportStdout: string;
+let dir: string,
+  results: string,
+  data: ReportData,
+  browser: Browser,
+  page: Page,
+  deleted: string,
+  runStdout: string,
+  reportStdout: string;
 const errors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   dir = await tmpDir('overmap-report-browser-');
   const scenes = path.join(dir, 'scenes');
   await fs.cp(path.join(ROOT, 'samples/fashion-scenes'), scenes, { recursive: true });
   results = path.join(dir, 'results');
   const env = cliEnv((await testRedis()).url, `t${Date.now().toString(36)}rep`);
   // --overlays rejected: the rejected cards take the workers' overlays, the others' maps are recomputed
-  const run = await runCli(['run', scenes, '--out', results, '--labels', 'folder', '--workers', '2', '--overlays', 'rejected'], env);
+  const run = await runCli(
+    ['run', scenes, '--out', results, '--labels', 'folder', '--workers', '2', '--overlays', 'rejected'],
+    env,
+  );
   if (run.code !== 0) throw new Error(`overmap run failed (${run.code}): ${run.stderr}`);
   runStdout = run.stdout;
   // An image deleted after the run: its card must say so, and the report must still build.
@@ -46,7 +65,9 @@ beforeAll(async () => {
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(pathToFileURL(path.join(results, 'report', 'index.html')).toString());
   await page.waitForSelector('#queues .card');
@@ -63,7 +84,8 @@ async function openQueue(id: string): Promise<void> {
   await page.waitForSelector(`section.queue[data-queue="${id}"]`);
 }
 
-const cardAttrs = (attr: string) => page.$$eval('#queues .card', (els, a) => els.map((e) => e.getAttribute(a) ?? ''), attr);
+const cardAttrs = (attr: string) =>
+  page.$$eval('#queues .card', (els, a) => els.map((e) => e.getAttribute(a) ?? ''), attr);
 
 describe('the report in Chromium', () => {
   it('overmap run says where the report goes; overmap report prints where it is', () => {
@@ -73,14 +95,18 @@ describe('the report in Chromium', () => {
     expect(data.maps).toEqual({ source: 'mixed', note: null });
   });
 
-  it('loads every image of each queue\'s first page', async () => {
+  it("loads every image of each queue's first page", async () => {
     for (const q of data.queues) {
       await openQueue(q.id);
       await page.waitForFunction("[...document.querySelectorAll('#queues .card img')].every((e) => e.complete)");
-      const loaded = await page.$$eval('#queues .card img', (els) => els.map((e) => ({ src: e.getAttribute('src'), w: (e as unknown as { naturalWidth: number }).naturalWidth })));
+      const loaded = await page.$$eval('#queues .card img', (els) =>
+        els.map((e) => ({ src: e.getAttribute('src'), w: (e as unknown as { naturalWidth: number }).naturalWidth })),
+      );
       expect(loaded.filter((x) => x.w === 0)).toEqual([]);
       // every picture the data names for the first page's cards (image, Grad-CAM, attention, mask)
-      const named = q.cards.slice(0, data.pageSize).flatMap((c) => [c.img.thumb, c.img.gradcam, c.img.attention, c.img.mask].filter(Boolean));
+      const named = q.cards
+        .slice(0, data.pageSize)
+        .flatMap((c) => [c.img.thumb, c.img.gradcam, c.img.attention, c.img.mask].filter(Boolean));
       expect(loaded.map((x) => x.src)).toEqual(named);
       if (q.cards.length) expect(named.length).toBeGreaterThanOrEqual(3 * Math.min(q.cards.length, data.pageSize));
     }
@@ -90,10 +116,12 @@ describe('the report in Chromium', () => {
     for (const q of data.queues) {
       await openQueue(q.id);
       expect(await page.getAttribute('#listed-count', 'data-listed')).toBe(String(q.cards.length));
-      expect(await page.textContent(`nav.tabs button[data-queue="${q.id}"] .n`)).toBe(`(${q.total.toLocaleString('en-US')})`);
+      expect(await page.textContent(`nav.tabs button[data-queue="${q.id}"] .n`)).toBe(
+        `(${q.total.toLocaleString('en-US')})`,
+      );
       const keys: string[] = [];
       for (;;) {
-        keys.push(...await cardAttrs('data-key'));
+        keys.push(...(await cardAttrs('data-key')));
         if (await page.isDisabled('#next')) break;
         await page.click('#next');
       }
@@ -117,16 +145,22 @@ describe('the report in Chromium', () => {
   it('sorting by a score orders the cards by it', async () => {
     const q = data.queues.find((x) => x.id === 'rejected')!;
     await openQueue(q.id);
-    for (const [dir, cmp] of [['desc', (a: number, b: number) => b - a], ['asc', (a: number, b: number) => a - b]] as const) {
+    for (const [dir, cmp] of [
+      ['desc', (a: number, b: number) => b - a],
+      ['asc', (a: number, b: number) => a - b],
+    ] as const) {
       await page.selectOption('#f-sort', 'msp');
       await page.selectOption('#f-dir', dir);
       const shown = (await cardAttrs('data-sort-value')).map(Number);
-      const expected = q.cards.map((c) => c.scores.msp!).sort(cmp).slice(0, data.pageSize);
+      const expected = q.cards
+        .map((c) => c.scores.msp!)
+        .sort(cmp)
+        .slice(0, data.pageSize);
       expect(shown).toEqual(expected);
     }
   });
 
-  it('the CSV link\'s rows are the queue\'s keys', async () => {
+  it("the CSV link's rows are the queue's keys", async () => {
     for (const q of data.queues) {
       await openQueue(q.id);
       const href = await page.getAttribute('a.export-csv', 'href');
@@ -136,7 +170,7 @@ describe('the report in Chromium', () => {
     }
   });
 
-  it('the deleted image\'s card says so', async () => {
+  it("the deleted image's card says so", async () => {
     await openQueue('rejected');
     await page.selectOption('#f-sort', 'key');
     await page.selectOption('#f-dir', 'asc');
@@ -149,7 +183,10 @@ describe('the report in Chromium', () => {
     if (process.env.OVERMAP_REPORT_SCREENSHOT) {
       // The top of the page and the first cards, as a small palette PNG for the README.
       const png = await page.screenshot({ clip: { x: 0, y: 0, width: 1400, height: 2050 }, fullPage: true });
-      await sharp(png).resize(1120).png({ palette: true, quality: 90, effort: 10 }).toFile(process.env.OVERMAP_REPORT_SCREENSHOT);
+      await sharp(png)
+        .resize(1120)
+        .png({ palette: true, quality: 90, effort: 10 })
+        .toFile(process.env.OVERMAP_REPORT_SCREENSHOT);
     }
     expect(errors).toEqual([]);
   });

@@ -8,14 +8,28 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { type ImageRecord, REPORT_REJECT_FRACTIONS, RunResults, S3ObjectStore, type Scored, classIndexer, isScored, labelSuspicion, riskCoverageTable } from '@overmap/shared';
+import {
+  type ImageRecord,
+  REPORT_REJECT_FRACTIONS,
+  RunResults,
+  S3ObjectStore,
+  type Scored,
+  classIndexer,
+  isScored,
+  labelSuspicion,
+  riskCoverageTable,
+} from '@overmap/shared';
 import { QUEUES, SYNTHETIC_CLASSES, TopN, buildReport, writeSyntheticRun } from '@overmap/report';
 import { runCli } from '../helpers/fleet';
 import { type S3Server, startS3, tmpDir } from '../helpers/services';
 
 let dir: string;
-beforeAll(async () => { dir = await tmpDir('overmap-report-'); });
-afterAll(async () => { await fs.rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await tmpDir('overmap-report-');
+});
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
 
 async function allRecords(results: RunResults): Promise<ImageRecord[]> {
   const out: ImageRecord[] = [];
@@ -25,9 +39,19 @@ async function allRecords(results: RunResults): Promise<ImageRecord[]> {
 
 describe('TopN', () => {
   it('keeps the N best of a stream, whatever its order, ties broken by key', () => {
-    const items = Array.from({ length: 1000 }, (_, i) => ({ rank: Math.floor((i * 7919) % 97), key: `k${String(i).padStart(4, '0')}` }));
-    const expected = [...items].sort((a, b) => b.rank - a.rank || (a.key < b.key ? -1 : 1)).slice(0, 37).map((x) => x.key);
-    for (const order of [items, [...items].reverse(), [...items].sort((a, b) => (a.key.split('').reverse().join('') < b.key.split('').reverse().join('') ? -1 : 1))]) {
+    const items = Array.from({ length: 1000 }, (_, i) => ({
+      rank: Math.floor((i * 7919) % 97),
+      key: `k${String(i).padStart(4, '0')}`,
+    }));
+    const expected = [...items]
+      .sort((a, b) => b.rank - a.rank || (a.key < b.key ? -1 : 1))
+      .slice(0, 37)
+      .map((x) => x.key);
+    for (const order of [
+      items,
+      [...items].reverse(),
+      [...items].sort((a, b) => (a.key.split('').reverse().join('') < b.key.split('').reverse().join('') ? -1 : 1)),
+    ]) {
       const top = new TopN<string>(37);
       for (const x of order) top.offer(x.rank, x.key, x.key);
       expect(top.sorted()).toEqual(expected);
@@ -39,12 +63,34 @@ describe('TopN', () => {
 describe('the label-error queue', () => {
   const classOf = classIndexer(SYNTHETIC_CLASSES);
   const queue = QUEUES.find((q) => q.id === 'label_errors')!;
-  const rec = (label: string | null, top: [string, number][], confidence: number | null, accepted = true): ImageRecord => ({
-    key: 'k', label, status: 'ok', error: null, accepted,
+  const rec = (
+    label: string | null,
+    top: [string, number][],
+    confidence: number | null,
+    accepted = true,
+  ): ImageRecord => ({
+    key: 'k',
+    label,
+    status: 'ok',
+    error: null,
+    accepted,
     prediction: { class: top[0]![0], index: classOf(top[0]![0])!, top: top.map(([c, p]) => ({ class: c, p })) },
-    scores: { confidence, overmap: confidence, gradcam_seg: 0.5, attention_seg: 0.5, gradcam_attention: 0.5, msp: top[0]![1], entropy: 1, margin: 0.1 },
+    scores: {
+      confidence,
+      overmap: confidence,
+      gradcam_seg: 0.5,
+      attention_seg: 0.5,
+      gradcam_attention: 0.5,
+      msp: top[0]![1],
+      entropy: 1,
+      margin: 0.1,
+    },
   });
-  const top: [string, number][] = [['Sneaker', 0.7], ['Ankle boot', 0.2], ['Bag', 0.1]];
+  const top: [string, number][] = [
+    ['Sneaker', 0.7],
+    ['Ankle boot', 0.2],
+    ['Bag', 0.1],
+  ];
   it('ranks by the shared suspicion (1 + confidence where the prediction disagrees), with the label spelt any way', () => {
     const r = rec('ankle_boot', top, 0.5);
     expect(queue.rank(r, { classOf, threshold: 0.3 })).toBeCloseTo(1.5, 12);
@@ -60,7 +106,8 @@ describe('the label-error queue', () => {
 });
 
 describe('buildReport on a synthetic run', () => {
-  const N = 6000, PER = 40;
+  const N = 6000,
+    PER = 40;
   let results: RunResults, records: ImageRecord[];
   let data: Awaited<ReturnType<typeof buildReport>>['data'];
   let reportDir: string;
@@ -76,7 +123,9 @@ describe('buildReport on a synthetic run', () => {
     const ctx = { classOf: classIndexer(SYNTHETIC_CLASSES), threshold: 0.3 };
     expect(records).toHaveLength(N);
     for (const q of QUEUES) {
-      const members = records.map((r) => ({ r, rank: q.rank(r, ctx) })).filter((x) => x.rank !== null)
+      const members = records
+        .map((r) => ({ r, rank: q.rank(r, ctx) }))
+        .filter((x) => x.rank !== null)
         .sort((a, b) => b.rank! - a.rank! || (a.r.key < b.r.key ? -1 : 1));
       const got = data.queues.find((x) => x.id === q.id)!;
       expect(got.total).toBe(members.length);
@@ -94,7 +143,9 @@ describe('buildReport on a synthetic run', () => {
     expect(data.aggregates.confusion.flat().reduce((a, b) => a + b, 0)).toBe(labelled.length);
     expect(data.aggregates.confusion.reduce((a, row, i) => a + row[i]!, 0)).toBe(correct);
     expect(data.aggregates.total).toBe(N);
-    expect(Object.values(data.aggregates.reasons).reduce((a, b) => a + b, 0)).toBe(records.filter((r) => !isScored(r.status)).length);
+    expect(Object.values(data.aggregates.reasons).reduce((a, b) => a + b, 0)).toBe(
+      records.filter((r) => !isScored(r.status)).length,
+    );
   });
 
   it('risk-coverage from the sample is within its stated error of the curve on every record', () => {
@@ -104,19 +155,33 @@ describe('buildReport on a synthetic run', () => {
     expect(rc.maxError).toBeGreaterThan(0);
     const labelled = records.filter((r) => r.prediction && classOf(r.label) !== null);
     for (const name of ['msp', 'overmap']) {
-      const exact = riskCoverageTable(labelled.map((r): Scored => ({ confidence: r.scores[name as 'msp']!, correct: r.prediction!.index === classOf(r.label) })), REPORT_REJECT_FRACTIONS);
+      const exact = riskCoverageTable(
+        labelled.map((r): Scored => ({
+          confidence: r.scores[name as 'msp']!,
+          correct: r.prediction!.index === classOf(r.label),
+        })),
+        REPORT_REJECT_FRACTIONS,
+      );
       const curve = rc.curves.find((c) => c.name.split(' = ').includes(name))!;
-      curve.points.forEach((p, i) => expect(Math.abs(p.accuracy - exact[i]!.accuracy)).toBeLessThanOrEqual(rc.maxError));
+      curve.points.forEach((p, i) =>
+        expect(Math.abs(p.accuracy - exact[i]!.accuracy)).toBeLessThanOrEqual(rc.maxError),
+      );
     }
     // entropy enters with its sign turned (higher = less certain)
     expect(rc.curves.some((c) => c.name.startsWith('−entropy'))).toBe(true);
   });
 
-  it('exports: the CSV lists the queue\'s keys, Label Studio keeps s3:// image URIs and the prediction', async () => {
+  it("exports: the CSV lists the queue's keys, Label Studio keeps s3:// image URIs and the prediction", async () => {
     for (const q of data.queues) {
-      const rows = parseCsv(await fs.readFile(path.join(reportDir, q.exports.csv)), { columns: true }) as Record<string, string>[];
+      const rows = parseCsv(await fs.readFile(path.join(reportDir, q.exports.csv)), { columns: true }) as Record<
+        string,
+        string
+      >[];
       expect(rows.map((r) => r.key)).toEqual(q.cards.map((c) => c.key));
-      const jsonl = (await fs.readFile(path.join(reportDir, q.exports.jsonl), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const jsonl = (await fs.readFile(path.join(reportDir, q.exports.jsonl), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(jsonl.map((r) => r.key)).toEqual(q.cards.map((c) => c.key));
       const tasks = JSON.parse(await fs.readFile(path.join(reportDir, q.exports.labelStudio), 'utf8'));
       expect(tasks.map((t: { data: { key: string } }) => t.data.key)).toEqual(q.cards.map((c) => c.key));
@@ -131,7 +196,9 @@ describe('buildReport on a synthetic run', () => {
   it('the page embeds its data in a script (no fetch from file://) and links only relative paths', async () => {
     const html = await fs.readFile(path.join(reportDir, 'index.html'), 'utf8');
     const js = await fs.readFile(path.join(reportDir, 'report-data.js'), 'utf8');
-    expect(JSON.parse(js.slice(js.indexOf('{'), js.lastIndexOf('}') + 1))).toEqual(JSON.parse(await fs.readFile(path.join(reportDir, 'report-data.json'), 'utf8')));
+    expect(JSON.parse(js.slice(js.indexOf('{'), js.lastIndexOf('}') + 1))).toEqual(
+      JSON.parse(await fs.readFile(path.join(reportDir, 'report-data.json'), 'utf8')),
+    );
     const links = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
     expect(links.length).toBeGreaterThan(0);
     for (const l of links) expect(l).not.toMatch(/^(\/|[a-z]+:)/i);
@@ -146,7 +213,9 @@ describe('buildReport: bad input and missing labels', () => {
     expect(data.queues.map((q) => q.id)).not.toContain('label_errors');
     expect(data.omittedQueues.map((q) => q.id)).toEqual(['label_errors']);
     expect(data.omittedQueues[0]!.why).toMatch(/no labels.*--labels/);
-    expect(await fs.readFile(path.join(dir, 'nolabels', 'report', 'index.html'), 'utf8')).toContain('the run has no labels');
+    expect(await fs.readFile(path.join(dir, 'nolabels', 'report', 'index.html'), 'utf8')).toContain(
+      'the run has no labels',
+    );
   });
 
   it('a results URI with no manifest: overmap report exits non-zero with one line naming it and overmap status', async () => {
@@ -175,10 +244,16 @@ describe('buildReport on S3', () => {
   });
 
   it('reads the run and the images from s3:// and writes the report under <results-uri>/report/ there', async () => {
-    const results = await writeSyntheticRun({ results: 's3://results/syn/', records: 120, dataset: 's3://datasets/scenes/' });
+    const results = await writeSyntheticRun({
+      results: 's3://results/syn/',
+      records: 120,
+      dataset: 's3://datasets/scenes/',
+    });
     const records = await allRecords(results);
     const dataset = new S3ObjectStore('datasets', 'scenes/', { endpoint: s3.endpoint });
-    const png = await sharp({ create: { width: 40, height: 32, channels: 3, background: '#4a7' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 40, height: 32, channels: 3, background: '#4a7' } })
+      .png()
+      .toBuffer();
     // a rejected image (so listed) that is never uploaded: "deleted since the run"
     const gone = records.filter((r) => r.accepted === false).sort((a, b) => (a.key < b.key ? -1 : 1))[0]!.key;
     for (const r of records) if (r.key !== gone) await dataset.put(r.key, png);

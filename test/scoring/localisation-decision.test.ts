@@ -6,7 +6,8 @@ const mask = [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0];
 
 /** Brute force: pixel AUROC over every (inside, outside) pair, ties half. */
 function bruteAuc(map: number[], m: number[]): number {
-  let s = 0, n = 0;
+  let s = 0,
+    n = 0;
   for (let i = 0; i < map.length; i++) {
     if (!m[i]) continue;
     for (let j = 0; j < map.length; j++) {
@@ -49,23 +50,32 @@ describe('threshold-free localisation measures (hand-computable values)', () => 
   });
   it('pixel AUROC equals the brute-force pairwise count, with ties', () => {
     let seed = 7;
-    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+    const rnd = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
     for (let trial = 0; trial < 20; trial++) {
       const m = Array.from({ length: 64 }, () => (rnd() < 0.3 ? 1 : 0));
-      m[0] = 1; m[1] = 0;
+      m[0] = 1;
+      m[1] = 0;
       const map = Array.from({ length: 64 }, () => Math.round(rnd() * 4) / 4); // many ties
       expect(localisation(map, m, 'auc')).toBeCloseTo(bruteAuc(map, m), 12);
     }
   });
   it('pointing game: the maximum on or off the mask', () => {
-    const on = new Array(16).fill(0.1); on[4] = 0.9;
-    const off = new Array(16).fill(0.1); off[6] = 0.9;
+    const on = new Array(16).fill(0.1);
+    on[4] = 0.9;
+    const off = new Array(16).fill(0.1);
+    off[6] = 0.9;
     expect(localisation(on, mask, 'pointing')).toBe(1);
     expect(localisation(off, mask, 'pointing')).toBe(0);
   });
   it('rank by selection (linear time) equals rank from the sorted split, ties included, on 200 random map/mask pairs', () => {
     let seed = 7;
-    const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+    const rnd = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
     for (let trial = 0; trial < 200; trial++) {
       const n = 16 + Math.floor(rnd() * 400);
       // few distinct levels: ties at the cut are the rule, not the exception
@@ -87,9 +97,14 @@ describe('threshold-free localisation measures (hand-computable values)', () => 
 
 describe('the decision score (SIRC)', () => {
   const scores = { overmap: 0.4, msp: 0.81, margin: 0.5, gradcam_seg: 0.2 };
-  it('the default keeps today\'s behaviour: confidence = overmap; a spec without `decision` parses to it', () => {
+  it("the default keeps today's behaviour: confidence = overmap; a spec without `decision` parses to it", () => {
     expect(decisionScore(scores, DEFAULT_DECISION)).toBe(0.4);
-    const spec = ModelSpecSchema.parse({ classes: ['a', 'b'], classifier: { model: 'm.json', inputSize: [8, 8] }, gradcamLayer: 'c', segmenter: { type: 'saliency' } });
+    const spec = ModelSpecSchema.parse({
+      classes: ['a', 'b'],
+      classifier: { model: 'm.json', inputSize: [8, 8] },
+      gradcamLayer: 'c',
+      segmenter: { type: 'saliency' },
+    });
     expect(spec.decision).toEqual(DEFAULT_DECISION);
   });
   it('softmax: the primary alone', () => {

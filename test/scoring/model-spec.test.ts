@@ -18,7 +18,13 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     const p = path.join(dir, 'model', decodeURIComponent(new URL(req.url!, 'http://x').pathname));
     served.push(req.url!);
-    fs.readFile(p).then((b) => res.end(b), () => { res.statusCode = 404; res.end(); });
+    fs.readFile(p).then(
+      (b) => res.end(b),
+      () => {
+        res.statusCode = 404;
+        res.end();
+      },
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;

@@ -2,7 +2,9 @@ import { initBackend } from '@overmap/engine';
 import { combine, overlap, overmapScore } from '@overmap/engine/testing';
 import { otsuThreshold } from '@overmap/engine/testing';
 
-beforeAll(async () => { await initBackend('wasm'); });
+beforeAll(async () => {
+  await initBackend('wasm');
+});
 
 describe('overlap measures on hand-made masks', () => {
   // 4x4: mask = left half; map A = top-left 2x2 block at 1; map B = whole image at 0.5.

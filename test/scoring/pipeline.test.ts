@@ -19,7 +19,10 @@ beforeAll(async () => {
   dir = await tmpDir();
   scorer = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'model'))));
   let seed = 1;
-  const rnd = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+  const rnd = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
   images = Array.from({ length: N }, () => Uint8Array.from({ length: px }, () => Math.floor(rnd() * 256)));
 });
 afterAll(async () => {
@@ -36,7 +39,16 @@ describe('OverMapScorer', () => {
     for (const i of [0, 7, 31]) {
       const alone = (await scorer.scoreBatch([{ rgb: images[i]! }]))[0]!;
       expect(alone.index).toBe(batch[i]!.index);
-      for (const k of ['confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin'] as const) {
+      for (const k of [
+        'confidence',
+        'overmap',
+        'gradcam_seg',
+        'attention_seg',
+        'gradcam_attention',
+        'msp',
+        'entropy',
+        'margin',
+      ] as const) {
         expect(Math.abs(alone.scores[k]! - batch[i]!.scores[k]!)).toBeLessThan(1e-5);
       }
       expect(Math.abs(alone.maskFraction - batch[i]!.maskFraction)).toBeLessThan(1e-5);
@@ -54,7 +66,14 @@ describe('OverMapScorer', () => {
 
   it('keeps every score in range and top-3 probabilities sorted', async () => {
     for (const s of await scorer.scoreBatch(images.slice(0, 8).map((rgb) => ({ rgb, label: 3 })))) {
-      for (const v of [s.scores.overmap, s.scores.gradcam_seg, s.scores.attention_seg, s.scores.gradcam_attention, s.scores.msp, s.scores.margin]) {
+      for (const v of [
+        s.scores.overmap,
+        s.scores.gradcam_seg,
+        s.scores.attention_seg,
+        s.scores.gradcam_attention,
+        s.scores.msp,
+        s.scores.margin,
+      ]) {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1 + 1e-6);
       }
@@ -67,7 +86,10 @@ describe('OverMapScorer', () => {
 
 describe('threshold-free measures, the runner-up contrast and the decision score in the scorer', () => {
   it('records the Grad-CAM/mask measures of the very maps it returns, and contrast = gradcam_seg − runner_up_seg', async () => {
-    for (const s of await scorer.scoreBatch(images.slice(0, 6).map((rgb) => ({ rgb })), { keepMaps: true })) {
+    for (const s of await scorer.scoreBatch(
+      images.slice(0, 6).map((rgb) => ({ rgb })),
+      { keepMaps: true },
+    )) {
       if (s.noMask) continue;
       const loc = localisationScores(s.maps!.gradcam, s.maps!.mask);
       expect(s.scores.gradcam_seg_rank).toBeCloseTo(loc.rank, 6);
@@ -83,7 +105,11 @@ describe('threshold-free measures, the runner-up contrast and the decision score
 
   it('a map-side overlap measure (auc) gives gradcam_seg = gradcam_seg_auc; a sirc decision builds confidence from msp', async () => {
     const decision = { rule: 'sirc', primary: 'msp', secondary: 'gradcam_seg', a: 0.6, b: 10 };
-    const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'auc'), { patch: { overlap: { measure: 'auc', binarize: 0.5 }, decision } })));
+    const s = await OverMapScorer.load(
+      await loadSpec(
+        await makeDevModel(path.join(dir, 'auc'), { patch: { overlap: { measure: 'auc', binarize: 0.5 }, decision } }),
+      ),
+    );
     try {
       for (const r of await s.scoreBatch(images.slice(0, 6).map((rgb) => ({ rgb, label: 2 })))) {
         if (r.noMask) continue;
@@ -100,7 +126,9 @@ describe('threshold-free measures, the runner-up contrast and the decision score
 
 describe('no_mask: "estimation not available"', () => {
   it('a uniform image has no salient object: no_mask, overmap 0', async () => {
-    const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'saliency'), { segmenter: 'saliency' })));
+    const s = await OverMapScorer.load(
+      await loadSpec(await makeDevModel(path.join(dir, 'saliency'), { segmenter: 'saliency' })),
+    );
     try {
       const flat = new Uint8Array(px).fill(128);
       const [r] = await s.scoreBatch([{ rgb: flat }]);
@@ -111,7 +139,8 @@ describe('no_mask: "estimation not available"', () => {
       expect(r!.scores.attention_seg).toBe(0);
       // a bright square on a dark ground is an object
       const sq = new Uint8Array(px);
-      for (let y = 20; y < 44; y++) for (let x = 20; x < 44; x++) for (let c = 0; c < 3; c++) sq[(y * 64 + x) * 3 + c] = 250;
+      for (let y = 20; y < 44; y++)
+        for (let x = 20; x < 44; x++) for (let c = 0; c < 3; c++) sq[(y * 64 + x) * 3 + c] = 250;
       expect((await s.scoreBatch([{ rgb: sq }]))[0]!.noMask).toBe(false);
     } finally {
       s.dispose();
@@ -121,7 +150,9 @@ describe('no_mask: "estimation not available"', () => {
 
 describe('a classifier without an attention module', () => {
   it('scores with Grad-CAM and the mask alone; attention components are 0', async () => {
-    const s = await OverMapScorer.load(await loadSpec(await makeDevModel(path.join(dir, 'noatt'), { patch: { attentionLayers: [] } })));
+    const s = await OverMapScorer.load(
+      await loadSpec(await makeDevModel(path.join(dir, 'noatt'), { patch: { attentionLayers: [] } })),
+    );
     try {
       const [r] = await s.scoreBatch([{ rgb: images[0]! }]);
       expect(r!.scores.attention_seg).toBe(0);
@@ -137,14 +168,30 @@ describe('a classifier without an attention module', () => {
 describe('detector boxes as the segmenter', () => {
   it('binarises the boxes into the mask; an image without boxes is no_mask', async () => {
     const d = path.join(dir, 'boxes');
-    const spec = await makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'boxes', source: 'boxes.jsonl', minScore: 0.5 } } });
-    await fs.writeFile(path.join(d, 'boxes.jsonl'), [
-      JSON.stringify({ key: 'a.png', boxes: [[0, 0, 0.5, 0.5, 0.9], [0.5, 0.5, 1, 1, 0.1]] }),
-      JSON.stringify({ key: 'b.png', boxes: [[0.25, 0.25, 0.75, 0.75]] }),
-    ].join('\n'));
+    const spec = await makeDevModel(d, {
+      segmenter: 'saliency',
+      patch: { segmenter: { type: 'boxes', source: 'boxes.jsonl', minScore: 0.5 } },
+    });
+    await fs.writeFile(
+      path.join(d, 'boxes.jsonl'),
+      [
+        JSON.stringify({
+          key: 'a.png',
+          boxes: [
+            [0, 0, 0.5, 0.5, 0.9],
+            [0.5, 0.5, 1, 1, 0.1],
+          ],
+        }),
+        JSON.stringify({ key: 'b.png', boxes: [[0.25, 0.25, 0.75, 0.75]] }),
+      ].join('\n'),
+    );
     const s = await OverMapScorer.load(await loadSpec(spec));
     try {
-      const [a, b, c] = await s.scoreBatch([{ rgb: images[0]!, key: 'a.png' }, { rgb: images[1]!, key: 'b.png' }, { rgb: images[2]!, key: 'c.png' }]);
+      const [a, b, c] = await s.scoreBatch([
+        { rgb: images[0]!, key: 'a.png' },
+        { rgb: images[1]!, key: 'b.png' },
+        { rgb: images[2]!, key: 'c.png' },
+      ]);
       expect(a!.maskFraction).toBeCloseTo(0.25, 6); // the low-score box is dropped
       expect(b!.maskFraction).toBeCloseTo(0.25, 6);
       expect(c!.noMask).toBe(true);
@@ -158,23 +205,35 @@ describe('detector boxes as the segmenter', () => {
 describe('a TF.js detector as the segmenter', () => {
   // Boxes (yxyx, normalised) and scores the detector always outputs: a model whose dense
   // layers have zero kernels and these biases, so the expected mask is known exactly.
-  const BOXES = [[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1], [0.25, 0.5, 0.75, 1]];
+  const BOXES = [
+    [0, 0, 0.5, 0.5],
+    [0.5, 0.5, 1, 1],
+    [0.25, 0.5, 0.75, 1],
+  ];
   const SCORES = [0.9, 0.1, 0.8];
   async function detectorSpec(name: string, segmenter: Record<string, unknown>): Promise<string> {
     const d = path.join(dir, name);
     const input = tf.input({ shape: [32, 32, 3] });
     const pooled = tf.layers.globalAveragePooling2d({}).apply(input) as tf.SymbolicTensor;
     const constant = (values: number[], shape: number[]) => {
-      const dense = tf.layers.dense({ units: values.length, kernelInitializer: 'zeros', biasInitializer: tf.initializers.constant({ value: 0 }) });
+      const dense = tf.layers.dense({
+        units: values.length,
+        kernelInitializer: 'zeros',
+        biasInitializer: tf.initializers.constant({ value: 0 }),
+      });
       const out = tf.layers.reshape({ targetShape: shape }).apply(dense.apply(pooled)) as tf.SymbolicTensor;
       return { dense, out };
     };
-    const b = constant(BOXES.flat(), [3, 4]), sc = constant(SCORES, [3]);
+    const b = constant(BOXES.flat(), [3, 4]),
+      sc = constant(SCORES, [3]);
     const det = tf.model({ inputs: input, outputs: [b.out, sc.out] });
     b.dense.setWeights([tf.zeros([3, 12]), tf.tensor1d(BOXES.flat())]);
     sc.dense.setWeights([tf.zeros([3, 3]), tf.tensor1d(SCORES)]);
     await saveModel(det, path.join(d, 'detector'));
-    return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', model: 'detector/model.json', ...segmenter } } });
+    return makeDevModel(d, {
+      segmenter: 'saliency',
+      patch: { segmenter: { type: 'detector', model: 'detector/model.json', ...segmenter } },
+    });
   }
   const seg = () => Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i * 7) % 256);
 
@@ -183,15 +242,23 @@ describe('a TF.js detector as the segmenter', () => {
     const d = path.join(dir, name);
     const input = tf.input({ shape: [32, 32, 3] });
     const pooled = tf.layers.globalAveragePooling2d({}).apply(input) as tf.SymbolicTensor;
-    const bd = tf.layers.dense({ units: 12 }), sd = tf.layers.dense({ units: 3 });
+    const bd = tf.layers.dense({ units: 12 }),
+      sd = tf.layers.dense({ units: 3 });
     const boxes = tf.layers.reshape({ targetShape: [3, 4] }).apply(bd.apply(pooled)) as tf.SymbolicTensor;
-    const scores = tf.layers.reshape({ targetShape: [3], name: 'det_scores' }).apply(sd.apply(pooled)) as tf.SymbolicTensor;
+    const scores = tf.layers
+      .reshape({ targetShape: [3], name: 'det_scores' })
+      .apply(sd.apply(pooled)) as tf.SymbolicTensor;
     const det = tf.model({ inputs: input, outputs: [boxes, scores] });
     bd.setWeights([tf.zeros([3, 12]), tf.tensor1d(BOXES.flat())]);
     sd.setWeights([tf.zeros([3, 3]), tf.tensor1d(SCORES)]);
     await fs.mkdir(path.join(d, 'detector'), { recursive: true });
     await fs.writeFile(path.join(d, 'detector', 'detector.onnx'), layersToOnnx(det));
-    return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', format: 'onnx', model: 'detector/detector.onnx', minScore: 0.5, ...segmenter } } });
+    return makeDevModel(d, {
+      segmenter: 'saliency',
+      patch: {
+        segmenter: { type: 'detector', format: 'onnx', model: 'detector/detector.onnx', minScore: 0.5, ...segmenter },
+      },
+    });
   }
 
   /** The detector's box covers the top half: half the mask, 1 above and 0 below. */
@@ -215,7 +282,13 @@ describe('a TF.js detector as the segmenter', () => {
     const d = path.join(dir, 'det-onnx');
     await fs.cp(path.join(path.dirname(referenceSpecUri('onnx')), 'onnx'), path.join(d, 'onnx'), { recursive: true });
     const specPath = path.join(d, 'ref-with-detector.json');
-    await fs.writeFile(specPath, JSON.stringify({ ...ref, segmenter: { type: 'detector', format: 'onnx', model: 'detector/detector.onnx', minScore: 0.5 } }));
+    await fs.writeFile(
+      specPath,
+      JSON.stringify({
+        ...ref,
+        segmenter: { type: 'detector', format: 'onnx', model: 'detector/detector.onnx', minScore: 0.5 },
+      }),
+    );
     const o = await OverMapScorer.load(await loadSpec(specPath));
     try {
       await expectTopHalfMask(o);
@@ -225,9 +298,16 @@ describe('a TF.js detector as the segmenter', () => {
   });
 
   it('an ONNX detector output the spec names but the graph lacks is a spec error naming the outputs', async () => {
-    const err = await loadSpec(await onnxDetectorSpec('det-onnx-bad', { scoresOutput: 2 })).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    const err = await loadSpec(await onnxDetectorSpec('det-onnx-bad', { scoresOutput: 2 }))
+      .then((l) => OverMapScorer.load(l))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ModelSpecError);
-    expect((err as Error).message).toMatch(/the ONNX detector detector\/detector.onnx .* has 2 output\(s\) \(.*det_scores.*\): the spec's scoresOutput 2 does not exist/);
+    expect((err as Error).message).toMatch(
+      /the ONNX detector detector\/detector.onnx .* has 2 output\(s\) \(.*det_scores.*\): the spec's scoresOutput 2 does not exist/,
+    );
   });
 
   it('binarises the boxes above minScore into the mask, at the right place', async () => {
@@ -237,7 +317,8 @@ describe('a TF.js detector as the segmenter', () => {
       const [a] = await s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }], { keepMaps: true });
       expect(a!.noMask).toBe(false);
       expect(a!.maskFraction).toBeCloseTo(0.5, 6); // boxes 0 and 2, a quarter each, disjoint
-      const m = a!.maps!.mask, at = (x: number, y: number) => m[y * 64 + x];
+      const m = a!.maps!.mask,
+        at = (x: number, y: number) => m[y * 64 + x];
       expect([at(10, 10), at(60, 20), at(60, 60), at(20, 60)]).toEqual([1, 1, 0, 0]); // yxyx read as y, x
     } finally {
       s.dispose();
@@ -246,7 +327,9 @@ describe('a TF.js detector as the segmenter', () => {
 
   it('no box above minScore is no_mask; xyxy reads the same numbers as x, y', async () => {
     const none = await OverMapScorer.load(await loadSpec(await detectorSpec('det-none', { minScore: 0.95 })));
-    const xyxy = await OverMapScorer.load(await loadSpec(await detectorSpec('det-xyxy', { boxFormat: 'xyxy', minScore: 0.5 })));
+    const xyxy = await OverMapScorer.load(
+      await loadSpec(await detectorSpec('det-xyxy', { boxFormat: 'xyxy', minScore: 0.5 })),
+    );
     try {
       const [n] = await none.scoreBatch([{ rgb: images[0]!, segRgb: seg() }]);
       expect(n!.noMask).toBe(true);
@@ -264,16 +347,49 @@ describe('a TF.js detector as the segmenter', () => {
   async function graphDetectorSpec(name: string, extraNodes: Record<string, unknown>[] = []): Promise<string> {
     const d = path.join(dir, name);
     await fs.mkdir(path.join(d, 'detector'), { recursive: true });
-    const f32 = (name: string, dims: number[]) => ({ name, op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: dims.map((n) => ({ size: String(n) })) } } }, dtype: { type: 'DT_FLOAT' } } });
-    const i32 = (name: string, dims: number[]) => ({ name, op: 'Const', attr: { value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: dims.map((n) => ({ size: String(n) })) } } }, dtype: { type: 'DT_INT32' } } });
-    const op = (name: string, o: string, input: string[], attr: Record<string, unknown> = {}) => ({ name, op: o, input, attr: { T: { type: 'DT_FLOAT' }, ...attr } });
+    const f32 = (name: string, dims: number[]) => ({
+      name,
+      op: 'Const',
+      attr: {
+        value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: dims.map((n) => ({ size: String(n) })) } } },
+        dtype: { type: 'DT_FLOAT' },
+      },
+    });
+    const i32 = (name: string, dims: number[]) => ({
+      name,
+      op: 'Const',
+      attr: {
+        value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: dims.map((n) => ({ size: String(n) })) } } },
+        dtype: { type: 'DT_INT32' },
+      },
+    });
+    const op = (name: string, o: string, input: string[], attr: Record<string, unknown> = {}) => ({
+      name,
+      op: o,
+      input,
+      attr: { T: { type: 'DT_FLOAT' }, ...attr },
+    });
     const node = [
-      { name: 'image', op: 'Placeholder', attr: { shape: { shape: { dim: [-1, 32, 32, 3].map((n) => ({ size: String(n) })) } }, dtype: { type: 'DT_FLOAT' } } },
-      i32('axes', [3]), f32('zero', []), i32('shape_b', [3]), i32('shape_s', [2]), f32('boxes_c', [1, 3, 4]), f32('scores_c', [1, 3]),
+      {
+        name: 'image',
+        op: 'Placeholder',
+        attr: {
+          shape: { shape: { dim: [-1, 32, 32, 3].map((n) => ({ size: String(n) })) } },
+          dtype: { type: 'DT_FLOAT' },
+        },
+      },
+      i32('axes', [3]),
+      f32('zero', []),
+      i32('shape_b', [3]),
+      i32('shape_s', [2]),
+      f32('boxes_c', [1, 3, 4]),
+      f32('scores_c', [1, 3]),
       op('mean', 'Mean', ['image', 'axes'], { keep_dims: { b: false }, Tidx: { type: 'DT_INT32' } }),
       op('zeroed', 'Mul', ['mean', 'zero']),
-      op('rb', 'Reshape', ['zeroed', 'shape_b']), op('rs', 'Reshape', ['zeroed', 'shape_s']),
-      op('boxes', 'AddV2', ['rb', 'boxes_c']), op('scores', 'AddV2', ['rs', 'scores_c']),
+      op('rb', 'Reshape', ['zeroed', 'shape_b']),
+      op('rs', 'Reshape', ['zeroed', 'shape_s']),
+      op('boxes', 'AddV2', ['rb', 'boxes_c']),
+      op('scores', 'AddV2', ['rs', 'scores_c']),
       ...extraNodes,
     ];
     const weights = [
@@ -284,13 +400,26 @@ describe('a TF.js detector as the segmenter', () => {
       { name: 'boxes_c', shape: [1, 3, 4], dtype: 'float32', data: new Float32Array(BOXES.flat()) },
       { name: 'scores_c', shape: [1, 3], dtype: 'float32', data: new Float32Array(SCORES) },
     ];
-    await fs.writeFile(path.join(d, 'detector', 'model.json'), JSON.stringify({
-      format: 'graph-model', generatedBy: 'hand-written test graph', convertedBy: null,
-      modelTopology: { node, library: {}, versions: { producer: 1 } },
-      weightsManifest: [{ paths: ['weights.bin'], weights: weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })) }],
-    }));
-    await fs.writeFile(path.join(d, 'detector', 'weights.bin'), Buffer.concat(weights.map((w) => Buffer.from(w.data.buffer))));
-    return makeDevModel(d, { segmenter: 'saliency', patch: { segmenter: { type: 'detector', format: 'graph', model: 'detector/model.json', minScore: 0.5 } } });
+    await fs.writeFile(
+      path.join(d, 'detector', 'model.json'),
+      JSON.stringify({
+        format: 'graph-model',
+        generatedBy: 'hand-written test graph',
+        convertedBy: null,
+        modelTopology: { node, library: {}, versions: { producer: 1 } },
+        weightsManifest: [
+          { paths: ['weights.bin'], weights: weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })) },
+        ],
+      }),
+    );
+    await fs.writeFile(
+      path.join(d, 'detector', 'weights.bin'),
+      Buffer.concat(weights.map((w) => Buffer.from(w.data.buffer))),
+    );
+    return makeDevModel(d, {
+      segmenter: 'saliency',
+      patch: { segmenter: { type: 'detector', format: 'graph', model: 'detector/model.json', minScore: 0.5 } },
+    });
   }
 
   it('loads a tfjs-converter graph model (format graph) and reads its boxes the same way', async () => {
@@ -298,7 +427,13 @@ describe('a TF.js detector as the segmenter', () => {
     const s = await OverMapScorer.load(await loadSpec(spec));
     try {
       expect(s.segInputSize).toEqual([32, 32]);
-      const [a, b] = await s.scoreBatch([{ rgb: images[0]!, segRgb: seg() }, { rgb: images[1]!, segRgb: seg() }], { keepMaps: true });
+      const [a, b] = await s.scoreBatch(
+        [
+          { rgb: images[0]!, segRgb: seg() },
+          { rgb: images[1]!, segRgb: seg() },
+        ],
+        { keepMaps: true },
+      );
       for (const x of [a!, b!]) {
         expect(x.maskFraction).toBeCloseTo(0.5, 6);
         const at = (px: number, py: number) => x.maps!.mask[py * 64 + px];
@@ -310,14 +445,26 @@ describe('a TF.js detector as the segmenter', () => {
   });
 
   it('a graph that needs executeAsync (dynamic ops such as NMS) is a spec error that says how to export it', async () => {
-    const spec = await graphDetectorSpec('det-dynamic', [{ name: 'kept', op: 'Where', input: ['scores'], attr: { T: { type: 'DT_FLOAT' } } }]);
-    const err = await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    const spec = await graphDetectorSpec('det-dynamic', [
+      { name: 'kept', op: 'Where', input: ['scores'], attr: { T: { type: 'DT_FLOAT' } } },
+    ]);
+    const err = await loadSpec(spec)
+      .then((l) => OverMapScorer.load(l))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ModelSpecError);
     expect((err as Error).message).toMatch(/needs executeAsync .*export it without NMS/);
   });
 
   it('an output index the detector does not have is a spec error', async () => {
-    const err = await loadSpec(await detectorSpec('det-bad', { scoresOutput: 4 })).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    const err = await loadSpec(await detectorSpec('det-bad', { scoresOutput: 4 }))
+      .then((l) => OverMapScorer.load(l))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ModelSpecError);
     expect((err as Error).message).toMatch(/the detector has 2 output\(s\): .*scoresOutput 4 do not exist/);
   });
@@ -348,21 +495,66 @@ describe('bad model specs name the problem', () => {
   // The last field: whether the spec alone (the model's JSON topology, no TF.js) tells,
   // so that overmap enqueue refuses it before the first job.
   const cases: [string, Record<string, unknown>, RegExp, boolean][] = [
-    ['a missing Grad-CAM layer', { gradcamLayer: 'nope' }, /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/, true],
-    ['a missing attention layer', { attentionLayers: ['nope'] }, /attention layer "nope" not found in the classifier/, true],
-    ['a wrong class count', { classes: ['a', 'b', 'c'] }, /spec lists 3 classes: class count must equal the output units/, true],
-    ['an attention layer that is not a mask', { attentionLayers: ['conv3_relu'] }, /attention layer "conv3_relu" outputs .*must be a spatial mask/, false],
-    ['an attention convolution with many filters', { attentionLayers: ['conv3'] }, /attention layer "conv3" is a Conv2D with \d+ filters: it must be a spatial mask/, true],
-    ['a wrong input size', { classifier: { model: 'classifier/model.json', inputSize: [32, 32] } }, /takes \[64,64,3\] but the spec says inputSize 32x32/, true],
-    ['a missing model file', { classifier: { model: 'gone/model.json', inputSize: [64, 64] } }, /model file gone\/model.json not found/, true],
+    [
+      'a missing Grad-CAM layer',
+      { gradcamLayer: 'nope' },
+      /Grad-CAM layer "nope" not found in the classifier; its layers are: .*gradcam_conv/,
+      true,
+    ],
+    [
+      'a missing attention layer',
+      { attentionLayers: ['nope'] },
+      /attention layer "nope" not found in the classifier/,
+      true,
+    ],
+    [
+      'a wrong class count',
+      { classes: ['a', 'b', 'c'] },
+      /spec lists 3 classes: class count must equal the output units/,
+      true,
+    ],
+    [
+      'an attention layer that is not a mask',
+      { attentionLayers: ['conv3_relu'] },
+      /attention layer "conv3_relu" outputs .*must be a spatial mask/,
+      false,
+    ],
+    [
+      'an attention convolution with many filters',
+      { attentionLayers: ['conv3'] },
+      /attention layer "conv3" is a Conv2D with \d+ filters: it must be a spatial mask/,
+      true,
+    ],
+    [
+      'a wrong input size',
+      { classifier: { model: 'classifier/model.json', inputSize: [32, 32] } },
+      /takes \[64,64,3\] but the spec says inputSize 32x32/,
+      true,
+    ],
+    [
+      'a missing model file',
+      { classifier: { model: 'gone/model.json', inputSize: [64, 64] } },
+      /model file gone\/model.json not found/,
+      true,
+    ],
     ['a bad field', { threshold: 2 }, /threshold: .*(less than or equal|<=)/i, true],
   ];
   it.each(cases)('%s', async (_name, patch, msg, fromSpecAlone) => {
     const d = path.join(dir, `bad-${Object.keys(patch).join('-')}-${Math.random().toString(36).slice(2, 6)}`);
     const spec = await makeDevModel(d, { patch });
-    const atLoadSpec = await loadSpec(spec).then(() => null, (e: unknown) => e);
+    const atLoadSpec = await loadSpec(spec).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(atLoadSpec !== null).toBe(fromSpecAlone);
-    const err = atLoadSpec ?? await loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e);
+    const err =
+      atLoadSpec ??
+      (await loadSpec(spec)
+        .then((l) => OverMapScorer.load(l))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        ));
     expect(err).toBeInstanceOf(ModelSpecError);
     expect((err as Error).message).toMatch(msg);
   });

@@ -7,13 +7,25 @@ async function grads(backend: 'cpu' | 'wasm', xs: number[], fs: number[], stride
   return tf.tidy(() => {
     const x = tf.randomNormal(xs, 0, 1, 'float32', 1);
     const f = tf.randomNormal(fs, 0, 1, 'float32', 2);
-    const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
-    return [tf.grad((a: tf.Tensor) => loss(a, f))(x).dataSync(), tf.grad((b: tf.Tensor) => loss(x, b))(f).dataSync()];
+    const loss = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
+    return [
+      tf
+        .grad((a: tf.Tensor) => loss(a, f))(x)
+        .dataSync(),
+      tf
+        .grad((b: tf.Tensor) => loss(x, b))(f)
+        .dataSync(),
+    ];
   });
 }
 
-beforeAll(async () => { await initBackend('wasm'); });
-afterAll(async () => { await tf.setBackend('wasm'); });
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+afterAll(async () => {
+  await tf.setBackend('wasm');
+});
 
 describe('wasm convolution gradient kernels', () => {
   it.each([
@@ -25,7 +37,11 @@ describe('wasm convolution gradient kernels', () => {
   ] as const)('match the cpu backend for x %j, filter %j, stride %d, %s', async (xs, fs, s, p) => {
     const [cpuDx, cpuDw] = await grads('cpu', [...xs], [...fs], s, p);
     const [wDx, wDw] = await grads('wasm', [...xs], [...fs], s, p);
-    const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(a[i]!))); return m; };
+    const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      let m = 0;
+      for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(a[i]!)));
+      return m;
+    };
     expect(rel(cpuDx!, wDx!)).toBeLessThan(1e-4);
     expect(rel(cpuDw!, wDw!)).toBeLessThan(1e-4);
   });
@@ -50,17 +66,21 @@ describe('wasm max-pool gradient kernel', () => {
     [[2, 15, 17, 5], 2, 2, 'valid'],
     [[2, 11, 9, 3], 3, 2, 'same'],
     [[1, 8, 8, 4], 3, 1, 'same'],
-  ] as const)('gives each window\'s gradient to its first maximum, as the cpu backend does: x %j, window %d, stride %d, %s', async (xs, k, s, p) => {
-    const cpu = await poolGrad('cpu', [...xs], k, s, p);
-    const wasm = await poolGrad('wasm', [...xs], k, s, p);
-    let nonzero = 0, maxDiff = 0;
-    for (let i = 0; i < cpu.length; i++) {
-      if (cpu[i] !== 0) nonzero++;
-      maxDiff = Math.max(maxDiff, Math.abs(cpu[i]! - wasm[i]!));
-    }
-    // With ties (4 levels), splitting or misplacing a window's gradient would show here.
-    expect(maxDiff).toBeLessThan(1e-5);
-    expect(nonzero).toBeGreaterThan(0);
-    expect(nonzero).toBeLessThan(cpu.length);
-  });
+  ] as const)(
+    "gives each window's gradient to its first maximum, as the cpu backend does: x %j, window %d, stride %d, %s",
+    async (xs, k, s, p) => {
+      const cpu = await poolGrad('cpu', [...xs], k, s, p);
+      const wasm = await poolGrad('wasm', [...xs], k, s, p);
+      let nonzero = 0,
+        maxDiff = 0;
+      for (let i = 0; i < cpu.length; i++) {
+        if (cpu[i] !== 0) nonzero++;
+        maxDiff = Math.max(maxDiff, Math.abs(cpu[i]! - wasm[i]!));
+      }
+      // With ties (4 levels), splitting or misplacing a window's gradient would show here.
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(nonzero).toBeGreaterThan(0);
+      expect(nonzero).toBeLessThan(cpu.length);
+    },
+  );
 });

@@ -86,12 +86,16 @@ describe('FsObjectStore', () => {
       yield* chunks.slice(0, 10);
       throw new Error('key a.png appears in two part files');
     }
-    await expect(store.put('records/part-00001.parquet', Readable.from(failing()))).rejects.toThrow('appears in two part files');
+    await expect(store.put('records/part-00001.parquet', Readable.from(failing()))).rejects.toThrow(
+      'appears in two part files',
+    );
     expect(await store.exists('records/part-00001.parquet')).toBe(false);
     expect((await fs.readdir(path.join(root, 'records'))).sort()).toEqual(['part-00000.parquet']);
   });
 
   it('check() names a missing directory', async () => {
-    await expect(new FsObjectStore(path.join(root, 'missing')).check()).rejects.toThrow(/cannot read file:\/\/.*missing/);
+    await expect(new FsObjectStore(path.join(root, 'missing')).check()).rejects.toThrow(
+      /cannot read file:\/\/.*missing/,
+    );
   });
 });

@@ -5,12 +5,17 @@ describe('job grouping', () => {
   it('gives the first ungroupedBatches a job each, then groups of jobBatches, the last one cut at the total', () => {
     const g = { jobBatches: 4, ungroupedBatches: 3 };
     expect([...jobGroups(12, g)]).toEqual([
-      { first: 0, count: 1 }, { first: 1, count: 1 }, { first: 2, count: 1 },
-      { first: 3, count: 4 }, { first: 7, count: 4 }, { first: 11, count: 1 },
+      { first: 0, count: 1 },
+      { first: 1, count: 1 },
+      { first: 2, count: 1 },
+      { first: 3, count: 4 },
+      { first: 7, count: 4 },
+      { first: 11, count: 1 },
     ]);
     expect(jobCount(12, g)).toBe(6);
     // every batch's group starts where jobGroups says it does
-    for (const { first, count } of jobGroups(12, g)) for (let b = first; b < first + count; b++) expect(groupStart(b, g)).toBe(first);
+    for (const { first, count } of jobGroups(12, g))
+      for (let b = first; b < first + count; b++) expect(groupStart(b, g)).toBe(first);
   });
 
   it('covers every batch exactly once, and counts its jobs, for many shapes', () => {

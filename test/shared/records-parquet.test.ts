@@ -6,7 +6,15 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EMPTY_SCORES, type ImageRecord, RECORD_COLUMNS, SCORE_NAMES, errorRecord, recordsParquetChunks, writeRecordsParquet } from '@overmap/shared';
+import {
+  EMPTY_SCORES,
+  type ImageRecord,
+  RECORD_COLUMNS,
+  SCORE_NAMES,
+  errorRecord,
+  recordsParquetChunks,
+  writeRecordsParquet,
+} from '@overmap/shared';
 import { readParquet, readParquetSchema } from '../helpers/fleet';
 import { tmpDir } from '../helpers/services';
 
@@ -16,15 +24,48 @@ const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat'];
 function record(i: number): ImageRecord {
   const key = i % 11 === 0 ? `ünïcode/ключ ${i} "q".png` : `c${i % 5}/img-${String(i).padStart(5, '0')}.jpg`;
   const label = i % 3 === 0 ? null : CLASSES[i % CLASSES.length]!;
-  if (i % 17 === 0) return errorRecord(key, label, i % 2 ? 'decode_error' : 'read_error', `cannot read ${key}: HTTP 503`);
+  if (i % 17 === 0)
+    return errorRecord(key, label, i % 2 ? 'decode_error' : 'read_error', `cannot read ${key}: HTTP 503`);
   const p = [0.5 + (i % 50) / 100, 0.1 + (i % 7) / 1000, 1 / (i + 3)];
   const noMask = i % 13 === 0;
-  const scores = { ...EMPTY_SCORES, confidence: p[0]! * 0.9, overmap: noMask ? 0 : i / 1000 + 0.1, gradcam_seg: noMask ? 0 : 0.25, attention_seg: 1 / 3, gradcam_attention: Math.PI / 10, msp: p[0]!, entropy: 1.2345678901234567, margin: p[0]! - p[1]! };
-  if (i % 2 === 0) Object.assign(scores, { mc_dropout: i / 7, label_gradcam_seg: label ? 0.125 : null, gradcam_seg_rank: 0.5, gradcam_seg_auc: 0.75, gradcam_seg_pointing: i % 4 ? 1 : 0, gradcam_seg_localisation: 2.5, runner_up_seg: 0.01, gradcam_contrast: -0.24 });
+  const scores = {
+    ...EMPTY_SCORES,
+    confidence: p[0]! * 0.9,
+    overmap: noMask ? 0 : i / 1000 + 0.1,
+    gradcam_seg: noMask ? 0 : 0.25,
+    attention_seg: 1 / 3,
+    gradcam_attention: Math.PI / 10,
+    msp: p[0]!,
+    entropy: 1.2345678901234567,
+    margin: p[0]! - p[1]!,
+  };
+  if (i % 2 === 0)
+    Object.assign(scores, {
+      mc_dropout: i / 7,
+      label_gradcam_seg: label ? 0.125 : null,
+      gradcam_seg_rank: 0.5,
+      gradcam_seg_auc: 0.75,
+      gradcam_seg_pointing: i % 4 ? 1 : 0,
+      gradcam_seg_localisation: 2.5,
+      runner_up_seg: 0.01,
+      gradcam_contrast: -0.24,
+    });
   const r: ImageRecord = {
-    key, label, status: noMask ? 'no_mask' : 'ok', error: null,
-    prediction: { class: CLASSES[i % 5]!, index: i % 5, top: [{ class: CLASSES[i % 5]!, p: p[0]! }, { class: CLASSES[(i + 1) % 5]!, p: p[1]! }, { class: CLASSES[(i + 2) % 5]!, p: p[2]! }] },
-    scores, accepted: i % 19 === 0 ? null : p[0]! * 0.9 >= 0.7,
+    key,
+    label,
+    status: noMask ? 'no_mask' : 'ok',
+    error: null,
+    prediction: {
+      class: CLASSES[i % 5]!,
+      index: i % 5,
+      top: [
+        { class: CLASSES[i % 5]!, p: p[0]! },
+        { class: CLASSES[(i + 1) % 5]!, p: p[1]! },
+        { class: CLASSES[(i + 2) % 5]!, p: p[2]! },
+      ],
+    },
+    scores,
+    accepted: i % 19 === 0 ? null : p[0]! * 0.9 >= 0.7,
   };
   if (i % 4 === 1) r.mask_fraction = noMask ? 0 : 0.3;
   if (i % 4 === 2) r.mask_fraction = null;
@@ -36,10 +77,17 @@ function record(i: number): ImageRecord {
 /** What a record's row must hold, spelt out here (not through flattenRecord): null where the record has null or nothing. */
 function expectedRow(r: ImageRecord): Record<string, unknown> {
   const row: Record<string, unknown> = {
-    key: r.key, label: r.label, status: r.status, error: r.error,
-    pred_class: r.prediction?.class ?? null, pred_index: r.prediction?.index ?? null, pred_p: r.prediction?.top[0]?.p ?? null,
+    key: r.key,
+    label: r.label,
+    status: r.status,
+    error: r.error,
+    pred_class: r.prediction?.class ?? null,
+    pred_index: r.prediction?.index ?? null,
+    pred_p: r.prediction?.top[0]?.p ?? null,
     top_json: r.prediction ? JSON.stringify(r.prediction.top) : null,
-    accepted: r.accepted, mask_fraction: r.mask_fraction ?? null, overlay: r.overlay ?? null,
+    accepted: r.accepted,
+    mask_fraction: r.mask_fraction ?? null,
+    overlay: r.overlay ?? null,
   };
   for (const k of SCORE_NAMES) row[k] = r.scores[k] ?? null;
   return row;
@@ -63,7 +111,9 @@ describe('records Parquet (hyparquet-writer)', () => {
     const rows = await readParquet(file);
     expect(rows).toHaveLength(500);
     // Every column present in every row (hyparquet gives null for a null), values exactly equal.
-    expect(rows.map((row) => Object.fromEntries(Object.keys(RECORD_COLUMNS).map((c) => [c, row[c] ?? null])))).toEqual(records.map(expectedRow));
+    expect(rows.map((row) => Object.fromEntries(Object.keys(RECORD_COLUMNS).map((c) => [c, row[c] ?? null])))).toEqual(
+      records.map(expectedRow),
+    );
     expect(Object.keys(rows[0]!).sort()).toEqual(Object.keys(RECORD_COLUMNS).sort());
     // The prediction's top entries come back from top_json as they went in.
     rows.forEach((row, i) => {
@@ -79,11 +129,24 @@ describe('records Parquet (hyparquet-writer)', () => {
     await writeRecordsParquet(file, each([record(1), record(17)]));
     const { columns } = await readParquetSchema(file);
     const physical = { UTF8: 'BYTE_ARRAY', INT32: 'INT32', DOUBLE: 'DOUBLE', BOOLEAN: 'BOOLEAN' };
-    expect(columns).toEqual(Object.entries(RECORD_COLUMNS).map(([name, type]) => ({
-      name, type: physical[type], ...(type === 'UTF8' ? { converted_type: 'UTF8' } : {}),
-      repetition_type: name === 'key' || name === 'status' ? 'REQUIRED' : 'OPTIONAL',
-    })));
-    expect(Object.keys(RECORD_COLUMNS).slice(0, 8)).toEqual(['key', 'label', 'status', 'error', 'pred_class', 'pred_index', 'pred_p', 'top_json']);
+    expect(columns).toEqual(
+      Object.entries(RECORD_COLUMNS).map(([name, type]) => ({
+        name,
+        type: physical[type],
+        ...(type === 'UTF8' ? { converted_type: 'UTF8' } : {}),
+        repetition_type: name === 'key' || name === 'status' ? 'REQUIRED' : 'OPTIONAL',
+      })),
+    );
+    expect(Object.keys(RECORD_COLUMNS).slice(0, 8)).toEqual([
+      'key',
+      'label',
+      'status',
+      'error',
+      'pred_class',
+      'pred_index',
+      'pred_p',
+      'top_json',
+    ]);
     expect(Object.keys(RECORD_COLUMNS).slice(-3)).toEqual(['accepted', 'mask_fraction', 'overlay']);
   });
 
@@ -117,7 +180,9 @@ describe('records Parquet (hyparquet-writer)', () => {
       throw new Error('key c0/x.jpg appears in two part files');
     }
     const file = path.join(dir, 'failed.parquet');
-    await expect(writeRecordsParquet(file, failing(), { rowGroupRows: 100 })).rejects.toThrow('appears in two part files');
+    await expect(writeRecordsParquet(file, failing(), { rowGroupRows: 100 })).rejects.toThrow(
+      'appears in two part files',
+    );
     const partial = await fs.readFile(file).catch(() => Buffer.alloc(0));
     expect(partial.subarray(-4).toString()).not.toBe('PAR1'); // no footer: no reader takes it for a whole file
   });

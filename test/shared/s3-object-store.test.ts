@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import { Readable } from 'node:stream';
-import { InputError, NotFoundError, ObjectTooLarge, S3ObjectStore, listAll, makeS3Client, openStore } from '@overmap/shared';
+import {
+  InputError,
+  NotFoundError,
+  ObjectTooLarge,
+  S3ObjectStore,
+  listAll,
+  makeS3Client,
+  openStore,
+} from '@overmap/shared';
 import { type S3Server, startS3 } from '../helpers/services';
 
 let s3: S3Server;
@@ -28,7 +36,9 @@ describe('S3ObjectStore against a real S3 API server', () => {
     await store.put('big.bin', Buffer.alloc(100_001, 7));
     await store.put('ok.bin', Buffer.alloc(100_000, 7));
     await expect(store.get('big.bin', { maxBytes: 100_000 })).rejects.toThrow(ObjectTooLarge);
-    await expect(store.get('big.bin', { maxBytes: 100_000 })).rejects.toThrow(/big.bin is 100001 bytes, over the 100000-byte limit/);
+    await expect(store.get('big.bin', { maxBytes: 100_000 })).rejects.toThrow(
+      /big.bin is 100001 bytes, over the 100000-byte limit/,
+    );
     expect((await store.get('ok.bin', { maxBytes: 100_000 })).length).toBe(100_000);
     await expect(store.get('none.bin', { maxBytes: 10 })).rejects.toThrow(NotFoundError);
   });
@@ -50,13 +60,19 @@ describe('S3ObjectStore against a real S3 API server', () => {
   });
 
   /** A store whose client records the name of every S3 command it sends (what reached the server). */
-  function countingStore(prefix: string, o: { multipartThreshold?: number; partSize?: number } = {}): { store: S3ObjectStore; sent: string[] } {
+  function countingStore(
+    prefix: string,
+    o: { multipartThreshold?: number; partSize?: number } = {},
+  ): { store: S3ObjectStore; sent: string[] } {
     const client = makeS3Client({ endpoint: s3.endpoint });
     const sent: string[] = [];
-    client.middlewareStack.add((next, context) => async (args) => {
-      sent.push(context.commandName ?? '?');
-      return next(args);
-    }, { step: 'initialize', name: 'countCommands' });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
     return { store: new S3ObjectStore('results', prefix, { client, ...o }), sent };
   }
   const count = (sent: string[], name: string) => sent.filter((c) => c === name).length;
@@ -65,7 +81,13 @@ describe('S3ObjectStore against a real S3 API server', () => {
     const { store, sent } = countingStore('multipart/');
     const big = randomBytes(17 * 1024 * 1024 + 5);
     await store.put('big.parquet', big, { contentType: 'application/vnd.apache.parquet' });
-    expect(sent).toEqual(['CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand']);
+    expect(sent).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'CompleteMultipartUploadCommand',
+    ]);
     expect((await store.get('big.parquet')).equals(big)).toBe(true);
 
     sent.length = 0;
@@ -105,7 +127,9 @@ describe('S3ObjectStore against a real S3 API server', () => {
 
   it('refuses a create-once write of a stream (multipart is not create-once here)', async () => {
     const store = new S3ObjectStore('results', 'once/', { endpoint: s3.endpoint });
-    await expect(store.put('manifest.json', Readable.from([Buffer.from('{}')]), { ifNoneMatch: true })).rejects.toThrow(/create-once/);
+    await expect(store.put('manifest.json', Readable.from([Buffer.from('{}')]), { ifNoneMatch: true })).rejects.toThrow(
+      /create-once/,
+    );
   });
 
   it('names a missing bucket and the fix in one line', async () => {
@@ -130,13 +154,18 @@ describe('S3ObjectStore retries', () => {
         refused++;
         req.resume();
         res.writeHead(503, { 'content-type': 'application/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+        );
         return;
       }
-      const up = http.request({ host: '127.0.0.1', port: s3.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 500, r.headers);
-        r.pipe(res);
-      });
+      const up = http.request(
+        { host: '127.0.0.1', port: s3.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 500, r.headers);
+          r.pipe(res);
+        },
+      );
       req.pipe(up);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));

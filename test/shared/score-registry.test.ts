@@ -9,21 +9,54 @@
  */
 import { z } from 'zod';
 import {
-  CONFIDENCE_SCORES, DECISION_SECONDARIES, DecisionSecondarySchema, EMPTY_SCORES, EVALUATION_REJECT_FRACTIONS, type ImageRecord,
-  PAPER_REJECT_FRACTIONS, RECORD_COLUMNS, REPORT_REJECT_FRACTIONS, SCORE_NAMES, SCORE_REGISTRY, SKETCHED_SCORES, STATUSES,
-  SUMMARY_REJECT_FRACTIONS, ScoresSchema, classIndexer, confidenceScoresOf, confidenceValue, decisionSecondariesOf, defineScoreRegistry,
-  disagreesWithLabel, isScored, labelSuspicion, recordColumnsOf, scoreNamesOf, scoresSchemaOf, sketchedScoresOf, suspicion,
+  CONFIDENCE_SCORES,
+  DECISION_SECONDARIES,
+  DecisionSecondarySchema,
+  EMPTY_SCORES,
+  EVALUATION_REJECT_FRACTIONS,
+  type ImageRecord,
+  PAPER_REJECT_FRACTIONS,
+  RECORD_COLUMNS,
+  REPORT_REJECT_FRACTIONS,
+  SCORE_NAMES,
+  SCORE_REGISTRY,
+  SKETCHED_SCORES,
+  STATUSES,
+  SUMMARY_REJECT_FRACTIONS,
+  ScoresSchema,
+  classIndexer,
+  confidenceScoresOf,
+  confidenceValue,
+  decisionSecondariesOf,
+  defineScoreRegistry,
+  disagreesWithLabel,
+  isScored,
+  labelSuspicion,
+  recordColumnsOf,
+  scoreNamesOf,
+  scoresSchemaOf,
+  sketchedScoresOf,
+  suspicion,
 } from '@overmap/shared';
 import { CONFIDENCES, confidencesOf } from '@overmap/evaluation';
 import { ModelSpecSchema } from '@overmap/engine';
 
 const EXTRA = {
-  name: 'extra_fixture', direction: 'higher', confidence: true, needsLabel: false, sketched: true, decisionSecondary: true,
-  schema: z.number().nullable().optional(), doc: 'a fixture score: only here to show that one entry is enough',
+  name: 'extra_fixture',
+  direction: 'higher',
+  confidence: true,
+  needsLabel: false,
+  sketched: true,
+  decisionSecondary: true,
+  schema: z.number().nullable().optional(),
+  doc: 'a fixture score: only here to show that one entry is enough',
 } as const;
 const EXTENDED = defineScoreRegistry([...SCORE_REGISTRY, EXTRA]);
 /** The same entry, flagged for nothing but the record. */
-const PLAIN = defineScoreRegistry([...SCORE_REGISTRY, { ...EXTRA, confidence: false, sketched: false, decisionSecondary: false }]);
+const PLAIN = defineScoreRegistry([
+  ...SCORE_REGISTRY,
+  { ...EXTRA, confidence: false, sketched: false, decisionSecondary: false },
+]);
 
 describe('adding a score is one registry entry', () => {
   it('reaches the record schema, typed, optional as its entry says', () => {
@@ -39,16 +72,30 @@ describe('adding a score is one registry entry', () => {
   it('reaches the Parquet columns: one DOUBLE column after the other scores, read from the record', () => {
     const columns = recordColumnsOf(EXTENDED);
     const names = columns.map(([name]) => name);
-    expect(names).toEqual([...Object.keys(RECORD_COLUMNS).slice(0, -3), 'extra_fixture', 'accepted', 'mask_fraction', 'overlay']);
+    expect(names).toEqual([
+      ...Object.keys(RECORD_COLUMNS).slice(0, -3),
+      'extra_fixture',
+      'accepted',
+      'mask_fraction',
+      'overlay',
+    ]);
     const [, type, get] = columns.find(([name]) => name === 'extra_fixture')!;
     expect(type).toBe('DOUBLE');
     const scores = { ...EMPTY_SCORES, extra_fixture: 0.75 };
-    const r: ImageRecord = { key: 'k', label: null, status: 'ok', error: null, prediction: null, scores, accepted: null };
+    const r: ImageRecord = {
+      key: 'k',
+      label: null,
+      status: 'ok',
+      error: null,
+      prediction: null,
+      scores,
+      accepted: null,
+    };
     expect(get(r)).toBe(0.75);
     expect(get({ ...r, scores: EMPTY_SCORES })).toBeUndefined();
   });
 
-  it('reaches the manifest sketches, evaluate\'s confidences, the report\'s curves and the decision secondaries only where flagged', () => {
+  it("reaches the manifest sketches, evaluate's confidences, the report's curves and the decision secondaries only where flagged", () => {
     expect(sketchedScoresOf(EXTENDED)).toEqual([...SKETCHED_SCORES, 'extra_fixture']);
     // evaluate measures confidencesOf(registry); the report draws a curve for each confidenceScoresOf(registry)
     expect(confidencesOf(EXTENDED)).toEqual([...CONFIDENCE_SCORES, 'extra_fixture', 'random']);
@@ -64,26 +111,63 @@ describe('adding a score is one registry entry', () => {
     expect(decisionSecondariesOf(PLAIN)).toEqual(DECISION_SECONDARIES);
   });
 
-  it('the default registry gives today\'s lists, in today\'s order (records and files unchanged)', () => {
+  it("the default registry gives today's lists, in today's order (records and files unchanged)", () => {
     expect(SCORE_NAMES).toEqual([
-      'confidence', 'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin', 'mc_dropout',
-      'label_gradcam_seg', 'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'runner_up_seg', 'gradcam_contrast',
+      'confidence',
+      'overmap',
+      'gradcam_seg',
+      'attention_seg',
+      'gradcam_attention',
+      'msp',
+      'entropy',
+      'margin',
+      'mc_dropout',
+      'label_gradcam_seg',
+      'gradcam_seg_rank',
+      'gradcam_seg_auc',
+      'gradcam_seg_pointing',
+      'gradcam_seg_localisation',
+      'runner_up_seg',
+      'gradcam_contrast',
     ]);
     expect(Object.keys(ScoresSchema.shape)).toEqual(SCORE_NAMES);
     // the required scores (confidence has a default, so an error record leaves it out, as before)
-    expect(Object.keys(EMPTY_SCORES)).toEqual(['overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention', 'msp', 'entropy', 'margin']);
+    expect(Object.keys(EMPTY_SCORES)).toEqual([
+      'overmap',
+      'gradcam_seg',
+      'attention_seg',
+      'gradcam_attention',
+      'msp',
+      'entropy',
+      'margin',
+    ]);
     expect(SKETCHED_SCORES).toEqual(['confidence', 'overmap', 'msp']);
     expect(DECISION_SECONDARIES).toEqual([
-      'overmap', 'gradcam_seg', 'attention_seg', 'gradcam_attention',
-      'gradcam_seg_rank', 'gradcam_seg_auc', 'gradcam_seg_pointing', 'gradcam_seg_localisation', 'gradcam_contrast',
+      'overmap',
+      'gradcam_seg',
+      'attention_seg',
+      'gradcam_attention',
+      'gradcam_seg_rank',
+      'gradcam_seg_auc',
+      'gradcam_seg_pointing',
+      'gradcam_seg_localisation',
+      'gradcam_contrast',
     ]);
     // a score that needs the label is no confidence; the runner-up's Grad-CAM is only a part of the contrast
     expect(CONFIDENCE_SCORES).not.toContain('label_gradcam_seg');
     expect(CONFIDENCE_SCORES).not.toContain('runner_up_seg');
     expect(DecisionSecondarySchema.options).toEqual(DECISION_SECONDARIES);
     // the model spec's decision takes exactly these
-    const spec = { classes: ['a', 'b'], classifier: { model: 'm.json', inputSize: [8, 8] }, gradcamLayer: 'c', segmenter: { type: 'saliency' } };
-    for (const secondary of DECISION_SECONDARIES) expect(ModelSpecSchema.parse({ ...spec, decision: { rule: 'sirc', secondary } }).decision.secondary).toBe(secondary);
+    const spec = {
+      classes: ['a', 'b'],
+      classifier: { model: 'm.json', inputSize: [8, 8] },
+      gradcamLayer: 'c',
+      segmenter: { type: 'saliency' },
+    };
+    for (const secondary of DECISION_SECONDARIES)
+      expect(ModelSpecSchema.parse({ ...spec, decision: { rule: 'sirc', secondary } }).decision.secondary).toBe(
+        secondary,
+      );
     expect(ModelSpecSchema.safeParse({ ...spec, decision: { rule: 'sirc', secondary: 'msp' } }).success).toBe(false);
   });
 
@@ -117,11 +201,26 @@ describe('isScored', () => {
   });
 });
 
-describe('suspicion: the one formula of the report\'s label-error queue and the evaluation', () => {
+describe("suspicion: the one formula of the report's label-error queue and the evaluation", () => {
   const classOf = classIndexer(['T-shirt/top', 'Sneaker', 'Ankle boot']);
   const rec = (label: string | null, pred: string | null, confidence: number | null): ImageRecord => ({
-    key: 'k', label, status: 'ok', error: null, accepted: true,
-    prediction: pred === null ? null : { class: pred, index: classOf(pred)!, top: [{ class: pred, p: 0.7 }, { class: 'Bag', p: 0.2 }, { class: 'Coat', p: 0.1 }] },
+    key: 'k',
+    label,
+    status: 'ok',
+    error: null,
+    accepted: true,
+    prediction:
+      pred === null
+        ? null
+        : {
+            class: pred,
+            index: classOf(pred)!,
+            top: [
+              { class: pred, p: 0.7 },
+              { class: 'Bag', p: 0.2 },
+              { class: 'Coat', p: 0.1 },
+            ],
+          },
     scores: { ...EMPTY_SCORES, confidence },
   });
   it('is 1 + c where the prediction disagrees with the label, 1 − c where it agrees (label spelt any way)', () => {
@@ -129,7 +228,9 @@ describe('suspicion: the one formula of the report\'s label-error queue and the 
     expect(suspicion({ disagrees: false, confidence: 0.25 })).toBe(0.75);
     expect(labelSuspicion(rec('ankle_boot', 'Sneaker', 0.4), classOf)).toBeCloseTo(1.4, 12);
     expect(labelSuspicion(rec('SNEAKER', 'Sneaker', 0.4), classOf)).toBeCloseTo(0.6, 12);
-    expect(labelSuspicion({ ...rec('ankle_boot', 'Sneaker', 0.4), scores: { ...EMPTY_SCORES, msp: 0.9 } }, classOf, 'msp')).toBeCloseTo(1.9, 12);
+    expect(
+      labelSuspicion({ ...rec('ankle_boot', 'Sneaker', 0.4), scores: { ...EMPTY_SCORES, msp: 0.9 } }, classOf, 'msp'),
+    ).toBeCloseTo(1.9, 12);
   });
   it('does not apply where disagreement or the confidence is unknown', () => {
     expect(disagreesWithLabel(rec('giraffe', 'Sneaker', 0.4), classOf)).toBeNull();
@@ -141,8 +242,9 @@ describe('suspicion: the one formula of the report\'s label-error queue and the 
 });
 
 describe('reject-fraction grids', () => {
-  it('the summary\'s and evaluate\'s hold the paper\'s points; the report\'s is an even 5% grid to 90%', () => {
-    for (const grid of [SUMMARY_REJECT_FRACTIONS, EVALUATION_REJECT_FRACTIONS]) for (const f of PAPER_REJECT_FRACTIONS) expect(grid).toContain(f);
+  it("the summary's and evaluate's hold the paper's points; the report's is an even 5% grid to 90%", () => {
+    for (const grid of [SUMMARY_REJECT_FRACTIONS, EVALUATION_REJECT_FRACTIONS])
+      for (const f of PAPER_REJECT_FRACTIONS) expect(grid).toContain(f);
     expect(REPORT_REJECT_FRACTIONS).toHaveLength(19);
     REPORT_REJECT_FRACTIONS.forEach((f, i) => expect(f).toBeCloseTo(i * 0.05, 12));
   });

@@ -1,4 +1,13 @@
-import { InputError, canonicalClass, canonicalUri, folderLabel, isImageKey, loadConfig, parseLabelFile, parseUri } from '@overmap/shared';
+import {
+  InputError,
+  canonicalClass,
+  canonicalUri,
+  folderLabel,
+  isImageKey,
+  loadConfig,
+  parseLabelFile,
+  parseUri,
+} from '@overmap/shared';
 
 describe('parseUri', () => {
   it('parses s3, file and plain paths', () => {
@@ -8,19 +17,29 @@ describe('parseUri', () => {
     expect(parseUri('/tmp/y')).toEqual({ kind: 'file', root: '/tmp/y' });
     expect(canonicalUri('/tmp/y')).toBe('file:///tmp/y/');
   });
-  it.each([['s3://A_B/x', /not a valid S3 bucket name/], ['gs://b/x', /unsupported scheme/], ['', /empty/], ['s3://bucket/a/../b', /'\.\.'/]])(
-    'rejects %j with a message that names the fix', (uri, msg) => {
-      expect(() => parseUri(uri)).toThrow(InputError);
-      expect(() => parseUri(uri)).toThrow(msg);
-    });
+  it.each([
+    ['s3://A_B/x', /not a valid S3 bucket name/],
+    ['gs://b/x', /unsupported scheme/],
+    ['', /empty/],
+    ['s3://bucket/a/../b', /'\.\.'/],
+  ])('rejects %j with a message that names the fix', (uri, msg) => {
+    expect(() => parseUri(uri)).toThrow(InputError);
+    expect(() => parseUri(uri)).toThrow(msg);
+  });
 });
 
 describe('labels', () => {
   it('reads CSV with a header and quoted commas, and JSONL', () => {
     const csv = parseLabelFile('key,label\n"a,b.png",Coat\nc.png,Bag\n', 'labels.csv');
-    expect([...csv]).toEqual([['a,b.png', 'Coat'], ['c.png', 'Bag']]);
+    expect([...csv]).toEqual([
+      ['a,b.png', 'Coat'],
+      ['c.png', 'Bag'],
+    ]);
     const jsonl = parseLabelFile('{"key":"a.png","label":"Coat"}\n\n{"key":"b.png","label":3}\n', 'l.jsonl');
-    expect([...jsonl]).toEqual([['a.png', 'Coat'], ['b.png', '3']]);
+    expect([...jsonl]).toEqual([
+      ['a.png', 'Coat'],
+      ['b.png', '3'],
+    ]);
   });
   it('names the bad line', () => {
     expect(() => parseLabelFile('{"key":"a.png","label":"Coat"}\nnot json\n', 'l.jsonl')).toThrow(/line 2 is not JSON/);
@@ -38,8 +57,11 @@ describe('labels', () => {
 
 describe('loadConfig', () => {
   it('lists every bad variable at once', () => {
-    expect(() => loadConfig({ REDIS_URL: 'http://x', OVERMAP_WORKER_CONCURRENCY: '0', OVERMAP_BACKEND: 'gpu' }))
-      .toThrow(/REDIS_URL.*OVERMAP_BACKEND.*OVERMAP_WORKER_CONCURRENCY|REDIS_URL.*OVERMAP_WORKER_CONCURRENCY.*OVERMAP_BACKEND/);
+    expect(() =>
+      loadConfig({ REDIS_URL: 'http://x', OVERMAP_WORKER_CONCURRENCY: '0', OVERMAP_BACKEND: 'gpu' }),
+    ).toThrow(
+      /REDIS_URL.*OVERMAP_BACKEND.*OVERMAP_WORKER_CONCURRENCY|REDIS_URL.*OVERMAP_WORKER_CONCURRENCY.*OVERMAP_BACKEND/,
+    );
   });
   it('applies defaults', () => {
     const c = loadConfig({});

@@ -5,7 +5,15 @@
  */
 export * as tf from './backend/tf';
 export { initBackend, type BackendInfo } from './backend/select-backend';
-export { loadSpec, readSpec, referenceSpecUri, ModelSpecSchema, type LoadedSpec, type ModelSpec, type ReadSpec } from './model/model-spec';
+export {
+  loadSpec,
+  readSpec,
+  referenceSpecUri,
+  ModelSpecSchema,
+  type LoadedSpec,
+  type ModelSpec,
+  type ReadSpec,
+} from './model/model-spec';
 export { objectStoreIO } from './model/object-store-io';
 export { loadLayersModel } from './model/load-models';
 export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';

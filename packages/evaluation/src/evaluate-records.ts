@@ -6,9 +6,23 @@
  */
 import seedrandom from 'seedrandom';
 import {
-  type ConfidenceScoreOf, type DefaultScoreRegistry, EVALUATION_REJECT_FRACTIONS, type ImageRecord, PAPER_REJECT_FRACTIONS, SCORE_REGISTRY,
-  type ScoreRegistry, type Scored, aurc, aurocOfErrorDetection, classIndexer, confidenceScoresOf, confidenceValue, eAurc, macroAccuracy,
-  orientedName, riskCoverageTable,
+  type ConfidenceScoreOf,
+  type DefaultScoreRegistry,
+  EVALUATION_REJECT_FRACTIONS,
+  type ImageRecord,
+  PAPER_REJECT_FRACTIONS,
+  SCORE_REGISTRY,
+  type ScoreRegistry,
+  type Scored,
+  aurc,
+  aurocOfErrorDetection,
+  classIndexer,
+  confidenceScoresOf,
+  confidenceValue,
+  eAurc,
+  macroAccuracy,
+  orientedName,
+  riskCoverageTable,
 } from '@overmap/shared';
 
 /**
@@ -31,13 +45,22 @@ export const confidenceLabel = (name: ConfidenceName): string => orientedName(na
 /** A record's confidence, higher = more confident (confidenceValue); null where the record does not carry it. */
 export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => number): number | null {
   switch (name) {
-    case 'random': return rng ? rng() : Math.random();
-    case 'fused': return null;
-    default: return confidenceValue(r.scores, name);
+    case 'random':
+      return rng ? rng() : Math.random();
+    case 'fused':
+      return null;
+    default:
+      return confidenceValue(r.scores, name);
   }
 }
 
-export interface ScoredRecord { record: ImageRecord; label: number; pred: number; correct: boolean; correctTop3: boolean }
+export interface ScoredRecord {
+  record: ImageRecord;
+  label: number;
+  pred: number;
+  correct: boolean;
+  correctTop3: boolean;
+}
 
 /** The records with a prediction and a label naming a class (classIndexer: the manifest's rule), each right or wrong. */
 export function scorable(records: ImageRecord[], classes: string[]): ScoredRecord[] {
@@ -47,7 +70,10 @@ export function scorable(records: ImageRecord[], classes: string[]): ScoredRecor
     const label = classOf(r.label);
     if (!r.prediction || label === null) continue;
     out.push({
-      record: r, label, pred: r.prediction.index, correct: r.prediction.index === label,
+      record: r,
+      label,
+      pred: r.prediction.index,
+      correct: r.prediction.index === label,
       correctTop3: r.prediction.top.slice(0, 3).some((t) => classOf(t.class) === label),
     });
   }
@@ -55,7 +81,12 @@ export function scorable(records: ImageRecord[], classes: string[]): ScoredRecor
 }
 
 export function toScored(items: ScoredRecord[], conf: (x: ScoredRecord, i: number) => number): Scored[] {
-  return items.map((x, i) => ({ confidence: conf(x, i), correct: x.correct, correctTop3: x.correctTop3, label: x.label }));
+  return items.map((x, i) => ({
+    confidence: conf(x, i),
+    correct: x.correct,
+    correctTop3: x.correctTop3,
+    label: x.label,
+  }));
 }
 
 export interface ConfidenceReport {
@@ -70,21 +101,33 @@ export interface ConfidenceReport {
 
 export function reportFor(name: string, scored: Scored[]): ConfidenceReport {
   const table = riskCoverageTable(scored, EVALUATION_REJECT_FRACTIONS);
-  const base3 = macroAccuracy(scored, true), base1 = macroAccuracy(scored);
-  const gainTop3Macro: Record<string, number> = {}, gainTop1Macro: Record<string, number> = {};
+  const base3 = macroAccuracy(scored, true),
+    base1 = macroAccuracy(scored);
+  const gainTop3Macro: Record<string, number> = {},
+    gainTop1Macro: Record<string, number> = {};
   for (const r of table) {
     if (!PAPER_REJECT_FRACTIONS.includes(r.rejected)) continue;
     gainTop3Macro[`${Math.round(r.rejected * 100)}%`] = r.macroTop3Accuracy! - base3;
     gainTop1Macro[`${Math.round(r.rejected * 100)}%`] = r.macroAccuracy! - base1;
   }
-  return { name, aurc: aurc(scored), eAurc: eAurc(scored), auroc: aurocOfErrorDetection(scored), table, gainTop3Macro, gainTop1Macro };
+  return {
+    name,
+    aurc: aurc(scored),
+    eAurc: eAurc(scored),
+    auroc: aurocOfErrorDetection(scored),
+    table,
+    gainTop3Macro,
+    gainTop1Macro,
+  };
 }
 
 /** Rank-normalises a confidence to (0, 1] within a set, so that different scales can be fused. */
 export function ranks(values: number[]): number[] {
   const idx = values.map((_, i) => i).sort((a, b) => values[a]! - values[b]!);
   const r = new Array<number>(values.length);
-  idx.forEach((i, k) => { r[i] = (k + 1) / values.length; });
+  idx.forEach((i, k) => {
+    r[i] = (k + 1) / values.length;
+  });
   return r;
 }
 
@@ -100,21 +143,37 @@ export function chooseFusionWeight(val: ScoredRecord[]): { weight: number; aurc:
   return best;
 }
 
-export function evaluateRecords(test: ScoredRecord[], options: { fusionWeight?: number; seed?: string } = {}): ConfidenceReport[] {
+export function evaluateRecords(
+  test: ScoredRecord[],
+  options: { fusionWeight?: number; seed?: string } = {},
+): ConfidenceReport[] {
   const rng = seedrandom(options.seed ?? 'overmap-evaluate');
   const reports: ConfidenceReport[] = [];
   for (const name of CONFIDENCES) {
     const values = test.map((x) => confidenceOf(x.record, name, rng));
     if (values.some((v) => v === null)) continue; // e.g. mc_dropout not run
-    reports.push(reportFor(confidenceLabel(name), toScored(test, (_x, i) => values[i]!)));
+    reports.push(
+      reportFor(
+        confidenceLabel(name),
+        toScored(test, (_x, i) => values[i]!),
+      ),
+    );
   }
   if (options.fusionWeight !== undefined) {
     const w = options.fusionWeight;
     const om = ranks(test.map((x) => x.record.scores.overmap ?? 0));
     const msp = ranks(test.map((x) => x.record.scores.msp ?? 0));
-    reports.push(reportFor(`fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`, test.map((x, i) => ({
-      confidence: w * om[i]! + (1 - w) * msp[i]!, correct: x.correct, correctTop3: x.correctTop3, label: x.label,
-    }))));
+    reports.push(
+      reportFor(
+        `fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`,
+        test.map((x, i) => ({
+          confidence: w * om[i]! + (1 - w) * msp[i]!,
+          correct: x.correct,
+          correctTop3: x.correctTop3,
+          label: x.label,
+        })),
+      ),
+    );
   }
   return reports;
 }

@@ -10,10 +10,15 @@ import { type SuspicionInput, aurocOfErrorDetection } from '@overmap/shared';
 
 export { suspicion } from '@overmap/shared';
 
-export interface NoiseItem extends SuspicionInput { flipped: boolean }
+export interface NoiseItem extends SuspicionInput {
+  flipped: boolean;
+}
 
 /** AUROC of flipped vs clean by a suspicion score, and precision among the top k. */
-export function noiseReport(items: { flipped: boolean; score: number }[], k: number): { auroc: number; precisionAtK: number } {
+export function noiseReport(
+  items: { flipped: boolean; score: number }[],
+  k: number,
+): { auroc: number; precisionAtK: number } {
   // aurocOfErrorDetection(correct = not flipped, confidence = -score) = P(score(flipped) > score(clean))
   const auroc = aurocOfErrorDetection(items.map((x) => ({ confidence: -x.score, correct: !x.flipped })));
   const top = [...items].sort((a, b) => b.score - a.score).slice(0, k);

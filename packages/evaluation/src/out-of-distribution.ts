@@ -13,7 +13,11 @@ import seedrandom from 'seedrandom';
 import { type ImageRecord, aurocOfErrorDetection } from '@overmap/shared';
 import { CONFIDENCES, type ConfidenceName, confidenceLabel, confidenceOf, ranks } from './evaluate-records';
 
-export interface OodRow { name: string; auroc: number; fprAt95Tpr: number }
+export interface OodRow {
+  name: string;
+  auroc: number;
+  fprAt95Tpr: number;
+}
 export interface OodReport {
   nIn: number;
   nOut: number;
@@ -39,7 +43,9 @@ export function separationRow(name: string, inside: number[], outside: number[])
 }
 
 export function outOfDistributionReport(
-  inRecords: ImageRecord[], outRecords: ImageRecord[], options: { fusionWeight?: number; seed?: string } = {},
+  inRecords: ImageRecord[],
+  outRecords: ImageRecord[],
+  options: { fusionWeight?: number; seed?: string } = {},
 ): OodReport {
   const inside = inRecords.filter((r) => r.prediction);
   const outside = outRecords.filter((r) => r.prediction);
@@ -47,7 +53,8 @@ export function outOfDistributionReport(
   const rows: OodRow[] = [];
   const values = (rs: ImageRecord[], name: ConfidenceName) => rs.map((r) => confidenceOf(r, name, rng));
   for (const name of CONFIDENCES) {
-    const a = values(inside, name), b = values(outside, name);
+    const a = values(inside, name),
+      b = values(outside, name);
     if ([...a, ...b].some((v) => v === null)) continue; // e.g. mc_dropout not run
     rows.push(separationRow(confidenceLabel(name), a as number[], b as number[]));
   }
@@ -55,10 +62,18 @@ export function outOfDistributionReport(
     // Rank fusion over the union: ranks mean the same thing for both sets.
     const w = options.fusionWeight;
     const all = [...inside, ...outside];
-    const om = ranks(all.map((r) => r.scores.overmap ?? 0)), msp = ranks(all.map((r) => r.scores.msp ?? 0));
+    const om = ranks(all.map((r) => r.scores.overmap ?? 0)),
+      msp = ranks(all.map((r) => r.scores.msp ?? 0));
     const fused = all.map((_, i) => w * om[i]! + (1 - w) * msp[i]!);
-    rows.push(separationRow(`fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`, fused.slice(0, inside.length), fused.slice(inside.length)));
+    rows.push(
+      separationRow(
+        `fused (${w}·overmap + ${Math.round((1 - w) * 10) / 10}·msp, ranks)`,
+        fused.slice(0, inside.length),
+        fused.slice(inside.length),
+      ),
+    );
   }
-  const share = (rs: ImageRecord[]) => (rs.length === 0 ? NaN : rs.filter((r) => r.accepted === true).length / rs.length);
+  const share = (rs: ImageRecord[]) =>
+    rs.length === 0 ? NaN : rs.filter((r) => r.accepted === true).length / rs.length;
   return { nIn: inside.length, nOut: outside.length, rows, accepted: { in: share(inside), out: share(outside) } };
 }

@@ -16,9 +16,27 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  BATCH_QUEUE, type BatchChunk, FINALIZE_QUEUE, IMAGE_EXTENSIONS, InputError, type RunJson, RunResults,
-  batchGroupJob, canonicalUri, checkAllowed, configValue, isImageKey, isSafeKey, groupStart, jobBatchesFor, jobCount, listAll, maybeFinalize, openStore,
-  runInstanceKey, runKeys,
+  BATCH_QUEUE,
+  type BatchChunk,
+  FINALIZE_QUEUE,
+  IMAGE_EXTENSIONS,
+  InputError,
+  type RunJson,
+  RunResults,
+  batchGroupJob,
+  canonicalUri,
+  checkAllowed,
+  configValue,
+  isImageKey,
+  isSafeKey,
+  groupStart,
+  jobBatchesFor,
+  jobCount,
+  listAll,
+  maybeFinalize,
+  openStore,
+  runInstanceKey,
+  runKeys,
 } from '@overmap/shared';
 import { type LabelReport, LabelTally, loadLabels } from './enqueue-labels';
 import { recoverRun } from './recover-run';
@@ -55,7 +73,14 @@ export interface EnqueueOptions {
   onProgress?: (p: EnqueueProgress) => void;
 }
 
-export interface EnqueueProgress { listed: number; images: number; skipped: number; batches: number; added: number; done: boolean }
+export interface EnqueueProgress {
+  listed: number;
+  images: number;
+  skipped: number;
+  batches: number;
+  added: number;
+  done: boolean;
+}
 export interface EnqueueResult extends EnqueueProgress {
   runId: string;
   /** the dataset URI of the run (canonical): with --inventory and no dataset, the source bucket's */
@@ -74,26 +99,38 @@ export interface EnqueueResult extends EnqueueProgress {
 }
 
 export function defaultRunId(dataset: string, results: string): string {
-  return `run-${createHash('sha256').update(`${canonicalUri(dataset)}\n${canonicalUri(results)}`).digest('hex').slice(0, 12)}`;
+  return `run-${createHash('sha256')
+    .update(`${canonicalUri(dataset)}\n${canonicalUri(results)}`)
+    .digest('hex')
+    .slice(0, 12)}`;
 }
 
 /** The dataset's listing as a key source: the resume token is the key itself (listings are in key order). */
-async function* listingKeys(dataset: ReturnType<typeof openStore>, resumeAfter: string | undefined): AsyncGenerator<{ key: string; after: string }> {
+async function* listingKeys(
+  dataset: ReturnType<typeof openStore>,
+  resumeAfter: string | undefined,
+): AsyncGenerator<{ key: string; after: string }> {
   for await (const obj of listAll(dataset, '', resumeAfter)) yield { key: obj.key, after: obj.key };
 }
 
 /** A results URI inside the dataset would be listed as images by the next run: refused. */
 function checkOutsideDataset(dataset: string, results: string): void {
-  const d = canonicalUri(dataset), r = canonicalUri(results);
+  const d = canonicalUri(dataset),
+    r = canonicalUri(results);
   if (r.startsWith(d)) {
-    throw new InputError(`--out ${results} is inside the dataset ${dataset}: the next run would score its own results; choose an --out outside the dataset`);
+    throw new InputError(
+      `--out ${results} is inside the dataset ${dataset}: the next run would score its own results; choose an --out outside the dataset`,
+    );
   }
 }
 
 /** A reused --out must mean the same run: name every parameter that differs. */
 function checkSameRun(run: RunJson, o: EnqueueOptions & { dataset: string }, runId: string, uri: string): void {
   const diffs: string[] = [];
-  const cmp = (what: string, had: unknown, now: unknown) => { if (JSON.stringify(had) !== JSON.stringify(now)) diffs.push(`${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}`); };
+  const cmp = (what: string, had: unknown, now: unknown) => {
+    if (JSON.stringify(had) !== JSON.stringify(now))
+      diffs.push(`${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}`);
+  };
   cmp('run id', run.run_id, runId);
   cmp('dataset', run.dataset, canonicalUri(o.dataset));
   cmp('model hash', run.model.hash.slice(0, 12), o.model.hash.slice(0, 12));
@@ -101,7 +138,10 @@ function checkSameRun(run: RunJson, o: EnqueueOptions & { dataset: string }, run
   cmp('--overlays', run.params.overlays, o.overlays ?? 'none');
   cmp('--batch-size', run.params.batchSize, o.batchSize);
   cmp('--inventory', run.params.inventory ?? null, o.inventory ? canonicalInventory(o.inventory) : null);
-  if (diffs.length) throw new InputError(`${uri} already holds run ${run.run_id} with other parameters (${diffs.join('; ')}): rerun with the same ones to resume it, or use another --out`);
+  if (diffs.length)
+    throw new InputError(
+      `${uri} already holds run ${run.run_id} with other parameters (${diffs.join('; ')}): rerun with the same ones to resume it, or use another --out`,
+    );
 }
 
 /** The manifest URI as run.json keeps it (a plain path made absolute). */
@@ -112,10 +152,16 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     throw new InputError(`--batch-size ${opts.batchSize} is out of range: use an integer from 1 to 10000`);
   }
   const jobImages = opts.jobImages ?? configValue('OVERMAP_JOB_IMAGES');
-  if (!Number.isInteger(jobImages) || jobImages < 1) throw new InputError(`OVERMAP_JOB_IMAGES=${jobImages} is not a positive integer: unset it (1024) or give images per job`);
+  if (!Number.isInteger(jobImages) || jobImages < 1)
+    throw new InputError(
+      `OVERMAP_JOB_IMAGES=${jobImages} is not a positive integer: unset it (1024) or give images per job`,
+    );
   let inventory: Inventory | null = null;
   if (opts.inventory) inventory = await readInventory(opts.inventory, opts.dataset);
-  else if (!opts.dataset) throw new InputError('no dataset URI: give one (s3://bucket/prefix/, file:///dir/ or a path), or --inventory <manifest.json URI>');
+  else if (!opts.dataset)
+    throw new InputError(
+      'no dataset URI: give one (s3://bucket/prefix/, file:///dir/ or a path), or --inventory <manifest.json URI>',
+    );
   const o = { ...opts, dataset: inventory ? inventory.dataset : opts.dataset! };
   checkOutsideDataset(o.dataset, o.results);
   checkAllowed(o.dataset, o.allowed ?? [], 'dataset');
@@ -130,15 +176,24 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
   const existing = await results.readRun();
   if (existing) checkSameRun(existing, o, runId, results.uri);
   let run: RunJson = existing ?? {
-    run_id: runId, instance: randomBytes(5).toString('hex'), dataset: canonicalUri(o.dataset), results: canonicalUri(o.results),
+    run_id: runId,
+    instance: randomBytes(5).toString('hex'),
+    dataset: canonicalUri(o.dataset),
+    results: canonicalUri(o.results),
     model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
     classes: o.model.classes,
     params: {
-      batchSize: o.batchSize, labels: o.labels, overlays: o.overlays ?? 'none', threshold: o.model.threshold, shardParts: o.shardParts ?? 256,
-      jobBatches: jobBatchesFor(o.batchSize, jobImages), ungroupedBatches: o.ungroupedBatches ?? configValue('OVERMAP_UNGROUPED_BATCHES'),
+      batchSize: o.batchSize,
+      labels: o.labels,
+      overlays: o.overlays ?? 'none',
+      threshold: o.model.threshold,
+      shardParts: o.shardParts ?? 256,
+      jobBatches: jobBatchesFor(o.batchSize, jobImages),
+      ungroupedBatches: o.ungroupedBatches ?? configValue('OVERMAP_UNGROUPED_BATCHES'),
       ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
     },
-    tool_version: o.toolVersion, created: new Date().toISOString(),
+    tool_version: o.toolVersion,
+    created: new Date().toISOString(),
   };
   const { instance } = run;
   // A resumed run keeps its grouping (job ids name a group's first batch), whatever the environment says now.
@@ -155,10 +210,34 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
   try {
     if (existing?.batches !== undefined) {
       // The listing finished earlier: recover from the results store whatever Redis lost.
-      const r = await recoverRun({ results, run: existing, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
-      const p: EnqueueProgress = { listed: 0, images: existing.images ?? 0, skipped: existing.skipped_keys ?? 0, batches: existing.batches, added: r.added, done: true };
+      const r = await recoverRun({
+        results,
+        run: existing,
+        redis: o.redis,
+        queues: { queue, finalizeQueue },
+        secret: o.secret,
+      });
+      const p: EnqueueProgress = {
+        listed: 0,
+        images: existing.images ?? 0,
+        skipped: existing.skipped_keys ?? 0,
+        batches: existing.batches,
+        added: r.added,
+        done: true,
+      };
       o.onProgress?.(p);
-      return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(existing.batches), resumed: false, alreadyComplete: true, retried: r.retried, unsafeKeys: [], labels: null };
+      return {
+        ...p,
+        runId,
+        dataset: run.dataset,
+        jobBatches,
+        jobs: jobsOf(existing.batches),
+        resumed: false,
+        alreadyComplete: true,
+        retried: r.retried,
+        unsafeKeys: [],
+        labels: null,
+      };
     }
 
     const state = await o.redis.hgetall(keys.state);
@@ -168,7 +247,9 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     let batchIndex = resumed ? Number(state.batches ?? 0) : 0;
     let images = resumed ? Number(state.images ?? 0) : 0;
     let skipped = resumed ? Number(state.skipped ?? 0) : 0;
-    let listed = 0, added = 0, runWritten = !!existing;
+    let listed = 0,
+      added = 0,
+      runWritten = !!existing;
     const unsafeKeys: string[] = [];
     const bulkSize = o.bulkSize ?? 50;
     const writes = pLimit(16);
@@ -201,10 +282,12 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       }
       let todo = [...groups];
       if (checkParts) {
-        const written = await Promise.all(todo.map(async ([first, count]) => {
-          for (let b = first; b < first + count; b++) if (!(await results.partExists(b))) return false;
-          return true;
-        }));
+        const written = await Promise.all(
+          todo.map(async ([first, count]) => {
+            for (let b = first; b < first + count; b++) if (!(await results.partExists(b))) return false;
+            return true;
+          }),
+        );
         todo = todo.filter((_, i) => !written[i]);
       }
       if (todo.length) {
@@ -212,7 +295,13 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
         const out = await queue.addBulk(todo.map(([first, count]) => batchGroupJob(run, first, count, o.secret)));
         added += out.length;
       }
-      await o.redis.hset(keys.state, { cursor: pending[pending.length - 1]!.after, batches: batchIndex, images, skipped, ...(final ? { listingDone: '1' } : {}) });
+      await o.redis.hset(keys.state, {
+        cursor: pending[pending.length - 1]!.after,
+        batches: batchIndex,
+        images,
+        skipped,
+        ...(final ? { listingDone: '1' } : {}),
+      });
       pending = [];
       o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     };
@@ -230,11 +319,17 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     const source = listingDone
       ? (async function* () {})()
       : inventory
-        ? inventoryKeys(inventory, { resumeAfter: resumed ? state.cursor : undefined, concurrency: o.inventoryConcurrency })
+        ? inventoryKeys(inventory, {
+            resumeAfter: resumed ? state.cursor : undefined,
+            concurrency: o.inventoryConcurrency,
+          })
         : listingKeys(dataset, resumed ? state.cursor : undefined);
     for await (const obj of source) {
       listed++;
-      if (!isImageKey(obj.key)) { skipped++; continue; }
+      if (!isImageKey(obj.key)) {
+        skipped++;
+        continue;
+      }
       if (!isSafeKey(obj.key) || ('unsafe' in obj && obj.unsafe)) {
         skipped++;
         if (unsafeKeys.length < 20) unsafeKeys.push(obj.key);
@@ -246,23 +341,41 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
       if (current.length === o.batchSize) cut(obj.after);
       // A flush ends on a group boundary, so that a resumed listing starts a new group.
       if (pending.length >= bulkSize * jobBatches && groupStart(batchIndex, grouping) === batchIndex) await flush();
-      else if (listed % 1000 === 0) o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
+      else if (listed % 1000 === 0)
+        o.onProgress?.({ listed, images, skipped, batches: batchIndex, added, done: false });
     }
     if (current.length) cut(lastAfter ?? '');
     await flush(true);
     if (batchIndex === 0) {
-      if (inventory) throw new InputError(`no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`);
-      throw new InputError(`no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`);
+      if (inventory)
+        throw new InputError(
+          `no image keys under ${dataset.uri} in the inventory ${inventory.uri} (${skipped} other keys skipped): check --inventory and the dataset prefix; images are ${IMAGE_EXTENSIONS.join(', ')}`,
+        );
+      throw new InputError(
+        `no image keys under ${dataset.uri} (${skipped} other keys skipped): check the dataset URI; images are ${IMAGE_EXTENSIONS.join(', ')}`,
+      );
     }
     run = { ...run, batches: batchIndex, images, skipped_keys: skipped };
     await results.writeRun(run);
     await o.redis.hset(keys.state, { total: batchIndex, images, skipped, shardParts: run.params.shardParts });
-    if (checkParts) await recoverRun({ results, run, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
+    if (checkParts)
+      await recoverRun({ results, run, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
     else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
     const report = tally ? (resumed ? tally.report : tally.finish()) : null;
-    return { ...p, runId, dataset: run.dataset, jobBatches, jobs: jobsOf(batchIndex), resumed, alreadyComplete: false, retried: 0, unsafeKeys, labels: report };
+    return {
+      ...p,
+      runId,
+      dataset: run.dataset,
+      jobBatches,
+      jobs: jobsOf(batchIndex),
+      resumed,
+      alreadyComplete: false,
+      retried: 0,
+      unsafeKeys,
+      labels: report,
+    };
   } finally {
     await Promise.all([queue.close(), finalizeQueue.close()]);
   }

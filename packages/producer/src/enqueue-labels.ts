@@ -5,7 +5,10 @@
  */
 import { type BatchChunk, InputError, classIndexer, folderLabel, openObject, parseLabelFile } from '@overmap/shared';
 
-export interface Labels { of: (key: string) => string | null; fileEntries: number | null }
+export interface Labels {
+  of: (key: string) => string | null;
+  fileEntries: number | null;
+}
 
 export async function loadLabels(spec: string | null): Promise<Labels | null> {
   if (!spec) return null;
@@ -15,7 +18,10 @@ export async function loadLabels(spec: string | null): Promise<Labels | null> {
   try {
     raw = await store.getIfExists(name);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new InputError(`--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`);
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR')
+      throw new InputError(
+        `--labels ${spec} is a directory: give --labels folder (the first path segment is the class) or the URI of a CSV/JSONL file`,
+      );
     throw e;
   }
   if (!raw) throw new InputError(`label file ${spec} not found: give --labels folder or the URI of a CSV/JSONL file`);
@@ -41,7 +47,11 @@ export class LabelTally {
   readonly report: LabelReport = { labelled: 0, unknownClass: 0, unknownExamples: [], unmatchedEntries: null };
   private readonly classOf: (label: string) => number | null;
 
-  constructor(private readonly spec: string, private readonly labels: Labels, private readonly classes: string[]) {
+  constructor(
+    private readonly spec: string,
+    private readonly labels: Labels,
+    private readonly classes: string[],
+  ) {
     this.classOf = classIndexer(classes);
   }
 
@@ -51,7 +61,8 @@ export class LabelTally {
       this.report.labelled++;
       if (this.classOf(l) !== null) continue;
       this.report.unknownClass++;
-      if (this.report.unknownExamples.length < 5 && !this.report.unknownExamples.includes(l)) this.report.unknownExamples.push(l);
+      if (this.report.unknownExamples.length < 5 && !this.report.unknownExamples.includes(l))
+        this.report.unknownExamples.push(l);
     }
   }
 
@@ -59,16 +70,21 @@ export class LabelTally {
   check(listedImages: number, firstKey: string): void {
     const r = this.report;
     if (r.labelled === 0) {
-      throw new InputError(`--labels ${this.spec} labels none of the first ${listedImages} image keys${this.labels.fileEntries !== null ? ` (the file has ${this.labels.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(firstKey)})` : ''}: fix the label file or drop --labels`);
+      throw new InputError(
+        `--labels ${this.spec} labels none of the first ${listedImages} image keys${this.labels.fileEntries !== null ? ` (the file has ${this.labels.fileEntries} entries: its keys must be relative to the dataset prefix, e.g. ${JSON.stringify(firstKey)})` : ''}: fix the label file or drop --labels`,
+      );
     }
     if (r.unknownClass / r.labelled > MAX_UNKNOWN_LABEL_SHARE) {
-      throw new InputError(`${r.unknownClass} of the first ${r.labelled} labels name no class of the model (e.g. ${r.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${this.classes.join(', ')}: fix the labels or use the right model`);
+      throw new InputError(
+        `${r.unknownClass} of the first ${r.labelled} labels name no class of the model (e.g. ${r.unknownExamples.map((x) => JSON.stringify(x)).join(', ')}); its classes are ${this.classes.join(', ')}: fix the labels or use the right model`,
+      );
     }
   }
 
   /** At the end of a fresh listing: label-file entries that matched no image key. */
   finish(): LabelReport {
-    if (this.labels.fileEntries !== null) this.report.unmatchedEntries = Math.max(0, this.labels.fileEntries - this.report.labelled);
+    if (this.labels.fileEntries !== null)
+      this.report.unmatchedEntries = Math.max(0, this.labels.fileEntries - this.report.labelled);
     return this.report;
   }
 }

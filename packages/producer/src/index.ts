@@ -1,3 +1,9 @@
-export { enqueueDataset, defaultRunId, type EnqueueOptions, type EnqueueProgress, type EnqueueResult } from './enqueue-dataset';
+export {
+  enqueueDataset,
+  defaultRunId,
+  type EnqueueOptions,
+  type EnqueueProgress,
+  type EnqueueResult,
+} from './enqueue-dataset';
 export { recoverRun, type RecoverOptions, type RecoverResult } from './recover-run';
 export { INVENTORY_CONCURRENCY, type Inventory, type InventoryKey, inventoryKeys, readInventory } from './s3-inventory';

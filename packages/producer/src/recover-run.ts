@@ -9,7 +9,16 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  BATCH_QUEUE, FINALIZE_QUEUE, type RunJson, type RunResults, batchGroupJob, batchJobId, jobGroups, maybeFinalize, runInstanceKey, runKeys,
+  BATCH_QUEUE,
+  FINALIZE_QUEUE,
+  type RunJson,
+  type RunResults,
+  batchGroupJob,
+  batchJobId,
+  jobGroups,
+  maybeFinalize,
+  runInstanceKey,
+  runKeys,
 } from '@overmap/shared';
 
 export interface RecoverResult {
@@ -54,9 +63,16 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
   for await (const b of o.results.partBatches()) if (b < run.batches) present.add(b);
   const done = [...present].map(String);
   for (let i = 0; i < done.length; i += 10_000) await redis.sadd(keys.done, ...done.slice(i, i + 10_000));
-  await redis.hset(keys.state, { total: run.batches, images: run.images ?? 0, shardParts: run.params.shardParts, results: o.results.uri });
+  await redis.hset(keys.state, {
+    total: run.batches,
+    images: run.images ?? 0,
+    shardParts: run.params.shardParts,
+    results: o.results.uri,
+  });
 
-  let added = 0, retried = 0, missing = 0;
+  let added = 0,
+    retried = 0,
+    missing = 0;
   for (const { first, count } of jobGroups(run.batches, run.params)) {
     let absent = 0;
     for (let b = first; b < first + count; b++) if (!present.has(b)) absent++;
@@ -70,9 +86,15 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
       retried++;
       continue;
     }
-    if (job && state === 'completed') await job.remove(); // completed, yet its part file is gone: run it again
+    if (job && state === 'completed')
+      await job.remove(); // completed, yet its part file is gone: run it again
     else if (job) continue; // waiting, delayed or active: it will run
-    const j = batchGroupJob({ runId: run.run_id, instance: run.instance, results: run.results }, first, count, o.secret);
+    const j = batchGroupJob(
+      { runId: run.run_id, instance: run.instance, results: run.results },
+      first,
+      count,
+      o.secret,
+    );
     await queue.add(j.name, j.data, j.opts);
     added++;
   }

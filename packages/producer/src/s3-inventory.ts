@@ -26,10 +26,16 @@ const ManifestSchema = z.object({
   sourceBucket: z.string().min(3),
   fileFormat: z.string(),
   fileSchema: z.string(),
-  files: z.array(z.object({ key: z.string().min(1), size: z.number().optional(), MD5checksum: z.string().optional() })).min(1),
+  files: z
+    .array(z.object({ key: z.string().min(1), size: z.number().optional(), MD5checksum: z.string().optional() }))
+    .min(1),
 });
 
-export interface InventoryFile { key: string; size?: number; md5?: string }
+export interface InventoryFile {
+  key: string;
+  size?: number;
+  md5?: string;
+}
 
 export interface Inventory {
   /** the manifest's URI, as given */
@@ -62,7 +68,8 @@ export async function readInventory(uri: string, dataset?: string): Promise<Inve
     if (e.code === 'EISDIR') return undefined;
     throw e;
   });
-  const hint = 'give the URI of an S3 Inventory manifest.json (s3://<destination-bucket>/<prefix>/<source-bucket>/<config-id>/<date>/manifest.json)';
+  const hint =
+    'give the URI of an S3 Inventory manifest.json (s3://<destination-bucket>/<prefix>/<source-bucket>/<config-id>/<date>/manifest.json)';
   if (!raw) throw new InputError(`--inventory ${uri} not found: ${hint}`);
   let json: unknown;
   try {
@@ -73,24 +80,35 @@ export async function readInventory(uri: string, dataset?: string): Promise<Inve
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    throw new InputError(`--inventory ${uri} is not an S3 Inventory manifest (${i.path.join('.') || 'manifest'}: ${i.message}): ${hint}`);
+    throw new InputError(
+      `--inventory ${uri} is not an S3 Inventory manifest (${i.path.join('.') || 'manifest'}: ${i.message}): ${hint}`,
+    );
   }
   const m = parsed.data;
   const fmt = m.fileFormat.toUpperCase();
   if (fmt === 'ORC') {
-    throw new InputError(`--inventory ${uri} is an ORC inventory, which overmap does not read: set the inventory configuration's output format to CSV or Parquet and give its next manifest.json`);
+    throw new InputError(
+      `--inventory ${uri} is an ORC inventory, which overmap does not read: set the inventory configuration's output format to CSV or Parquet and give its next manifest.json`,
+    );
   }
-  if (fmt !== 'CSV' && fmt !== 'PARQUET') throw new InputError(`--inventory ${uri} has fileFormat ${JSON.stringify(m.fileFormat)}: overmap reads CSV and Parquet inventories; give one of those`);
+  if (fmt !== 'CSV' && fmt !== 'PARQUET')
+    throw new InputError(
+      `--inventory ${uri} has fileFormat ${JSON.stringify(m.fileFormat)}: overmap reads CSV and Parquet inventories; give one of those`,
+    );
   const columns = m.fileSchema.split(',').map((c) => c.trim());
   if (fmt === 'CSV' && !columns.some((c) => c.toLowerCase() === 'key')) {
-    throw new InputError(`--inventory ${uri}: its fileSchema ${JSON.stringify(m.fileSchema)} has no Key column: give the manifest of an inventory that lists keys`);
+    throw new InputError(
+      `--inventory ${uri}: its fileSchema ${JSON.stringify(m.fileSchema)} has no Key column: give the manifest of an inventory that lists keys`,
+    );
   }
 
   let prefix = '';
   if (dataset !== undefined) {
     const d = parseUri(dataset, 'dataset URI');
     if (d.kind !== 's3' || d.bucket !== m.sourceBucket) {
-      throw new InputError(`dataset ${dataset} is not in the inventory's source bucket ${m.sourceBucket}: give s3://${m.sourceBucket}/<prefix>/ or leave the dataset out (the whole bucket)`);
+      throw new InputError(
+        `dataset ${dataset} is not in the inventory's source bucket ${m.sourceBucket}: give s3://${m.sourceBucket}/<prefix>/ or leave the dataset out (the whole bucket)`,
+      );
     }
     prefix = d.prefix;
   }
@@ -105,38 +123,64 @@ export async function readInventory(uri: string, dataset?: string): Promise<Inve
   } else {
     let root: string | undefined;
     for (let d = path.dirname(loc.root); ; d = path.dirname(d)) {
-      if (await exists(openStore(d), first)) { root = d; break; }
+      if (await exists(openStore(d), first)) {
+        root = d;
+        break;
+      }
       if (path.dirname(d) === d) break;
     }
-    if (!root) throw new InputError(`inventory data file ${first} (listed in ${uri}) is missing: copy the inventory's data files beside it, keeping their keys, or give the manifest's s3:// URI`);
+    if (!root)
+      throw new InputError(
+        `inventory data file ${first} (listed in ${uri}) is missing: copy the inventory's data files beside it, keeping their keys, or give the manifest's s3:// URI`,
+      );
     store = openStore(root);
   }
   // Every data file, before anything is written: a partial inventory would enqueue part of the bucket.
   const present = pLimit(16);
-  const missing = (await Promise.all(m.files.map((f) => present(async () => ((await exists(store, f.key)) ? null : f.key))))).find((k) => k !== null);
+  const missing = (
+    await Promise.all(m.files.map((f) => present(async () => ((await exists(store, f.key)) ? null : f.key))))
+  ).find((k) => k !== null);
   if (missing) throw new InputError(missingFile(`${store.uri}${missing}`, uri));
   return {
-    uri, sourceBucket: m.sourceBucket, dataset: canonicalUri(`s3://${m.sourceBucket}/${prefix}`), prefix,
-    format: fmt === 'CSV' ? 'CSV' : 'Parquet', columns,
-    files: m.files.map((f) => ({ key: f.key, size: f.size, md5: f.MD5checksum })), store,
+    uri,
+    sourceBucket: m.sourceBucket,
+    dataset: canonicalUri(`s3://${m.sourceBucket}/${prefix}`),
+    prefix,
+    format: fmt === 'CSV' ? 'CSV' : 'Parquet',
+    columns,
+    files: m.files.map((f) => ({ key: f.key, size: f.size, md5: f.MD5checksum })),
+    store,
   };
 }
 
-interface Row { key: string; bucket?: string; latest?: boolean; deleteMarker?: boolean; badEncoding?: boolean }
+interface Row {
+  key: string;
+  bucket?: string;
+  latest?: boolean;
+  deleteMarker?: boolean;
+  badEncoding?: boolean;
+}
 
 const truthy = (v: unknown) => v === true || (typeof v === 'string' && v.toLowerCase() === 'true');
 
 /** A CSV row (no header, columns as fileSchema names them) to a Row; keys URL-encoded (a space may be '+'). */
 function csvRow(r: string[], c: { k: number; b: number; l: number; d: number }): Row {
   const encoded = r[c.k] ?? '';
-  let key: string, badEncoding = false;
+  let key: string,
+    badEncoding = false;
   try {
     key = decodeURIComponent(encoded.replace(/\+/g, ' '));
   } catch {
     key = encoded;
     badEncoding = true;
   }
-  return { key, bucket: c.b >= 0 ? r[c.b] : undefined, latest: c.l >= 0 ? truthy(r[c.l]) : undefined, deleteMarker: c.d >= 0 ? truthy(r[c.d]) : undefined, badEncoding };
+  return {
+    key,
+    bucket: c.b >= 0 ? r[c.b] : undefined,
+    latest: c.l >= 0 ? truthy(r[c.l]) : undefined,
+    deleteMarker: c.d >= 0 ? truthy(r[c.d]) : undefined,
+    badEncoding,
+  };
 }
 
 /** CSV rows, parsed as a stream from the (gunzipped) body: one row in memory at a time, not the file's. */
@@ -152,8 +196,13 @@ async function* csvRows(body: Buffer, columns: string[], where: string): AsyncGe
     for await (const r of parser as AsyncIterable<string[]>) yield csvRow(r, c);
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0] ?? '';
-    if (((e as NodeJS.ErrnoException).code ?? '').startsWith('Z_')) throw new InputError(`inventory data file ${where} is not valid gzip (${msg}): give a manifest whose files are intact`);
-    throw new InputError(`inventory data file ${where} is not valid CSV (${msg}): give a manifest whose files are intact`);
+    if (((e as NodeJS.ErrnoException).code ?? '').startsWith('Z_'))
+      throw new InputError(
+        `inventory data file ${where} is not valid gzip (${msg}): give a manifest whose files are intact`,
+      );
+    throw new InputError(
+      `inventory data file ${where} is not valid CSV (${msg}): give a manifest whose files are intact`,
+    );
   }
 }
 
@@ -163,11 +212,16 @@ async function* parquetRows(body: Buffer, where: string): AsyncGenerator<Row> {
   try {
     reader = await parquet.ParquetReader.openBuffer(body);
   } catch (e) {
-    throw new InputError(`inventory data file ${where} is not Parquet (${(e as Error).message.split('\n')[0]}): the manifest says Parquet; give a manifest whose files match it`);
+    throw new InputError(
+      `inventory data file ${where} is not Parquet (${(e as Error).message.split('\n')[0]}): the manifest says Parquet; give a manifest whose files match it`,
+    );
   }
   try {
     const names = Object.keys(reader.getSchema().fields);
-    if (!names.includes('key')) throw new InputError(`inventory data file ${where} has no key column: give the manifest of an inventory that lists keys`);
+    if (!names.includes('key'))
+      throw new InputError(
+        `inventory data file ${where} has no key column: give the manifest of an inventory that lists keys`,
+      );
     const columns = ['key', 'bucket', 'is_latest', 'is_delete_marker'].filter((c) => names.includes(c));
     const cursor = reader.getCursor(columns.map((c) => [c]));
     const opt = (v: unknown) => (v === undefined || v === null ? undefined : truthy(v));
@@ -175,11 +229,18 @@ async function* parquetRows(body: Buffer, where: string): AsyncGenerator<Row> {
       try {
         return (await cursor.next()) as Record<string, unknown> | null;
       } catch (e) {
-        throw new InputError(`inventory data file ${where} has a page that cannot be read (${(e as Error).message.split('\n')[0]}): give a manifest whose files are intact`);
+        throw new InputError(
+          `inventory data file ${where} has a page that cannot be read (${(e as Error).message.split('\n')[0]}): give a manifest whose files are intact`,
+        );
       }
     };
     for (let r = await next(); r; r = await next()) {
-      yield { key: String(r.key ?? ''), bucket: r.bucket === undefined || r.bucket === null ? undefined : String(r.bucket), latest: opt(r.is_latest), deleteMarker: opt(r.is_delete_marker) };
+      yield {
+        key: String(r.key ?? ''),
+        bucket: r.bucket === undefined || r.bucket === null ? undefined : String(r.bucket),
+        latest: opt(r.is_latest),
+        deleteMarker: opt(r.is_delete_marker),
+      };
     }
   } finally {
     await reader.close();
@@ -192,7 +253,9 @@ async function fetchDataFile(inv: Inventory, f: InventoryFile): Promise<{ body: 
   const body = await inv.store.getIfExists(f.key);
   if (!body) throw new InputError(missingFile(where, inv.uri));
   if (f.md5 && createHash('md5').update(body).digest('hex') !== f.md5.toLowerCase()) {
-    throw new InputError(`inventory data file ${where} does not match its MD5checksum in ${inv.uri}: it is corrupt or was replaced; give the manifest.json that lists it as it is`);
+    throw new InputError(
+      `inventory data file ${where} does not match its MD5checksum in ${inv.uri}: it is corrupt or was replaced; give the manifest.json that lists it as it is`,
+    );
   }
   return { body, where };
 }
@@ -215,9 +278,15 @@ export interface InventoryKey {
  * out. `resumeAfter` (a token from an earlier pass over the same manifest) skips the rows
  * already consumed.
  */
-export async function* inventoryKeys(inv: Inventory, o: { resumeAfter?: string; concurrency?: number } = {}): AsyncGenerator<InventoryKey> {
+export async function* inventoryKeys(
+  inv: Inventory,
+  o: { resumeAfter?: string; concurrency?: number } = {},
+): AsyncGenerator<InventoryKey> {
   const skip = o.resumeAfter === undefined ? 0 : Number(o.resumeAfter);
-  if (!Number.isInteger(skip) || skip < 0) throw new InputError(`the saved cursor ${JSON.stringify(o.resumeAfter)} is not an inventory position: this run was started from a listing; rerun without --inventory, or use another --out`);
+  if (!Number.isInteger(skip) || skip < 0)
+    throw new InputError(
+      `the saved cursor ${JSON.stringify(o.resumeAfter)} is not an inventory position: this run was started from a listing; rerun without --inventory, or use another --out`,
+    );
   const width = Math.max(1, o.concurrency ?? INVENTORY_CONCURRENCY);
   // A window of data files downloading, consumed in manifest order: at most `width` files'
   // bytes (compressed) in memory, the one being parsed included; each is parsed as a stream.

@@ -16,7 +16,9 @@ const conv = (filters: number, kernel: number, name: string, activation: 'relu' 
 
 /** conv -> batch norm -> ReLU; batch norm is what gets training off the ground on the cluttered scenes. */
 function convBn(x: tf.SymbolicTensor, filters: number, name: string, stockBatchNorm: boolean): tf.SymbolicTensor {
-  const c = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', name, kernelInitializer: 'heNormal', useBias: false }).apply(x);
+  const c = tf.layers
+    .conv2d({ filters, kernelSize: 3, padding: 'same', name, kernelInitializer: 'heNormal', useBias: false })
+    .apply(x);
   // momentum 0.9, not tfjs's 0.99: with a few thousand steps the moving statistics must settle.
   // TrainingBatchNorm: a cheaper training step on wasm; it saves as a standard BatchNormalization.
   const args = { name: `${name}_bn`, momentum: 0.9 };
@@ -34,12 +36,16 @@ function cbam(f: tf.SymbolicTensor, channels: number, reduction: number): tf.Sym
   const mlp2 = tf.layers.dense({ units: channels, name: 'cbam_mlp2' });
   const avg = tf.layers.globalAveragePooling2d({ name: 'cbam_avg' }).apply(f) as tf.SymbolicTensor;
   const max = tf.layers.globalMaxPooling2d({ name: 'cbam_max' }).apply(f) as tf.SymbolicTensor;
-  const sum = tf.layers.add({ name: 'cbam_sum' }).apply([
-    mlp2.apply(mlp1.apply(avg)) as tf.SymbolicTensor,
-    mlp2.apply(mlp1.apply(max)) as tf.SymbolicTensor,
-  ]) as tf.SymbolicTensor;
+  const sum = tf.layers
+    .add({ name: 'cbam_sum' })
+    .apply([
+      mlp2.apply(mlp1.apply(avg)) as tf.SymbolicTensor,
+      mlp2.apply(mlp1.apply(max)) as tf.SymbolicTensor,
+    ]) as tf.SymbolicTensor;
   const mc = tf.layers.activation({ activation: 'sigmoid', name: 'channel_attention' }).apply(sum) as tf.SymbolicTensor;
-  const mcMap = tf.layers.reshape({ targetShape: [1, 1, channels], name: 'cbam_mc_map' }).apply(mc) as tf.SymbolicTensor;
+  const mcMap = tf.layers
+    .reshape({ targetShape: [1, 1, channels], name: 'cbam_mc_map' })
+    .apply(mc) as tf.SymbolicTensor;
   const fc = tf.layers.multiply({ name: 'cbam_apply_channel' }).apply([f, mcMap]) as tf.SymbolicTensor;
   const pooled = new ChannelPool({ name: 'cbam_channel_pool' }).apply(fc) as tf.SymbolicTensor;
   const ms = conv(1, 7, ATTENTION_LAYER, 'sigmoid').apply(pooled) as tf.SymbolicTensor;

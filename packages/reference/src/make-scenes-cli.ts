@@ -15,10 +15,29 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { CLASS_FOLDERS, SCENE_SIZE, type Scene, type Split, loadFashionMnist, loadMnistTestDigits, makeDigitScene, makeScene } from './fashion-scenes';
+import {
+  CLASS_FOLDERS,
+  SCENE_SIZE,
+  type Scene,
+  type Split,
+  loadFashionMnist,
+  loadMnistTestDigits,
+  makeDigitScene,
+  makeScene,
+} from './fashion-scenes';
 import { type VariedSplit, makeVariedDigitScene, makeVariedScene } from './varied-scenes';
 
-const SPLITS = ['train', 'val', 'test', 'digits', 'varied-train', 'varied-val', 'varied-test', 'shifted', 'varied-digits'] as const;
+const SPLITS = [
+  'train',
+  'val',
+  'test',
+  'digits',
+  'varied-train',
+  'varied-val',
+  'varied-test',
+  'shifted',
+  'varied-digits',
+] as const;
 type CliSplit = (typeof SPLITS)[number];
 
 const USAGE = `usage: make-scenes <out-dir> [--split ${SPLITS.join('|')}] [--count N] [--start I] [--seed S] [--masks]`;
@@ -27,8 +46,11 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      split: { type: 'string', default: 'test' }, count: { type: 'string', default: '300' }, start: { type: 'string', default: '0' },
-      seed: { type: 'string', default: 'overmap-reference-v1' }, masks: { type: 'boolean', default: false },
+      split: { type: 'string', default: 'test' },
+      count: { type: 'string', default: '300' },
+      start: { type: 'string', default: '0' },
+      seed: { type: 'string', default: 'overmap-reference-v1' },
+      masks: { type: 'boolean', default: false },
     },
   });
   const out = positionals[0];
@@ -37,7 +59,8 @@ async function main(): Promise<void> {
   if (!SPLITS.includes(split)) throw new Error(`--split ${split}: use one of ${SPLITS.join(', ')}`);
   const count = Number(values.count);
   const start = Number(values.start);
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(start) || start < 0) throw new Error(`--count ${count} --start ${start}: use whole numbers, count at least 1`);
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(start) || start < 0)
+    throw new Error(`--count ${count} --start ${start}: use whole numbers, count at least 1`);
   const seed = values.seed;
   const masks = values.masks;
   const bank = loadFashionMnist();
@@ -46,7 +69,8 @@ async function main(): Promise<void> {
     if (split === 'digits') return makeDigitScene(bank, digits!, seed, i);
     if (split === 'varied-digits') return makeVariedDigitScene(bank, digits!, seed, i);
     if (split === 'shifted') return makeVariedScene(bank, { seed, split }, i);
-    if (split.startsWith('varied-')) return makeVariedScene(bank, { seed, split: split.slice('varied-'.length) as VariedSplit }, i);
+    if (split.startsWith('varied-'))
+      return makeVariedScene(bank, { seed, split: split.slice('varied-'.length) as VariedSplit }, i);
     return makeScene(bank, { seed, split: split as Split }, i);
   };
   for (let i = start; i < start + count; i++) {
@@ -55,11 +79,17 @@ async function main(): Promise<void> {
     const name = `${split}-${String(i).padStart(5, '0')}.png`;
     const dir = path.join(out, folder);
     await fs.mkdir(dir, { recursive: true });
-    await sharp(Buffer.from(s.image), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 3 } }).png().toFile(path.join(dir, name));
+    await sharp(Buffer.from(s.image), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 3 } })
+      .png()
+      .toFile(path.join(dir, name));
     if (masks) {
       const mdir = path.join(out, '..', `${path.basename(out)}-masks`, folder);
       await fs.mkdir(mdir, { recursive: true });
-      await sharp(Buffer.from(s.mask.map((v) => v * 255)), { raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 1 } }).png().toFile(path.join(mdir, name));
+      await sharp(Buffer.from(s.mask.map((v) => v * 255)), {
+        raw: { width: SCENE_SIZE, height: SCENE_SIZE, channels: 1 },
+      })
+        .png()
+        .toFile(path.join(mdir, name));
     }
   }
   process.stdout.write(`wrote ${count} ${split} scenes to ${out}\n`);

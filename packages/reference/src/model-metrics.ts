@@ -13,16 +13,25 @@ import { poolMasks, withAttentionOutput } from './guided-attention';
  * full-resolution mask), beside `maskFraction`, the mean share of the image the mask covers
  * (what a uniform attention would get).
  */
-export function classifierStats(model: tf.LayersModel, set: SceneSet, batchSize = 250): { accuracy: number; attentionMass: number; maskFraction: number } {
+export function classifierStats(
+  model: tf.LayersModel,
+  set: SceneSet,
+  batchSize = 250,
+): { accuracy: number; attentionMass: number; maskFraction: number } {
   const both = withAttentionOutput(model);
-  let correct = 0, mass = 0, frac = 0;
+  let correct = 0,
+    mass = 0,
+    frac = 0;
   for (let i = 0; i < set.n; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
     const [pred, m, f] = tf.tidy(() => {
       const [logits, att] = both.predict(batchImages(set, idx)) as tf.Tensor[];
       const masks = batchMasks(set, idx);
       const pooled = poolMasks(masks, att!.shape[1]!);
-      const inside = att!.mul(pooled).sum([1, 2, 3]).div(att!.sum([1, 2, 3]).maximum(1e-9));
+      const inside = att!
+        .mul(pooled)
+        .sum([1, 2, 3])
+        .div(att!.sum([1, 2, 3]).maximum(1e-9));
       return [logits!.argMax(-1).dataSync(), inside.dataSync(), masks.mean([1, 2, 3]).dataSync()];
     });
     idx.forEach((j, b) => {
@@ -40,7 +49,9 @@ export function classifierAccuracy(model: tf.LayersModel, set: SceneSet, batchSi
   for (let i = 0; i < set.n; i += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, set.n - i) }, (_, k) => i + k);
     const pred = tf.tidy(() => (model.predict(batchImages(set, idx)) as tf.Tensor).argMax(-1).dataSync());
-    idx.forEach((j, b) => { if (pred[b] === set.trueLabels[j]) correct++; });
+    idx.forEach((j, b) => {
+      if (pred[b] === set.trueLabels[j]) correct++;
+    });
   }
   return correct / set.n;
 }
@@ -57,7 +68,9 @@ export function segmenterIoU(model: tf.LayersModel, set: SceneSet, batchSize = 2
       const union = p.add(m).sub(p.mul(m)).sum([1, 2, 3]);
       return inter.div(union.maximum(1)).dataSync();
     });
-    ious.forEach((v) => { total += v; });
+    ious.forEach((v) => {
+      total += v;
+    });
   }
   return total / set.n;
 }

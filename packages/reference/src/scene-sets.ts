@@ -21,18 +21,32 @@ export interface SceneSet {
 const PX = SCENE_SIZE * SCENE_SIZE;
 
 export function generateScenes(
-  bank: ItemBank, seed: string, split: Split | VariedSplit, n: number, noise = 0, generator: SceneGenerator = 'classic', skip?: [number, number],
+  bank: ItemBank,
+  seed: string,
+  split: Split | VariedSplit,
+  n: number,
+  noise = 0,
+  generator: SceneGenerator = 'classic',
+  skip?: [number, number],
 ): SceneSet {
-  if (generator === 'classic' && split === 'shifted') throw new Error('generateScenes: the shifted split belongs to the varied generator');
+  if (generator === 'classic' && split === 'shifted')
+    throw new Error('generateScenes: the shifted split belongs to the varied generator');
   // Scene indices [0, n) without [skip[0], skip[1]) (a fold model never sees the half it scores).
   const indices = Array.from({ length: n }, (_, i) => i).filter((i) => !skip || i < skip[0] || i >= skip[1]);
   const m = indices.length;
   const set: SceneSet = {
-    images: new Uint8Array(m * PX * 3), masks: new Uint8Array(m * PX), labels: new Int32Array(m),
-    trueLabels: new Int32Array(m), flipped: new Uint8Array(m), n: m,
+    images: new Uint8Array(m * PX * 3),
+    masks: new Uint8Array(m * PX),
+    labels: new Int32Array(m),
+    trueLabels: new Int32Array(m),
+    flipped: new Uint8Array(m),
+    n: m,
   };
   indices.forEach((i, j) => {
-    const s = generator === 'varied' ? makeVariedScene(bank, { seed, split }, i) : makeScene(bank, { seed, split: split as Split }, i);
+    const s =
+      generator === 'varied'
+        ? makeVariedScene(bank, { seed, split }, i)
+        : makeScene(bank, { seed, split: split as Split }, i);
     set.images.set(s.image, j * PX * 3);
     set.masks.set(s.mask, j * PX);
     set.trueLabels[j] = s.label;

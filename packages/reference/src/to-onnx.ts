@@ -13,7 +13,12 @@ import { onnx } from 'onnx-proto';
 import { tf } from '@overmap/engine';
 
 type Inbound = [string, number, number, unknown];
-interface LayerConfig { name: string; class_name: string; config: Record<string, unknown>; inbound_nodes: Inbound[][] }
+interface LayerConfig {
+  name: string;
+  class_name: string;
+  config: Record<string, unknown>;
+  inbound_nodes: Inbound[][];
+}
 
 const OPSET = 13;
 const F32 = onnx.TensorProto.DataType.FLOAT;
@@ -42,7 +47,12 @@ class GraphBuilder {
   floats(name: string, dims: number[], data: Float32Array): string {
     // A shared layer (applied twice) names its weights once.
     if (this.initializers.some((t) => t.name === name)) return name;
-    this.initializers.push({ name, dims, dataType: F32, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: F32,
+      rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    });
     return name;
   }
 
@@ -65,23 +75,37 @@ function weightsByName(layer: tf.layers.Layer): Map<string, tf.Tensor> {
 
 function activation(g: GraphBuilder, kind: string, x: string, out: string, layerName: string): string {
   switch (kind) {
-    case 'linear': return g.node('Identity', [x], out);
-    case 'relu': return g.node('Relu', [x], out);
-    case 'sigmoid': return g.node('Sigmoid', [x], out);
-    case 'tanh': return g.node('Tanh', [x], out);
-    case 'softmax': return g.node('Softmax', [x], out, [attr('axis', -1)]);
-    default: throw new Error(`layer ${layerName}: activation "${kind}" is not supported by the ONNX converter`);
+    case 'linear':
+      return g.node('Identity', [x], out);
+    case 'relu':
+      return g.node('Relu', [x], out);
+    case 'sigmoid':
+      return g.node('Sigmoid', [x], out);
+    case 'tanh':
+      return g.node('Tanh', [x], out);
+    case 'softmax':
+      return g.node('Softmax', [x], out, [attr('axis', -1)]);
+    default:
+      throw new Error(`layer ${layerName}: activation "${kind}" is not supported by the ONNX converter`);
   }
 }
 
 /** One application (node) of one layer: ONNX nodes from `inputs` to `out`. */
-function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg: Record<string, unknown>, inputs: string[], out: string): void {
+function convertLayer(
+  g: GraphBuilder,
+  layer: tf.layers.Layer,
+  cls: string,
+  cfg: Record<string, unknown>,
+  inputs: string[],
+  out: string,
+): void {
   const name = layer.name;
   const x = inputs[0]!;
   const w = () => weightsByName(layer);
   switch (cls) {
     case 'Conv2D': {
-      if (cfg.data_format && cfg.data_format !== 'channels_last') throw new Error(`layer ${name}: only channels_last Conv2D is supported`);
+      if (cfg.data_format && cfg.data_format !== 'channels_last')
+        throw new Error(`layer ${name}: only channels_last Conv2D is supported`);
       const ws = w();
       const k = ws.get('kernel')!;
       const [kh, kw] = k.shape as number[];
@@ -92,7 +116,12 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
       const dil = cfg.dilation_rate as number[] | number;
       const pad = cfg.padding === 'same' ? 'SAME_UPPER' : cfg.padding === 'valid' ? 'VALID' : null;
       if (!pad) throw new Error(`layer ${name}: padding ${String(cfg.padding)} is not supported`);
-      const attrs = [attr('kernel_shape', [kh!, kw!]), attr('strides', strides), attr('auto_pad', pad), attr('dilations', Array.isArray(dil) ? dil : [dil, dil])];
+      const attrs = [
+        attr('kernel_shape', [kh!, kw!]),
+        attr('strides', strides),
+        attr('auto_pad', pad),
+        attr('dilations', Array.isArray(dil) ? dil : [dil, dil]),
+      ];
       const act = (cfg.activation as string) ?? 'linear';
       const conv = g.node('Conv', ins, act === 'linear' ? out : `${out}.pre`, attrs);
       if (act !== 'linear') activation(g, act, conv, out, name);
@@ -103,7 +132,11 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
       const k = ws.get('kernel')!;
       const units = k.shape[1]!;
       const b = ws.get('bias')?.dataSync() as Float32Array | undefined;
-      const ins = [x, g.floats(`${name}.weight`, k.shape as number[], k.dataSync() as Float32Array), g.floats(`${name}.bias`, [units], b ?? new Float32Array(units))];
+      const ins = [
+        x,
+        g.floats(`${name}.weight`, k.shape as number[], k.dataSync() as Float32Array),
+        g.floats(`${name}.bias`, [units], b ?? new Float32Array(units)),
+      ];
       const act = (cfg.activation as string) ?? 'linear';
       const gemm = g.node('Gemm', ins, act === 'linear' ? out : `${out}.pre`);
       if (act !== 'linear') activation(g, act, gemm, out, name);
@@ -111,18 +144,30 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
     }
     case 'BatchNormalization': {
       const axis = cfg.axis as number;
-      if (axis !== -1 && axis !== 3) throw new Error(`layer ${name}: batch normalization over axis ${axis} is not supported (only channels)`);
+      if (axis !== -1 && axis !== 3)
+        throw new Error(`layer ${name}: batch normalization over axis ${axis} is not supported (only channels)`);
       const ws = w();
       const mean = ws.get('moving_mean')!.dataSync() as Float32Array;
       const c = mean.length;
       const gamma = (ws.get('gamma')?.dataSync() as Float32Array | undefined) ?? new Float32Array(c).fill(1);
       const beta = (ws.get('beta')?.dataSync() as Float32Array | undefined) ?? new Float32Array(c);
-      g.node('BatchNormalization', [x, g.floats(`${name}.gamma`, [c], gamma), g.floats(`${name}.beta`, [c], beta), g.floats(`${name}.mean`, [c], mean),
-        g.floats(`${name}.var`, [c], ws.get('moving_variance')!.dataSync() as Float32Array)], out, [attr('epsilon', cfg.epsilon as number)]);
+      g.node(
+        'BatchNormalization',
+        [
+          x,
+          g.floats(`${name}.gamma`, [c], gamma),
+          g.floats(`${name}.beta`, [c], beta),
+          g.floats(`${name}.mean`, [c], mean),
+          g.floats(`${name}.var`, [c], ws.get('moving_variance')!.dataSync() as Float32Array),
+        ],
+        out,
+        [attr('epsilon', cfg.epsilon as number)],
+      );
       return;
     }
     case 'ReLU': {
-      if (cfg.max_value != null || (cfg.negative_slope ?? 0) !== 0 || (cfg.threshold ?? 0) !== 0) throw new Error(`layer ${name}: ReLU with maxValue/negativeSlope/threshold is not supported`);
+      if (cfg.max_value != null || (cfg.negative_slope ?? 0) !== 0 || (cfg.threshold ?? 0) !== 0)
+        throw new Error(`layer ${name}: ReLU with maxValue/negativeSlope/threshold is not supported`);
       g.node('Relu', [x], out);
       return;
     }
@@ -132,12 +177,21 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
     case 'MaxPooling2D': {
       const pool = cfg.pool_size as number[];
       const strides = (cfg.strides as number[] | null) ?? pool;
-      g.node('MaxPool', [x], out, [attr('kernel_shape', pool), attr('strides', strides), attr('auto_pad', cfg.padding === 'same' ? 'SAME_UPPER' : 'VALID')]);
+      g.node('MaxPool', [x], out, [
+        attr('kernel_shape', pool),
+        attr('strides', strides),
+        attr('auto_pad', cfg.padding === 'same' ? 'SAME_UPPER' : 'VALID'),
+      ]);
       return;
     }
     case 'GlobalAveragePooling2D':
     case 'GlobalMaxPooling2D':
-      g.node('Flatten', [g.node(cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x], `${out}.pool`)], out, [attr('axis', 1)]);
+      g.node(
+        'Flatten',
+        [g.node(cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x], `${out}.pool`)],
+        out,
+        [attr('axis', 1)],
+      );
       return;
     case 'Dropout':
       // Kept as a Dropout node (identity at inference) so that the worker can read its rate for MC dropout.
@@ -147,7 +201,9 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
     case 'Multiply': {
       const op = cls === 'Add' ? 'Add' : 'Mul';
       let acc = inputs[0]!;
-      inputs.slice(1).forEach((b, i) => { acc = g.node(op, [acc, b], i === inputs.length - 2 ? out : `${out}.${i}`); });
+      inputs.slice(1).forEach((b, i) => {
+        acc = g.node(op, [acc, b], i === inputs.length - 2 ? out : `${out}.${i}`);
+      });
       return;
     }
     case 'Reshape': {
@@ -155,36 +211,63 @@ function convertLayer(g: GraphBuilder, layer: tf.layers.Layer, cls: string, cfg:
       // A flat [B, N] reshaped to [B, ...t] with t of rank 1 or 2 (no image axes) is row-major in both.
       const t = cfg.target_shape as number[];
       const flatIn = (layer.input as tf.SymbolicTensor).shape.length === 2;
-      if (t.length === 3 && t[0] === 1 && t[1] === 1) g.node('Reshape', [x, g.ints(`${name}.shape`, [0, t[2]!, 1, 1])], out);
+      if (t.length === 3 && t[0] === 1 && t[1] === 1)
+        g.node('Reshape', [x, g.ints(`${name}.shape`, [0, t[2]!, 1, 1])], out);
       else if (flatIn && t.length <= 2) g.node('Reshape', [x, g.ints(`${name}.shape`, [0, ...t])], out);
-      else throw new Error(`layer ${name}: Reshape to [${t.join(',')}] is not supported (only [1, 1, C], or a flat input to rank 1 or 2)`);
+      else
+        throw new Error(
+          `layer ${name}: Reshape to [${t.join(',')}] is not supported (only [1, 1, C], or a flat input to rank 1 or 2)`,
+        );
       return;
     }
     case 'ChannelPool':
-      g.node('Concat', [g.node('ReduceMean', [x], `${out}.mean`, [attr('axes', [1]), attr('keepdims', 1)]), g.node('ReduceMax', [x], `${out}.max`, [attr('axes', [1]), attr('keepdims', 1)])], out, [attr('axis', 1)]);
+      g.node(
+        'Concat',
+        [
+          g.node('ReduceMean', [x], `${out}.mean`, [attr('axes', [1]), attr('keepdims', 1)]),
+          g.node('ReduceMax', [x], `${out}.max`, [attr('axes', [1]), attr('keepdims', 1)]),
+        ],
+        out,
+        [attr('axis', 1)],
+      );
       return;
     case 'UpSampling2D': {
-      if ((cfg.interpolation ?? 'nearest') !== 'nearest') throw new Error(`layer ${name}: only nearest upsampling is supported`);
+      if ((cfg.interpolation ?? 'nearest') !== 'nearest')
+        throw new Error(`layer ${name}: only nearest upsampling is supported`);
       const s = cfg.size as number[];
       // asymmetric + floor: output pixel i reads input pixel floor(i / s), as Keras's repeat does.
-      g.node('Resize', [x, '', g.floats(`${name}.scales`, [4], new Float32Array([1, 1, s[0]!, s[1]!]))], out,
-        [attr('mode', 'nearest'), attr('coordinate_transformation_mode', 'asymmetric'), attr('nearest_mode', 'floor')]);
+      g.node('Resize', [x, '', g.floats(`${name}.scales`, [4], new Float32Array([1, 1, s[0]!, s[1]!]))], out, [
+        attr('mode', 'nearest'),
+        attr('coordinate_transformation_mode', 'asymmetric'),
+        attr('nearest_mode', 'floor'),
+      ]);
       return;
     }
     default:
-      throw new Error(`layer ${name}: ${cls} is not supported by the ONNX converter (supported: the reference models' layer types)`);
+      throw new Error(
+        `layer ${name}: ${cls} is not supported by the ONNX converter (supported: the reference models' layer types)`,
+      );
   }
 }
 
 /** Keras shape [null, h, w, c] → ONNX value info [N, c, h, w] (NCHW), other ranks as they are. */
 function valueInfo(name: string, shape: (number | null)[]): onnx.IValueInfoProto {
   const s = shape.length === 4 ? [shape[0], shape[3], shape[1], shape[2]] : shape;
-  return { name, type: { tensorType: { elemType: F32, shape: { dim: s.map((d) => (d == null ? { dimParam: 'N' } : { dimValue: d })) } } } };
+  return {
+    name,
+    type: {
+      tensorType: { elemType: F32, shape: { dim: s.map((d) => (d == null ? { dimParam: 'N' } : { dimValue: d })) } },
+    },
+  };
 }
 
 /** The ONNX model (serialised) of a single-input Layers model: its outputs in order, then `extraOutputs` (layer names) as further outputs. */
 export function layersToOnnx(model: tf.LayersModel, extraOutputs: string[] = []): Uint8Array {
-  const topo = (model.toJSON(null, false) as unknown as { config: { layers: LayerConfig[]; input_layers: Inbound[]; output_layers: Inbound[] } }).config;
+  const topo = (
+    model.toJSON(null, false) as unknown as {
+      config: { layers: LayerConfig[]; input_layers: Inbound[]; output_layers: Inbound[] };
+    }
+  ).config;
   if (topo.input_layers.length !== 1) throw new Error('only models with one input can be converted');
   const g = new GraphBuilder();
   const done = new Set<string>();
@@ -194,10 +277,20 @@ export function layersToOnnx(model: tf.LayersModel, extraOutputs: string[] = [])
   const pending = topo.layers.flatMap((l) => l.inbound_nodes.map((ins, k) => ({ l, ins, k })));
   while (pending.length > 0) {
     const i = pending.findIndex(({ ins }) => ins.every(([n, k]) => done.has(tensorName(n, k))));
-    if (i < 0) throw new Error(`cannot order the layers: ${pending.map((p) => p.l.name).join(', ')} wait for inputs that never come`);
+    if (i < 0)
+      throw new Error(
+        `cannot order the layers: ${pending.map((p) => p.l.name).join(', ')} wait for inputs that never come`,
+      );
     const { l, ins, k } = pending.splice(i, 1)[0]!;
     const out = tensorName(l.name, k);
-    convertLayer(g, model.getLayer(l.name), l.class_name, l.config, ins.map(([n, nk]) => tensorName(n, nk)), out);
+    convertLayer(
+      g,
+      model.getLayer(l.name),
+      l.class_name,
+      l.config,
+      ins.map(([n, nk]) => tensorName(n, nk)),
+      out,
+    );
     done.add(out);
   }
   const outputs = [...topo.output_layers.map(([n, k]) => tensorName(n, k)), ...extraOutputs];

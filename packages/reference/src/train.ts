@@ -49,9 +49,14 @@ export interface TrainOptions {
 }
 
 export interface EpochStats {
-  epoch: number; loss: number; imagesPerSecond: number; val: number; learningRate: number;
+  epoch: number;
+  loss: number;
+  imagesPerSecond: number;
+  val: number;
+  learningRate: number;
   /** Classifier: mean guidance loss over the epoch (when guided) and the attention mass inside the mask on validation. */
-  guidanceLoss?: number; valAttentionMass?: number;
+  guidanceLoss?: number;
+  valAttentionMass?: number;
 }
 
 export interface TrainResult {
@@ -79,22 +84,30 @@ export function cosineLearningRate(epoch: number, epochs: number, peak: number, 
  * validation accuracy moves several points from one epoch to the next.
  */
 export async function trainModel(
-  model: tf.LayersModel, train: SceneSet, val: SceneSet, kind: 'classifier' | 'segmenter', o: TrainOptions,
+  model: tf.LayersModel,
+  train: SceneSet,
+  val: SceneSet,
+  kind: 'classifier' | 'segmenter',
+  o: TrainOptions,
 ): Promise<TrainResult> {
   const optimizer = tf.train.adam(o.learningRate);
   const stats: EpochStats[] = [];
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const guidance = kind === 'classifier' ? o.guidance ?? 0 : 0;
+  const guidance = kind === 'classifier' ? (o.guidance ?? 0) : 0;
   const training = guidance > 0 ? withAttentionOutput(model) : undefined;
   let best: { epoch: number; val: number; weights: tf.Tensor[] } | undefined;
   let step = 0;
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const lr = cosineLearningRate(epoch, o.epochs, o.learningRate, o.finalLearningRate ?? o.learningRate);
     // tfjs's Adam reads its (protected) learningRate on every step; there is no public setter.
-    const setRate = (r: number) => { (optimizer as unknown as { learningRate: number }).learningRate = r; };
+    const setRate = (r: number) => {
+      (optimizer as unknown as { learningRate: number }).learningRate = r;
+    };
     setRate(lr);
     const order = shuffled(train.n, o.rng);
-    let lossSum = 0, guidanceSum = 0, batches = 0;
+    let lossSum = 0,
+      guidanceSum = 0,
+      batches = 0;
     const t0 = performance.now();
     let lastProgress = t0;
     for (let i = 0; i + o.batchSize <= train.n; i += o.batchSize) {
@@ -103,33 +116,57 @@ export async function trainModel(
       let g: tf.Scalar | undefined;
       const loss = tf.tidy(() => {
         const x = batchImages(train, idx);
-        const y = kind === 'classifier'
-          ? tf.oneHot(tf.tensor1d(idx.map((j) => train.labels[j]!), 'int32'), 10)
-          : batchMasks(train, idx);
+        const y =
+          kind === 'classifier'
+            ? tf.oneHot(
+                tf.tensor1d(
+                  idx.map((j) => train.labels[j]!),
+                  'int32',
+                ),
+                10,
+              )
+            : batchMasks(train, idx);
         const masks = guidance > 0 ? batchMasks(train, idx) : undefined;
-        return optimizer.minimize(() => {
-          if (kind === 'segmenter') return tf.losses.logLoss(y, model.apply(x, { training: true }) as tf.Tensor); // the segmenter outputs probabilities
-          const l = classifierLoss(model, x, y, guidance, training, masks);
-          if (l.guidance) g = tf.keep(l.guidance.clone());
-          return l.total;
-        }, true, trainable) as tf.Scalar;
+        return optimizer.minimize(
+          () => {
+            if (kind === 'segmenter') return tf.losses.logLoss(y, model.apply(x, { training: true }) as tf.Tensor); // the segmenter outputs probabilities
+            const l = classifierLoss(model, x, y, guidance, training, masks);
+            if (l.guidance) g = tf.keep(l.guidance.clone());
+            return l.total;
+          },
+          true,
+          trainable,
+        ) as tf.Scalar;
       });
       lossSum += loss.dataSync()[0]!;
       loss.dispose();
-      if (g) { guidanceSum += g.dataSync()[0]!; g.dispose(); }
+      if (g) {
+        guidanceSum += g.dataSync()[0]!;
+        g.dispose();
+      }
       batches++;
       const now = performance.now();
       if (now - lastProgress > 30_000) {
         // Progress within an epoch: an epoch of the classifier takes minutes on wasm.
         lastProgress = now;
-        const done = batches * o.batchSize, rate = done / ((now - t0) / 1000);
-        o.log(`${kind} epoch ${epoch}/${o.epochs}: ${done}/${train.n} images, loss ${(lossSum / batches).toFixed(4)}, ${rate.toFixed(0)} images/s, epoch ends in ~${Math.round((train.n - done) / rate)} s`, { kind, epoch, done, progress: true });
+        const done = batches * o.batchSize,
+          rate = done / ((now - t0) / 1000);
+        o.log(
+          `${kind} epoch ${epoch}/${o.epochs}: ${done}/${train.n} images, loss ${(lossSum / batches).toFixed(4)}, ${rate.toFixed(0)} images/s, epoch ends in ~${Math.round((train.n - done) / rate)} s`,
+          { kind, epoch, done, progress: true },
+        );
       }
     }
     const seconds = (performance.now() - t0) / 1000;
     const cs = kind === 'classifier' ? classifierStats(model, val) : undefined;
     const valMetric = cs ? cs.accuracy : segmenterIoU(model, val);
-    const s: EpochStats = { epoch, loss: lossSum / batches, imagesPerSecond: (batches * o.batchSize) / seconds, val: valMetric, learningRate: lr };
+    const s: EpochStats = {
+      epoch,
+      loss: lossSum / batches,
+      imagesPerSecond: (batches * o.batchSize) / seconds,
+      val: valMetric,
+      learningRate: lr,
+    };
     if (guidance > 0) s.guidanceLoss = guidanceSum / batches;
     if (cs) s.valAttentionMass = cs.attentionMass;
     stats.push(s);
@@ -138,7 +175,10 @@ export async function trainModel(
       best = { epoch, val: valMetric, weights: model.getWeights().map((w) => w.clone()) };
     }
     if (best.epoch === epoch && o.onBest) await o.onBest(epoch, stats);
-    o.log(`${kind} epoch ${epoch}/${o.epochs}: loss ${s.loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${s.imagesPerSecond.toFixed(0)} images/s, val ${kind === 'classifier' ? 'accuracy' : 'IoU'} ${valMetric.toFixed(4)}${cs ? `, attention mass in mask ${cs.attentionMass.toFixed(3)} (mask ${cs.maskFraction.toFixed(3)})` : ''}${s.guidanceLoss !== undefined ? `, guidance loss ${s.guidanceLoss.toFixed(4)}` : ''}${best.epoch === epoch ? ' (best so far)' : ''}`, { kind, ...s });
+    o.log(
+      `${kind} epoch ${epoch}/${o.epochs}: loss ${s.loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${s.imagesPerSecond.toFixed(0)} images/s, val ${kind === 'classifier' ? 'accuracy' : 'IoU'} ${valMetric.toFixed(4)}${cs ? `, attention mass in mask ${cs.attentionMass.toFixed(3)} (mask ${cs.maskFraction.toFixed(3)})` : ''}${s.guidanceLoss !== undefined ? `, guidance loss ${s.guidanceLoss.toFixed(4)}` : ''}${best.epoch === epoch ? ' (best so far)' : ''}`,
+      { kind, ...s },
+    );
   }
   optimizer.dispose();
   if (!best) throw new Error('trainModel: epochs must be at least 1');
@@ -152,7 +192,10 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<str
   const store = new FsObjectStore(dir);
   await model.save(objectStoreIO(store, 'model.json'));
   const weights = await store.get('weights.bin');
-  return createHash('sha256').update(await store.get('model.json')).update(weights).digest('hex');
+  return createHash('sha256')
+    .update(await store.get('model.json'))
+    .update(weights)
+    .digest('hex');
 }
 
 export { buildCbamClassifier, buildSegmenter };

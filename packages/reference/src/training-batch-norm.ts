@@ -18,7 +18,9 @@ import { tf } from '@overmap/engine';
 type BatchNormArgs = Parameters<typeof tf.layers.batchNormalization>[0];
 type BatchNormLayer = ReturnType<typeof tf.layers.batchNormalization>;
 // tfjs-layers does not export the class; its factory's instances carry it.
-const BatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as new (args?: BatchNormArgs) => BatchNormLayer;
+const BatchNormalization = Object.getPrototypeOf(tf.layers.batchNormalization({})).constructor as new (
+  args?: BatchNormArgs,
+) => BatchNormLayer;
 
 interface BatchNormInternals {
   axis: number;
@@ -33,7 +35,12 @@ interface BatchNormInternals {
 }
 
 /** Normalises over every axis but the last; returns y and the batch statistics (kept: the caller disposes them). */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   let mean: tf.Tensor | undefined, variance: tf.Tensor | undefined;
   // tfjs types customGrad's variadic (inputs..., save) signature loosely: the cast names it.
@@ -69,7 +76,10 @@ export class TrainingBatchNorm extends BatchNormalization {
     if (!kwargs['training'] || !lastAxis || !self.center || !self.scale) return super.call(inputs, kwargs);
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormTraining(x, self.gamma.read(), self.beta.read(), self.epsilon);
-      for (const [v, batch] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+      for (const [v, batch] of [
+        [self.movingMean, mean],
+        [self.movingVariance, variance],
+      ] as const) {
         tf.tidy(() => {
           const old = v.read();
           v.write(tf.sub(old, tf.mul(tf.sub(old, batch), 1 - self.momentum)));

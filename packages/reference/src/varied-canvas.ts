@@ -8,7 +8,20 @@ import type { BackgroundFamily } from './varied-scenes';
 
 // Math's functions as module constants: in a jest (vm) context every global lookup in these
 // per-pixel loops is slow. Same functions, same results.
-const { PI, ceil: mCeil, cos: mCos, exp: mExp, floor: mFloor, hypot: mHypot, log: mLog, max: mMax, min: mMin, round: mRound, sin: mSin, sqrt: mSqrt } = Math;
+const {
+  PI,
+  ceil: mCeil,
+  cos: mCos,
+  exp: mExp,
+  floor: mFloor,
+  hypot: mHypot,
+  log: mLog,
+  max: mMax,
+  min: mMin,
+  round: mRound,
+  sin: mSin,
+  sqrt: mSqrt,
+} = Math;
 const ITEM = 28;
 const OUT = SCENE_SIZE;
 
@@ -16,20 +29,35 @@ export type Rng = () => number;
 export type RGB = [number, number, number];
 export const randInt = (rng: Rng, lo: number, hi: number) => lo + mFloor(rng() * (hi - lo));
 export const uniform = (rng: Rng, lo: number, hi: number) => lo + rng() * (hi - lo);
-export const randColour = (rng: Rng, lo = 0, hi = 256): RGB => [randInt(rng, lo, hi), randInt(rng, lo, hi), randInt(rng, lo, hi)];
+export const randColour = (rng: Rng, lo = 0, hi = 256): RGB => [
+  randInt(rng, lo, hi),
+  randInt(rng, lo, hi),
+  randInt(rng, lo, hi),
+];
 export function gauss(rng: Rng): number {
-  const u = mMax(1e-12, rng()), v = rng();
+  const u = mMax(1e-12, rng()),
+    v = rng();
   return mSqrt(-2 * mLog(u)) * mCos(2 * PI * v);
 }
-export const mix = (a: RGB, b: RGB, t: number): RGB => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+export const mix = (a: RGB, b: RGB, t: number): RGB => [
+  a[0] + (b[0] - a[0]) * t,
+  a[1] + (b[1] - a[1]) * t,
+  a[2] + (b[2] - a[2]) * t,
+];
 
-export interface Canvas { s: number; img: Float32Array }
+export interface Canvas {
+  s: number;
+  img: Float32Array;
+}
 
 export function fill(c: Canvas, colourAt: (x: number, y: number) => RGB): void {
   for (let y = 0; y < c.s; y++) {
     for (let x = 0; x < c.s; x++) {
-      const col = colourAt(x, y), k = (y * c.s + x) * 3;
-      c.img[k] = col[0]; c.img[k + 1] = col[1]; c.img[k + 2] = col[2];
+      const col = colourAt(x, y),
+        k = (y * c.s + x) * 3;
+      c.img[k] = col[0];
+      c.img[k + 1] = col[1];
+      c.img[k + 2] = col[2];
     }
   }
 }
@@ -39,7 +67,9 @@ export function paintBackground(rng: Rng, c: Canvas, family: BackgroundFamily): 
   const s = c.s;
   const a = randColour(rng, 10, 246);
   const b = mix(a, randColour(rng, 10, 246), uniform(rng, 0.25, 1));
-  const angle = rng() * PI, cos = mCos(angle), sin = mSin(angle);
+  const angle = rng() * PI,
+    cos = mCos(angle),
+    sin = mSin(angle);
   const period = s * uniform(rng, 0.06, 0.25);
   switch (family) {
     case 'flat':
@@ -51,28 +81,41 @@ export function paintBackground(rng: Rng, c: Canvas, family: BackgroundFamily): 
       break;
     }
     case 'radial': {
-      const cx = rng() * s, cy = rng() * s, r = s * uniform(rng, 0.4, 1.2);
+      const cx = rng() * s,
+        cy = rng() * s,
+        r = s * uniform(rng, 0.4, 1.2);
       fill(c, (x, y) => mix(a, b, mMin(1, mHypot(x - cx, y - cy) / r)));
       break;
     }
     case 'noise': {
       // Value noise: two octaves of a random grid, bilinearly interpolated.
       const octave = (cell: number) => {
-        const n = mCeil(s / cell) + 2, g = Float32Array.from({ length: n * n }, () => rng());
+        const n = mCeil(s / cell) + 2,
+          g = Float32Array.from({ length: n * n }, () => rng());
         return (x: number, y: number) => {
-          const u = x / cell, v = y / cell, x0 = mFloor(u), y0 = mFloor(v), fx = u - x0, fy = v - y0;
+          const u = x / cell,
+            v = y / cell,
+            x0 = mFloor(u),
+            y0 = mFloor(v),
+            fx = u - x0,
+            fy = v - y0;
           const p = (i: number, j: number) => g[j * n + i]!;
-          return (p(x0, y0) * (1 - fx) + p(x0 + 1, y0) * fx) * (1 - fy) + (p(x0, y0 + 1) * (1 - fx) + p(x0 + 1, y0 + 1) * fx) * fy;
+          return (
+            (p(x0, y0) * (1 - fx) + p(x0 + 1, y0) * fx) * (1 - fy) +
+            (p(x0, y0 + 1) * (1 - fx) + p(x0 + 1, y0 + 1) * fx) * fy
+          );
         };
       };
-      const o1 = octave(mMax(3, period * 1.5)), o2 = octave(mMax(2, period * 0.4));
+      const o1 = octave(mMax(3, period * 1.5)),
+        o2 = octave(mMax(2, period * 0.4));
       fill(c, (x, y) => mix(a, b, mMin(1, mMax(0, o1(x, y) * 0.7 + o2(x, y) * 0.3))));
       break;
     }
     case 'stripes': {
-      const duty = uniform(rng, 0.3, 0.7), soft = rng() < 0.5;
+      const duty = uniform(rng, 0.3, 0.7),
+        soft = rng() < 0.5;
       fill(c, (x, y) => {
-        const ph = (((x * cos + y * sin) / period) % 1 + 1) % 1;
+        const ph = ((((x * cos + y * sin) / period) % 1) + 1) % 1;
         return mix(a, b, soft ? (mSin(ph * 2 * PI) + 1) / 2 : ph < duty ? 1 : 0);
       });
       break;
@@ -80,8 +123,9 @@ export function paintBackground(rng: Rng, c: Canvas, family: BackgroundFamily): 
     case 'checks': {
       const rot = rng() < 0.5;
       fill(c, (x, y) => {
-        const u = rot ? x * cos + y * sin : x, v = rot ? -x * sin + y * cos : y;
-        return ((mFloor(u / period) + mFloor(v / period)) & 1) ? b : a;
+        const u = rot ? x * cos + y * sin : x,
+          v = rot ? -x * sin + y * cos : y;
+        return (mFloor(u / period) + mFloor(v / period)) & 1 ? b : a;
       });
       break;
     }
@@ -90,19 +134,30 @@ export function paintBackground(rng: Rng, c: Canvas, family: BackgroundFamily): 
       const n = randInt(rng, 3, 10);
       for (let i = 0; i < n; i++) {
         const col = rng() < 0.5 ? mix(a, randColour(rng, 10, 246), uniform(rng, 0.3, 1)) : b;
-        const cx = rng() * s, cy = rng() * s, rx = s * uniform(rng, 0.05, 0.3), ry = rx * uniform(rng, 0.5, 1.5);
+        const cx = rng() * s,
+          cy = rng() * s,
+          rx = s * uniform(rng, 0.05, 0.3),
+          ry = rx * uniform(rng, 0.5, 1.5);
         paintEllipse(c, cx, cy, rx, ry, uniform(rng, 0, PI), col, uniform(rng, 0.5, 1), true);
       }
       break;
     }
     case 'mosaic': {
       const n = randInt(rng, 6, 24);
-      const pts = Array.from({ length: n }, () => ({ x: rng() * s, y: rng() * s, col: mix(a, randColour(rng, 10, 246), uniform(rng, 0.3, 1)) }));
+      const pts = Array.from({ length: n }, () => ({
+        x: rng() * s,
+        y: rng() * s,
+        col: mix(a, randColour(rng, 10, 246), uniform(rng, 0.3, 1)),
+      }));
       fill(c, (x, y) => {
-        let best = pts[0]!, d = Infinity;
+        let best = pts[0]!,
+          d = Infinity;
         for (const p of pts) {
           const dd = (p.x - x) ** 2 + (p.y - y) ** 2;
-          if (dd < d) { d = dd; best = p; }
+          if (dd < d) {
+            d = dd;
+            best = p;
+          }
         }
         return best.col;
       });
@@ -112,12 +167,27 @@ export function paintBackground(rng: Rng, c: Canvas, family: BackgroundFamily): 
 }
 
 /** Filled (or, `filled` false, a ring of width ~8% of the radius) ellipse blended at `opacity`; returns nothing. */
-export function paintEllipse(c: Canvas, cx: number, cy: number, rx: number, ry: number, rot: number, col: RGB, opacity: number, filled: boolean, cut?: Float32Array): void {
-  const cos = mCos(rot), sin = mSin(rot), r = mMax(rx, ry) + 1;
+export function paintEllipse(
+  c: Canvas,
+  cx: number,
+  cy: number,
+  rx: number,
+  ry: number,
+  rot: number,
+  col: RGB,
+  opacity: number,
+  filled: boolean,
+  cut?: Float32Array,
+): void {
+  const cos = mCos(rot),
+    sin = mSin(rot),
+    r = mMax(rx, ry) + 1;
   for (let y = mMax(0, mFloor(cy - r)); y < mMin(c.s, mCeil(cy + r)); y++) {
     for (let x = mMax(0, mFloor(cx - r)); x < mMin(c.s, mCeil(cx + r)); x++) {
-      const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-      const u = (dx * cos + dy * sin) / rx, v = (-dx * sin + dy * cos) / ry;
+      const dx = x + 0.5 - cx,
+        dy = y + 0.5 - cy;
+      const u = (dx * cos + dy * sin) / rx,
+        v = (-dx * sin + dy * cos) / ry;
       const d = mSqrt(u * u + v * v);
       if (filled ? d > 1 : d > 1 || d < 0.85) continue;
       const k = (y * c.s + x) * 3;
@@ -130,7 +200,9 @@ export function paintEllipse(c: Canvas, cx: number, cy: number, rx: number, ry: 
 /** A thick polyline stroke (clutter). */
 export function paintStroke(rng: Rng, c: Canvas, col: RGB): void {
   const w = c.s * uniform(rng, 0.015, 0.05);
-  let x = rng() * c.s, y = rng() * c.s, dir = rng() * 2 * PI;
+  let x = rng() * c.s,
+    y = rng() * c.s,
+    dir = rng() * 2 * PI;
   const segs = randInt(rng, 2, 6);
   for (let i = 0; i < segs; i++) {
     const len = c.s * uniform(rng, 0.1, 0.35);
@@ -146,9 +218,12 @@ export function paintStroke(rng: Rng, c: Canvas, col: RGB): void {
 
 export function sampleItem(items: Uint8Array, offset: number, u: number, v: number): number {
   if (u < 0 || v < 0 || u > ITEM - 1 || v > ITEM - 1) return 0;
-  const x0 = mFloor(u), y0 = mFloor(v);
-  const x1 = mMin(x0 + 1, ITEM - 1), y1 = mMin(y0 + 1, ITEM - 1);
-  const fx = u - x0, fy = v - y0;
+  const x0 = mFloor(u),
+    y0 = mFloor(v);
+  const x1 = mMin(x0 + 1, ITEM - 1),
+    y1 = mMin(y0 + 1, ITEM - 1);
+  const fx = u - x0,
+    fy = v - y0;
   const p = (x: number, y: number) => items[offset + y * ITEM + x]!;
   return ((p(x0, y0) * (1 - fx) + p(x1, y0) * fx) * (1 - fy) + (p(x0, y1) * (1 - fx) + p(x1, y1) * fx) * fy) / 255;
 }
@@ -158,23 +233,39 @@ export function sampleItem(items: Uint8Array, offset: number, u: number, v: numb
  * and rotated by `rot` about its centre; returns its coverage (alpha) on the canvas.
  */
 export function paintItem(
-  c: Canvas, items: Uint8Array, index: number, size: number, x0: number, y0: number,
-  colour: RGB, shadeLo: number, opacity: number, mirror: boolean, rot: number,
+  c: Canvas,
+  items: Uint8Array,
+  index: number,
+  size: number,
+  x0: number,
+  y0: number,
+  colour: RGB,
+  shadeLo: number,
+  opacity: number,
+  mirror: boolean,
+  rot: number,
 ): Float32Array {
   const alphaMap = new Float32Array(c.s * c.s);
-  const offset = index * ITEM * ITEM, scale = ITEM / size;
-  const cx = x0 + size / 2, cy = y0 + size / 2, cos = mCos(rot), sin = mSin(rot);
+  const offset = index * ITEM * ITEM,
+    scale = ITEM / size;
+  const cx = x0 + size / 2,
+    cy = y0 + size / 2,
+    cos = mCos(rot),
+    sin = mSin(rot);
   const r = size * 0.75;
   for (let y = mMax(0, mFloor(cy - r)); y < mMin(c.s, mCeil(cy + r)); y++) {
     for (let x = mMax(0, mFloor(cx - r)); x < mMin(c.s, mCeil(cx + r)); x++) {
-      const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-      let u = dx * cos + dy * sin, v = -dx * sin + dy * cos;
+      const dx = x + 0.5 - cx,
+        dy = y + 0.5 - cy;
+      let u = dx * cos + dy * sin,
+        v = -dx * sin + dy * cos;
       if (mirror) u = -u;
       const i = sampleItem(items, offset, (u + size / 2) * scale - 0.5, (v + size / 2) * scale - 0.5);
       const alpha = mMin(1, i * 2) * opacity;
       if (alpha <= 0) continue;
       alphaMap[y * c.s + x] = alpha;
-      const shade = shadeLo + (1 - shadeLo) * i, k = (y * c.s + x) * 3;
+      const shade = shadeLo + (1 - shadeLo) * i,
+        k = (y * c.s + x) * 3;
       for (let ch = 0; ch < 3; ch++) c.img[k + ch] = c.img[k + ch]! * (1 - alpha) + colour[ch]! * shade * alpha;
     }
   }
@@ -183,18 +274,27 @@ export function paintItem(
 
 /** Separable Gaussian blur of an RGB canvas. */
 export function blur(c: Canvas, sigma: number): void {
-  const rad = mCeil(sigma * 2.5), kern: number[] = [];
+  const rad = mCeil(sigma * 2.5),
+    kern: number[] = [];
   let sum = 0;
-  for (let i = -rad; i <= rad; i++) { const w = mExp(-(i * i) / (2 * sigma * sigma)); kern.push(w); sum += w; }
-  const k = kern.map((w) => w / sum), s = c.s, tmp = new Float32Array(c.img.length);
+  for (let i = -rad; i <= rad; i++) {
+    const w = mExp(-(i * i) / (2 * sigma * sigma));
+    kern.push(w);
+    sum += w;
+  }
+  const k = kern.map((w) => w / sum),
+    s = c.s,
+    tmp = new Float32Array(c.img.length);
   for (const pass of [0, 1]) {
-    const src = pass === 0 ? c.img : tmp, dst = pass === 0 ? tmp : c.img;
+    const src = pass === 0 ? c.img : tmp,
+      dst = pass === 0 ? tmp : c.img;
     for (let y = 0; y < s; y++) {
       for (let x = 0; x < s; x++) {
         for (let ch = 0; ch < 3; ch++) {
           let acc = 0;
           for (let i = -rad; i <= rad; i++) {
-            const xx = pass === 0 ? mMin(s - 1, mMax(0, x + i)) : x, yy = pass === 1 ? mMin(s - 1, mMax(0, y + i)) : y;
+            const xx = pass === 0 ? mMin(s - 1, mMax(0, x + i)) : x,
+              yy = pass === 1 ? mMin(s - 1, mMax(0, y + i)) : y;
             acc += src[(yy * s + xx) * 3 + ch]! * k[i + rad]!;
           }
           dst[(y * s + x) * 3 + ch] = acc;
@@ -207,17 +307,25 @@ export function blur(c: Canvas, sigma: number): void {
 /** Resamples an s x s map with `ch` channels to OUT x OUT: box average over the source footprint (bilinear when enlarging). */
 export function resize(src: Float32Array, s: number, ch: number): Float32Array {
   const dst = new Float32Array(OUT * OUT * ch);
-  const ratio = s / OUT, sub = mMax(1, mCeil(ratio));
+  const ratio = s / OUT,
+    sub = mMax(1, mCeil(ratio));
   for (let y = 0; y < OUT; y++) {
     for (let x = 0; x < OUT; x++) {
       for (let sy = 0; sy < sub; sy++) {
         for (let sx = 0; sx < sub; sx++) {
           const u = mMin(s - 1, mMax(0, (x + (sx + 0.5) / sub) * ratio - 0.5));
           const v = mMin(s - 1, mMax(0, (y + (sy + 0.5) / sub) * ratio - 0.5));
-          const x0 = mFloor(u), y0 = mFloor(v), x1 = mMin(s - 1, x0 + 1), y1 = mMin(s - 1, y0 + 1), fx = u - x0, fy = v - y0;
+          const x0 = mFloor(u),
+            y0 = mFloor(v),
+            x1 = mMin(s - 1, x0 + 1),
+            y1 = mMin(s - 1, y0 + 1),
+            fx = u - x0,
+            fy = v - y0;
           for (let c = 0; c < ch; c++) {
             const p = (i: number, j: number) => src[(j * s + i) * ch + c]!;
-            dst[(y * OUT + x) * ch + c]! += ((p(x0, y0) * (1 - fx) + p(x1, y0) * fx) * (1 - fy) + (p(x0, y1) * (1 - fx) + p(x1, y1) * fx) * fy) / (sub * sub);
+            dst[(y * OUT + x) * ch + c]! +=
+              ((p(x0, y0) * (1 - fx) + p(x1, y0) * fx) * (1 - fy) + (p(x0, y1) * (1 - fx) + p(x1, y1) * fx) * fy) /
+              (sub * sub);
           }
         }
       }
@@ -225,4 +333,3 @@ export function resize(src: Float32Array, s: number, ch: number): Float32Array {
   }
   return dst;
 }
-

@@ -25,18 +25,48 @@
 import seedrandom from 'seedrandom';
 import { type DigitBank, type ItemBank, type Scene, SCENE_SIZE } from './fashion-scenes';
 import {
-  type Canvas, type RGB, type Rng, blur, gauss, paintBackground, paintEllipse, paintItem, paintStroke, randColour, randInt, resize, uniform,
+  type Canvas,
+  type RGB,
+  type Rng,
+  blur,
+  gauss,
+  paintBackground,
+  paintEllipse,
+  paintItem,
+  paintStroke,
+  randColour,
+  randInt,
+  resize,
+  uniform,
 } from './varied-canvas';
 
 // Math's functions as module constants: in a jest (vm) context every global lookup in these
 // per-pixel loops is slow. Same functions, same results.
-const { PI, ceil: mCeil, cos: mCos, exp: mExp, floor: mFloor, hypot: mHypot, log: mLog, max: mMax, min: mMin, round: mRound, sin: mSin, sqrt: mSqrt } = Math;
+const {
+  PI,
+  ceil: mCeil,
+  cos: mCos,
+  exp: mExp,
+  floor: mFloor,
+  hypot: mHypot,
+  log: mLog,
+  max: mMax,
+  min: mMin,
+  round: mRound,
+  sin: mSin,
+  sqrt: mSqrt,
+} = Math;
 const ITEM = 28;
 const OUT = SCENE_SIZE;
 
 export type VariedSplit = 'train' | 'val' | 'test' | 'shifted';
 export const VARIED_SPLITS: readonly VariedSplit[] = ['train', 'val', 'test', 'shifted'];
-const SPLIT_RANGE: Record<VariedSplit, [number, number]> = { train: [0, 5000], val: [5000, 6000], test: [6000, 7002], shifted: [6000, 7002] };
+const SPLIT_RANGE: Record<VariedSplit, [number, number]> = {
+  train: [0, 5000],
+  val: [5000, 6000],
+  test: [6000, 7002],
+  shifted: [6000, 7002],
+};
 
 export const TRAIN_BACKGROUNDS = ['flat', 'linear', 'radial', 'noise', 'stripes', 'checks', 'blobs'] as const;
 /** The background family held out of train/val/test: only the shifted split uses it. */
@@ -48,16 +78,30 @@ export const TRAIN_ITEM_SCALE: [number, number] = [0.46, 0.92];
 export const SHIFTED_ITEM_SCALE: [number, number] = [0.36, 0.44];
 export const CANVAS_SIDE: [number, number] = [40, 128];
 
-export interface VariedSceneOptions { seed: string; split: VariedSplit }
+export interface VariedSceneOptions {
+  seed: string;
+  split: VariedSplit;
+}
 
 /** What the varied generator drew for one scene (for tests and inspection). */
-export interface VariedSceneInfo { canvas: number; background: BackgroundFamily; itemScale: number; distractors: number; occluders: number; blur: number; noise: number }
+export interface VariedSceneInfo {
+  canvas: number;
+  background: BackgroundFamily;
+  itemScale: number;
+  distractors: number;
+  occluders: number;
+  blur: number;
+  noise: number;
+}
 
-export interface VariedScene extends Scene { info: VariedSceneInfo }
+export interface VariedScene extends Scene {
+  info: VariedSceneInfo;
+}
 
 /** Varied scene `index` of a split: deterministic in (seed, split, index). */
 export function makeVariedScene(bank: ItemBank, { seed, split }: VariedSceneOptions, index: number): VariedScene {
-  if (!VARIED_SPLITS.includes(split)) throw new Error(`makeVariedScene: split ${split}: use ${VARIED_SPLITS.join(', ')}`);
+  if (!VARIED_SPLITS.includes(split))
+    throw new Error(`makeVariedScene: split ${split}: use ${VARIED_SPLITS.join(', ')}`);
   const rng = seedrandom(`${seed}:varied-${split}:${index}`);
   const range = SPLIT_RANGE[split];
   const label = randInt(rng, 0, 10);
@@ -70,15 +114,27 @@ export function makeVariedScene(bank: ItemBank, { seed, split }: VariedSceneOpti
 export function makeVariedDigitScene(bank: ItemBank, digits: DigitBank, seed: string, index: number): VariedScene {
   const rng = seedrandom(`${seed}:varied-digits:${index}`);
   const itemIndex = randInt(rng, 0, digits.n);
-  return { ...composeVaried(rng, bank, SPLIT_RANGE.test, digits.images, itemIndex, -1, false), label: digits.labels[itemIndex]!, itemIndex };
+  return {
+    ...composeVaried(rng, bank, SPLIT_RANGE.test, digits.images, itemIndex, -1, false),
+    label: digits.labels[itemIndex]!,
+    itemIndex,
+  };
 }
 
 function composeVaried(
-  rng: Rng, bank: ItemBank, [lo, hi]: [number, number], items: Uint8Array, itemIndex: number, exclude: number, shifted: boolean,
+  rng: Rng,
+  bank: ItemBank,
+  [lo, hi]: [number, number],
+  items: Uint8Array,
+  itemIndex: number,
+  exclude: number,
+  shifted: boolean,
 ): { image: Uint8Array; mask: Uint8Array; info: VariedSceneInfo } {
   const s = randInt(rng, CANVAS_SIDE[0], CANVAS_SIDE[1] + 1);
   const c: Canvas = { s, img: new Float32Array(s * s * 3) };
-  const background: BackgroundFamily = shifted ? SHIFTED_BACKGROUND : TRAIN_BACKGROUNDS[randInt(rng, 0, TRAIN_BACKGROUNDS.length)]!;
+  const background: BackgroundFamily = shifted
+    ? SHIFTED_BACKGROUND
+    : TRAIN_BACKGROUNDS[randInt(rng, 0, TRAIN_BACKGROUNDS.length)]!;
   paintBackground(rng, c, background);
   const bgNoise = rng() < 0.4 ? uniform(rng, 2, 14) : 0;
   if (bgNoise > 0) for (let k = 0; k < c.img.length; k++) c.img[k]! += gauss(rng) * bgNoise;
@@ -92,40 +148,89 @@ function composeVaried(
   for (let d = 0; d < distractors; d++) {
     if (rng() < 0.6) {
       let cls: number;
-      if (exclude >= 0) { cls = randInt(rng, 0, 9); if (cls >= exclude) cls++; } else cls = randInt(rng, 0, 10);
+      if (exclude >= 0) {
+        cls = randInt(rng, 0, 9);
+        if (cls >= exclude) cls++;
+      } else cls = randInt(rng, 0, 10);
       const idx = randInt(rng, lo, mMin(hi, bank[cls]!.length / (ITEM * ITEM)));
       const dsize = size * uniform(rng, 0.4, 0.75);
-      paintItem(c, bank[cls]!, idx, dsize, uniform(rng, -dsize / 2, s - dsize / 2), uniform(rng, -dsize / 2, s - dsize / 2),
-        randColour(rng, 40, 256), uniform(rng, 0.2, 0.6), uniform(rng, 0.6, 1), rng() < 0.5, uniform(rng, -0.5, 0.5));
+      paintItem(
+        c,
+        bank[cls]!,
+        idx,
+        dsize,
+        uniform(rng, -dsize / 2, s - dsize / 2),
+        uniform(rng, -dsize / 2, s - dsize / 2),
+        randColour(rng, 40, 256),
+        uniform(rng, 0.2, 0.6),
+        uniform(rng, 0.6, 1),
+        rng() < 0.5,
+        uniform(rng, -0.5, 0.5),
+      );
     } else if (rng() < 0.5) {
       paintStroke(rng, c, randColour(rng));
     } else {
       const r = s * uniform(rng, 0.05, 0.2);
-      paintEllipse(c, rng() * s, rng() * s, r, r * uniform(rng, 0.4, 1.6), rng() * PI, randColour(rng), uniform(rng, 0.6, 1), rng() < 0.5);
+      paintEllipse(
+        c,
+        rng() * s,
+        rng() * s,
+        r,
+        r * uniform(rng, 0.4, 1.6),
+        rng() * PI,
+        randColour(rng),
+        uniform(rng, 0.6, 1),
+        rng() < 0.5,
+      );
     }
   }
 
   // The object: anywhere with at least 85% of its box on the canvas.
   const margin = size * 0.075;
-  const x0 = uniform(rng, -margin, s - size + margin), y0 = uniform(rng, -margin, s - size + margin);
+  const x0 = uniform(rng, -margin, s - size + margin),
+    y0 = uniform(rng, -margin, s - size + margin);
   const grey = rng() < 0.15;
-  const colour: RGB = grey ? (() => { const g = randInt(rng, 120, 256); return [g, g, g] as RGB; })() : randColour(rng, 40, 256);
-  const alpha = paintItem(c, items, itemIndex, size, x0, y0, colour, uniform(rng, 0.25, 0.6), 1, rng() < 0.5, uniform(rng, -0.26, 0.26));
+  const colour: RGB = grey
+    ? (() => {
+        const g = randInt(rng, 120, 256);
+        return [g, g, g] as RGB;
+      })()
+    : randColour(rng, 40, 256);
+  const alpha = paintItem(
+    c,
+    items,
+    itemIndex,
+    size,
+    x0,
+    y0,
+    colour,
+    uniform(rng, 0.25, 0.6),
+    1,
+    rng() < 0.5,
+    uniform(rng, -0.26, 0.26),
+  );
   const cover = new Float32Array(s * s);
   for (let i = 0; i < cover.length; i++) cover[i] = alpha[i]! > 0.3 ? 1 : 0;
 
   // Occluders in front: cut out of the mask.
   const occluders = rng() < 0.45 ? randInt(rng, 1, 3) : 0;
   for (let o = 0; o < occluders; o++) {
-    const w = size * uniform(rng, 0.15, 0.4), h = size * uniform(rng, 0.15, 0.4);
-    const ox = x0 + uniform(rng, -w / 2, size - w / 2), oy = y0 + uniform(rng, -h / 2, size - h / 2);
+    const w = size * uniform(rng, 0.15, 0.4),
+      h = size * uniform(rng, 0.15, 0.4);
+    const ox = x0 + uniform(rng, -w / 2, size - w / 2),
+      oy = y0 + uniform(rng, -h / 2, size - h / 2);
     const col = randColour(rng);
     if (rng() < 0.5) {
-      const col2 = randColour(rng), striped = rng() < 0.4, p = mMax(2, w * 0.25);
+      const col2 = randColour(rng),
+        striped = rng() < 0.4,
+        p = mMax(2, w * 0.25);
       for (let y = mMax(0, mFloor(oy)); y < mMin(s, mCeil(oy + h)); y++) {
         for (let x = mMax(0, mFloor(ox)); x < mMin(s, mCeil(ox + w)); x++) {
-          const cc = striped && mFloor((x + y) / p) % 2 ? col2 : col, k = (y * s + x) * 3;
-          c.img[k] = cc[0]; c.img[k + 1] = cc[1]; c.img[k + 2] = cc[2];
+          const cc = striped && mFloor((x + y) / p) % 2 ? col2 : col,
+            k = (y * s + x) * 3;
+          c.img[k] = cc[0];
+          c.img[k + 1] = cc[1];
+          c.img[k + 2] = cc[2];
           cover[y * s + x] = 0;
         }
       }
@@ -145,7 +250,8 @@ function composeVaried(
   const m = resize(cover, s, 1);
   const noise = rng() < 0.5 ? uniform(rng, 2, 16) : 0;
   const image = new Uint8Array(img.length);
-  for (let i = 0; i < img.length; i++) image[i] = mMax(0, mMin(255, mRound(img[i]! + (noise > 0 ? gauss(rng) * noise : 0))));
+  for (let i = 0; i < img.length; i++)
+    image[i] = mMax(0, mMin(255, mRound(img[i]! + (noise > 0 ? gauss(rng) * noise : 0))));
   const mask = new Uint8Array(OUT * OUT);
   for (let i = 0; i < mask.length; i++) mask[i] = m[i]! >= 0.5 ? 1 : 0;
   return { image, mask, info: { canvas: s, background, itemScale, distractors, occluders, blur: sigma, noise } };

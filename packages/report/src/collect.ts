@@ -7,8 +7,17 @@
  */
 import seedrandom from 'seedrandom';
 import {
-  CONFIDENCE_SCORES, type ConfidenceScore, type ImageRecord, REPORT_REJECT_FRACTIONS, type Scored, aurc, classIndexer, confidenceValue, isScored,
-  orientedName, riskCoverageTable,
+  CONFIDENCE_SCORES,
+  type ConfidenceScore,
+  type ImageRecord,
+  REPORT_REJECT_FRACTIONS,
+  type Scored,
+  aurc,
+  classIndexer,
+  confidenceValue,
+  isScored,
+  orientedName,
+  riskCoverageTable,
 } from '@overmap/shared';
 import { QUEUES, type QueueContext, type QueueDef, type QueueId, reasonOf } from './queues';
 import { TopN } from './top-n';
@@ -48,12 +57,21 @@ export interface Aggregates {
 }
 
 /** values: each curve score's confidenceValue (higher = more confident), in `scoreNames` order */
-interface SampleItem { correct: boolean; values: (number | null)[] }
+interface SampleItem {
+  correct: boolean;
+  values: (number | null)[];
+}
 
+export interface CollectOptions {
+  perQueue: number;
+  sampleSize: number;
+}
 
-export interface CollectOptions { perQueue: number; sampleSize: number }
-
-export interface Curve { name: string; aurc: number; points: { rejected: number; accuracy: number }[] }
+export interface Curve {
+  name: string;
+  aurc: number;
+  points: { rejected: number; accuracy: number }[];
+}
 export interface RiskCoverage {
   /** labelled scorable records seen, and how many the curves were computed on */
   population: number;
@@ -73,12 +91,33 @@ export class Collector {
   /** the curves' scores: the score registry's confidences (a score that needs the label is none) */
   private readonly scoreNames: readonly ConfidenceScore[] = CONFIDENCE_SCORES;
 
-  constructor(readonly classes: string[], readonly ctx: QueueContext, readonly queues: QueueDef[], private readonly o: CollectOptions) {
+  constructor(
+    readonly classes: string[],
+    readonly ctx: QueueContext,
+    readonly queues: QueueDef[],
+    private readonly o: CollectOptions,
+  ) {
     const k = classes.length;
     this.agg = {
-      total: 0, byStatus: {}, accepted: 0, rejected: 0, labelled: 0, correct: 0, labelledAccepted: 0, correctAccepted: 0,
-      unknownLabels: 0, withLabel: 0, reasons: {},
-      perClass: classes.map((c) => ({ class: c, labelled: 0, correct: 0, predicted: 0, rejected: 0, confidenceSum: 0 })),
+      total: 0,
+      byStatus: {},
+      accepted: 0,
+      rejected: 0,
+      labelled: 0,
+      correct: 0,
+      labelledAccepted: 0,
+      correctAccepted: 0,
+      unknownLabels: 0,
+      withLabel: 0,
+      reasons: {},
+      perClass: classes.map((c) => ({
+        class: c,
+        labelled: 0,
+        correct: 0,
+        predicted: 0,
+        rejected: 0,
+        confidenceSum: 0,
+      })),
       confusion: Array.from({ length: k }, () => new Array<number>(k).fill(0)),
     };
     for (const q of queues) this.heaps.set(q.id, new TopN(o.perQueue));
@@ -104,15 +143,22 @@ export class Collector {
       const correct = pred === label;
       a.labelled++;
       a.perClass[label]!.labelled++;
-      if (correct) { a.correct++; a.perClass[label]!.correct++; }
-      if (r.accepted === true) { a.labelledAccepted++; if (correct) a.correctAccepted++; }
+      if (correct) {
+        a.correct++;
+        a.perClass[label]!.correct++;
+      }
+      if (r.accepted === true) {
+        a.labelledAccepted++;
+        if (correct) a.correctAccepted++;
+      }
       const row = a.confusion[label];
       if (row && pred < row.length) row[pred]!++;
       this.addToSample({ correct, values: this.scoreNames.map((s) => confidenceValue(r.scores, s)) });
     }
     if (!isScored(r.status)) {
       const reason = reasonOf(r);
-      if (reason in a.reasons || Object.keys(a.reasons).length < MAX_REASONS) a.reasons[reason] = (a.reasons[reason] ?? 0) + 1;
+      if (reason in a.reasons || Object.keys(a.reasons).length < MAX_REASONS)
+        a.reasons[reason] = (a.reasons[reason] ?? 0) + 1;
       else a.reasons['other reasons'] = (a.reasons['other reasons'] ?? 0) + 1;
     }
     for (const q of this.queues) {
@@ -146,14 +192,26 @@ export class Collector {
       const scored: Scored[] = this.sample.map((x) => ({ confidence: x.values[i]!, correct: x.correct }));
       const table = riskCoverageTable(scored, REPORT_REJECT_FRACTIONS);
       // a score where lower is more confident enters negated (confidenceValue), and its curve says so: −entropy
-      const curve = { name: orientedName(name, '−'), aurc: aurc(scored), points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })) };
+      const curve = {
+        name: orientedName(name, '−'),
+        aurc: aurc(scored),
+        points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })),
+      };
       // A score equal to another on every record (confidence is overmap under some specs) shares its line.
       const twin = curves.findIndex((_c, j) => this.sample.every((x) => x.values[of[j]!] === x.values[i]));
       if (twin >= 0) curves[twin]!.name += ` = ${curve.name}`;
-      else { curves.push(curve); of.push(i); }
+      else {
+        curves.push(curve);
+        of.push(i);
+      }
     });
     const minKept = Math.max(1, Math.round(n * (1 - REPORT_REJECT_FRACTIONS[REPORT_REJECT_FRACTIONS.length - 1]!)));
-    return { population: this.sampleSeen, sampled: n, maxError: n < this.sampleSeen ? 1.96 * Math.sqrt(0.25 / minKept) : 0, curves };
+    return {
+      population: this.sampleSeen,
+      sampled: n,
+      maxError: n < this.sampleSeen ? 1.96 * Math.sqrt(0.25 / minKept) : 0,
+      curves,
+    };
   }
 }
 

@@ -7,7 +7,9 @@
  */
 import { type ImageRecord, SCORE_NAMES } from '@overmap/shared';
 
-export interface ExportRow extends ImageRecord { rank: number }
+export interface ExportRow extends ImageRecord {
+  rank: number;
+}
 
 /** The image's URI as the dataset gives it: the dataset URI joined with the key. */
 export const imageUri = (dataset: string, key: string) => `${dataset.replace(/\/?$/, '/')}${key}`;
@@ -20,8 +22,14 @@ export function csvField(v: unknown): string {
 
 export function flatRow(r: ExportRow, dataset: string, rankName: string): Record<string, unknown> {
   const row: Record<string, unknown> = {
-    key: r.key, image: imageUri(dataset, r.key), label: r.label, prediction: r.prediction?.class ?? null,
-    p: r.prediction?.top[0]?.p ?? null, status: r.status, error: r.error, accepted: r.accepted,
+    key: r.key,
+    image: imageUri(dataset, r.key),
+    label: r.label,
+    prediction: r.prediction?.class ?? null,
+    p: r.prediction?.top[0]?.p ?? null,
+    status: r.status,
+    error: r.error,
+    accepted: r.accepted,
   };
   if (rankName) row[rankName] = r.rank;
   for (const s of SCORE_NAMES) row[s] = r.scores[s] ?? null;
@@ -29,7 +37,22 @@ export function flatRow(r: ExportRow, dataset: string, rankName: string): Record
 }
 
 export function toCsv(rows: ExportRow[], dataset: string, rankName: string): string {
-  const header = Object.keys(flatRow({ key: '', label: null, status: 'ok', error: null, prediction: null, scores: {} as ImageRecord['scores'], accepted: null, rank: 0 }, dataset, rankName));
+  const header = Object.keys(
+    flatRow(
+      {
+        key: '',
+        label: null,
+        status: 'ok',
+        error: null,
+        prediction: null,
+        scores: {} as ImageRecord['scores'],
+        accepted: null,
+        rank: 0,
+      },
+      dataset,
+      rankName,
+    ),
+  );
   const lines = [header.map(csvField).join(',')];
   for (const r of rows) {
     const f = flatRow(r, dataset, rankName);
@@ -39,23 +62,49 @@ export function toCsv(rows: ExportRow[], dataset: string, rankName: string): str
 }
 
 export function toJsonl(rows: ExportRow[], dataset: string, rankName: string): string {
-  return rows.map((r) => JSON.stringify({
-    key: r.key, image: imageUri(dataset, r.key), label: r.label, prediction: r.prediction, status: r.status, error: r.error,
-    accepted: r.accepted, ...(rankName ? { [rankName]: r.rank } : {}), scores: r.scores,
-  })).join('\n') + (rows.length ? '\n' : '');
+  return (
+    rows
+      .map((r) =>
+        JSON.stringify({
+          key: r.key,
+          image: imageUri(dataset, r.key),
+          label: r.label,
+          prediction: r.prediction,
+          status: r.status,
+          error: r.error,
+          accepted: r.accepted,
+          ...(rankName ? { [rankName]: r.rank } : {}),
+          scores: r.scores,
+        }),
+      )
+      .join('\n') + (rows.length ? '\n' : '')
+  );
 }
 
 export function toLabelStudio(rows: ExportRow[], dataset: string, rankName: string, modelVersion: string): string {
   const tasks = rows.map((r) => ({
     data: { image: imageUri(dataset, r.key), key: r.key, label: r.label },
-    ...(r.prediction ? {
-      predictions: [{
-        model_version: modelVersion,
-        score: r.scores.confidence ?? undefined,
-        result: [{ from_name: 'class', to_name: 'image', type: 'choices', value: { choices: [r.prediction.class] } }],
-      }],
-    } : {}),
-    meta: { status: r.status, error: r.error, accepted: r.accepted, ...(rankName ? { [rankName]: r.rank } : {}), scores: r.scores, top: r.prediction?.top ?? null },
+    ...(r.prediction
+      ? {
+          predictions: [
+            {
+              model_version: modelVersion,
+              score: r.scores.confidence ?? undefined,
+              result: [
+                { from_name: 'class', to_name: 'image', type: 'choices', value: { choices: [r.prediction.class] } },
+              ],
+            },
+          ],
+        }
+      : {}),
+    meta: {
+      status: r.status,
+      error: r.error,
+      accepted: r.accepted,
+      ...(rankName ? { [rankName]: r.rank } : {}),
+      scores: r.scores,
+      top: r.prediction?.top ?? null,
+    },
   }));
   return JSON.stringify(tasks, null, 1);
 }
@@ -63,6 +112,13 @@ export function toLabelStudio(rows: ExportRow[], dataset: string, rankName: stri
 const xmlEsc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 
 export function labelStudioConfig(classes: string[]): string {
-  return ['<View>', '  <Image name="image" value="$image"/>', '  <Choices name="class" toName="image" choice="single">',
-    ...classes.map((c) => `    <Choice value="${xmlEsc(c)}"/>`), '  </Choices>', '</View>', ''].join('\n');
+  return [
+    '<View>',
+    '  <Image name="image" value="$image"/>',
+    '  <Choices name="class" toName="image" choice="single">',
+    ...classes.map((c) => `    <Choice value="${xmlEsc(c)}"/>`),
+    '  </Choices>',
+    '</View>',
+    '',
+  ].join('\n');
 }

@@ -1,4 +1,15 @@
-export { buildReport, reportLocation, REPORT_DIR, DEFAULT_PER_QUEUE, DEFAULT_SAMPLE, type ReportOptions, type ReportResult, type ReportData, type ReportQueue, type Card } from './build-report';
+export {
+  buildReport,
+  reportLocation,
+  REPORT_DIR,
+  DEFAULT_PER_QUEUE,
+  DEFAULT_SAMPLE,
+  type ReportOptions,
+  type ReportResult,
+  type ReportData,
+  type ReportQueue,
+  type Card,
+} from './build-report';
 export { Collector, collectorFor, type Aggregates, type RiskCoverage } from './collect';
 export { QUEUES, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
 export { TopN } from './top-n';

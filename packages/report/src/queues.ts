@@ -33,18 +33,28 @@ export function onObject(r: ImageRecord): number | null {
 
 export const QUEUES: QueueDef[] = [
   {
-    id: 'label_errors', title: 'Probable label errors', rankName: 'suspicion', needsLabels: true,
-    description: 'The prediction disagrees with the label although the run accepts it (confidence ≥ threshold: the evidence is on the object). '
-      + 'Ranked by suspicion = 1 + confidence (the formula evaluate measures on flipped labels), highest first.',
+    id: 'label_errors',
+    title: 'Probable label errors',
+    rankName: 'suspicion',
+    needsLabels: true,
+    description:
+      'The prediction disagrees with the label although the run accepts it (confidence ≥ threshold: the evidence is on the object). ' +
+      'Ranked by suspicion = 1 + confidence (the formula evaluate measures on flipped labels), highest first.',
     // Suspicion is @overmap/shared's one formula (label-suspicion.ts, which says why this one):
     // among these members, all disagreeing, it ranks by the decision score.
-    rank: (r, ctx) => (r.status === 'ok' && r.accepted === true && disagreesWithLabel(r, ctx.classOf) === true ? labelSuspicion(r, ctx.classOf) : null),
+    rank: (r, ctx) =>
+      r.status === 'ok' && r.accepted === true && disagreesWithLabel(r, ctx.classOf) === true
+        ? labelSuspicion(r, ctx.classOf)
+        : null,
   },
   {
-    id: 'off_object', title: 'Evidence off the object / unknown objects', rankName: 'off-object',
+    id: 'off_object',
+    title: 'Evidence off the object / unknown objects',
+    rankName: 'off-object',
     needsLabels: false,
-    description: 'Segmentation found no object (no_mask), or neither the Grad-CAM nor the attention map overlaps the object mask by the run\'s threshold. '
-      + 'Ranked by off-object = 1 − max(gradcam_seg, attention_seg), highest first (no_mask: 1).',
+    description:
+      "Segmentation found no object (no_mask), or neither the Grad-CAM nor the attention map overlaps the object mask by the run's threshold. " +
+      'Ranked by off-object = 1 − max(gradcam_seg, attention_seg), highest first (no_mask: 1).',
     rank: (r, ctx) => {
       if (r.status === 'no_mask') return 1;
       if (r.status !== 'ok') return null;
@@ -53,12 +63,18 @@ export const QUEUES: QueueDef[] = [
     },
   },
   {
-    id: 'rejected', title: 'Rejected (below the threshold)', rankName: '', needsLabels: false,
-    description: 'Confidence below the run\'s threshold: the prediction is not trusted. Lowest confidence first.',
+    id: 'rejected',
+    title: 'Rejected (below the threshold)',
+    rankName: '',
+    needsLabels: false,
+    description: "Confidence below the run's threshold: the prediction is not trusted. Lowest confidence first.",
     rank: (r) => (isScored(r.status) && r.accepted === false ? -(r.scores.confidence ?? 0) : null),
   },
   {
-    id: 'unreadable', title: 'Unreadable images', rankName: '', needsLabels: false,
+    id: 'unreadable',
+    title: 'Unreadable images',
+    rankName: '',
+    needsLabels: false,
     description: 'Images that could not be scored (read, decode or size errors), grouped by reason.',
     rank: (r) => (isScored(r.status) ? null : 0),
   },

@@ -8,7 +8,15 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { type ImageRecord, type ObjectStore, type RunJson, type RunResults, classIndexer, isScored, openStore } from '@overmap/shared';
+import {
+  type ImageRecord,
+  type ObjectStore,
+  type RunJson,
+  type RunResults,
+  classIndexer,
+  isScored,
+  openStore,
+} from '@overmap/shared';
 import { type LoadedSpec, OverMapScorer, decodeImage, initBackend, loadSpec, overlayPng } from '@overmap/engine';
 
 export const TILE_PX = 160;
@@ -49,17 +57,25 @@ export const tileStem = (key: string) => createHash('sha1').update(key).digest('
 
 async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
-const jpeg = (img: sharp.Sharp) => img.flatten({ background: '#000' }).resize(TILE_PX, TILE_PX, { fit: 'contain', background: '#000' }).jpeg({ quality: 82 }).toBuffer();
+const jpeg = (img: sharp.Sharp) =>
+  img
+    .flatten({ background: '#000' })
+    .resize(TILE_PX, TILE_PX, { fit: 'contain', background: '#000' })
+    .jpeg({ quality: 82 })
+    .toBuffer();
 
 /** The three map panels of an overlay strip (4 panels side by side), as JPEG tiles. */
 async function splitStrip(strip: Buffer): Promise<Record<MapTile, Buffer>> {
   const meta = await sharp(strip).metadata();
-  const w = Math.floor((meta.width ?? 0) / 4), h = meta.height ?? 0;
+  const w = Math.floor((meta.width ?? 0) / 4),
+    h = meta.height ?? 0;
   if (w < 1 || h < 1) throw new Error('overlay strip has no size');
   const panel = (i: number) => jpeg(sharp(strip).extract({ left: i * w, top: 0, width: w, height: h }));
   return { gradcam: await panel(1), attention: await panel(2), mask: await panel(3) };
@@ -73,14 +89,20 @@ async function loadScorer(run: RunJson): Promise<{ scorer?: OverMapScorer; note?
     return { note: `maps not shown: the run's model ${run.model.uri} cannot be loaded (${(e as Error).message})` };
   }
   if (loaded.hash !== run.model.hash) {
-    return { note: `maps not shown: the model ${run.model.uri} has changed since the run (hash ${loaded.hash.slice(0, 12)} ≠ ${run.model.hash.slice(0, 12)})` };
+    return {
+      note: `maps not shown: the model ${run.model.uri} has changed since the run (hash ${loaded.hash.slice(0, 12)} ≠ ${run.model.hash.slice(0, 12)})`,
+    };
   }
   await initBackend();
   return { scorer: await OverMapScorer.load(loaded) };
 }
 
 export async function writeTiles(
-  records: ImageRecord[], run: RunJson, results: RunResults, out: ObjectStore, o: TileOptions,
+  records: ImageRecord[],
+  run: RunJson,
+  results: RunResults,
+  out: ObjectStore,
+  o: TileOptions,
 ): Promise<TileResult> {
   const images = new Map<string, CardImages>();
   if (o.images === 'none') {
@@ -91,7 +113,10 @@ export async function writeTiles(
   const limits = o.limits ?? { maxInputPixels: 50_000_000, maxBytes: 64 * 1024 * 1024 };
   const conc = o.concurrency ?? 8;
   const bytes = new Map<string, Buffer>();
-  const put = async (name: string, body: Buffer) => { await out.put(name, body, { contentType: 'image/jpeg' }); return name; };
+  const put = async (name: string, body: Buffer) => {
+    await out.put(name, body, { contentType: 'image/jpeg' });
+    return name;
+  };
 
   // Thumbnails (and the bytes kept for the maps, for scorable records only).
   await pool(records, conc, async (r) => {
@@ -108,7 +133,10 @@ export async function writeTiles(
       return;
     }
     try {
-      const thumb = await put(`img/${stem}-t.jpg`, await jpeg(sharp(b, { limitInputPixels: limits.maxInputPixels, failOn: 'error', pages: 1 }).rotate()));
+      const thumb = await put(
+        `img/${stem}-t.jpg`,
+        await jpeg(sharp(b, { limitInputPixels: limits.maxInputPixels, failOn: 'error', pages: 1 }).rotate()),
+      );
       images.set(r.key, { thumb });
       if (o.images === 'maps' && isScored(r.status)) bytes.set(r.key, b);
     } catch (e) {
@@ -119,14 +147,18 @@ export async function writeTiles(
 
   // Maps: the workers' overlays where the records name one, else recomputed.
   const fromWorkers = new Set<string>();
-  await pool(records.filter((r) => r.overlay && bytes.has(r.key)), conc, async (r) => {
-    const strip = await results.store.getIfExists(r.overlay!).catch(() => undefined);
-    if (!strip) return;
-    const t = await splitStrip(strip);
-    const stem = tileStem(r.key);
-    for (const m of MAP_TILES) images.get(r.key)![m] = await put(`img/${stem}-${m[0]}.jpg`, t[m]);
-    fromWorkers.add(r.key);
-  });
+  await pool(
+    records.filter((r) => r.overlay && bytes.has(r.key)),
+    conc,
+    async (r) => {
+      const strip = await results.store.getIfExists(r.overlay!).catch(() => undefined);
+      if (!strip) return;
+      const t = await splitStrip(strip);
+      const stem = tileStem(r.key);
+      for (const m of MAP_TILES) images.get(r.key)![m] = await put(`img/${stem}-${m[0]}.jpg`, t[m]);
+      fromWorkers.add(r.key);
+    },
+  );
   const todo = records.filter((r) => bytes.has(r.key) && !fromWorkers.has(r.key));
   let mapsNote: string | null = null;
   if (todo.length) {
@@ -140,24 +172,48 @@ export async function writeTiles(
         const batch = o.batch ?? 16;
         for (let s = 0; s < todo.length; s += batch) {
           const part = todo.slice(s, s + batch);
-          const decoded = await Promise.all(part.map((r) => decodeImage(bytes.get(r.key)!, {
-            size: scorer.inputSize, segSize: scorer.segInputSize, maxInputPixels: limits.maxInputPixels, maxBytes: limits.maxBytes,
-          })));
+          const decoded = await Promise.all(
+            part.map((r) =>
+              decodeImage(bytes.get(r.key)!, {
+                size: scorer.inputSize,
+                segSize: scorer.segInputSize,
+                maxInputPixels: limits.maxInputPixels,
+                maxBytes: limits.maxBytes,
+              }),
+            ),
+          );
           const ok = part.map((r, i) => ({ r, d: decoded[i]! })).filter((x) => x.d.ok);
-          part.forEach((r, i) => { if (!decoded[i]!.ok) images.get(r.key)!.noMaps = 'the image no longer decodes'; });
-          if (!ok.length) continue;
-          const scores = await scorer.scoreBatch(ok.map(({ r, d }) => ({ rgb: (d as { rgb: Uint8Array }).rgb, segRgb: (d as { segRgb?: Uint8Array }).segRgb, key: r.key, label: classOf(r.label) })), { keepMaps: true });
-          await pool(ok.map((x, i) => ({ ...x, s: scores[i]! })), conc, async ({ r, d, s }) => {
-            const img = images.get(r.key)!;
-            if (!s.maps) { img.noMaps = 'the scorer returned no maps'; return; }
-            const t = await splitStrip(await overlayPng((d as { rgb: Uint8Array }).rgb, scorer.inputSize, s.maps));
-            const stem = tileStem(r.key);
-            for (const m of MAP_TILES) {
-              if (m === 'attention' && !s.maps.attention) continue;
-              img[m] = await put(`img/${stem}-${m[0]}.jpg`, t[m]);
-            }
-            if (!s.maps.attention) img.noMaps = 'this model has no attention map';
+          part.forEach((r, i) => {
+            if (!decoded[i]!.ok) images.get(r.key)!.noMaps = 'the image no longer decodes';
           });
+          if (!ok.length) continue;
+          const scores = await scorer.scoreBatch(
+            ok.map(({ r, d }) => ({
+              rgb: (d as { rgb: Uint8Array }).rgb,
+              segRgb: (d as { segRgb?: Uint8Array }).segRgb,
+              key: r.key,
+              label: classOf(r.label),
+            })),
+            { keepMaps: true },
+          );
+          await pool(
+            ok.map((x, i) => ({ ...x, s: scores[i]! })),
+            conc,
+            async ({ r, d, s }) => {
+              const img = images.get(r.key)!;
+              if (!s.maps) {
+                img.noMaps = 'the scorer returned no maps';
+                return;
+              }
+              const t = await splitStrip(await overlayPng((d as { rgb: Uint8Array }).rgb, scorer.inputSize, s.maps));
+              const stem = tileStem(r.key);
+              for (const m of MAP_TILES) {
+                if (m === 'attention' && !s.maps.attention) continue;
+                img[m] = await put(`img/${stem}-${m[0]}.jpg`, t[m]);
+              }
+              if (!s.maps.attention) img.noMaps = 'this model has no attention map';
+            },
+          );
           await new Promise((res) => setImmediate(res));
         }
       } finally {
@@ -165,6 +221,13 @@ export async function writeTiles(
       }
     }
   }
-  const mapsSource = fromWorkers.size && todo.length ? 'mixed' : fromWorkers.size ? 'worker overlays' : todo.length && !mapsNote ? 'recomputed' : 'none';
+  const mapsSource =
+    fromWorkers.size && todo.length
+      ? 'mixed'
+      : fromWorkers.size
+        ? 'worker overlays'
+        : todo.length && !mapsNote
+          ? 'recomputed'
+          : 'none';
   return { images, mapsNote, mapsSource };
 }

@@ -51,7 +51,8 @@ export class TopN<T> {
   private down(i: number): void {
     const h = this.heap;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < h.length && TopN.worse(h[l]!, h[m]!)) m = l;
       if (r < h.length && TopN.worse(h[r]!, h[m]!)) m = r;

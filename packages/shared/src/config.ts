@@ -9,7 +9,10 @@ import { InputError } from './errors';
 const int = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
 
 export const ConfigSchema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
   S3_ENDPOINT: z.string().url().optional(),
   AWS_REGION: z.string().optional(),
   AWS_DEFAULT_REGION: z.string().optional(),
@@ -18,9 +21,15 @@ export const ConfigSchema = z.object({
   /** ONNX Runtime intra-op threads per worker process (1: run one process per core instead) */
   OVERMAP_ONNX_THREADS: int(1, 1),
   /** ONNX Runtime execution providers, in order of preference (e.g. cuda,cpu on the GPU image) */
-  OVERMAP_ONNX_PROVIDERS: z.string().regex(/^[a-z0-9_]+(,[a-z0-9_]+)*$/, 'comma-separated provider names, e.g. cuda,cpu').default('cpu'),
+  OVERMAP_ONNX_PROVIDERS: z
+    .string()
+    .regex(/^[a-z0-9_]+(,[a-z0-9_]+)*$/, 'comma-separated provider names, e.g. cuda,cpu')
+    .default('cpu'),
   OVERMAP_MODEL: z.string().optional(),
-  OVERMAP_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
+  OVERMAP_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('bull'),
   /** Jobs (groups of batches) a worker holds at once: 2 lets the next one download while one computes. */
   OVERMAP_WORKER_CONCURRENCY: int(2, 1),
   OVERMAP_DOWNLOAD_CONCURRENCY: int(16, 1),
@@ -60,11 +69,16 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const ENV_VARS = Object.keys(ConfigSchema.shape);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const picked = Object.fromEntries(ENV_VARS.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const picked = Object.fromEntries(
+    ENV_VARS.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]),
+  );
   const r = ConfigSchema.safeParse(picked);
   if (!r.success) {
     // Never echo a secret: URLs lose their password, secret-looking variables their value.
-    const shown = (k: string) => (/SECRET|PASSWORD|TOKEN/.test(k) ? '"***"' : JSON.stringify(String(picked[k] ?? '').replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@')));
+    const shown = (k: string) =>
+      /SECRET|PASSWORD|TOKEN/.test(k)
+        ? '"***"'
+        : JSON.stringify(String(picked[k] ?? '').replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@'));
     const bad = r.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]))} (${i.message})`);
     throw new InputError(`bad environment: ${bad.join('; ')}`);
   }

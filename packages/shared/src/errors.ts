@@ -23,7 +23,11 @@ export class ModelSpecError extends InputError {}
 
 /** An object over the size the caller accepts: refused before (or while) it is downloaded. */
 export class ObjectTooLarge extends OverMapError {
-  constructor(readonly key: string, readonly bytes: number | null, readonly limit: number) {
+  constructor(
+    readonly key: string,
+    readonly bytes: number | null,
+    readonly limit: number,
+  ) {
     super(`${key} is ${bytes === null ? 'over' : `${bytes} bytes,`} over the ${limit}-byte limit`);
   }
 }

@@ -12,8 +12,11 @@ import { InputError } from './errors';
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -37,7 +40,11 @@ export function verify(obj: Record<string, unknown>, secret: string): boolean {
 
 /** OVERMAP_ALLOWED_PREFIXES: comma-separated URI prefixes; empty = anything. */
 export function parseAllowedPrefixes(list: string | undefined): string[] {
-  return (list ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((p) => canonicalUri(p));
+  return (list ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((p) => canonicalUri(p));
 }
 
 /** Refuses a URI outside every allowed prefix (InputError: never retried). */

@@ -31,14 +31,19 @@ export function suspicion(x: SuspicionInput): number {
  * Whether a record's prediction disagrees with its label, by the labels' one rule (classIndexer):
  * null where it cannot tell (no prediction, no label, or a label that names no class).
  */
-export function disagreesWithLabel(r: ImageRecord, classOf: (label: string | null | undefined) => number | null): boolean | null {
+export function disagreesWithLabel(
+  r: ImageRecord,
+  classOf: (label: string | null | undefined) => number | null,
+): boolean | null {
   const label = classOf(r.label);
   return label === null || !r.prediction ? null : r.prediction.index !== label;
 }
 
 /** A record's suspicion by one confidence (the decision score by default); null where disagreement or the confidence is unknown. */
 export function labelSuspicion(
-  r: ImageRecord, classOf: (label: string | null | undefined) => number | null, name: ConfidenceScore = 'confidence',
+  r: ImageRecord,
+  classOf: (label: string | null | undefined) => number | null,
+  name: ConfidenceScore = 'confidence',
 ): number | null {
   const disagrees = disagreesWithLabel(r, classOf);
   const confidence = confidenceValue(r.scores, name);

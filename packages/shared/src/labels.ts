@@ -17,7 +17,7 @@ export const canonicalClass = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/
  */
 export function classIndexer(classes: readonly string[]): (label: string | null | undefined) => number | null {
   const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
-  return (label) => (label == null ? null : index.get(canonicalClass(label)) ?? null);
+  return (label) => (label == null ? null : (index.get(canonicalClass(label)) ?? null));
 }
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif'];
@@ -34,7 +34,11 @@ export function folderLabel(key: string): string | null {
 /** Parses a CSV (`key,label`, header optional) or JSONL label file into key -> label. */
 export function parseLabelFile(text: string, name: string): Map<string, string> {
   const out = new Map<string, string>();
-  const first = text.split(/\r?\n/).find((l) => l.trim())?.trim() ?? '';
+  const first =
+    text
+      .split(/\r?\n/)
+      .find((l) => l.trim())
+      ?.trim() ?? '';
   if (name.toLowerCase().endsWith('.jsonl') || first.startsWith('{')) {
     text.split(/\r?\n/).forEach((line, i) => {
       if (!line.trim()) return;
@@ -42,7 +46,9 @@ export function parseLabelFile(text: string, name: string): Map<string, string> 
       try {
         o = JSON.parse(line);
       } catch {
-        throw new InputError(`label file ${name} line ${i + 1} is not JSON: write one {"key": ..., "label": ...} per line`);
+        throw new InputError(
+          `label file ${name} line ${i + 1} is not JSON: write one {"key": ..., "label": ...} per line`,
+        );
       }
       const { key, label } = (o ?? {}) as { key?: unknown; label?: unknown };
       if (typeof key !== 'string' || (typeof label !== 'string' && typeof label !== 'number')) {
@@ -59,7 +65,8 @@ export function parseLabelFile(text: string, name: string): Map<string, string> 
     throw new InputError(`label file ${name} is not valid CSV (${(e as Error).message}): write key,label per line`);
   }
   rows.forEach((row, i) => {
-    if (row.length !== 2) throw new InputError(`label file ${name} row ${i + 1} has ${row.length} fields: write key,label per line`);
+    if (row.length !== 2)
+      throw new InputError(`label file ${name} row ${i + 1} has ${row.length} fields: write key,label per line`);
     const [key, label] = row as [string, string];
     if (i === 0 && key.toLowerCase() === 'key' && label.toLowerCase() === 'label') return; // header
     out.set(key, label);

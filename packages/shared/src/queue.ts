@@ -17,16 +17,32 @@ export const JobName = { Batch: 'score-batch', Compact: 'compact-shard', Finaliz
 /** Retry and retention of each job kind (BullMQ JobsOptions), in one place. */
 export const JOB_OPTIONS = {
   /** transient failures (S3, Redis) retried with backoff; completed jobs kept a day, failed ones a week */
-  batch: { attempts: 5, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
-  compact: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
-  finalize: { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+  batch: {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 5000 },
+    removeOnComplete: { age: 24 * 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
+  compact: {
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 24 * 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
+  finalize: {
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  },
 } as const;
 
 /**
  * `<run>-<instance>-b000042`: no ':' and never an integer, as BullMQ requires of custom ids.
  * A job of a group of batches is named after its first batch.
  */
-export const batchJobId = (runId: string, instance: string, batch: number) => `${runId}-${instance}-b${String(batch).padStart(6, '0')}`;
+export const batchJobId = (runId: string, instance: string, batch: number) =>
+  `${runId}-${instance}-b${String(batch).padStart(6, '0')}`;
 
 /** Whole batches per job for a target of images per job (OVERMAP_JOB_IMAGES): at least one. */
 export const jobBatchesFor = (batchSize: number, jobImages: number) => Math.max(1, Math.floor(jobImages / batchSize));
@@ -38,7 +54,10 @@ export const jobBatchesFor = (batchSize: number, jobImages: number) => Math.max(
  * keeps Redis at a byte or two per queued image on large runs. The producer, a resumed listing
  * and recovery all name the same jobs from this one rule.
  */
-export interface JobGrouping { jobBatches: number; ungroupedBatches: number }
+export interface JobGrouping {
+  jobBatches: number;
+  ungroupedBatches: number;
+}
 
 /** The first batch of the job that holds batch `b`. */
 export function groupStart(b: number, g: JobGrouping): number {
@@ -64,7 +83,10 @@ export function jobCount(batches: number, g: JobGrouping): number {
 
 /** The batch job of the group that starts at `first` (jobGroups), `count` batches long. */
 export function batchGroupJob(
-  run: { runId: string; instance: string; results: string }, first: number, count: number, secret: string | undefined,
+  run: { runId: string; instance: string; results: string },
+  first: number,
+  count: number,
+  secret: string | undefined,
 ): { name: string; data: BatchJob; opts: { jobId: string } & typeof JOB_OPTIONS.batch } {
   return {
     name: JobName.Batch,
@@ -73,7 +95,8 @@ export function batchGroupJob(
   };
 }
 export const finalizeJobId = (runId: string, instance: string) => `${runId}-${instance}-finalize`;
-export const compactJobId = (runId: string, instance: string, shard: number) => `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
+export const compactJobId = (runId: string, instance: string, shard: number) =>
+  `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
 export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
 
@@ -137,9 +160,16 @@ export function describeRedisError(url: string, e: Error): string {
 
 /** Fails fast, in one line, when Redis does not answer, saying why. */
 export async function checkRedis(url = redisUrl(), timeoutMs = 3000): Promise<void> {
-  const r = new Redis(url, { maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, lazyConnect: true });
+  const r = new Redis(url, {
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
   let last: Error | undefined;
-  r.on('error', (e: Error) => { last = e; });
+  r.on('error', (e: Error) => {
+    last = e;
+  });
   try {
     await r.connect();
     await r.ping();

@@ -18,7 +18,9 @@ export const SUMMARY_REJECT_FRACTIONS: readonly number[] = [0, 0.05, 0.1, 0.12, 
  * `overmap evaluate`'s tables (evaluation evaluate-records.ts) and the EVALUATION.md tables
  * built from them: the paper's points and every 5% to 50%, the range a curator would reject.
  */
-export const EVALUATION_REJECT_FRACTIONS: readonly number[] = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
+export const EVALUATION_REJECT_FRACTIONS: readonly number[] = [
+  0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
+];
 
 /**
  * The report's curves (report collect.ts): an even 5% grid, drawn as lines, to 90% so that the

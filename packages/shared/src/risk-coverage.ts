@@ -21,7 +21,8 @@ function order(items: Scored[]): number[] {
 
 export function aurc(items: Scored[]): number {
   if (items.length === 0) return NaN;
-  let errors = 0, sum = 0;
+  let errors = 0,
+    sum = 0;
   order(items).forEach((i, n) => {
     if (!items[i]!.correct) errors++;
     sum += errors / (n + 1);
@@ -50,16 +51,21 @@ export function augrc(items: Scored[]): number {
   const n = items.length;
   if (n === 0) return NaN;
   const idx = order(items);
-  let area = 0, prevCov = 0, prevRisk = 0, errors = 0;
+  let area = 0,
+    prevCov = 0,
+    prevRisk = 0,
+    errors = 0;
   for (let i = 0; i < n;) {
     let j = i;
     while (j < n && items[idx[j]!]!.confidence === items[idx[i]!]!.confidence) {
       if (!items[idx[j]!]!.correct) errors++;
       j++;
     }
-    const cov = j / n, risk = errors / n;
-    area += (cov - prevCov) * (risk + prevRisk) / 2;
-    prevCov = cov; prevRisk = risk;
+    const cov = j / n,
+      risk = errors / n;
+    area += ((cov - prevCov) * (risk + prevRisk)) / 2;
+    prevCov = cov;
+    prevRisk = risk;
     i = j;
   }
   return area;
@@ -85,7 +91,9 @@ export function aurocOfErrorDetection(items: Scored[]): number {
 /** The kept items after rejecting the least confident `rejectFraction`. */
 export function keepMostConfident(items: Scored[], rejectFraction: number): Scored[] {
   const keep = Math.round(items.length * (1 - rejectFraction));
-  return order(items).slice(0, keep).map((i) => items[i]!);
+  return order(items)
+    .slice(0, keep)
+    .map((i) => items[i]!);
 }
 
 export const accuracy = (items: Scored[], top3 = false) =>
@@ -105,7 +113,16 @@ export function macroAccuracy(items: Scored[], top3 = false): number {
   return [...by.values()].reduce((a, s) => a + s.ok / s.n, 0) / by.size;
 }
 
-export interface RiskCoverageRow { rejected: number; coverage: number; kept: number; accuracy: number; risk: number; top3Accuracy?: number; macroAccuracy?: number; macroTop3Accuracy?: number }
+export interface RiskCoverageRow {
+  rejected: number;
+  coverage: number;
+  kept: number;
+  accuracy: number;
+  risk: number;
+  top3Accuracy?: number;
+  macroAccuracy?: number;
+  macroTop3Accuracy?: number;
+}
 
 /** The table at each fraction rejected: a grid of reject-fractions.ts (no default: each reader has its own). */
 export function riskCoverageTable(items: Scored[], rejectFractions: readonly number[]): RiskCoverageRow[] {
@@ -127,8 +144,13 @@ export function quantiles(values: number[], qs = [0, 0.05, 0.25, 0.5, 0.75, 0.95
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const out: Record<string, number> = {};
   for (const q of qs) {
-    if (v.length === 0) { out[`p${Math.round(q * 100)}`] = NaN; continue; }
-    const pos = q * (v.length - 1), lo = Math.floor(pos), hi = Math.ceil(pos);
+    if (v.length === 0) {
+      out[`p${Math.round(q * 100)}`] = NaN;
+      continue;
+    }
+    const pos = q * (v.length - 1),
+      lo = Math.floor(pos),
+      hi = Math.ceil(pos);
     out[`p${Math.round(q * 100)}`] = v[lo]! + (v[hi]! - v[lo]!) * (pos - lo);
   }
   return out;

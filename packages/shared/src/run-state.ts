@@ -17,7 +17,13 @@ end
 return 0`;
 
 /** True the first time this batch is counted. */
-export async function markBatchDone(redis: Redis, runId: string, instance: string, batch: number, byStatus: Record<string, number>): Promise<boolean> {
+export async function markBatchDone(
+  redis: Redis,
+  runId: string,
+  instance: string,
+  batch: number,
+  byStatus: Record<string, number>,
+): Promise<boolean> {
   const keys = runKeys(runId, instance);
   const args = Object.entries(byStatus).flatMap(([s, n]) => [s, String(n)]);
   return (await redis.eval(MARK_DONE, 2, keys.done, keys.statuses, String(batch), ...args)) === 1;
@@ -31,27 +37,54 @@ export const shardCount = (batches: number, shardParts: number) => Math.max(1, M
  * one compaction job per shard (run on every worker in parallel), and the last of them to
  * finish enqueues the finalization (deterministic ids: at most one of each).
  */
-export async function maybeFinalize(redis: Redis, finalizeQueue: Queue, runId: string, instance: string, results: string, secret?: string): Promise<boolean> {
+export async function maybeFinalize(
+  redis: Redis,
+  finalizeQueue: Queue,
+  runId: string,
+  instance: string,
+  results: string,
+  secret?: string,
+): Promise<boolean> {
   const keys = runKeys(runId, instance);
-  const [total, shardParts, done] = await Promise.all([redis.hget(keys.state, 'total'), redis.hget(keys.state, 'shardParts'), redis.scard(keys.done)]);
+  const [total, shardParts, done] = await Promise.all([
+    redis.hget(keys.state, 'total'),
+    redis.hget(keys.state, 'shardParts'),
+    redis.scard(keys.done),
+  ]);
   if (total === null || done < Number(total)) return false;
   const shards = shardCount(Number(total), Number(shardParts ?? 256));
   if (shards === 1) {
-    await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), { jobId: finalizeJobId(runId, instance), ...JOB_OPTIONS.finalize });
+    await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), {
+      jobId: finalizeJobId(runId, instance),
+      ...JOB_OPTIONS.finalize,
+    });
   } else {
-    await finalizeQueue.addBulk(Array.from({ length: shards }, (_, shard) => ({
-      name: JobName.Compact, data: sign({ runId, instance, results, shard }, secret), opts: { jobId: compactJobId(runId, instance, shard), ...JOB_OPTIONS.compact },
-    })));
+    await finalizeQueue.addBulk(
+      Array.from({ length: shards }, (_, shard) => ({
+        name: JobName.Compact,
+        data: sign({ runId, instance, results, shard }, secret),
+        opts: { jobId: compactJobId(runId, instance, shard), ...JOB_OPTIONS.compact },
+      })),
+    );
   }
   return true;
 }
 
 /** Counts a shard compacted; the last one enqueues the finalization. */
-export async function markShardDone(redis: Redis, finalizeQueue: Queue, job: { runId: string; instance: string; results: string; shard: number }, shards: number, secret?: string): Promise<boolean> {
+export async function markShardDone(
+  redis: Redis,
+  finalizeQueue: Queue,
+  job: { runId: string; instance: string; results: string; shard: number },
+  shards: number,
+  secret?: string,
+): Promise<boolean> {
   const keys = runKeys(job.runId, job.instance);
   await redis.sadd(keys.shardsDone, String(job.shard));
   if ((await redis.scard(keys.shardsDone)) < shards) return false;
   const { runId, instance, results } = job;
-  await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), { jobId: finalizeJobId(runId, instance), ...JOB_OPTIONS.finalize });
+  await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), {
+    jobId: finalizeJobId(runId, instance),
+    ...JOB_OPTIONS.finalize,
+  });
   return true;
 }

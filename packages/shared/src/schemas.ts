@@ -8,11 +8,20 @@ import { SCORE_REGISTRY, scoreNamesOf, scoresSchemaOf } from './score-registry';
 
 /** Whether a listed key is safe to fetch: relative, no '..' segment (either separator), no NUL. */
 export function isSafeKey(k: string): boolean {
-  return k.length > 0 && k.length <= 1024 && !k.startsWith('/') && !k.startsWith('\\') && !k.includes('\0') && !k.split(/[\\/]/).includes('..');
+  return (
+    k.length > 0 &&
+    k.length <= 1024 &&
+    !k.startsWith('/') &&
+    !k.startsWith('\\') &&
+    !k.includes('\0') &&
+    !k.split(/[\\/]/).includes('..')
+  );
 }
 
 /** An object key relative to the dataset prefix: no absolute paths, no '..', no NUL. */
-export const ObjectKey = z.string().refine(isSafeKey, { message: "object keys must be relative and must not contain '..'" });
+export const ObjectKey = z
+  .string()
+  .refine(isSafeKey, { message: "object keys must be relative and must not contain '..'" });
 
 export const RunId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'run ids use letters, digits, _ . - (at most 100)');
 /** One enqueue of a run: a rerun after its results were deleted is another instance. */
@@ -40,18 +49,31 @@ export const BatchJobSchema = z.object({
 export type BatchJob = z.infer<typeof BatchJobSchema>;
 
 /** A listing chunk: the keys of one batch, in listing order, and their labels where given. */
-export const BatchChunkSchema = z.object({
-  batch: z.number().int().min(0),
-  keys: z.array(z.string()).min(1).max(10_000),
-  labels: z.array(z.string().nullable()).optional(),
-  sig: z.string().optional(),
-}).refine((c) => !c.labels || c.labels.length === c.keys.length, { message: 'labels must be as many as keys' });
+export const BatchChunkSchema = z
+  .object({
+    batch: z.number().int().min(0),
+    keys: z.array(z.string()).min(1).max(10_000),
+    labels: z.array(z.string().nullable()).optional(),
+    sig: z.string().optional(),
+  })
+  .refine((c) => !c.labels || c.labels.length === c.keys.length, { message: 'labels must be as many as keys' });
 export type BatchChunk = z.infer<typeof BatchChunkSchema>;
 
-export const FinalizeJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1), sig: z.string().optional() });
+export const FinalizeJobSchema = z.object({
+  runId: RunId,
+  instance: RunInstance,
+  results: z.string().min(1),
+  sig: z.string().optional(),
+});
 
 /** Compaction of one shard's part files into records/part-NNNNN.parquet and its summary. */
-export const CompactJobSchema = z.object({ runId: RunId, instance: RunInstance, results: z.string().min(1), shard: z.number().int().min(0), sig: z.string().optional() });
+export const CompactJobSchema = z.object({
+  runId: RunId,
+  instance: RunInstance,
+  results: z.string().min(1),
+  shard: z.number().int().min(0),
+  sig: z.string().optional(),
+});
 export type CompactJob = z.infer<typeof CompactJobSchema>;
 export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 

@@ -41,9 +41,12 @@ export function defineScoreRegistry<const R extends ScoreRegistry>(entries: R): 
   for (const s of entries) {
     if (seen.has(s.name)) throw new Error(`score registry: ${s.name} is listed twice`);
     seen.add(s.name);
-    if (s.needsLabel && s.confidence) throw new Error(`score registry: ${s.name} needs a label, so it cannot be a confidence in the prediction`);
+    if (s.needsLabel && s.confidence)
+      throw new Error(`score registry: ${s.name} needs a label, so it cannot be a confidence in the prediction`);
     if (s.decisionSecondary && (!s.confidence || s.direction !== 'higher')) {
-      throw new Error(`score registry: ${s.name} can be a decision secondary only as a confidence where higher is more confident (SIRC lowers the confidence where it is low)`);
+      throw new Error(
+        `score registry: ${s.name} can be a decision secondary only as a confidence where higher is more confident (SIRC lowers the confidence where it is low)`,
+      );
     }
   }
   return entries;
@@ -53,72 +56,167 @@ const score = z.number().nullable();
 
 export const SCORE_REGISTRY = defineScoreRegistry([
   {
-    name: 'confidence', direction: 'higher', confidence: true, needsLabel: false, sketched: true, decisionSecondary: false,
+    name: 'confidence',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: false,
     // default(null): records written before the decision score existed read as null
     schema: score.default(null),
     doc: 'The decision score in [0, 1]: `accepted` is `confidence >= threshold`; the model spec says how it is built (`decision`).',
   },
   {
-    name: 'overmap', direction: 'higher', confidence: true, needsLabel: false, sketched: true, decisionSecondary: true, schema: score,
-    doc: 'The paper\'s Over-MAP: the spec\'s combination of the three overlaps; 0 when no object was found.',
+    name: 'overmap',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: true,
+    schema: score,
+    doc: "The paper's Over-MAP: the spec's combination of the three overlaps; 0 when no object was found.",
   },
   {
-    name: 'gradcam_seg', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score,
-    doc: 'Overlap of the predicted class\'s Grad-CAM map with the object mask, in the spec\'s overlap measure.',
+    name: 'gradcam_seg',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score,
+    doc: "Overlap of the predicted class's Grad-CAM map with the object mask, in the spec's overlap measure.",
   },
   {
-    name: 'attention_seg', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score,
+    name: 'attention_seg',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score,
     doc: 'Overlap of the attention map with the object mask.',
   },
   {
-    name: 'gradcam_attention', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score,
+    name: 'gradcam_attention',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score,
     doc: 'Overlap of the Grad-CAM map with the attention map.',
   },
   {
-    name: 'msp', direction: 'higher', confidence: true, needsLabel: false, sketched: true, decisionSecondary: false, schema: score,
+    name: 'msp',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: false,
+    schema: score,
     doc: 'Max softmax probability.',
   },
   {
-    name: 'entropy', direction: 'lower', confidence: true, needsLabel: false, sketched: false, decisionSecondary: false, schema: score,
+    name: 'entropy',
+    direction: 'lower',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score,
     doc: 'Softmax entropy in nats (higher = less certain).',
   },
   {
-    name: 'margin', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: false, schema: score,
+    name: 'margin',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score,
     doc: 'Top-1 minus top-2 probability.',
   },
   {
-    name: 'mc_dropout', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: false, schema: score.optional(),
+    name: 'mc_dropout',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
     doc: 'MC-dropout confidence of the head (where the spec asks for mcDropoutSamples).',
   },
   {
-    name: 'label_gradcam_seg', direction: 'higher', confidence: false, needsLabel: true, sketched: false, decisionSecondary: false, schema: score.optional(),
-    doc: 'Grad-CAM of the given label\'s class against the mask, where a label is known.',
+    name: 'label_gradcam_seg',
+    direction: 'higher',
+    confidence: false,
+    needsLabel: true,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: "Grad-CAM of the given label's class against the mask, where a label is known.",
   },
   {
-    name: 'gradcam_seg_rank', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score.optional(),
+    name: 'gradcam_seg_rank',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
     doc: 'Relevance rank accuracy: share of the top-|mask| Grad-CAM pixels inside the mask (scoring/localisation.ts; 0 when no object was found).',
   },
   {
-    name: 'gradcam_seg_auc', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score.optional(),
+    name: 'gradcam_seg_auc',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
     doc: 'Pixel AUROC of the Grad-CAM map as a classifier of the mask (0.5 = chance).',
   },
   {
-    name: 'gradcam_seg_pointing', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score.optional(),
-    doc: 'Pointing game: 1 if the Grad-CAM map\'s maximum lies on the mask, else 0.',
+    name: 'gradcam_seg_pointing',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: "Pointing game: 1 if the Grad-CAM map's maximum lies on the mask, else 0.",
   },
   {
-    name: 'gradcam_seg_localisation', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score.optional(),
-    doc: 'Size-weighted attribution localisation: mass inside the mask ÷ the mask\'s share of the image (1 = chance).',
+    name: 'gradcam_seg_localisation',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: "Size-weighted attribution localisation: mass inside the mask ÷ the mask's share of the image (1 = chance).",
   },
   {
     // Not a confidence on its own: it enters gradcam_contrast with a minus sign (hence 'lower'), and
     // evaluate never measured it alone.
-    name: 'runner_up_seg', direction: 'lower', confidence: false, needsLabel: false, sketched: false, decisionSecondary: false, schema: score.optional(),
-    doc: 'Grad-CAM of the runner-up (second most probable) class against the mask, in the spec\'s overlap measure.',
+    name: 'runner_up_seg',
+    direction: 'lower',
+    confidence: false,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: "Grad-CAM of the runner-up (second most probable) class against the mask, in the spec's overlap measure.",
   },
   {
-    name: 'gradcam_contrast', direction: 'higher', confidence: true, needsLabel: false, sketched: false, decisionSecondary: true, schema: score.optional(),
-    doc: 'gradcam_seg − runner_up_seg: evidence of the prediction on the object beyond the runner-up\'s, in [−1, 1].',
+    name: 'gradcam_contrast',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: "gradcam_seg − runner_up_seg: evidence of the prediction on the object beyond the runner-up's, in [−1, 1].",
   },
 ]);
 export type DefaultScoreRegistry = typeof SCORE_REGISTRY;
@@ -181,9 +279,20 @@ export function scoreDef(name: string, registry: ScoreRegistry = SCORE_REGISTRY)
  * lower is more confident (entropy). Null where the record does not carry it (not run, or an
  * older record). The one place a score's direction is applied, for evaluate and the report alike.
  */
-export function confidenceValue(scores: ScoresOf<DefaultScoreRegistry>, name: ConfidenceScoreOf<DefaultScoreRegistry>): number | null;
-export function confidenceValue<const R extends ScoreRegistry>(scores: ScoresOf<R>, name: ConfidenceScoreOf<R>, registry: R): number | null;
-export function confidenceValue(scores: Readonly<Record<string, number | null | undefined>>, name: string, registry: ScoreRegistry = SCORE_REGISTRY): number | null {
+export function confidenceValue(
+  scores: ScoresOf<DefaultScoreRegistry>,
+  name: ConfidenceScoreOf<DefaultScoreRegistry>,
+): number | null;
+export function confidenceValue<const R extends ScoreRegistry>(
+  scores: ScoresOf<R>,
+  name: ConfidenceScoreOf<R>,
+  registry: R,
+): number | null;
+export function confidenceValue(
+  scores: Readonly<Record<string, number | null | undefined>>,
+  name: string,
+  registry: ScoreRegistry = SCORE_REGISTRY,
+): number | null {
   const v = scores[name];
   if (v === null || v === undefined) return null;
   return scoreDef(name, registry)?.direction === 'lower' ? -v : v;

@@ -1,5 +1,13 @@
 /** What the commands share: config, Redis, model resolution, one-line errors. */
-import { type Config, InputError, OverMapError, ServiceError, checkRedis, configValue, loadConfig } from '@overmap/shared';
+import {
+  type Config,
+  InputError,
+  OverMapError,
+  ServiceError,
+  checkRedis,
+  configValue,
+  loadConfig,
+} from '@overmap/shared';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '@overmap/shared';
 
@@ -27,7 +35,9 @@ export function fail(e: unknown): never {
     process.exit(e instanceof ServiceError ? 3 : e.name === 'RunStuckError' ? 4 : 2);
   }
   const err = e as Error;
-  process.stderr.write(`overmap: ${err?.name === 'ZodError' ? 'invalid data' : 'unexpected error'}: ${err?.message ?? String(e)}\n`);
+  process.stderr.write(
+    `overmap: ${err?.name === 'ZodError' ? 'invalid data' : 'unexpected error'}: ${err?.message ?? String(e)}\n`,
+  );
   if (configValue('OVERMAP_DEBUG')) process.stderr.write(`${err?.stack}\n`);
   process.exit(1);
 }

@@ -14,8 +14,17 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '@overmap/shared';
 import {
-  type ConfidenceReport, type FailureTypeReport, type OodReport, chooseFusionWeight, errorPool, evaluateRecords, failureTypeReport,
-  outOfDistributionReport, readRecords, scorable, unknownPool,
+  type ConfidenceReport,
+  type FailureTypeReport,
+  type OodReport,
+  chooseFusionWeight,
+  errorPool,
+  evaluateRecords,
+  failureTypeReport,
+  outOfDistributionReport,
+  readRecords,
+  scorable,
+  unknownPool,
 } from '@overmap/evaluation';
 import { RunResults } from '@overmap/shared';
 import { readSpec } from '@overmap/engine';
@@ -25,39 +34,61 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}` : '�
 const pts = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}` : '–');
 
 export function markdownTables(reports: ConfidenceReport[], n: number, excluded: number): string {
-  const lines = [`${n} labelled, scorable images (${excluded} other records excluded).`, '',
+  const lines = [
+    `${n} labelled, scorable images (${excluded} other records excluded).`,
+    '',
     '| confidence | AURC ↓ | E-AURC ↓ | AUROC ↑ | Top-1 macro acc. (all) | Top-3 macro acc. (all) | Top-3 macro gain at 12% / 15% / 18% rejected | Top-1 macro gain at 12% / 15% / 18% |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const r of reports) {
     const g3 = ['12%', '15%', '18%'].map((k) => pts(r.gainTop3Macro[k]!)).join(' / ');
     const g1 = ['12%', '15%', '18%'].map((k) => pts(r.gainTop1Macro[k]!)).join(' / ');
-    lines.push(`| ${r.name} | ${(r.aurc * 1000).toFixed(1)}‰ | ${(r.eAurc * 1000).toFixed(1)}‰ | ${r.auroc.toFixed(3)} | ${pct(r.table[0]!.macroAccuracy!)} | ${pct(r.table[0]!.macroTop3Accuracy!)} | ${g3} | ${g1} |`);
+    lines.push(
+      `| ${r.name} | ${(r.aurc * 1000).toFixed(1)}‰ | ${(r.eAurc * 1000).toFixed(1)}‰ | ${r.auroc.toFixed(3)} | ${pct(r.table[0]!.macroAccuracy!)} | ${pct(r.table[0]!.macroTop3Accuracy!)} | ${g3} | ${g1} |`,
+    );
   }
-  lines.push('', 'Top-1 macro accuracy (%) after rejecting the least confident fraction:', '',
+  lines.push(
+    '',
+    'Top-1 macro accuracy (%) after rejecting the least confident fraction:',
+    '',
     `| confidence | ${reports[0]!.table.map((t) => `${Math.round(t.rejected * 100)}%`).join(' | ')} |`,
-    `| --- | ${reports[0]!.table.map(() => '---').join(' | ')} |`);
+    `| --- | ${reports[0]!.table.map(() => '---').join(' | ')} |`,
+  );
   for (const r of reports) lines.push(`| ${r.name} | ${r.table.map((t) => pct(t.macroAccuracy!)).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }
 
 export function markdownOodTable(r: OodReport): string {
-  const lines = [`${r.nIn} images of the evaluated run against ${r.nOut} unknown-object images (every record with a prediction).`, '',
-    '| confidence | AUROC known vs unknown ↑ | unknown kept at 95% of known kept (FPR@95TPR) ↓ |', '| --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.name} | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% |`), '',
-    `At the run's threshold on scores.confidence: ${pct(r.accepted.in)}% of the known images accepted, ${pct(r.accepted.out)}% of the unknown ones.`];
+  const lines = [
+    `${r.nIn} images of the evaluated run against ${r.nOut} unknown-object images (every record with a prediction).`,
+    '',
+    '| confidence | AUROC known vs unknown ↑ | unknown kept at 95% of known kept (FPR@95TPR) ↓ |',
+    '| --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.name} | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% |`),
+    '',
+    `At the run's threshold on scores.confidence: ${pct(r.accepted.in)}% of the known images accepted, ${pct(r.accepted.out)}% of the unknown ones.`,
+  ];
   return `${lines.join('\n')}\n`;
 }
 
-const gains = (g: Record<string, number> | undefined) => (g ? ['12%', '15%', '18%'].map((k) => pts(g[k]!)).join(' / ') : '–');
+const gains = (g: Record<string, number> | undefined) =>
+  g ? ['12%', '15%', '18%'].map((k) => pts(g[k]!)).join(' / ') : '–';
 
 /** One table per failure type: every confidence's AURC, E-AURC, AUGRC, AUROC, FPR@95TPR and macro gains. */
 export function markdownFailureTypes(reports: FailureTypeReport[]): string {
   const out: string[] = [];
   for (const r of reports) {
-    out.push(`#### ${r.type}: ${r.description} (${r.n} images, ${r.failures} failures)`, '',
+    out.push(
+      `#### ${r.type}: ${r.description} (${r.n} images, ${r.failures} failures)`,
+      '',
       '| confidence | AURC ↓ | E-AURC ↓ | AUGRC ↓ | AUROC ↑ | FPR@95TPR ↓ | Top-1 macro gain at 12 / 15 / 18% | Top-3 macro gain at 12 / 15 / 18% |',
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
-      ...r.rows.map((x) => `| ${x.name} | ${(x.aurc * 1000).toFixed(1)}‰ | ${(x.eAurc * 1000).toFixed(1)}‰ | ${(x.augrc * 1000).toFixed(1)}‰ | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% | ${gains(x.gainTop1Macro)} | ${gains(x.gainTop3Macro)} |`), '');
+      ...r.rows.map(
+        (x) =>
+          `| ${x.name} | ${(x.aurc * 1000).toFixed(1)}‰ | ${(x.eAurc * 1000).toFixed(1)}‰ | ${(x.augrc * 1000).toFixed(1)}‰ | ${x.auroc.toFixed(3)} | ${pct(x.fprAt95Tpr)}% | ${gains(x.gainTop1Macro)} | ${gains(x.gainTop3Macro)} |`,
+      ),
+      '',
+    );
   }
   return out.join('\n');
 }
@@ -68,9 +99,12 @@ export async function decisionOf(resultsUri: string): Promise<string | null> {
     const run = await RunResults.open(resultsUri).requireRun();
     const { spec } = await readSpec(run.model.uri);
     const d = spec.decision;
-    const rule = d.rule === 'overmap' ? 'scores.overmap (the paper\'s Over-MAP)'
-      : d.rule === 'softmax' ? `scores.${d.primary} alone`
-        : `SIRC: ${d.primary} ^ (1 + exp(−${d.b}·(${d.secondary} − ${d.a})))`;
+    const rule =
+      d.rule === 'overmap'
+        ? "scores.overmap (the paper's Over-MAP)"
+        : d.rule === 'softmax'
+          ? `scores.${d.primary} alone`
+          : `SIRC: ${d.primary} ^ (1 + exp(−${d.b}·(${d.secondary} − ${d.a})))`;
     return `Decision score \`scores.confidence\` (what \`accepted\` compares with the threshold ${spec.threshold}): ${rule}.`;
   } catch {
     return null;
@@ -82,15 +116,20 @@ async function checkOutputPath(file: string | undefined, option: string): Promis
   if (!file) return;
   const dir = path.dirname(path.resolve(file));
   const st = await fs.stat(dir).catch(() => null);
-  if (!st?.isDirectory()) throw new InputError(`${option} ${file}: folder ${dir} does not exist; create it or write elsewhere`);
+  if (!st?.isDirectory())
+    throw new InputError(`${option} ${file}: folder ${dir} does not exist; create it or write elsewhere`);
 }
 
-export async function evaluateCommand(resultsUri: string, f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string }): Promise<string> {
+export async function evaluateCommand(
+  resultsUri: string,
+  f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string },
+): Promise<string> {
   await checkOutputPath(f.json, '--json');
   await checkOutputPath(f.plot, '--plot');
   const { records, classes } = await readRecords(resultsUri);
   const test = scorable(records, classes);
-  if (test.length === 0) throw new InputError(`no labelled, scorable records under ${resultsUri}: evaluate needs a run with --labels`);
+  if (test.length === 0)
+    throw new InputError(`no labelled, scorable records under ${resultsUri}: evaluate needs a run with --labels`);
   let fusionWeight: number | undefined;
   let header = '';
   if (f.val) {
@@ -102,30 +141,52 @@ export async function evaluateCommand(resultsUri: string, f: { val?: string; ood
   const reports = evaluateRecords(test, { fusionWeight });
   const oodUris = f.ood === undefined ? [] : Array.isArray(f.ood) ? f.ood : [f.ood];
   const rel = (u: string) => path.relative(process.cwd(), u) || u;
-  const failureTypes: FailureTypeReport[] = [failureTypeReport('in-distribution errors', `wrong Top-1 predictions on ${rel(resultsUri)}`, errorPool(test))];
+  const failureTypes: FailureTypeReport[] = [
+    failureTypeReport('in-distribution errors', `wrong Top-1 predictions on ${rel(resultsUri)}`, errorPool(test)),
+  ];
   if (f.shifted) {
     const s = await readRecords(f.shifted);
     const sh = scorable(s.records, s.classes);
-    if (sh.length === 0) throw new InputError(`no labelled, scorable records under ${f.shifted}: --shifted needs a run with --labels`);
-    failureTypes.push(failureTypeReport('shifted errors', `wrong Top-1 predictions on ${rel(f.shifted)}`, errorPool(sh)));
+    if (sh.length === 0)
+      throw new InputError(`no labelled, scorable records under ${f.shifted}: --shifted needs a run with --labels`);
+    failureTypes.push(
+      failureTypeReport('shifted errors', `wrong Top-1 predictions on ${rel(f.shifted)}`, errorPool(sh)),
+    );
   }
   const oods: { uri: string; report: OodReport }[] = [];
   for (const uri of oodUris) {
     const unknown = (await readRecords(uri)).records;
     const report = outOfDistributionReport(records, unknown, { fusionWeight });
-    if (report.nOut === 0) throw new InputError(`no scored records under ${uri}: --ood needs a finished run over unknown-object images`);
+    if (report.nOut === 0)
+      throw new InputError(`no scored records under ${uri}: --ood needs a finished run over unknown-object images`);
     oods.push({ uri, report });
-    failureTypes.push(failureTypeReport(`unknown objects (${path.basename(uri.replace(/\/+$/, ''))})`,
-      `wrong predictions on ${rel(resultsUri)} and every image of ${rel(uri)}`, unknownPool(test, unknown)));
+    failureTypes.push(
+      failureTypeReport(
+        `unknown objects (${path.basename(uri.replace(/\/+$/, ''))})`,
+        `wrong predictions on ${rel(resultsUri)} and every image of ${rel(uri)}`,
+        unknownPool(test, unknown),
+      ),
+    );
   }
   const ood = oods[0]?.report;
   const decision = await decisionOf(resultsUri);
-  if (f.json) await fs.writeFile(f.json, JSON.stringify({ n: test.length, decision, fusionWeight, reports, ood, unknowns: oods, failureTypes }, null, 2));
+  if (f.json)
+    await fs.writeFile(
+      f.json,
+      JSON.stringify({ n: test.length, decision, fusionWeight, reports, ood, unknowns: oods, failureTypes }, null, 2),
+    );
   if (f.plot) {
-    const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') => reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
+    const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') =>
+      reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
     await renderPlot(f.plot, series('macroAccuracy'), series('macroTop3Accuracy'));
   }
   const oodSection = oods.map((o) => `\n### Unknown objects (${rel(o.uri)})\n\n${markdownOodTable(o.report)}`).join('');
   const byType = `\n### By failure type\n\nFailure = a wrong prediction, or (unknown objects) any unknown image; AUROC = P(a non-failure outscores a failure); AUGRC = mean risk of an undetected failure over all rejection rates (Traub et al. 2024).\n\n${markdownFailureTypes(failureTypes)}`;
-  return (decision ? `${decision}\n\n` : '') + header + markdownTables(reports, test.length, records.length - test.length) + oodSection + byType;
+  return (
+    (decision ? `${decision}\n\n` : '') +
+    header +
+    markdownTables(reports, test.length, records.length - test.length) +
+    oodSection +
+    byType
+  );
 }

@@ -2,13 +2,19 @@
 import { loadConfig } from '@overmap/shared';
 import { buildReport, DEFAULT_PER_QUEUE } from '@overmap/report';
 
-export interface ReportFlags { out?: string; perQueue?: number; images?: 'maps' | 'thumbs' | 'none' }
+export interface ReportFlags {
+  out?: string;
+  perQueue?: number;
+  images?: 'maps' | 'thumbs' | 'none';
+}
 
 /** Writes the report; returns the line to print (where index.html is). */
 export async function reportCommand(resultsUri: string, f: ReportFlags): Promise<string> {
   const config = loadConfig();
   const r = await buildReport(resultsUri, {
-    out: f.out, perQueue: f.perQueue ?? DEFAULT_PER_QUEUE, images: f.images ?? 'maps',
+    out: f.out,
+    perQueue: f.perQueue ?? DEFAULT_PER_QUEUE,
+    images: f.images ?? 'maps',
     limits: { maxInputPixels: config.OVERMAP_MAX_INPUT_PIXELS, maxBytes: config.OVERMAP_MAX_IMAGE_BYTES },
     log: (line) => process.stderr.write(`${line}\n`),
   });

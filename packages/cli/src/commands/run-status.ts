@@ -5,9 +5,23 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { BATCH_QUEUE, InputError, type Manifest, type RunJson, RunResults, batchJobId, runInstanceKey, runKeys } from '@overmap/shared';
+import {
+  BATCH_QUEUE,
+  InputError,
+  type Manifest,
+  type RunJson,
+  RunResults,
+  batchJobId,
+  runInstanceKey,
+  runKeys,
+} from '@overmap/shared';
 
-export interface FailedBatch { batch: number; error: string; attempts: number; failed_at: string }
+export interface FailedBatch {
+  batch: number;
+  error: string;
+  attempts: number;
+  failed_at: string;
+}
 
 export interface RunStatus {
   runId: string;
@@ -35,7 +49,11 @@ const looksLikeUri = (s: string) => s.includes('://') || s.includes('/') || s.st
  * The run's batches whose job failed for good, from BullMQ's failed set (only this run
  * instance's ids): of a failed job's group, the batches not counted done.
  */
-export async function failedBatches(queue: Queue, redis: Redis, run: Pick<RunJson, 'run_id' | 'instance'>): Promise<FailedBatch[]> {
+export async function failedBatches(
+  queue: Queue,
+  redis: Redis,
+  run: Pick<RunJson, 'run_id' | 'instance'>,
+): Promise<FailedBatch[]> {
   const prefix = batchJobId(run.run_id, run.instance, 0).replace(/b0+$/, 'b');
   const doneKey = runKeys(run.run_id, run.instance).done;
   const out: FailedBatch[] = [];
@@ -53,7 +71,12 @@ export async function failedBatches(queue: Queue, redis: Redis, run: Pick<RunJso
       batches.forEach((batch, i) => {
         if (done[i] === 1) return;
         const error = named && Number(named[1]) === batch ? named[2]! : reason;
-        out.push({ batch, error, attempts: j.attemptsMade, failed_at: new Date(j.finishedOn ?? j.timestamp).toISOString() });
+        out.push({
+          batch,
+          error,
+          attempts: j.attemptsMade,
+          failed_at: new Date(j.finishedOn ?? j.timestamp).toISOString(),
+        });
       });
     }
     if (jobs.length < 1000) break;
@@ -74,10 +97,17 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
     results = store.uri;
   } else {
     instance = await redis.get(runInstanceKey(runId));
-    if (!instance) throw new InputError(`no run ${runId} in Redis: give the results URI instead (overmap status s3://bucket/results/)`);
+    if (!instance)
+      throw new InputError(
+        `no run ${runId} in Redis: give the results URI instead (overmap status s3://bucket/results/)`,
+      );
   }
   const keys = runKeys(runId, instance);
-  const [state, done, statuses] = await Promise.all([redis.hgetall(keys.state), redis.scard(keys.done), redis.hgetall(keys.statuses)]);
+  const [state, done, statuses] = await Promise.all([
+    redis.hgetall(keys.state),
+    redis.scard(keys.done),
+    redis.hgetall(keys.statuses),
+  ]);
   results ??= state.results ?? null;
   let manifest: Manifest | null = null;
   if (results) {
@@ -92,14 +122,18 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
       queue.getWorkers(),
       run && !manifest ? failedBatches(queue, redis, run) : Promise.resolve([]),
     ]);
-    const total = state.total !== undefined ? Number(state.total) : run?.batches ?? null;
+    const total = state.total !== undefined ? Number(state.total) : (run?.batches ?? null);
     return {
-      runId, results, totalBatches: total,
+      runId,
+      results,
+      totalBatches: total,
       doneBatches: manifest && total !== null ? total : done,
-      images: state.images !== undefined ? Number(state.images) : run?.images ?? null,
+      images: state.images !== undefined ? Number(state.images) : (run?.images ?? null),
       statuses: Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, Number(v)])),
       startedMs: state.started ? Number(state.started) : run ? Date.parse(run.created) : null,
-      manifest, run, failed,
+      manifest,
+      run,
+      failed,
       queue: { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0 },
       workers: workers.length,
       inRedis: Object.keys(state).length > 0,
@@ -110,12 +144,25 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
 }
 
 /** Finished, still going, or stuck (and what to do). */
-export function runVerdict(s: RunStatus): { state: 'finished' | 'running' | 'stuck'; cause?: 'failed' | 'no-workers'; why?: string } {
+export function runVerdict(s: RunStatus): {
+  state: 'finished' | 'running' | 'stuck';
+  cause?: 'failed' | 'no-workers';
+  why?: string;
+} {
   if (s.manifest) return { state: 'finished' };
   const pending = (s.totalBatches ?? Infinity) - s.doneBatches - s.failed.length;
   if (s.failed.length > 0 && pending <= 0) {
-    return { state: 'stuck', cause: 'failed', why: `${s.failed.length} batch(es) failed for good (first: batch ${s.failed[0]!.batch}: ${s.failed[0]!.error}); fix the cause, then overmap retry ${s.results ?? s.runId}` };
+    return {
+      state: 'stuck',
+      cause: 'failed',
+      why: `${s.failed.length} batch(es) failed for good (first: batch ${s.failed[0]!.batch}: ${s.failed[0]!.error}); fix the cause, then overmap retry ${s.results ?? s.runId}`,
+    };
   }
-  if (s.workers === 0) return { state: 'stuck', cause: 'no-workers', why: `no worker is connected to the queue: start workers (overmap worker) or rerun overmap run` };
+  if (s.workers === 0)
+    return {
+      state: 'stuck',
+      cause: 'no-workers',
+      why: `no worker is connected to the queue: start workers (overmap worker) or rerun overmap run`,
+    };
   return { state: 'running' };
 }

@@ -32,15 +32,29 @@ export function statusLine(s: RunStatus, rate: number): string {
   const v = runVerdict(s);
   const pct = total ? ` (${((100 * s.doneBatches) / total).toFixed(0)}%)` : '';
   const r = finalRate(s) ?? rate;
-  const eta = v.state === 'running' && total && rate > 0 && s.images ? formatEta(((total - s.doneBatches) / total) * s.images / rate) : '–';
-  const images = Object.entries(s.statuses).filter(([k]) => !isScored(k)).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const eta =
+    v.state === 'running' && total && rate > 0 && s.images
+      ? formatEta((((total - s.doneBatches) / total) * s.images) / rate)
+      : '–';
+  const images =
+    Object.entries(s.statuses)
+      .filter(([k]) => !isScored(k))
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
   const parts = [
     `${s.runId}: ${s.doneBatches}/${total ?? '?'} batches${pct} done`,
     `${s.failed.length} failed`,
     `${r.toFixed(1)} images/s${s.manifest ? ' (whole run)' : ''}`,
   ];
-  if (!s.manifest) parts.push(`ETA ${eta}`, `queue ${s.queue.waiting} waiting / ${s.queue.active} active`, `${s.workers} worker(s)`);
+  if (!s.manifest)
+    parts.push(`ETA ${eta}`, `queue ${s.queue.waiting} waiting / ${s.queue.active} active`, `${s.workers} worker(s)`);
   parts.push(`unreadable images: ${images}`);
-  const tail = s.manifest ? 'finished' : v.state === 'stuck' ? `STUCK: ${v.why}` : total === null ? 'listing in progress' : 'running';
+  const tail = s.manifest
+    ? 'finished'
+    : v.state === 'stuck'
+      ? `STUCK: ${v.why}`
+      : total === null
+        ? 'listing in progress'
+        : 'running';
   return `${parts.join(', ')}; ${tail}`;
 }

@@ -34,20 +34,27 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
   const maxRestarts = o.maxRestarts ?? 3 * o.workers;
   const outageMs = (o.outageSeconds ?? 300) * 1000;
   const children = new Set<ChildProcess>();
-  let stopping = false, restarts = 0;
+  let stopping = false,
+    restarts = 0;
   let fatal: Error | null = null;
 
   const spawn = (slot: number) => {
     // One worker per core: V8's parallel GC threads would only take CPU from the other workers
     // (two processes on two cores scored about 15% faster with single-threaded GC, BENCHMARKS.md).
-    const c = fork(o.bin, ['worker', '--no-metrics'], { env: o.env, execArgv: [...process.execArgv, '--single-threaded-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const c = fork(o.bin, ['worker', '--no-metrics'], {
+      env: o.env,
+      execArgv: [...process.execArgv, '--single-threaded-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     children.add(c);
     c.on('exit', (code, signal) => {
       children.delete(c);
       if (stopping) return;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       if (++restarts > maxRestarts) {
-        fatal = new RunStuckError(`worker ${slot} ${how}, and workers have died ${restarts} times: see the log above; the run is kept, rerun the same command to resume`);
+        fatal = new RunStuckError(
+          `worker ${slot} ${how}, and workers have died ${restarts} times: see the log above; the run is kept, rerun the same command to resume`,
+        );
         return;
       }
       log(`worker ${slot} ${how}: restarting it (${restarts} of at most ${maxRestarts} restarts)`);
@@ -60,13 +67,16 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(exits);
   };
-  const killNow = () => { for (const c of children) c.kill('SIGKILL'); };
+  const killNow = () => {
+    for (const c of children) c.kill('SIGKILL');
+  };
   process.once('exit', killNow);
   for (let i = 0; i < o.workers; i++) spawn(i);
   const startedAt = Date.now();
 
   const meter = new RateMeter();
-  let outageSince = 0, lastPrint = 0;
+  let outageSince = 0,
+    lastPrint = 0;
   try {
     for (;;) {
       if (fatal) throw fatal;
@@ -76,19 +86,35 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
         if (manifest) return manifest;
         if (Date.now() - lastPrint >= 2000) {
           // Redis commands wait for a reconnect: a reading that takes too long is an outage.
-          status = await Promise.race([readStatus(o.redis, o.results.uri, o.prefix), sleep(10_000, undefined, { ref: false })]);
+          status = await Promise.race([
+            readStatus(o.redis, o.results.uri, o.prefix),
+            sleep(10_000, undefined, { ref: false }),
+          ]);
           if (!status) throw new ServiceError('Redis did not answer within 10 s');
         }
         outageSince = 0;
       } catch (e) {
         if (!(e instanceof ServiceError)) throw e;
         outageSince ||= Date.now();
-        if (Date.now() - outageSince > outageMs) throw new ServiceError(`${e.message}, for over ${outageMs / 1000} s: the run is kept; rerun the same command when the service is back`, { cause: e });
-        if (Date.now() - lastPrint >= 10_000) { lastPrint = Date.now(); log(`waiting for the service to come back: ${e.message}`); }
+        if (Date.now() - outageSince > outageMs)
+          throw new ServiceError(
+            `${e.message}, for over ${outageMs / 1000} s: the run is kept; rerun the same command when the service is back`,
+            { cause: e },
+          );
+        if (Date.now() - lastPrint >= 10_000) {
+          lastPrint = Date.now();
+          log(`waiting for the service to come back: ${e.message}`);
+        }
       }
       if (status && !status.inRedis && status.run?.batches !== undefined) {
         // Redis restarted without persistence: the queue and the counts are gone, the results are not.
-        const r = await recoverRun({ results: o.results, run: status.run, redis: o.redis, prefix: o.prefix, secret: o.secret });
+        const r = await recoverRun({
+          results: o.results,
+          run: status.run,
+          redis: o.redis,
+          prefix: o.prefix,
+          secret: o.secret,
+        });
         log(`Redis lost run ${status.runId}'s state: recovered from the results, ${r.added} batch(es) queued again`);
         continue;
       }
@@ -96,7 +122,11 @@ export async function superviseRun(o: SuperviseOptions): Promise<Manifest> {
         lastPrint = Date.now();
         // Workers it has just started are not yet connected (runtime and model loading): not stuck.
         const starting = status.workers === 0 && restarts === 0 && Date.now() - startedAt < 60_000 && !status.manifest;
-        log(starting ? `${status.runId}: starting ${o.workers} worker(s) (loading the model)` : statusLine(status, meter.add(imagesDone(status))));
+        log(
+          starting
+            ? `${status.runId}: starting ${o.workers} worker(s) (loading the model)`
+            : statusLine(status, meter.add(imagesDone(status))),
+        );
         // Stuck by failed batches (the other way to be stuck, no workers, is ours to fix: restarts above).
         const v = runVerdict(status);
         if (v.state === 'stuck' && v.cause === 'failed') {

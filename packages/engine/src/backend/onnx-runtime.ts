@@ -29,14 +29,23 @@ export function onnxRuntime(): OrtModule | null {
 
 export function requireOnnxRuntime(what: string): OrtModule {
   const m = onnxRuntime();
-  if (!m) throw new ModelSpecError(`${what} is an ONNX model but onnxruntime-node cannot be loaded here: reinstall with npm ci (it is a dependency of @overmap/worker)`);
+  if (!m)
+    throw new ModelSpecError(
+      `${what} is an ONNX model but onnxruntime-node cannot be loaded here: reinstall with npm ci (it is a dependency of @overmap/worker)`,
+    );
   return m;
 }
 
-export interface SessionSettings { threads: number; providers: string[] }
+export interface SessionSettings {
+  threads: number;
+  providers: string[];
+}
 
 export function sessionSettings(env: NodeJS.ProcessEnv = process.env): SessionSettings {
-  return { threads: configValue('OVERMAP_ONNX_THREADS', env), providers: configValue('OVERMAP_ONNX_PROVIDERS', env).split(',') };
+  return {
+    threads: configValue('OVERMAP_ONNX_THREADS', env),
+    providers: configValue('OVERMAP_ONNX_PROVIDERS', env).split(','),
+  };
 }
 
 export function sessionOptions(s: SessionSettings = sessionSettings()): Ort.InferenceSession.SessionOptions {
@@ -51,11 +60,18 @@ export function sessionOptions(s: SessionSettings = sessionSettings()): Ort.Infe
 }
 
 /** An inference session over a model's bytes; errors name the file and the spec. */
-export async function createSession(bytes: Uint8Array, file: string, specUri: string, settings?: SessionSettings): Promise<OrtSession> {
+export async function createSession(
+  bytes: Uint8Array,
+  file: string,
+  specUri: string,
+  settings?: SessionSettings,
+): Promise<OrtSession> {
   const m = requireOnnxRuntime(`${file} named in ${specUri}`);
   try {
     return await m.InferenceSession.create(bytes, sessionOptions(settings));
   } catch (e) {
-    throw new ModelSpecError(`cannot load the ONNX model ${file} named in ${specUri}: ${(e as Error).message}`, { cause: e });
+    throw new ModelSpecError(`cannot load the ONNX model ${file} named in ${specUri}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }

@@ -52,11 +52,16 @@ export interface BackendInfo {
 
 let chosen: BackendInfo | undefined;
 
-export async function initBackend(requested: string | undefined = configValue('OVERMAP_BACKEND')): Promise<BackendInfo> {
+export async function initBackend(
+  requested: string | undefined = configValue('OVERMAP_BACKEND'),
+): Promise<BackendInfo> {
   if (requested && !CHOICES.includes(requested)) {
-    throw new InputError(`OVERMAP_BACKEND=${requested} is not a backend: use one of ${CHOICES.join(', ')}, or unset it for the fastest installed`);
+    throw new InputError(
+      `OVERMAP_BACKEND=${requested} is not a backend: use one of ${CHOICES.join(', ')}, or unset it for the fastest installed`,
+    );
   }
-  if (requested === 'onnx' && !onnxRuntime()) throw new InputError('OVERMAP_BACKEND=onnx but onnxruntime-node cannot be loaded: reinstall with npm ci');
+  if (requested === 'onnx' && !onnxRuntime())
+    throw new InputError('OVERMAP_BACKEND=onnx but onnxruntime-node cannot be loaded: reinstall with npm ci');
   const onnx = prefersOnnx(requested);
   const tfRequested = requested === 'onnx' ? undefined : requested;
   if (chosen && (!tfRequested || tfRequested === chosen.name)) return { ...chosen, onnx };
@@ -65,7 +70,10 @@ export async function initBackend(requested: string | undefined = configValue('O
     if (name === 'tensorflow') {
       const pkg = loadTensorflowBinding();
       if (!pkg) {
-        if (tfRequested) throw new InputError('OVERMAP_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: install one (the worker images do), or use wasm');
+        if (tfRequested)
+          throw new InputError(
+            'OVERMAP_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: install one (the worker images do), or use wasm',
+          );
         continue;
       }
       await tf.setBackend('tensorflow');

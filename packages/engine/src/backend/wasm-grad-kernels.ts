@@ -72,11 +72,27 @@ export function conv2dFilterGradient(
   dimRoundingMode?: Conv2DBackpropFilterAttrs['dimRoundingMode'],
 ): tf.Tensor4D {
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+    x.shape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { top, bottom, left, right } = info.padInfo;
   const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
   return tf.tidy(() => {
-    const xp = top || bottom || left || right ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x;
+    const xp =
+      top || bottom || left || right
+        ? tf.pad(x, [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ])
+        : x;
     const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, Hp, Wp, N]
     const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [OH, OW, N, Cout]
     let out = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [sh, sw]); // [Cin, >=KH, >=KW, Cout]
@@ -95,7 +111,15 @@ export function conv2dInputGradientStride1(
   dimRoundingMode?: Conv2DBackpropInputAttrs['dimRoundingMode'],
 ): tf.Tensor4D {
   const info = tf.backend_util.computeConv2DInfo(
-    inputShape, filter.shape, 1, 1, pad, dimRoundingMode, false, 'channelsLast');
+    inputShape,
+    filter.shape,
+    1,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { top, left } = info.padInfo;
   const { filterHeight: kh, filterWidth: kw } = info;
   return tf.tidy(() => {
@@ -104,7 +128,12 @@ export function conv2dInputGradientStride1(
     const pl = kw - 1 - left;
     const pb = inputShape[1] + kh - 1 - dy.shape[1] - pt;
     const pr = inputShape[2] + kw - 1 - dy.shape[2] - pl;
-    const dyp = tf.pad(dy, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+    const dyp = tf.pad(dy, [
+      [0, 0],
+      [pt, pb],
+      [pl, pr],
+      [0, 0],
+    ]);
     const rotated = tf.reverse(filter, [0, 1]).transpose([0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(dyp, rotated, 1, 'valid');
   });
@@ -124,7 +153,10 @@ function registerArithmeticMaxGradient(): void {
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x, y] = saved as [tf.Tensor, tf.Tensor];
-      const axes = tf.util.parseAxisParam((attrs as unknown as { reductionIndices: number | number[] }).reductionIndices, x.shape);
+      const axes = tf.util.parseAxisParam(
+        (attrs as unknown as { reductionIndices: number | number[] }).reductionIndices,
+        x.shape,
+      );
       const keep = tf.backend_util.expandShapeToKeepDim(y.shape, axes);
       const dyT = dy as tf.Tensor;
       return {
@@ -153,23 +185,49 @@ type MaxPoolGradAttrs = {
  * be zero-filled.
  */
 export function maxPoolGradient(
-  x: Float32Array, dy: Float32Array, dx: Float32Array, info: tf.backend_util.Conv2DInfo,
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
 ): void {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw,
-    effectiveFilterHeight: kh, effectiveFilterWidth: kw, dilationHeight: dh, dilationWidth: dw } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: c,
+    outHeight: oh,
+    outWidth: ow,
+    strideHeight: sh,
+    strideWidth: sw,
+    effectiveFilterHeight: kh,
+    effectiveFilterWidth: kw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+  } = info;
+  const top = info.padInfo.top,
+    left = info.padInfo.left;
   const row = w * c;
   if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * oh <= h && 2 * ow <= w) {
     // The usual 2x2 stride-2 pool, every window inside the image: no bounds checks, windows disjoint.
     for (let b = 0; b < n; b++) {
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
-          const p = b * h * row + 2 * oy * row + 2 * ox * c, o = ((b * oh + oy) * ow + ox) * c;
+          const p = b * h * row + 2 * oy * row + 2 * ox * c,
+            o = ((b * oh + oy) * ow + ox) * c;
           for (let ch = 0; ch < c; ch++) {
-            let at = p + ch, v = x[at]!;
-            const q1 = at + c, q2 = at + row, q3 = q2 + c;
-            if (x[q1]! > v) { at = q1; v = x[q1]!; }
-            if (x[q2]! > v) { at = q2; v = x[q2]!; }
+            let at = p + ch,
+              v = x[at]!;
+            const q1 = at + c,
+              q2 = at + row,
+              q3 = q2 + c;
+            if (x[q1]! > v) {
+              at = q1;
+              v = x[q1]!;
+            }
+            if (x[q2]! > v) {
+              at = q2;
+              v = x[q2]!;
+            }
             if (x[q3]! > v) at = q3;
             dx[at] = dy[o + ch]!;
           }
@@ -182,9 +240,11 @@ export function maxPoolGradient(
     for (let oy = 0; oy < oh; oy++) {
       const y0 = oy * sh - top;
       for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - left, o = ((b * oh + oy) * ow + ox) * c;
+        const x0 = ox * sw - left,
+          o = ((b * oh + oy) * ow + ox) * c;
         for (let ch = 0; ch < c; ch++) {
-          let at = -1, v = -Infinity;
+          let at = -1,
+            v = -Infinity;
           for (let ky = 0; ky < kh; ky += dh) {
             const iy = y0 + ky;
             if (iy < 0 || iy >= h) continue;
@@ -192,7 +252,10 @@ export function maxPoolGradient(
               const ix = x0 + kx;
               if (ix < 0 || ix >= w) continue;
               const q = b * h * row + iy * row + ix * c + ch;
-              if (at === -1 || x[q]! > v) { at = q; v = x[q]!; }
+              if (at === -1 || x[q]! > v) {
+                at = q;
+                v = x[q]!;
+              }
             }
           }
           if (at >= 0) dx[at] = dx[at]! + dy[o + ch]!;
@@ -250,11 +313,23 @@ export function registerWasmGradKernels(): void {
       const wasm = backend as BackendWasm;
       const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
       const a = attrs as unknown as MaxPoolGradAttrs;
-      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const info = tf.backend_util.computePool2DInfo(
+        input.shape as [number, number, number, number],
+        a.filterSize,
+        a.strides,
+        1,
+        a.pad,
+        a.dimRoundingMode,
+      );
       const dx = wasm.makeOutput(input.shape, 'float32');
       const out = wasm.typedArrayFromHeap(dx) as Float32Array;
       out.fill(0);
-      maxPoolGradient(wasm.typedArrayFromHeap(input) as Float32Array, wasm.typedArrayFromHeap(dy) as Float32Array, out, info);
+      maxPoolGradient(
+        wasm.typedArrayFromHeap(input) as Float32Array,
+        wasm.typedArrayFromHeap(dy) as Float32Array,
+        out,
+        info,
+      );
       return dx;
     },
   });

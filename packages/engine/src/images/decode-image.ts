@@ -7,7 +7,8 @@
 import sharp from 'sharp';
 import type { ImageStatus } from '@overmap/shared/core';
 
-export type Decoded = { ok: true; rgb: Uint8Array; segRgb?: Uint8Array } | { ok: false; status: ImageStatus; error: string };
+export type Decoded =
+  { ok: true; rgb: Uint8Array; segRgb?: Uint8Array } | { ok: false; status: ImageStatus; error: string };
 
 export interface DecodeOptions {
   size: [number, number]; // [h, w]
@@ -35,7 +36,12 @@ async function toRgb(img: sharp.Sharp, [h, w]: [number, number]): Promise<Uint8A
  */
 export async function decodeImage(bytes: Buffer, o: DecodeOptions): Promise<Decoded> {
   if (bytes.length === 0) return { ok: false, status: 'decode_error', error: 'empty file (0 bytes)' };
-  if (bytes.length > o.maxBytes) return { ok: false, status: 'too_large', error: `file is ${bytes.length} bytes, over the ${o.maxBytes}-byte limit` };
+  if (bytes.length > o.maxBytes)
+    return {
+      ok: false,
+      status: 'too_large',
+      error: `file is ${bytes.length} bytes, over the ${o.maxBytes}-byte limit`,
+    };
   try {
     // failOn 'error' rejects truncated data instead of decoding grey garbage.
     const img = sharp(bytes, { limitInputPixels: o.maxInputPixels, failOn: 'error', pages: 1 })
@@ -49,8 +55,14 @@ export async function decodeImage(bytes: Buffer, o: DecodeOptions): Promise<Deco
     return { ok: true, rgb, ...(seg ? { segRgb: seg } : {}) };
   } catch (e) {
     const msg = (e as Error).message;
-    if (/pixel limit/i.test(msg)) return { ok: false, status: 'too_large', error: `over the ${o.maxInputPixels}-pixel limit (OVERMAP_MAX_INPUT_PIXELS): ${msg}` };
-    if (/unsupported image format|Input buffer contains unsupported/i.test(msg)) return { ok: false, status: 'decode_error', error: `not a readable image: ${msg}` };
+    if (/pixel limit/i.test(msg))
+      return {
+        ok: false,
+        status: 'too_large',
+        error: `over the ${o.maxInputPixels}-pixel limit (OVERMAP_MAX_INPUT_PIXELS): ${msg}`,
+      };
+    if (/unsupported image format|Input buffer contains unsupported/i.test(msg))
+      return { ok: false, status: 'decode_error', error: `not a readable image: ${msg}` };
     return { ok: false, status: 'decode_error', error: `cannot decode: ${msg}` };
   }
 }

@@ -9,7 +9,9 @@ export async function loadLayersModel(loaded: LoadedSpec, file: string, role: st
   try {
     return await tf.loadLayersModel(objectStoreIO(loaded.store, file));
   } catch (e) {
-    throw new ModelSpecError(`cannot load the ${role} ${file} named in ${loaded.uri}: ${(e as Error).message}`, { cause: e });
+    throw new ModelSpecError(`cannot load the ${role} ${file} named in ${loaded.uri}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -17,7 +19,10 @@ export async function loadGraphModel(loaded: LoadedSpec, file: string, role: str
   try {
     return await tf.loadGraphModel(objectStoreIO(loaded.store, file));
   } catch (e) {
-    throw new ModelSpecError(`cannot load the ${role} ${file} (tfjs-converter graph) named in ${loaded.uri}: ${(e as Error).message}`, { cause: e });
+    throw new ModelSpecError(
+      `cannot load the ${role} ${file} (tfjs-converter graph) named in ${loaded.uri}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
@@ -27,7 +32,9 @@ export async function loadClassifier(loaded: LoadedSpec): Promise<tf.LayersModel
   const classifier = await loadLayersModel(loaded, spec.classifier.model, 'classifier');
   const inShape = classifier.inputs[0]!.shape;
   if (inShape[1] !== spec.classifier.inputSize[0] || inShape[2] !== spec.classifier.inputSize[1] || inShape[3] !== 3) {
-    throw new ModelSpecError(`the classifier takes [${inShape.slice(1).join(',')}] but the spec says inputSize ${spec.classifier.inputSize.join('x')} with 3 channels`);
+    throw new ModelSpecError(
+      `the classifier takes [${inShape.slice(1).join(',')}] but the spec says inputSize ${spec.classifier.inputSize.join('x')} with 3 channels`,
+    );
   }
   return classifier;
 }

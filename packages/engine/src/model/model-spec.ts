@@ -9,13 +9,22 @@ import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { DecisionSecondarySchema, ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
+import {
+  DecisionSecondarySchema,
+  ModelSpecError,
+  type ObjectStore,
+  isAbsoluteUri,
+  openObject,
+} from '@overmap/shared/core';
 import { prefersOnnx } from '../backend/select-backend';
 import { checkClassifierTopology } from './model-topology';
 
 const Normalization = z.object({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
-  scale: z.number().positive().default(1 / 255),
+  scale: z
+    .number()
+    .positive()
+    .default(1 / 255),
   mean: z.array(z.number()).default([0, 0, 0]),
   std: z.array(z.number().positive()).default([1, 1, 1]),
 });
@@ -84,19 +93,28 @@ export const ModelSpecSchema = z.object({
   /** Layers: spatial attention layers [batch, h, w, 1]; ONNX: outputs holding them ([batch, 1, h, w] in nchw) */
   attentionLayers: z.array(z.string()).default([]),
   segmenter: Segmenter,
-  overlap: z.object({
-    /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max;
-     *  threshold-free (scoring/localisation.ts): rank (relevance rank accuracy), auc (pixel AUROC of the map
-     *  against the mask), pointing (pointing game), localisation (size-weighted attribution localisation).
-     *  `binarize` still binarises the attention map where it serves as the mask of Grad-CAM/attention. */
-    measure: z.enum(['mass', 'iou', 'dice', 'rank', 'auc', 'pointing', 'localisation']).default('mass'),
-    binarize: z.number().min(0).max(1).default(0.5),
-  }).default({ measure: 'mass', binarize: 0.5 }),
-  combine: z.object({
-    rule: z.enum(['mean', 'weighted', 'min', 'product']).default('mean'),
-    weights: z.object({ gradcam_seg: z.number().min(0), attention_seg: z.number().min(0), gradcam_attention: z.number().min(0) })
-      .default({ gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 }),
-  }).default({ rule: 'mean', weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 } }),
+  overlap: z
+    .object({
+      /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max;
+       *  threshold-free (scoring/localisation.ts): rank (relevance rank accuracy), auc (pixel AUROC of the map
+       *  against the mask), pointing (pointing game), localisation (size-weighted attribution localisation).
+       *  `binarize` still binarises the attention map where it serves as the mask of Grad-CAM/attention. */
+      measure: z.enum(['mass', 'iou', 'dice', 'rank', 'auc', 'pointing', 'localisation']).default('mass'),
+      binarize: z.number().min(0).max(1).default(0.5),
+    })
+    .default({ measure: 'mass', binarize: 0.5 }),
+  combine: z
+    .object({
+      rule: z.enum(['mean', 'weighted', 'min', 'product']).default('mean'),
+      weights: z
+        .object({
+          gradcam_seg: z.number().min(0),
+          attention_seg: z.number().min(0),
+          gradcam_attention: z.number().min(0),
+        })
+        .default({ gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 }),
+    })
+    .default({ rule: 'mean', weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 } }),
   /** A mask smaller than this fraction of the image is "no object": status no_mask. */
   minMaskFraction: z.number().min(0).max(1).default(0.01),
   /** `accepted` = scores.confidence >= threshold. */
@@ -107,13 +125,15 @@ export const ModelSpecSchema = z.object({
    * alone), or `sirc`: primary ^ (1 + exp(−b·(secondary − a))), the softmax as primary score and
    * an Over-MAP term as secondary that lowers only the images where it is below about a.
    */
-  decision: z.object({
-    rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
-    primary: z.enum(['msp', 'margin']).default('msp'),
-    secondary: DecisionSecondarySchema.default('overmap'),
-    a: z.number().default(0),
-    b: z.number().positive().default(1),
-  }).default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
+  decision: z
+    .object({
+      rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
+      primary: z.enum(['msp', 'margin']).default('msp'),
+      secondary: DecisionSecondarySchema.default('overmap'),
+      a: z.number().default(0),
+      b: z.number().positive().default(1),
+    })
+    .default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
   /** MC-dropout passes of the head (0 = off). */
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
 });
@@ -163,7 +183,10 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
  * TF.js Layers original.
  */
 export function referenceSpecUri(format: 'layers' | 'onnx' = prefersOnnx() ? 'onnx' : 'layers'): string {
-  return path.resolve(__dirname, `../../../../models/reference/${format === 'onnx' ? 'overmap-model-onnx.json' : 'overmap-model.json'}`);
+  return path.resolve(
+    __dirname,
+    `../../../../models/reference/${format === 'onnx' ? 'overmap-model-onnx.json' : 'overmap-model.json'}`,
+  );
 }
 
 async function fetchHttps(uri: string): Promise<Buffer> {
@@ -175,11 +198,16 @@ async function fetchHttps(uri: string): Promise<Buffer> {
 /** A read-only store over an https:// base (for specs and weights served over HTTP). */
 function httpsStore(base: string): ObjectStore {
   const url = (key: string) => new URL(key, base).toString();
-  const unsupported = async (): Promise<never> => { throw new ModelSpecError('https model locations are read-only'); };
+  const unsupported = async (): Promise<never> => {
+    throw new ModelSpecError('https model locations are read-only');
+  };
   return {
     uri: base,
     get: (key) => fetchHttps(url(key)),
-    getIfExists: async (key) => { const r = await fetch(url(key)); return r.ok ? Buffer.from(await r.arrayBuffer()) : undefined; },
+    getIfExists: async (key) => {
+      const r = await fetch(url(key));
+      return r.ok ? Buffer.from(await r.arrayBuffer()) : undefined;
+    },
     put: unsupported,
     exists: async (key) => (await fetch(url(key), { method: 'HEAD' })).ok,
     listPage: unsupported,
@@ -202,7 +230,9 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
   try {
     raw = await store.get(key);
   } catch (e) {
-    throw new ModelSpecError(`cannot read model spec ${uri} (${(e as Error).message}): check the --model URI`, { cause: e });
+    throw new ModelSpecError(`cannot read model spec ${uri} (${(e as Error).message}): check the --model URI`, {
+      cause: e,
+    });
   }
   let json: unknown;
   try {
@@ -216,9 +246,13 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
     throw new ModelSpecError(`model spec ${uri} is invalid: ${issues}`);
   }
   const spec = r.data;
-  const segNorm = spec.segmenter.type === 'model' || spec.segmenter.type === 'detector' ? [['segmenter.normalization', spec.segmenter.normalization]] as const : [];
+  const segNorm =
+    spec.segmenter.type === 'model' || spec.segmenter.type === 'detector'
+      ? ([['segmenter.normalization', spec.segmenter.normalization]] as const)
+      : [];
   for (const [name, n] of [['classifier.normalization', spec.classifier.normalization], ...segNorm] as const) {
-    if (n.mean.length !== 3 || n.std.length !== 3) throw new ModelSpecError(`model spec ${uri}: ${name} needs 3 means and 3 stds`);
+    if (n.mean.length !== 3 || n.std.length !== 3)
+      throw new ModelSpecError(`model spec ${uri}: ${name} needs 3 means and 3 stds`);
   }
   return { spec, uri, raw, store };
 }
@@ -229,8 +263,14 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
   const prefetched = new Map<string, Buffer>();
   const hash = createHash('sha256').update(raw);
   const seg = spec.segmenter;
-  const files: [string, string][] = [[spec.classifier.model, spec.classifier.format],
-    ...(seg.type === 'model' ? [[seg.model, seg.format]] as [string, string][] : seg.type === 'detector' ? [[seg.model, seg.format]] as [string, string][] : [])];
+  const files: [string, string][] = [
+    [spec.classifier.model, spec.classifier.format],
+    ...(seg.type === 'model'
+      ? ([[seg.model, seg.format]] as [string, string][])
+      : seg.type === 'detector'
+        ? ([[seg.model, seg.format]] as [string, string][])
+        : []),
+  ];
   for (const [f, format] of files) {
     const mj = await store.getIfExists(f);
     if (!mj) throw new ModelSpecError(`model spec ${uri}: model file ${f} not found next to the spec`);
@@ -259,7 +299,8 @@ export async function loadSpec(uri: string): Promise<LoadedSpec> {
   if (spec.segmenter.type === 'boxes' && !isAbsoluteUri(spec.segmenter.source)) {
     // Boxes are part of what decides the scores: a changed boxes file is a changed model.
     const b = await store.getIfExists(spec.segmenter.source);
-    if (!b) throw new ModelSpecError(`model spec ${uri}: boxes file ${spec.segmenter.source} not found next to the spec`);
+    if (!b)
+      throw new ModelSpecError(`model spec ${uri}: boxes file ${spec.segmenter.source} not found next to the spec`);
     hash.update(b);
     prefetched.set(spec.segmenter.source, b);
   }

@@ -8,8 +8,16 @@
 import { ModelSpecError } from '@overmap/shared/core';
 import type { ModelSpec } from './model-spec';
 
-interface LayerJson { class_name: string; config: { name: string; units?: number; filters?: number; batch_input_shape?: (number | null)[] } }
-interface TopologyJson { class_name?: string; config?: { layers?: LayerJson[]; output_layers?: [string, number, number][]; input_layers?: [string, number, number][] } | LayerJson[] }
+interface LayerJson {
+  class_name: string;
+  config: { name: string; units?: number; filters?: number; batch_input_shape?: (number | null)[] };
+}
+interface TopologyJson {
+  class_name?: string;
+  config?:
+    | { layers?: LayerJson[]; output_layers?: [string, number, number][]; input_layers?: [string, number, number][] }
+    | LayerJson[];
+}
 
 export function checkClassifierTopology(spec: ModelSpec, modelJson: unknown, where: string): void {
   const topology = (modelJson as { modelTopology?: TopologyJson }).modelTopology;
@@ -19,23 +27,39 @@ export function checkClassifierTopology(spec: ModelSpec, modelJson: unknown, whe
   if (!layers || !Array.isArray(layers)) return; // not a Layers model.json: the loader will say so
   const byName = new Map(layers.map((l) => [l.config.name, l]));
   const names = layers.map((l) => l.config.name).join(', ');
-  for (const [role, name] of [['Grad-CAM', spec.gradcamLayer], ...spec.attentionLayers.map((a) => ['attention', a] as const)] as const) {
-    if (!byName.has(name)) throw new ModelSpecError(`${role} layer "${name}" not found in the classifier; its layers are: ${names} (${where})`);
+  for (const [role, name] of [
+    ['Grad-CAM', spec.gradcamLayer],
+    ...spec.attentionLayers.map((a) => ['attention', a] as const),
+  ] as const) {
+    if (!byName.has(name))
+      throw new ModelSpecError(
+        `${role} layer "${name}" not found in the classifier; its layers are: ${names} (${where})`,
+      );
   }
   for (const a of spec.attentionLayers) {
     const l = byName.get(a)!;
     if (l.class_name === 'Conv2D' && l.config.filters !== 1) {
-      throw new ModelSpecError(`attention layer "${a}" is a Conv2D with ${l.config.filters} filters: it must be a spatial mask with one channel`);
+      throw new ModelSpecError(
+        `attention layer "${a}" is a Conv2D with ${l.config.filters} filters: it must be a spatial mask with one channel`,
+      );
     }
   }
   const outName = Array.isArray(cfg) ? layers[layers.length - 1]!.config.name : cfg?.output_layers?.[0]?.[0];
   const out = outName ? byName.get(outName) : undefined;
   if (out?.class_name === 'Dense' && out.config.units !== spec.classes.length) {
-    throw new ModelSpecError(`the classifier's output layer "${out.config.name}" has ${out.config.units} units but the spec lists ${spec.classes.length} classes: class count must equal the output units`);
+    throw new ModelSpecError(
+      `the classifier's output layer "${out.config.name}" has ${out.config.units} units but the spec lists ${spec.classes.length} classes: class count must equal the output units`,
+    );
   }
   const inName = Array.isArray(cfg) ? layers[0]!.config.name : cfg?.input_layers?.[0]?.[0];
   const shape = (inName ? byName.get(inName) : layers[0])?.config.batch_input_shape;
-  if (shape && shape.length === 4 && (shape[1] !== spec.classifier.inputSize[0] || shape[2] !== spec.classifier.inputSize[1] || shape[3] !== 3)) {
-    throw new ModelSpecError(`the classifier takes [${shape.slice(1).join(',')}] but the spec says inputSize ${spec.classifier.inputSize.join('x')} with 3 channels`);
+  if (
+    shape &&
+    shape.length === 4 &&
+    (shape[1] !== spec.classifier.inputSize[0] || shape[2] !== spec.classifier.inputSize[1] || shape[3] !== 3)
+  ) {
+    throw new ModelSpecError(
+      `the classifier takes [${shape.slice(1).join(',')}] but the spec says inputSize ${spec.classifier.inputSize.join('x')} with 3 channels`,
+    );
   }
 }

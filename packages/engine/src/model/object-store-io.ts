@@ -27,7 +27,9 @@ export function objectStoreIO(store: ObjectStore, modelJsonKey: string): tf.io.I
     },
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const weightsFile = 'weights.bin';
-      const weightData = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
+      const weightData = artifacts.weightData
+        ? tf.io.CompositeArrayBuffer.join(artifacts.weightData)
+        : new ArrayBuffer(0);
       const manifest: tf.io.WeightsManifestConfig = [{ paths: [weightsFile], weights: artifacts.weightSpecs ?? [] }];
       const modelJSON: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology as object,

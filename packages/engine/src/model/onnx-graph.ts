@@ -8,7 +8,10 @@ import { onnx } from 'onnx-proto';
 
 /** A dimension: a number, or a symbolic/unknown one (the batch). */
 export type Dim = number | null;
-export interface ValueShape { name: string; shape: Dim[] | null }
+export interface ValueShape {
+  name: string;
+  shape: Dim[] | null;
+}
 
 export interface OnnxGraph {
   file: string;
@@ -22,11 +25,17 @@ export interface OnnxGraph {
   ints(name: string): number[] | null;
 }
 
-const toNumber = (v: number | { toNumber(): number } | null | undefined): number => (typeof v === 'number' ? v : v ? v.toNumber() : 0);
+const toNumber = (v: number | { toNumber(): number } | null | undefined): number =>
+  typeof v === 'number' ? v : v ? v.toNumber() : 0;
 
 function shapeOf(v: onnx.IValueInfoProto): ValueShape {
   const dims = v.type?.tensorType?.shape?.dim;
-  return { name: v.name ?? '', shape: dims ? dims.map((d) => (d.dimValue != null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : null)) : null };
+  return {
+    name: v.name ?? '',
+    shape: dims
+      ? dims.map((d) => (d.dimValue != null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : null))
+      : null,
+  };
 }
 
 function tensorFloats(t: onnx.ITensorProto): { dims: number[]; data: Float32Array } {
@@ -36,7 +45,10 @@ function tensorFloats(t: onnx.ITensorProto): { dims: number[]; data: Float32Arra
     const copy = new Uint8Array(t.rawData); // aligned copy: rawData may sit at any offset of the file's buffer
     return { dims, data: new Float32Array(copy.buffer, 0, copy.length / 4) };
   }
-  if (t.externalData && t.externalData.length > 0) throw new Error(`tensor ${t.name} is stored as external data, which the worker does not read: export the model as one file`);
+  if (t.externalData && t.externalData.length > 0)
+    throw new Error(
+      `tensor ${t.name} is stored as external data, which the worker does not read: export the model as one file`,
+    );
   return { dims, data: Float32Array.from(t.floatData ?? []) };
 }
 
@@ -45,7 +57,9 @@ export function readOnnxGraph(bytes: Uint8Array, file: string, specUri: string):
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new ModelSpecError(`${file} named in ${specUri} is not an ONNX model (${(e as Error).message})`, { cause: e });
+    throw new ModelSpecError(`${file} named in ${specUri} is not an ONNX model (${(e as Error).message})`, {
+      cause: e,
+    });
   }
   const g = model.graph;
   if (!g) throw new ModelSpecError(`${file} named in ${specUri} has no graph`);
@@ -53,7 +67,11 @@ export function readOnnxGraph(bytes: Uint8Array, file: string, specUri: string):
   const byOutput = new Map<string, onnx.INodeProto>();
   for (const n of g.node ?? []) for (const o of n.output ?? []) byOutput.set(o, n);
   const initNames = new Set(inits.keys());
-  const stored = (name: string) => inits.get(name) ?? (byOutput.get(name)?.opType === 'Constant' ? byOutput.get(name)!.attribute?.find((a) => a.name === 'value')?.t ?? undefined : undefined);
+  const stored = (name: string) =>
+    inits.get(name) ??
+    (byOutput.get(name)?.opType === 'Constant'
+      ? (byOutput.get(name)!.attribute?.find((a) => a.name === 'value')?.t ?? undefined)
+      : undefined);
   return {
     file,
     // Older exporters list initializers among the inputs too: the image input is the one that is not a weight.
@@ -67,7 +85,8 @@ export function readOnnxGraph(bytes: Uint8Array, file: string, specUri: string):
     ints: (name) => {
       const t = stored(name);
       if (!t || t.dataType !== onnx.TensorProto.DataType.INT64) return null;
-      if (t.rawData && t.rawData.length > 0) return Array.from(new BigInt64Array(new Uint8Array(t.rawData).buffer), Number);
+      if (t.rawData && t.rawData.length > 0)
+        return Array.from(new BigInt64Array(new Uint8Array(t.rawData).buffer), Number);
       return (t.int64Data ?? []).map(toNumber);
     },
   };
@@ -86,7 +105,9 @@ export function attribute(node: onnx.INodeProto, name: string, fallback: number 
 export function outputOrError(graph: OnnxGraph, name: string, role: string, specUri: string): ValueShape {
   const o = graph.outputs.find((x) => x.name === name);
   if (!o) {
-    throw new ModelSpecError(`${role} output "${name}" not found in ${graph.file} (named in ${specUri}); its outputs are: ${graph.outputs.map((x) => x.name).join(', ')}`);
+    throw new ModelSpecError(
+      `${role} output "${name}" not found in ${graph.file} (named in ${specUri}); its outputs are: ${graph.outputs.map((x) => x.name).join(', ')}`,
+    );
   }
   return o;
 }
@@ -95,11 +116,19 @@ export function outputOrError(graph: OnnxGraph, name: string, role: string, spec
  * The one image input of a model that reads images at its own fixed size (a segmenter, a
  * detector): its name and [height, width], or a ModelSpecError naming what is wrong.
  */
-export function fixedImageInput(graph: OnnxGraph, layout: 'nchw' | 'nhwc', where: string): { name: string; size: [number, number] } {
+export function fixedImageInput(
+  graph: OnnxGraph,
+  layout: 'nchw' | 'nhwc',
+  where: string,
+): { name: string; size: [number, number] } {
   const input = graph.inputs[0];
-  if (graph.inputs.length !== 1 || !input) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
+  if (graph.inputs.length !== 1 || !input)
+    throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
   const s = input.shape;
   const size = s && s.length === 4 ? (layout === 'nchw' ? [s[2], s[3]] : [s[1], s[2]]) : [null, null];
-  if (size[0] == null || size[1] == null) throw new ModelSpecError(`${where}: its input "${input.name}" needs a fixed height and width (found [${(s ?? []).map((d) => d ?? 'N').join(',')}])`);
+  if (size[0] == null || size[1] == null)
+    throw new ModelSpecError(
+      `${where}: its input "${input.name}" needs a fixed height and width (found [${(s ?? []).map((d) => d ?? 'N').join(',')}])`,
+    );
   return { name: input.name, size: size as [number, number] };
 }

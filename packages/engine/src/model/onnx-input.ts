@@ -2,7 +2,12 @@
 import type { Normalization } from './model-spec';
 
 /** images: one H·W·3 byte array each; returns [B, 3, H, W] (nchw) or [B, H, W, 3] (nhwc) float32. */
-export function onnxImageBatch(images: Uint8Array[], size: [number, number], n: Normalization, layout: 'nchw' | 'nhwc'): { data: Float32Array; dims: number[] } {
+export function onnxImageBatch(
+  images: Uint8Array[],
+  size: [number, number],
+  n: Normalization,
+  layout: 'nchw' | 'nhwc',
+): { data: Float32Array; dims: number[] } {
   const [h, w] = size;
   const px = h * w;
   const out = new Float32Array(images.length * px * 3);

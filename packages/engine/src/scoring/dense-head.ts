@@ -18,7 +18,10 @@ export interface HostFeatures {
   /** [B, C, h, w] (nchw) or [B, h, w, C] (nhwc) */
   acts: Float32Array;
   layout: 'nchw' | 'nhwc';
-  b: number; h: number; w: number; c: number;
+  b: number;
+  h: number;
+  w: number;
+  c: number;
   /** each attention map [B, h', w'] */
   attention: { data: Float32Array; h: number; w: number }[];
 }
@@ -48,7 +51,12 @@ export function poolActivations(f: HostFeatures): Float32Array {
 }
 
 /** The dense layer on pooled activations [B, C] (optionally dropped out, for MC dropout): scores [B, K] before any softmax. */
-export function denseScores(pooled: Float32Array, head: DenseHead, b: number, dropout: (() => number) | null = null): Float32Array {
+export function denseScores(
+  pooled: Float32Array,
+  head: DenseHead,
+  b: number,
+  dropout: (() => number) | null = null,
+): Float32Array {
   const { channels: c, classes: k, weight, bias } = head;
   const out = new Float32Array(b * k);
   const keep = head.dropout ? 1 - head.dropout : 1;
@@ -70,7 +78,12 @@ export function denseScores(pooled: Float32Array, head: DenseHead, b: number, dr
  * Grad-CAM of class targets[i] for each image, scaled to max 1, at the activations' resolution
  * [B, h, w]; `probs` (the softmax of the head's scores) only for a softmax head.
  */
-export function denseGradCam(f: HostFeatures, head: DenseHead, targets: ArrayLike<number>, probs: Float32Array | null): Float32Array {
+export function denseGradCam(
+  f: HostFeatures,
+  head: DenseHead,
+  targets: ArrayLike<number>,
+  probs: Float32Array | null,
+): Float32Array {
   return denseGradCams(f, head, [targets], probs)[0]!;
 }
 
@@ -79,7 +92,12 @@ export function denseGradCam(f: HostFeatures, head: DenseHead, targets: ArrayLik
  * pass over each image's activations, and a class asked for twice (a label equal to the
  * prediction) is computed once.
  */
-export function denseGradCams(f: HostFeatures, head: DenseHead, targetSets: ArrayLike<number>[], probs: Float32Array | null): Float32Array[] {
+export function denseGradCams(
+  f: HostFeatures,
+  head: DenseHead,
+  targetSets: ArrayLike<number>[],
+  probs: Float32Array | null,
+): Float32Array[] {
   const { b, h, w, c } = f;
   const hw = h * w;
   const k = head.classes;
@@ -114,26 +132,38 @@ export function denseGradCams(f: HostFeatures, head: DenseHead, targetSets: Arra
       const a0 = acc.subarray(s0 * hw, (s0 + 1) * hw);
       const a1 = s0 + 1 < n ? acc.subarray((s0 + 1) * hw, (s0 + 2) * hw) : scratch[0]!;
       const a2 = s0 + 2 < n ? acc.subarray((s0 + 2) * hw, (s0 + 3) * hw) : scratch[1]!;
-      a0.fill(0); a1.fill(0); a2.fill(0);
+      a0.fill(0);
+      a1.fill(0);
+      a2.fill(0);
       const x = (ch: number, s: number) => (s < n ? alpha[s * c + ch]! : 0);
       if (f.layout === 'nchw') {
         for (let ch = 0; ch < c; ch++) {
           const base = (i * c + ch) * hw;
-          const w0 = x(ch, s0), w1 = x(ch, s0 + 1), w2 = x(ch, s0 + 2);
+          const w0 = x(ch, s0),
+            w1 = x(ch, s0 + 1),
+            w2 = x(ch, s0 + 2);
           for (let p = 0; p < hw; p++) {
             const v = f.acts[base + p]!;
-            a0[p] = a0[p]! + w0 * v; a1[p] = a1[p]! + w1 * v; a2[p] = a2[p]! + w2 * v;
+            a0[p] = a0[p]! + w0 * v;
+            a1[p] = a1[p]! + w1 * v;
+            a2[p] = a2[p]! + w2 * v;
           }
         }
       } else {
         const base = i * hw * c;
         for (let p = 0; p < hw; p++) {
-          let t0 = 0, t1 = 0, t2 = 0;
+          let t0 = 0,
+            t1 = 0,
+            t2 = 0;
           for (let ch = 0; ch < c; ch++) {
             const v = f.acts[base + p * c + ch]!;
-            t0 += x(ch, s0) * v; t1 += x(ch, s0 + 1) * v; t2 += x(ch, s0 + 2) * v;
+            t0 += x(ch, s0) * v;
+            t1 += x(ch, s0 + 1) * v;
+            t2 += x(ch, s0 + 2) * v;
           }
-          a0[p] = t0; a1[p] = t1; a2[p] = t2;
+          a0[p] = t0;
+          a1[p] = t1;
+          a2[p] = t2;
         }
       }
     }

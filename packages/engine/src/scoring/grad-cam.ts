@@ -11,7 +11,12 @@ export function normalizeMax(maps: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => tf.divNoNan(maps, tf.max(maps, [1, 2], true)) as tf.Tensor3D);
 }
 
-export function gradCam(head: (a: tf.Tensor4D) => tf.Tensor2D, activations: tf.Tensor4D, targets: tf.Tensor1D, numClasses: number): tf.Tensor3D {
+export function gradCam(
+  head: (a: tf.Tensor4D) => tf.Tensor2D,
+  activations: tf.Tensor4D,
+  targets: tf.Tensor1D,
+  numClasses: number,
+): tf.Tensor3D {
   return tf.tidy(() => {
     const oneHot = tf.oneHot(targets, numClasses).toFloat();
     const grads = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(head(a as tf.Tensor4D), oneHot)))(activations);

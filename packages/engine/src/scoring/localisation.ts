@@ -25,7 +25,12 @@ import quickselect from 'quickselect';
 export const LOCALISATION_MEASURES = ['rank', 'auc', 'pointing', 'localisation'] as const;
 export type LocalisationMeasure = (typeof LOCALISATION_MEASURES)[number];
 
-export interface LocalisationScores { rank: number; auc: number; pointing: number; localisation: number }
+export interface LocalisationScores {
+  rank: number;
+  auc: number;
+  pointing: number;
+  localisation: number;
+}
 
 /**
  * One scratch buffer per process, grown to the largest map seen: the measures run per image
@@ -43,11 +48,14 @@ function splitSorted(map: ArrayLike<number>, mask: ArrayLike<number>): { inside:
   let nIn = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]! > 0.5) nIn++;
   const buf = scratchOf(mask.length);
-  const inside = buf.subarray(0, nIn), outside = buf.subarray(nIn, mask.length);
-  let a = 0, b = 0;
+  const inside = buf.subarray(0, nIn),
+    outside = buf.subarray(nIn, mask.length);
+  let a = 0,
+    b = 0;
   for (let i = 0; i < mask.length; i++) {
     const v = map[i]!;
-    if (mask[i]! > 0.5) inside[a++] = v; else outside[b++] = v;
+    if (mask[i]! > 0.5) inside[a++] = v;
+    else outside[b++] = v;
   }
   inside.sort();
   outside.sort();
@@ -57,10 +65,15 @@ function splitSorted(map: ArrayLike<number>, mask: ArrayLike<number>): { inside:
 /** P(x > y) + ½ P(x = y), x drawn from `inside`, y from `outside` (both sorted ascending): two pointers. */
 function aucOfSorted(inside: Float64Array, outside: Float64Array): number {
   if (inside.length === 0 || outside.length === 0) return 0;
-  let j = 0, k = 0, sum = 0;
+  let j = 0,
+    k = 0,
+    sum = 0;
   for (let i = 0; i < inside.length; i++) {
     const v = inside[i]!;
-    if (i > 0 && v === inside[i - 1]) { sum += j + (k - j) / 2; continue; } // same tie group as before
+    if (i > 0 && v === inside[i - 1]) {
+      sum += j + (k - j) / 2;
+      continue;
+    } // same tie group as before
     while (j < outside.length && outside[j]! < v) j++; // outside[0..j) < v
     k = j;
     while (k < outside.length && outside[k]! === v) k++; // outside[j..k) == v
@@ -71,8 +84,13 @@ function aucOfSorted(inside: Float64Array, outside: Float64Array): number {
 
 /** Count of values in an ascending array that are > t, and that are == t. */
 function countAbove(sorted: Float64Array, t: number): { above: number; equal: number } {
-  let lo = 0, hi = sorted.length; // first index with value >= t
-  while (lo < hi) { const m = (lo + hi) >> 1; if (sorted[m]! < t) lo = m + 1; else hi = m; }
+  let lo = 0,
+    hi = sorted.length; // first index with value >= t
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (sorted[m]! < t) lo = m + 1;
+    else hi = m;
+  }
   let e = lo;
   while (e < sorted.length && sorted[e]! === t) e++;
   return { above: sorted.length - e, equal: e - lo };
@@ -84,7 +102,8 @@ export function localisationScores(map: ArrayLike<number>, mask: ArrayLike<numbe
   if (mask.length !== n) throw new Error(`map (${n}) and mask (${mask.length}) differ in size`);
   const { inside, outside } = splitSorted(map, mask);
   const k = inside.length;
-  const maxIn = k ? inside[k - 1]! : -Infinity, maxOut = outside.length ? outside[outside.length - 1]! : -Infinity;
+  const maxIn = k ? inside[k - 1]! : -Infinity,
+    maxOut = outside.length ? outside[outside.length - 1]! : -Infinity;
   const max = Math.max(maxIn, maxOut);
   if (k === 0 || !(max > 0)) return { rank: 0, auc: 0, pointing: 0, localisation: 0 };
 
@@ -92,13 +111,16 @@ export function localisationScores(map: ArrayLike<number>, mask: ArrayLike<numbe
   // sort); hits = inside above t + the inside share of the tie slots.
   let t = 0;
   for (let c = 0, i = k - 1, j = outside.length - 1; c < k; c++) {
-    if (j < 0 || (i >= 0 && inside[i]! >= outside[j]!)) t = inside[i--]!; else t = outside[j--]!;
+    if (j < 0 || (i >= 0 && inside[i]! >= outside[j]!)) t = inside[i--]!;
+    else t = outside[j--]!;
   }
-  const a = countAbove(inside, t), b = countAbove(outside, t);
+  const a = countAbove(inside, t),
+    b = countAbove(outside, t);
   const slots = k - (a.above + b.above);
   const rank = (a.above + (slots * a.equal) / (a.equal + b.equal)) / k;
 
-  let massIn = 0, mass = 0;
+  let massIn = 0,
+    mass = 0;
   for (let i = 0; i < k; i++) massIn += Math.max(0, inside[i]!);
   mass = massIn;
   for (let i = 0; i < outside.length; i++) mass += Math.max(0, outside[i]!);
@@ -119,7 +141,8 @@ export function localisationScores(map: ArrayLike<number>, mask: ArrayLike<numbe
 export function rankAccuracy(map: ArrayLike<number>, mask: ArrayLike<number>): number {
   const n = map.length;
   if (mask.length !== n) throw new Error(`map (${n}) and mask (${mask.length}) differ in size`);
-  let k = 0, max = -Infinity;
+  let k = 0,
+    max = -Infinity;
   for (let i = 0; i < n; i++) {
     if (mask[i]! > 0.5) k++;
     if (map[i]! > max) max = map[i]!;
@@ -129,10 +152,20 @@ export function rankAccuracy(map: ArrayLike<number>, mask: ArrayLike<number>): n
   for (let i = 0; i < n; i++) values[i] = map[i]!;
   quickselect(values, n - k, 0, n - 1, (x: number, y: number) => x - y);
   const t = values[n - k]!;
-  let aboveIn = 0, equalIn = 0, above = 0, equal = 0;
+  let aboveIn = 0,
+    equalIn = 0,
+    above = 0,
+    equal = 0;
   for (let i = 0; i < n; i++) {
-    const v = map[i]!, inside = mask[i]! > 0.5;
-    if (v > t) { above++; if (inside) aboveIn++; } else if (v === t) { equal++; if (inside) equalIn++; }
+    const v = map[i]!,
+      inside = mask[i]! > 0.5;
+    if (v > t) {
+      above++;
+      if (inside) aboveIn++;
+    } else if (v === t) {
+      equal++;
+      if (inside) equalIn++;
+    }
   }
   return (aboveIn + ((k - above) * equalIn) / equal) / k;
 }

@@ -13,8 +13,11 @@
 export function resizeBilinear(src: Float32Array, b: number, h: number, w: number, H: number, W: number): Float32Array {
   if (h === H && w === W) return src.slice();
   const out = new Float32Array(b * H * W);
-  const rowRatio = h / H, colRatio = w / W;
-  const c0 = new Int32Array(W), c1 = new Int32Array(W), cf = new Float32Array(W);
+  const rowRatio = h / H,
+    colRatio = w / W;
+  const c0 = new Int32Array(W),
+    c1 = new Int32Array(W),
+    cf = new Float32Array(W);
   for (let c = 0; c < W; c++) {
     const s = colRatio * c;
     c0[c] = Math.max(0, Math.floor(s));
@@ -28,9 +31,13 @@ export function resizeBilinear(src: Float32Array, b: number, h: number, w: numbe
       const s = rowRatio * r;
       const r0 = Math.max(0, Math.floor(s));
       const rf = s - r0;
-      const top = base + r0 * w, bot = base + Math.min(h - 1, Math.ceil(s)) * w;
+      const top = base + r0 * w,
+        bot = base + Math.min(h - 1, Math.ceil(s)) * w;
       for (let c = 0; c < W; c++) {
-        const tl = src[top + c0[c]!]!, tr = src[top + c1[c]!]!, bl = src[bot + c0[c]!]!, br = src[bot + c1[c]!]!;
+        const tl = src[top + c0[c]!]!,
+          tr = src[top + c1[c]!]!,
+          bl = src[bot + c0[c]!]!,
+          br = src[bot + c1[c]!]!;
         const t = tl + (tr - tl) * cf[c]!;
         const u = bl + (br - bl) * cf[c]!;
         out[o++] = t + (u - t) * rf;
@@ -79,15 +86,21 @@ export function softmaxRows(z: Float32Array, b: number, k: number): Float32Array
     let max = -Infinity;
     for (let j = 0; j < k; j++) max = Math.max(max, z[i * k + j]!);
     let sum = 0;
-    for (let j = 0; j < k; j++) sum += (out[i * k + j] = Math.exp(z[i * k + j]! - max));
+    for (let j = 0; j < k; j++) sum += out[i * k + j] = Math.exp(z[i * k + j]! - max);
     for (let j = 0; j < k; j++) out[i * k + j] = out[i * k + j]! / sum;
   }
   return out;
 }
 
 /** The k largest of each row of [B, K], descending, ties to the lower index (as tf.topk). */
-export function topKRows(p: Float32Array, b: number, classes: number, k: number): { values: Float32Array; indices: Int32Array } {
-  const values = new Float32Array(b * k), indices = new Int32Array(b * k);
+export function topKRows(
+  p: Float32Array,
+  b: number,
+  classes: number,
+  k: number,
+): { values: Float32Array; indices: Int32Array } {
+  const values = new Float32Array(b * k),
+    indices = new Int32Array(b * k);
   const order = Array.from({ length: classes }, (_, j) => j);
   for (let i = 0; i < b; i++) {
     const row = p.subarray(i * classes, (i + 1) * classes);

@@ -28,9 +28,16 @@ import type { Segmenter } from './segmenters/segmenter';
 
 /** One batch's results as host arrays, whichever path computed them; maps at the mask's resolution [B, H, W]. */
 interface MapBatch {
-  probs: Float32Array; topV: Float32Array; topI: Int32Array; k: number;
+  probs: Float32Array;
+  topV: Float32Array;
+  topI: Int32Array;
+  k: number;
   mc: Float32Array | null;
-  cam: Float32Array; mask: Float32Array; runnerUp: Float32Array; labelCam: Float32Array | null; att: Float32Array | null;
+  cam: Float32Array;
+  mask: Float32Array;
+  runnerUp: Float32Array;
+  labelCam: Float32Array | null;
+  att: Float32Array | null;
   size: [number, number];
 }
 
@@ -55,12 +62,20 @@ export class OverMapScorer implements Scorer {
   /** Validate spec, then load, then warm up once (kernels compiled, weights packed). */
   static async load(loaded: LoadedSpec): Promise<OverMapScorer> {
     const { spec } = loaded;
-    const scorer = new OverMapScorer(spec, loaded.hash, await loadClassifierForward(loaded), await loadSegmenter(loaded));
+    const scorer = new OverMapScorer(
+      spec,
+      loaded.hash,
+      await loadClassifierForward(loaded),
+      await loadSegmenter(loaded),
+    );
     try {
       await scorer.scoreBatch([blankInput(scorer)]);
     } catch (e) {
       if (spec.segmenter.type === 'detector' && /executeAsync|dynamic op/i.test((e as Error).message)) {
-        throw new ModelSpecError(`the detector ${spec.segmenter.model} needs executeAsync (control flow or NMS in the graph): export it without NMS, raw boxes and scores as outputs`, { cause: e });
+        throw new ModelSpecError(
+          `the detector ${spec.segmenter.model} needs executeAsync (control flow or NMS in the graph): export it without NMS, raw boxes and scores as outputs`,
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -68,9 +83,17 @@ export class OverMapScorer implements Scorer {
   }
 
   /** Builds a scorer from models already in memory (tests, benchmarks): no warm-up. */
-  static async fromModels(loaded: Pick<LoadedSpec, 'spec' | 'hash' | 'uri' | 'store'>, classifier: tf.LayersModel): Promise<OverMapScorer> {
+  static async fromModels(
+    loaded: Pick<LoadedSpec, 'spec' | 'hash' | 'uri' | 'store'>,
+    classifier: tf.LayersModel,
+  ): Promise<OverMapScorer> {
     const { spec } = loaded;
-    return new OverMapScorer(spec, loaded.hash, new LayersForward(classifier, spec), await loadSegmenter(loaded as LoadedSpec));
+    return new OverMapScorer(
+      spec,
+      loaded.hash,
+      new LayersForward(classifier, spec),
+      await loadSegmenter(loaded as LoadedSpec),
+    );
   }
 
   async scoreBatch(inputs: ScoreInput[], options: { keepMaps?: boolean } = {}): Promise<ImageScore[]> {
@@ -80,7 +103,10 @@ export class OverMapScorer implements Scorer {
     const segRan = this.segmenter.run ? await this.segmenter.run(inputs) : null;
     // A pool → dense head run outside TF.js: everything after the forward pass in plain JS
     // (dense-head.ts); otherwise the head and Grad-CAM's gradient in TF.js, in one tidy scope.
-    const batch = this.forward.host && ran ? this.hostBatch(inputs, labels, ran, segRan, this.forward.host) : this.tensorBatch(inputs, labels, ran, segRan);
+    const batch =
+      this.forward.host && ran
+        ? this.hostBatch(inputs, labels, ran, segRan, this.forward.host)
+        : this.tensorBatch(inputs, labels, ran, segRan);
     return this.scoresOf(batch, labels, !!options.keepMaps);
   }
 
@@ -101,11 +127,17 @@ export class OverMapScorer implements Scorer {
   }
 
   /** The TF.js path: the head, Grad-CAM through tf.grad, resizes, in one tidy scope; the maps read back. */
-  private tensorBatch(inputs: ScoreInput[], labels: number[], ran: HostOutputs | null, segRan: HostOutputs | null): MapBatch {
+  private tensorBatch(
+    inputs: ScoreInput[],
+    labels: number[],
+    ran: HostOutputs | null,
+    segRan: HostOutputs | null,
+  ): MapBatch {
     const spec = this.spec;
     const n = this.forward.numClasses;
     const k = Math.min(3, n);
-    type Kept = Record<'probs' | 'topV' | 'topI' | 'cam' | 'mask' | 'runnerUp', tf.Tensor> & Record<'labelCam' | 'att' | 'mc', tf.Tensor | null>;
+    type Kept = Record<'probs' | 'topV' | 'topI' | 'cam' | 'mask' | 'runnerUp', tf.Tensor> &
+      Record<'labelCam' | 'att' | 'mc', tf.Tensor | null>;
     const t = tf.tidy(() => {
       const { raw, segRaw } = this.inputTensors(inputs);
       const { acts, attention } = this.forward.features(raw, ran);
@@ -117,15 +149,34 @@ export class OverMapScorer implements Scorer {
       const size: [number, number] = [mask.shape[1], mask.shape[2]];
       const cam = resizeMaps(gradCam(head, acts, pred, n), size);
       // Several attention layers are summed at the Grad-CAM layer's resolution, then scaled to max 1.
-      const att = this.forward.attentionCount > 0
-        ? resizeMaps(normalizeMax(tf.addN(attention.map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]]))) as tf.Tensor3D), size)
-        : null;
+      const att =
+        this.forward.attentionCount > 0
+          ? resizeMaps(
+              normalizeMax(
+                tf.addN(
+                  attention.map((a) => resizeMaps(tf.squeeze(a, [3]) as tf.Tensor3D, [acts.shape[1], acts.shape[2]])),
+                ) as tf.Tensor3D,
+              ),
+              size,
+            )
+          : null;
       const top = tf.topk(probs, k);
       // The runner-up class's Grad-CAM: one more gradient through the head.
       const second = tf.squeeze(tf.slice(top.indices, [0, 1], [-1, 1]), [1]) as tf.Tensor1D;
       const runnerUp = resizeMaps(gradCam(head, acts, second, n), size);
       const labelCam = labels.some((l) => l >= 0)
-        ? resizeMaps(gradCam(head, acts, tf.tensor1d(labels.map((l) => Math.max(0, l)), 'int32'), n), size)
+        ? resizeMaps(
+            gradCam(
+              head,
+              acts,
+              tf.tensor1d(
+                labels.map((l) => Math.max(0, l)),
+                'int32',
+              ),
+              n,
+            ),
+            size,
+          )
         : null;
       const mc = spec.mcDropoutSamples > 0 ? this.mcDropout(acts, pred, probs.shape) : null;
       const kept: Kept = { probs, topV: top.values, topI: top.indices, cam, mask, runnerUp, labelCam, att, mc };
@@ -134,8 +185,16 @@ export class OverMapScorer implements Scorer {
     try {
       const read = (x: tf.Tensor | null) => (x ? (x.dataSync() as Float32Array) : null);
       return {
-        probs: read(t.probs)!, topV: read(t.topV)!, topI: Int32Array.from(t.topI.dataSync()), k,
-        mc: read(t.mc), cam: read(t.cam)!, mask: read(t.mask)!, runnerUp: read(t.runnerUp)!, labelCam: read(t.labelCam), att: read(t.att),
+        probs: read(t.probs)!,
+        topV: read(t.topV)!,
+        topI: Int32Array.from(t.topI.dataSync()),
+        k,
+        mc: read(t.mc),
+        cam: read(t.cam)!,
+        mask: read(t.mask)!,
+        runnerUp: read(t.runnerUp)!,
+        labelCam: read(t.labelCam),
+        att: read(t.att),
         size: [t.mask.shape[1]!, t.mask.shape[2]!],
       };
     } finally {
@@ -144,7 +203,13 @@ export class OverMapScorer implements Scorer {
   }
 
   /** The host path (a pool → dense head read from an ONNX graph): plain JS from the forward pass's outputs on. */
-  private hostBatch(inputs: ScoreInput[], labels: number[], ran: HostOutputs, segRan: HostOutputs | null, host: NonNullable<ClassifierForward['host']>): MapBatch {
+  private hostBatch(
+    inputs: ScoreInput[],
+    labels: number[],
+    ran: HostOutputs,
+    segRan: HostOutputs | null,
+    host: NonNullable<ClassifierForward['host']>,
+  ): MapBatch {
     const b = inputs.length;
     const f = host.features(ran);
     const head = host.head;
@@ -159,7 +224,9 @@ export class OverMapScorer implements Scorer {
     const column = (j: number) => Int32Array.from({ length: b }, (_, i) => top.indices[i * k + j]!);
     const hasLabels = labels.some((l) => l >= 0);
     const targetSets = [column(0), column(1), ...(hasLabels ? [labels.map((l) => Math.max(0, l))] : [])];
-    const [cam, runnerUp, labelCam] = denseGradCams(f, head, targetSets, probs).map((x) => resizeBilinear(x, b, f.h, f.w, m.h, m.w));
+    const [cam, runnerUp, labelCam] = denseGradCams(f, head, targetSets, probs).map((x) =>
+      resizeBilinear(x, b, f.h, f.w, m.h, m.w),
+    );
     let mc: Float32Array | null = null;
     if (this.spec.mcDropoutSamples > 0) {
       // MC dropout over the head (its Dropout node's rate): the mean probability of the predicted class.
@@ -171,15 +238,27 @@ export class OverMapScorer implements Scorer {
       }
     }
     return {
-      probs, topV: top.values, topI: top.indices, k, mc,
-      cam: cam!, mask: m.data, runnerUp: runnerUp!, labelCam: labelCam ?? null,
+      probs,
+      topV: top.values,
+      topI: top.indices,
+      k,
+      mc,
+      cam: cam!,
+      mask: m.data,
+      runnerUp: runnerUp!,
+      labelCam: labelCam ?? null,
       att: this.forward.attentionCount > 0 ? resizeBilinear(attentionMap(f), b, f.h, f.w, m.h, m.w) : null,
       size,
     };
   }
 
   /** The masks as a tensor (inside a tidy scope): from a segmenter's host masks where it has them, else its TF.js masks. */
-  private maskTensor(inputs: ScoreInput[], raw: tf.Tensor4D, segRaw: tf.Tensor4D, segRan: HostOutputs | null): tf.Tensor3D {
+  private maskTensor(
+    inputs: ScoreInput[],
+    raw: tf.Tensor4D,
+    segRaw: tf.Tensor4D,
+    segRan: HostOutputs | null,
+  ): tf.Tensor3D {
     const seg = this.segmenter;
     if (seg.hostMasks && segRan) {
       const m = seg.hostMasks(segRan);
@@ -227,23 +306,42 @@ export class OverMapScorer implements Scorer {
     // One map against another by the spec's measure: thresholded (mass, iou, dice) or threshold-free.
     const ov = (m: Float32Array | null, against: Float32Array | null, i: number) => {
       if (!m || !against) return 0;
-      return isMapSide(measure) ? localisation(at(m, i), at(against, i), measure) : overlap(at(m, i), at(against, i), measure, t);
+      return isMapSide(measure)
+        ? localisation(at(m, i), at(against, i), measure)
+        : overlap(at(m, i), at(against, i), measure, t);
     };
     return labels.map((label, i) => {
       const noMask = mf[i]! < spec.minMaskFraction;
       // No object found: "estimation not available", the mask overlaps are 0 (paper, Contribution).
-      const loc = noMask ? { rank: 0, auc: 0, pointing: 0, localisation: 0 } : localisationScores(at(out.cam, i), at(out.mask, i));
+      const loc = noMask
+        ? { rank: 0, auc: 0, pointing: 0, localisation: 0 }
+        : localisationScores(at(out.cam, i), at(out.mask, i));
       const camSeg = isMapSide(measure) ? loc[measure] : ov(out.cam, out.mask, i);
-      const c = { gradcam_seg: noMask ? 0 : camSeg, attention_seg: noMask ? 0 : ov(out.att, out.mask, i), gradcam_attention: ov(out.cam, attBin, i) };
-      const overmap = overmapScore(c, { noMask, hasAttention: this.forward.attentionCount > 0, rule: spec.combine.rule, weights: spec.combine.weights });
+      const c = {
+        gradcam_seg: noMask ? 0 : camSeg,
+        attention_seg: noMask ? 0 : ov(out.att, out.mask, i),
+        gradcam_attention: ov(out.cam, attBin, i),
+      };
+      const overmap = overmapScore(c, {
+        noMask,
+        hasAttention: this.forward.attentionCount > 0,
+        rule: spec.combine.rule,
+        weights: spec.combine.weights,
+      });
       const runnerUpSeg = noMask ? 0 : ov(out.runnerUp, out.mask, i);
       const scores: ImageScore['scores'] = {
         confidence: null,
-        overmap, ...c,
-        msp: base.msp[i]!, entropy: base.entropy[i]!, margin: base.margin[i]!,
+        overmap,
+        ...c,
+        msp: base.msp[i]!,
+        entropy: base.entropy[i]!,
+        margin: base.margin[i]!,
         ...(out.mc ? { mc_dropout: out.mc[i]! } : {}),
         ...(out.labelCam && label >= 0 ? { label_gradcam_seg: noMask ? 0 : ov(out.labelCam, out.mask, i) } : {}),
-        gradcam_seg_rank: loc.rank, gradcam_seg_auc: loc.auc, gradcam_seg_pointing: loc.pointing, gradcam_seg_localisation: loc.localisation,
+        gradcam_seg_rank: loc.rank,
+        gradcam_seg_auc: loc.auc,
+        gradcam_seg_pointing: loc.pointing,
+        gradcam_seg_localisation: loc.localisation,
         runner_up_seg: runnerUpSeg,
         gradcam_contrast: c.gradcam_seg - runnerUpSeg,
       };
@@ -255,9 +353,16 @@ export class OverMapScorer implements Scorer {
         noMask,
         maskFraction: mf[i]!,
         scores,
-        ...(keepMaps ? {
-          maps: { gradcam: at(out.cam, i).slice(), attention: out.att ? at(out.att, i).slice() : null, mask: at(out.mask, i).slice(), size },
-        } : {}),
+        ...(keepMaps
+          ? {
+              maps: {
+                gradcam: at(out.cam, i).slice(),
+                attention: out.att ? at(out.att, i).slice() : null,
+                mask: at(out.mask, i).slice(),
+                size,
+              },
+            }
+          : {}),
       };
     });
   }

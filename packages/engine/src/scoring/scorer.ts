@@ -16,7 +16,12 @@ export interface ScoreInput {
 }
 
 /** The maps behind the scores, at the mask's resolution (for overlays and the report). */
-export interface ScoreMaps { gradcam: Float32Array; attention: Float32Array | null; mask: Float32Array; size: [number, number] }
+export interface ScoreMaps {
+  gradcam: Float32Array;
+  attention: Float32Array | null;
+  mask: Float32Array;
+  size: [number, number];
+}
 
 export interface ImageScore {
   /** predicted class index */

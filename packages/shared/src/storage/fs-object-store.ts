@@ -21,7 +21,9 @@ export class FsObjectStore implements ObjectStore {
   /** Absolute path for a key; refuses absolute keys and any key that resolves outside the root. */
   resolve(key: string): string {
     if (key.includes('\0') || path.isAbsolute(key) || key.split(/[\\/]/).includes('..')) {
-      throw new InputError(`refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`);
+      throw new InputError(
+        `refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`,
+      );
     }
     const full = path.resolve(this.root, key);
     if (full !== this.root && !full.startsWith(this.root + path.sep)) {
@@ -87,7 +89,10 @@ export class FsObjectStore implements ObjectStore {
 
   /** A symbolic link to a file counts as that file (datasets built of links are common); links to directories are not followed. */
   private async linksToFile(key: string): Promise<boolean> {
-    return fs.stat(this.resolve(key)).then((st) => st.isFile(), () => false);
+    return fs.stat(this.resolve(key)).then(
+      (st) => st.isFile(),
+      () => false,
+    );
   }
 
   async exists(key: string): Promise<boolean> {
@@ -104,7 +109,10 @@ export class FsObjectStore implements ObjectStore {
    * (a directory sorts as its name + '/'). The whole tree under the prefix is walked
    * lazily; the page token is the last key returned.
    */
-  async listPage(prefix: string, options: { next?: string; startAfter?: string; pageSize?: number } = {}): Promise<ListPage> {
+  async listPage(
+    prefix: string,
+    options: { next?: string; startAfter?: string; pageSize?: number } = {},
+  ): Promise<ListPage> {
     const pageSize = options.pageSize ?? 1000;
     const after = options.next ?? options.startAfter ?? '';
     const objects: ListPage['objects'] = [];
@@ -114,7 +122,8 @@ export class FsObjectStore implements ObjectStore {
       try {
         entries = await fs.readdir(rel ? this.resolve(rel) : this.root, { withFileTypes: true });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return true;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+          return true;
         throw e;
       }
       const named = entries
@@ -128,7 +137,11 @@ export class FsObjectStore implements ObjectStore {
           if (!(key.startsWith(prefix) || prefix.startsWith(key))) continue;
           if (after && !after.startsWith(key) && key < after) continue;
           if (!(await walk(key))) return false;
-        } else if ((d.isFile() || (d.isSymbolicLink() && (await this.linksToFile(key)))) && key.startsWith(prefix) && key > after) {
+        } else if (
+          (d.isFile() || (d.isSymbolicLink() && (await this.linksToFile(key)))) &&
+          key.startsWith(prefix) &&
+          key > after
+        ) {
           if (objects.length === pageSize) return false;
           objects.push({ key });
         }
@@ -142,10 +155,13 @@ export class FsObjectStore implements ObjectStore {
   async check(): Promise<void> {
     try {
       const st = await fs.stat(this.root);
-      if (!st.isDirectory()) throw new InputError(`${this.uri} is not a directory: give a directory path or file:// URI`);
+      if (!st.isDirectory())
+        throw new InputError(`${this.uri} is not a directory: give a directory path or file:// URI`);
     } catch (e) {
       if (e instanceof InputError) throw e;
-      throw new InputError(`cannot read ${this.uri} (${(e as NodeJS.ErrnoException).code ?? e}): check the path exists`);
+      throw new InputError(
+        `cannot read ${this.uri} (${(e as NodeJS.ErrnoException).code ?? e}): check the path exists`,
+      );
     }
   }
 }

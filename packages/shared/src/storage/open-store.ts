@@ -11,7 +11,8 @@ import { S3ObjectStore, type S3StoreOptions } from './s3-object-store';
 export type ParsedUri = { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; root: string };
 
 export function parseUri(uri: string, what = 'URI'): ParsedUri {
-  if (typeof uri !== 'string' || uri.trim() === '') throw new InputError(`empty ${what}: give s3://bucket/prefix/, file:///dir/ or a path`);
+  if (typeof uri !== 'string' || uri.trim() === '')
+    throw new InputError(`empty ${what}: give s3://bucket/prefix/, file:///dir/ or a path`);
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(uri);
   if (!m) return { kind: 'file', root: path.resolve(uri) };
   const scheme = m[1]!.toLowerCase();
@@ -28,9 +29,12 @@ export function parseUri(uri: string, what = 'URI'): ParsedUri {
     const bucket = slash < 0 ? rest : rest.slice(0, slash);
     let prefix = slash < 0 ? '' : rest.slice(slash + 1);
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new InputError(`malformed ${what} ${uri}: "${bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')`);
+      throw new InputError(
+        `malformed ${what} ${uri}: "${bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')`,
+      );
     }
-    if (prefix.split('/').includes('..')) throw new InputError(`malformed ${what} ${uri}: '..' is not allowed in a prefix`);
+    if (prefix.split('/').includes('..'))
+      throw new InputError(`malformed ${what} ${uri}: '..' is not allowed in a prefix`);
     if (prefix && !prefix.endsWith('/')) prefix += '/';
     return { kind: 's3', bucket, prefix };
   }

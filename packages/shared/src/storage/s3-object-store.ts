@@ -15,12 +15,26 @@
 import type { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, paginateListObjectsV2,
-  S3Client, type S3ClientConfig, S3ServiceException,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+  type S3ClientConfig,
+  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { configValue } from '../config';
 import { InputError, NotFoundError, ObjectTooLarge, ServiceError } from '../errors';
-import { type GetOptions, type ListPage, type ListedObject, type ObjectStore, type PutOptions, PreconditionFailed } from './object-store';
+import {
+  type GetOptions,
+  type ListPage,
+  type ListedObject,
+  type ObjectStore,
+  type PutOptions,
+  PreconditionFailed,
+} from './object-store';
 
 export interface S3StoreOptions {
   endpoint?: string;
@@ -38,7 +52,11 @@ export interface S3StoreOptions {
 /** S3's smallest part (all but the last). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 
-export const MULTIPART_DEFAULTS = { multipartThreshold: 8 * 1024 * 1024, partSize: 8 * 1024 * 1024, queueSize: 4 } as const;
+export const MULTIPART_DEFAULTS = {
+  multipartThreshold: 8 * 1024 * 1024,
+  partSize: 8 * 1024 * 1024,
+  queueSize: 4,
+} as const;
 
 export function makeS3Client(o: S3StoreOptions = {}): S3Client {
   const endpoint = o.endpoint ?? configValue('S3_ENDPOINT');
@@ -70,7 +88,11 @@ export class S3ObjectStore implements ObjectStore {
   private readonly client: S3Client;
   private readonly multipart: { multipartThreshold: number; partSize: number; queueSize: number };
   /** prefix is '' or ends with '/'. */
-  constructor(readonly bucket: string, readonly prefix: string, options: S3StoreOptions = {}) {
+  constructor(
+    readonly bucket: string,
+    readonly prefix: string,
+    options: S3StoreOptions = {},
+  ) {
     this.client = options.client ?? makeS3Client(options);
     this.uri = `s3://${bucket}/${prefix}`;
     this.multipart = {
@@ -78,12 +100,15 @@ export class S3ObjectStore implements ObjectStore {
       partSize: options.partSize ?? MULTIPART_DEFAULTS.partSize,
       queueSize: options.queueSize ?? MULTIPART_DEFAULTS.queueSize,
     };
-    if (this.multipart.partSize < MIN_PART_SIZE) throw new Error(`S3 part size ${this.multipart.partSize} is below S3's minimum of ${MIN_PART_SIZE} bytes`);
+    if (this.multipart.partSize < MIN_PART_SIZE)
+      throw new Error(`S3 part size ${this.multipart.partSize} is below S3's minimum of ${MIN_PART_SIZE} bytes`);
   }
 
   private k(key: string): string {
     if (key.startsWith('/') || key.split('/').includes('..')) {
-      throw new InputError(`refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`);
+      throw new InputError(
+        `refused object key ${JSON.stringify(key)}: keys must be relative and must not contain '..'`,
+      );
     }
     return this.prefix + key;
   }
@@ -92,18 +117,29 @@ export class S3ObjectStore implements ObjectStore {
     const status = statusOf(e);
     const name = (e as Error)?.name;
     if (name === 'NoSuchBucket' || (status === 404 && what.startsWith('bucket'))) {
-      return new InputError(`bucket ${this.bucket} does not exist (${this.uri}): create it or fix the URI`, { cause: e });
+      return new InputError(`bucket ${this.bucket} does not exist (${this.uri}): create it or fix the URI`, {
+        cause: e,
+      });
     }
     if (name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
-      return new ServiceError(`no AWS credentials for ${this.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role provides them`, { cause: e });
+      return new ServiceError(
+        `no AWS credentials for ${this.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role provides them`,
+        { cause: e },
+      );
     }
     if (name === 'AccessDenied' || status === 403) {
-      return new ServiceError(`access denied to ${this.uri} (${what}): check the AWS credentials and the bucket policy`, { cause: e });
+      return new ServiceError(
+        `access denied to ${this.uri} (${what}): check the AWS credentials and the bucket policy`,
+        { cause: e },
+      );
     }
-    if (e instanceof S3ServiceException) return new ServiceError(`S3 error on ${what} under ${this.uri}: ${e.name} ${e.message}`, { cause: e });
+    if (e instanceof S3ServiceException)
+      return new ServiceError(`S3 error on ${what} under ${this.uri}: ${e.name} ${e.message}`, { cause: e });
     const code = (e as NodeJS.ErrnoException)?.code;
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') {
-      return new ServiceError(`cannot reach S3 for ${this.uri} (${code}): check S3_ENDPOINT and the network`, { cause: e });
+      return new ServiceError(`cannot reach S3 for ${this.uri} (${code}): check S3_ENDPOINT and the network`, {
+        cause: e,
+      });
     }
     return e as Error;
   }
@@ -158,14 +194,22 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<void> {
     const size = typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined;
     if (size === undefined || size > this.multipart.multipartThreshold) {
-      if (options.ifNoneMatch) throw new Error(`create-once PUT of ${key}: give a Buffer of at most ${this.multipart.multipartThreshold} bytes (multipart uploads are not create-once here)`);
+      if (options.ifNoneMatch)
+        throw new Error(
+          `create-once PUT of ${key}: give a Buffer of at most ${this.multipart.multipartThreshold} bytes (multipart uploads are not create-once here)`,
+        );
       return this.upload(key, body, options);
     }
     try {
-      await this.client.send(new PutObjectCommand({
-        Bucket: this.bucket, Key: this.k(key), Body: body, ContentType: options.contentType,
-        ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-      }));
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.k(key),
+          Body: body,
+          ContentType: options.contentType,
+          ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
     } catch (e) {
       if (statusOf(e) === 412 || (e as Error)?.name === 'PreconditionFailed') throw new PreconditionFailed(key);
       throw this.wrap(e, `PUT ${key}`);
@@ -177,7 +221,10 @@ export class S3ObjectStore implements ObjectStore {
     // An error of the body itself (its producer failed) is what the caller must see, not
     // what the abort of the upload then says.
     let bodyError: unknown;
-    if (typeof body !== 'string' && !Buffer.isBuffer(body)) body.once('error', (e) => { bodyError ??= e; });
+    if (typeof body !== 'string' && !Buffer.isBuffer(body))
+      body.once('error', (e) => {
+        bodyError ??= e;
+      });
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.k(key), Body: body, ContentType: options.contentType },
@@ -204,15 +251,20 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async listPage(prefix: string, options: { next?: string; startAfter?: string; pageSize?: number } = {}): Promise<ListPage> {
+  async listPage(
+    prefix: string,
+    options: { next?: string; startAfter?: string; pageSize?: number } = {},
+  ): Promise<ListPage> {
     try {
-      const r = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: this.k(prefix),
-        ContinuationToken: options.next,
-        StartAfter: options.next ? undefined : options.startAfter ? this.k(options.startAfter) : undefined,
-        MaxKeys: options.pageSize,
-      }));
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.k(prefix),
+          ContinuationToken: options.next,
+          StartAfter: options.next ? undefined : options.startAfter ? this.k(options.startAfter) : undefined,
+          MaxKeys: options.pageSize,
+        }),
+      );
       const objects = (r.Contents ?? [])
         .filter((o) => o.Key !== undefined)
         .map((o) => ({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 }));
@@ -224,12 +276,18 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Every object under a prefix, through the SDK's paginator (one page in memory at a time). */
   async *list(prefix: string, startAfter?: string): AsyncGenerator<ListedObject> {
-    const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000 }, {
-      Bucket: this.bucket, Prefix: this.k(prefix), StartAfter: startAfter ? this.k(startAfter) : undefined,
-    });
+    const pages = paginateListObjectsV2(
+      { client: this.client, pageSize: 1000 },
+      {
+        Bucket: this.bucket,
+        Prefix: this.k(prefix),
+        StartAfter: startAfter ? this.k(startAfter) : undefined,
+      },
+    );
     try {
       for await (const page of pages) {
-        for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
+        for (const o of page.Contents ?? [])
+          if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
       }
     } catch (e) {
       throw this.wrap(e, 'bucket listing');

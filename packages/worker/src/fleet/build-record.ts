@@ -2,7 +2,13 @@
 import type { ImageRecord } from '@overmap/shared';
 import type { ImageScore } from '@overmap/engine';
 
-export function recordFor(key: string, label: string | null, s: ImageScore, classes: readonly string[], threshold: number): ImageRecord {
+export function recordFor(
+  key: string,
+  label: string | null,
+  s: ImageScore,
+  classes: readonly string[],
+  threshold: number,
+): ImageRecord {
   return {
     key,
     label,

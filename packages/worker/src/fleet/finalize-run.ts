@@ -13,21 +13,50 @@ import { checkJobSignature } from './job-guard';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  CompactJobSchema, FinalizeJobSchema, type ImageRecord, InputError, type Manifest, RECORDS_PREFIX, type RunJson, RunResults, RunSummary,
-  checkAllowed, logger, markShardDone, partKey, recordsParquetStream, shardCount, shardKey,
+  CompactJobSchema,
+  FinalizeJobSchema,
+  type ImageRecord,
+  InputError,
+  type Manifest,
+  RECORDS_PREFIX,
+  type RunJson,
+  RunResults,
+  RunSummary,
+  checkAllowed,
+  logger,
+  markShardDone,
+  partKey,
+  recordsParquetStream,
+  shardCount,
+  shardKey,
 } from '@overmap/shared';
 
-export interface FinalizeResult { manifestWritten: boolean; total: number }
-export interface Guard { secret?: string; allowed?: string[] }
+export interface FinalizeResult {
+  manifestWritten: boolean;
+  total: number;
+}
+export interface Guard {
+  secret?: string;
+  allowed?: string[];
+}
 
 /** The run's results and run.json, behind the job's signature and the allow-list. */
-async function openRun(data: { runId: string; instance: string; results: string }, guard: Guard): Promise<{ results: RunResults; run: RunJson & { batches: number; classes: string[] } }> {
+async function openRun(
+  data: { runId: string; instance: string; results: string },
+  guard: Guard,
+): Promise<{ results: RunResults; run: RunJson & { batches: number; classes: string[] } }> {
   try {
     checkAllowed(data.results, guard.allowed ?? [], 'results URI');
     const results = RunResults.open(data.results, { secret: guard.secret });
     const run = await results.requireRun(data.runId);
-    if (run.instance !== data.instance) throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} holds instance ${run.instance}: stale`);
-    if (!run.classes) throw new InputError(`run ${data.runId}: run.json has no class list (enqueued by an older version): enqueue the run again into a new --out`);
+    if (run.instance !== data.instance)
+      throw new InputError(
+        `job for instance ${data.instance} of run ${data.runId}, but ${data.results} holds instance ${run.instance}: stale`,
+      );
+    if (!run.classes)
+      throw new InputError(
+        `run ${data.runId}: run.json has no class list (enqueued by an older version): enqueue the run again into a new --out`,
+      );
     if (run.batches === undefined) throw new Error(`run ${data.runId}: the listing has not finished yet`);
     return { results, run: run as RunJson & { batches: number; classes: string[] } };
   } catch (e) {
@@ -41,7 +70,13 @@ async function openRun(data: { runId: string; instance: string; results: string 
  * at a time, encoded one row group at a time, and written to the store as it is produced (a
  * file, or an S3 multipart upload); a failure part way leaves no object.
  */
-async function compactParts(results: RunResults, from: number, to: number, summary: RunSummary, shard?: number): Promise<string> {
+async function compactParts(
+  results: RunResults,
+  from: number,
+  to: number,
+  summary: RunSummary,
+  shard?: number,
+): Promise<string> {
   async function* records(): AsyncGenerator<ImageRecord> {
     const seen = new Set<string>();
     for (let b = from; b < to; b++) {
@@ -57,15 +92,21 @@ async function compactParts(results: RunResults, from: number, to: number, summa
 }
 
 /** One shard of a large run: its part files into records/part-NNNNN.parquet and its summary. */
-export async function compactShard(job: Pick<Job, 'data'>, deps: { redis: Redis; finalizeQueue: Queue }, guard: Guard = {}): Promise<{ shard: number }> {
+export async function compactShard(
+  job: Pick<Job, 'data'>,
+  deps: { redis: Redis; finalizeQueue: Queue },
+  guard: Guard = {},
+): Promise<{ shard: number }> {
   checkJobSignature(job.data, guard.secret, 'compaction');
   const parsed = CompactJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`malformed compaction job payload: ${parsed.error.message}`);
   const data = parsed.data;
   const { results, run } = await openRun(data, guard);
   const shards = shardCount(run.batches, run.params.shardParts);
-  if (data.shard >= shards) throw new UnrecoverableError(`run ${run.run_id} has ${shards} shards, not ${data.shard + 1}`);
-  const from = data.shard * run.params.shardParts, to = Math.min(run.batches, from + run.params.shardParts);
+  if (data.shard >= shards)
+    throw new UnrecoverableError(`run ${run.run_id} has ${shards} shards, not ${data.shard + 1}`);
+  const from = data.shard * run.params.shardParts,
+    to = Math.min(run.batches, from + run.params.shardParts);
   const summary = new RunSummary(run.classes);
   await compactParts(results, from, to, summary, data.shard);
   await results.writeShardSummary(data.shard, summary.s);
@@ -73,7 +114,11 @@ export async function compactShard(job: Pick<Job, 'data'>, deps: { redis: Redis;
   return { shard: data.shard };
 }
 
-export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, guard: Guard = {}): Promise<FinalizeResult> {
+export async function finalizeRun(
+  job: Pick<Job, 'data'>,
+  toolVersion: string,
+  guard: Guard = {},
+): Promise<FinalizeResult> {
   checkJobSignature(job.data, guard.secret, 'finalize');
   const parsed = FinalizeJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(`malformed finalize job payload: ${parsed.error.message}`);
@@ -85,7 +130,8 @@ export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, g
   for await (const b of results.partBatches()) present.add(b);
   const missing: number[] = [];
   for (let b = 0; b < run.batches; b++) if (!present.has(b)) missing.push(b);
-  if (missing.length) throw new Error(`run ${runId}: ${missing.length} part files missing (first: ${partKey(missing[0]!)})`);
+  if (missing.length)
+    throw new Error(`run ${runId}: ${missing.length} part files missing (first: ${partKey(missing[0]!)})`);
 
   const summary = new RunSummary(run.classes);
   const shards = shardCount(run.batches, run.params.shardParts);
@@ -116,7 +162,12 @@ export async function finalizeRun(job: Pick<Job, 'data'>, toolVersion: string, g
     tool_version: toolVersion,
     model: run.model,
     threshold: run.params.threshold,
-    counts: { total: summary.s.total, by_status: summary.s.byStatus, accepted: summary.s.accepted, rejected: summary.s.rejected },
+    counts: {
+      total: summary.s.total,
+      by_status: summary.s.byStatus,
+      accepted: summary.s.accepted,
+      rejected: summary.s.rejected,
+    },
     ...files,
     summary: summary.summary(),
   });

@@ -6,6 +6,8 @@ import { verify } from '@overmap/shared';
 export function checkJobSignature(data: unknown, secret: string | undefined, kind: string): void {
   if (!secret) return;
   if (typeof data !== 'object' || data === null || !verify(data as Record<string, unknown>, secret)) {
-    throw new UnrecoverableError(`unsigned or altered ${kind} job refused (OVERMAP_JOB_SECRET): only the producer may add jobs`);
+    throw new UnrecoverableError(
+      `unsigned or altered ${kind} job refused (OVERMAP_JOB_SECRET): only the producer may add jobs`,
+    );
   }
 }

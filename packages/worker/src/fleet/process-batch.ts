@@ -13,7 +13,20 @@ import { UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import {
-  type BatchChunk, type BatchJob, BatchJobSchema, type Config, type ImageRecord, InputError, ObjectTooLarge, ServiceError, errorRecord, isSafeKey, logger, markBatchDone, maybeFinalize, runKeys,
+  type BatchChunk,
+  type BatchJob,
+  BatchJobSchema,
+  type Config,
+  type ImageRecord,
+  InputError,
+  ObjectTooLarge,
+  ServiceError,
+  errorRecord,
+  isSafeKey,
+  logger,
+  markBatchDone,
+  maybeFinalize,
+  runKeys,
 } from '@overmap/shared';
 import { decodeImage } from '@overmap/engine';
 import { overlayPng } from '@overmap/engine';
@@ -47,7 +60,9 @@ export interface BatchDeps {
  * never more than OVERMAP_DOWNLOAD_CONCURRENCY. So memory for downloads is bounded whatever
  * the files' sizes.
  */
-export function downloadSlots(config: Pick<Config, 'OVERMAP_DOWNLOAD_BUDGET_MB' | 'OVERMAP_MAX_IMAGE_BYTES' | 'OVERMAP_DOWNLOAD_CONCURRENCY'>): number {
+export function downloadSlots(
+  config: Pick<Config, 'OVERMAP_DOWNLOAD_BUDGET_MB' | 'OVERMAP_MAX_IMAGE_BYTES' | 'OVERMAP_DOWNLOAD_CONCURRENCY'>,
+): number {
   const byBudget = Math.floor((config.OVERMAP_DOWNLOAD_BUDGET_MB * 1024 * 1024) / config.OVERMAP_MAX_IMAGE_BYTES);
   return Math.max(1, Math.min(config.OVERMAP_DOWNLOAD_CONCURRENCY, byBudget));
 }
@@ -58,7 +73,9 @@ export function parseBatchJob(data: unknown): BatchJob {
   const r = BatchJobSchema.safeParse(data);
   if (!r.success) {
     // Malformed payloads are never retried: no retry can fix them.
-    throw new UnrecoverableError(`malformed batch job payload: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new UnrecoverableError(
+      `malformed batch job payload: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return r.data;
 }
@@ -85,82 +102,120 @@ export async function processBatch(job: Job, deps: BatchDeps, token?: string): P
   const done = new Set(batches.filter((_, i) => flags[i] === 1));
   let bad: { batch: number; message: string } | undefined;
   let handBack = false;
-  await deps.contexts.use(data.runId, data.results, async (ctx) => {
-    if (ctx.run.instance !== data.instance) {
-      throw new InputError(`job for instance ${data.instance} of run ${data.runId}, but ${data.results} now holds instance ${ctx.run.instance}: a stale job from an earlier enqueue`);
-    }
-    for (let batch = data.batch; batch < data.batch + count; batch++) {
-      if (done.has(batch)) { out.skipped.push(batch); continue; }
-      // Stopping (SIGTERM, a pod scaled down): finish the batch in hand, give the rest of the
-      // group back to the queue rather than hold the grace period for up to a whole group.
-      // (A single-batch job just finishes; a group not yet started goes back whole.)
-      if (deps.stopping?.() && count > 1 && token) { handBack = true; break; }
-      const t0 = performance.now();
-      let chunk: BatchChunk;
-      try {
-        chunk = await ctx.results.readChunk(batch);
-      } catch (e) {
-        // A bad batch (its chunk missing, malformed or unsigned) must not hold back the rest of
-        // its group; anything wrong with the model fails the job at once (below).
-        if (!(e instanceof InputError)) throw e;
-        bad ??= { batch, message: e.message };
-        continue;
+  await deps.contexts
+    .use(data.runId, data.results, async (ctx) => {
+      if (ctx.run.instance !== data.instance) {
+        throw new InputError(
+          `job for instance ${data.instance} of run ${data.runId}, but ${data.results} now holds instance ${ctx.run.instance}: a stale job from an earlier enqueue`,
+        );
       }
-      const records = await scoreRecords(batch, chunk, ctx, deps);
-      const byStatus: Record<string, number> = {};
-      for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-      if (await markBatchDone(deps.redis, data.runId, data.instance, batch, byStatus)) {
-        for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
+      for (let batch = data.batch; batch < data.batch + count; batch++) {
+        if (done.has(batch)) {
+          out.skipped.push(batch);
+          continue;
+        }
+        // Stopping (SIGTERM, a pod scaled down): finish the batch in hand, give the rest of the
+        // group back to the queue rather than hold the grace period for up to a whole group.
+        // (A single-batch job just finishes; a group not yet started goes back whole.)
+        if (deps.stopping?.() && count > 1 && token) {
+          handBack = true;
+          break;
+        }
+        const t0 = performance.now();
+        let chunk: BatchChunk;
+        try {
+          chunk = await ctx.results.readChunk(batch);
+        } catch (e) {
+          // A bad batch (its chunk missing, malformed or unsigned) must not hold back the rest of
+          // its group; anything wrong with the model fails the job at once (below).
+          if (!(e instanceof InputError)) throw e;
+          bad ??= { batch, message: e.message };
+          continue;
+        }
+        const records = await scoreRecords(batch, chunk, ctx, deps);
+        const byStatus: Record<string, number> = {};
+        for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+        if (await markBatchDone(deps.redis, data.runId, data.instance, batch, byStatus)) {
+          for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
+        }
+        for (const [s, n] of Object.entries(byStatus)) out.byStatus[s] = (out.byStatus[s] ?? 0) + n;
+        out.images += records.length;
+        out.scored.push(batch);
+        deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
+        logger.debug({ run: data.runId, batch, images: records.length, byStatus }, 'batch done');
       }
-      for (const [s, n] of Object.entries(byStatus)) out.byStatus[s] = (out.byStatus[s] ?? 0) + n;
-      out.images += records.length;
-      out.scored.push(batch);
-      deps.metrics?.stageSeconds.observe({ stage: 'batch' }, (performance.now() - t0) / 1000);
-      logger.debug({ run: data.runId, batch, images: records.length, byStatus }, 'batch done');
-    }
-  }).catch((e) => {
-    // Bad input (a missing run.json, a changed or invalid model) is not fixed by retrying.
-    if (e instanceof InputError) throw new UnrecoverableError((e as Error).message);
-    throw e;
-  });
+    })
+    .catch((e) => {
+      // Bad input (a missing run.json, a changed or invalid model) is not fixed by retrying.
+      if (e instanceof InputError) throw new UnrecoverableError((e as Error).message);
+      throw e;
+    });
   if (bad) throw new UnrecoverableError(`batch ${bad.batch}: ${bad.message}`);
   if (handBack) {
     // Back to waiting, not an attempt spent: the next worker skips the batches done here.
-    logger.info({ run: data.runId, job: job.id, scored: out.scored.length, left: count - out.scored.length - out.skipped.length }, 'worker stopping: rest of the group handed back');
+    logger.info(
+      { run: data.runId, job: job.id, scored: out.scored.length, left: count - out.scored.length - out.skipped.length },
+      'worker stopping: rest of the group handed back',
+    );
     await job.moveToWait(token);
     throw new WaitingError();
   }
-  await maybeFinalize(deps.redis, deps.finalizeQueue, data.runId, data.instance, data.results, deps.config.OVERMAP_JOB_SECRET);
+  await maybeFinalize(
+    deps.redis,
+    deps.finalizeQueue,
+    data.runId,
+    data.instance,
+    data.results,
+    deps.config.OVERMAP_JOB_SECRET,
+  );
   return out;
 }
 
 /** Fetch, decode, score and write one batch's part file; returns its records. */
-async function scoreRecords(batch: number, chunk: BatchChunk, ctx: RunContext, deps: BatchDeps): Promise<ImageRecord[]> {
+async function scoreRecords(
+  batch: number,
+  chunk: BatchChunk,
+  ctx: RunContext,
+  deps: BatchDeps,
+): Promise<ImageRecord[]> {
   const { scorer } = ctx;
   const keys = chunk.keys;
   const labels = chunk.labels ?? keys.map(() => null);
   const own = pLimit(downloadSlots(deps.config));
   const limit: <T>(fn: () => Promise<T>) => Promise<T> = deps.downloads ?? ((fn) => own(fn));
-  const stage = (name: string, since: number) => deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
+  const stage = (name: string, since: number) =>
+    deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
 
   // Fetch and decode: per-image failures become records, never a failed batch.
   const tFetch = performance.now();
-  const decoded: Decoded[] = await Promise.all(keys.map((key) => limit(async () => {
-    // Never trust a key: one that could leave the dataset prefix is a record, not a failed batch.
-    if (!isSafeKey(key)) return { ok: false as const, status: 'read_error' as const, error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read` };
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.dataset.get(key, { maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES });
-    } catch (e) {
-      if (e instanceof ObjectTooLarge) return { ok: false as const, status: 'too_large' as const, error: e.message };
-      if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
-      return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
-    }
-    return (deps.decode ?? decodeImage)(bytes, {
-      size: scorer.inputSize, segSize: scorer.segInputSize,
-      maxInputPixels: deps.config.OVERMAP_MAX_INPUT_PIXELS, maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES,
-    });
-  })));
+  const decoded: Decoded[] = await Promise.all(
+    keys.map((key) =>
+      limit(async () => {
+        // Never trust a key: one that could leave the dataset prefix is a record, not a failed batch.
+        if (!isSafeKey(key))
+          return {
+            ok: false as const,
+            status: 'read_error' as const,
+            error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read`,
+          };
+        let bytes: Buffer;
+        try {
+          bytes = await ctx.dataset.get(key, { maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES });
+        } catch (e) {
+          if (e instanceof ObjectTooLarge)
+            return { ok: false as const, status: 'too_large' as const, error: e.message };
+          if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
+          return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
+        }
+        return (deps.decode ?? decodeImage)(bytes, {
+          size: scorer.inputSize,
+          segSize: scorer.segInputSize,
+          maxInputPixels: deps.config.OVERMAP_MAX_INPUT_PIXELS,
+          maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES,
+        });
+      }),
+    ),
+  );
   stage('fetch_decode', tFetch);
 
   const records: ImageRecord[] = new Array(keys.length);
@@ -186,7 +241,8 @@ async function scoreRecords(batch: number, chunk: BatchChunk, ctx: RunContext, d
       idx.forEach((i, j) => {
         const s = scores[j]!;
         records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
-        if (s.maps && (overlays === 'all' || records[i]!.accepted === false)) overlayJobs.push({ index: i, rgb: inputs[j]!.rgb, maps: s.maps });
+        if (s.maps && (overlays === 'all' || records[i]!.accepted === false))
+          overlayJobs.push({ index: i, rgb: inputs[j]!.rgb, maps: s.maps });
       });
       await yieldToLoop();
     }
@@ -194,9 +250,16 @@ async function scoreRecords(batch: number, chunk: BatchChunk, ctx: RunContext, d
   });
 
   // Overlays first: a record names its overlay only once the PNG exists.
-  await Promise.all(overlayJobs.map((o) => limit(async () => {
-    records[o.index]!.overlay = await ctx.results.putOverlay(keys[o.index]!, await overlayPng(o.rgb, scorer.inputSize, o.maps));
-  })));
+  await Promise.all(
+    overlayJobs.map((o) =>
+      limit(async () => {
+        records[o.index]!.overlay = await ctx.results.putOverlay(
+          keys[o.index]!,
+          await overlayPng(o.rgb, scorer.inputSize, o.maps),
+        );
+      }),
+    ),
+  );
 
   const tWrite = performance.now();
   await ctx.results.writePart(batch, records);

@@ -4,7 +4,15 @@
  * by every run that uses it, and disposed after OVERMAP_SCORER_IDLE_SECONDS unused, so a
  * long-lived worker serving many models does not keep them all).
  */
-import { InputError, type ObjectStore, type RunJson, RunResults, checkAllowed, classIndexer, openStore } from '@overmap/shared';
+import {
+  InputError,
+  type ObjectStore,
+  type RunJson,
+  RunResults,
+  checkAllowed,
+  classIndexer,
+  openStore,
+} from '@overmap/shared';
 import { loadSpec } from '@overmap/engine';
 import { OverMapScorer } from '@overmap/engine';
 import type { Scorer } from '@overmap/engine';
@@ -29,12 +37,18 @@ export type ScorerFactory = (run: RunJson) => Promise<Scorer>;
 export const defaultScorerFactory: ScorerFactory = async (run) => {
   const loaded = await loadSpec(run.model.uri);
   if (loaded.hash !== run.model.hash) {
-    throw new InputError(`model ${run.model.uri} has changed since run ${run.run_id} was enqueued (hash ${loaded.hash.slice(0, 12)} != ${run.model.hash.slice(0, 12)}): restore it or start a new run`);
+    throw new InputError(
+      `model ${run.model.uri} has changed since run ${run.run_id} was enqueued (hash ${loaded.hash.slice(0, 12)} != ${run.model.hash.slice(0, 12)}): restore it or start a new run`,
+    );
   }
   return OverMapScorer.load(loaded);
 };
 
-interface LoadedScorer { scorer: Promise<{ scorer: Scorer; microBatch: number }>; active: number; lastUsed: number }
+interface LoadedScorer {
+  scorer: Promise<{ scorer: Scorer; microBatch: number }>;
+  active: number;
+  lastUsed: number;
+}
 
 export class RunContexts {
   /** per run: run.json and its stores, opened once (an S3 store is an S3 client: not one per batch) */
@@ -56,8 +70,11 @@ export class RunContexts {
     try {
       const { scorer, microBatch } = await entry.scorer;
       const ctx: RunContext = {
-        run, scorer, microBatch,
-        results, dataset,
+        run,
+        scorer,
+        microBatch,
+        results,
+        dataset,
         classOf: classIndexer(scorer.spec.classes),
         threshold: run.params.threshold,
       };

@@ -8,12 +8,19 @@ import type { ClassifierForward, ForwardTensors } from './classifier-forward';
 export class LayersForward implements ClassifierForward {
   private readonly graph: ClassifierGraph;
 
-  constructor(private readonly model: tf.LayersModel, private readonly spec: ModelSpec) {
+  constructor(
+    private readonly model: tf.LayersModel,
+    private readonly spec: ModelSpec,
+  ) {
     this.graph = buildClassifierGraph(model, spec.gradcamLayer, spec.attentionLayers, spec.classes.length);
   }
 
-  get numClasses(): number { return this.graph.numClasses; }
-  get attentionCount(): number { return this.graph.attentionCount; }
+  get numClasses(): number {
+    return this.graph.numClasses;
+  }
+  get attentionCount(): number {
+    return this.graph.attentionCount;
+  }
 
   async run(): Promise<null> {
     return null;

@@ -33,8 +33,12 @@ export class OnnxForward implements ClassifierForward {
     this.bias = tf.tensor1d(dense.bias);
   }
 
-  get numClasses(): number { return this.dense.classes; }
-  get attentionCount(): number { return this.spec.attentionLayers.length; }
+  get numClasses(): number {
+    return this.dense.classes;
+  }
+  get attentionCount(): number {
+    return this.spec.attentionLayers.length;
+  }
 
   static async load(loaded: LoadedSpec): Promise<OnnxForward> {
     const { spec, uri } = loaded;
@@ -56,7 +60,10 @@ export class OnnxForward implements ClassifierForward {
   private async checkHead(logitsName: string): Promise<void> {
     const [h, w] = this.spec.classifier.inputSize;
     let seed = 12345;
-    const rgb = Uint8Array.from({ length: h * w * 3 }, () => { seed = (seed * 16807) % 2147483647; return seed % 256; });
+    const rgb = Uint8Array.from({ length: h * w * 3 }, () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed % 256;
+    });
     const ran = await this.run([{ rgb }], [logitsName]);
     const worst = tf.tidy(() => {
       const mine = this.head(this.features(tf.zeros([1, h, w, 3]), ran).acts);
@@ -64,13 +71,20 @@ export class OnnxForward implements ClassifierForward {
       return tf.max(tf.div(tf.abs(tf.sub(mine, theirs)), tf.add(tf.max(tf.abs(theirs)), 1e-6))).dataSync()[0]!;
     });
     if (!(worst < 1e-3)) {
-      throw new ModelSpecError(`the ONNX classifier ${this.spec.classifier.model}: the head read from its graph (pooling → dense) does not reproduce its output "${logitsName}" (largest difference ${worst.toExponential(2)} of the largest score): the head has steps the reader did not see. See docs/models.md (Grad-CAM layer and head)`);
+      throw new ModelSpecError(
+        `the ONNX classifier ${this.spec.classifier.model}: the head read from its graph (pooling → dense) does not reproduce its output "${logitsName}" (largest difference ${worst.toExponential(2)} of the largest score): the head has steps the reader did not see. See docs/models.md (Grad-CAM layer and head)`,
+      );
     }
   }
 
   async run(inputs: ScoreInput[], extra: string[] = []): Promise<HostOutputs> {
     const c = this.spec.classifier;
-    const x = onnxImageBatch(inputs.map((i) => i.rgb), c.inputSize, c.normalization, c.layout);
+    const x = onnxImageBatch(
+      inputs.map((i) => i.rgb),
+      c.inputSize,
+      c.normalization,
+      c.layout,
+    );
     const feeds = { [this.inputName]: new this.ort.Tensor('float32', x.data, x.dims) };
     const out = await this.session.run(feeds, [this.spec.gradcamLayer, ...this.spec.attentionLayers, ...extra]);
     return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { data: t.data as Float32Array, dims: t.dims }]));
@@ -128,43 +142,74 @@ export class OnnxForward implements ClassifierForward {
 }
 
 /** The spec against the graph: the input, the outputs it names, their shapes, the class count, the head. */
-function validate(graph: OnnxGraph, spec: ModelSpec, uri: string): { inputName: string; logitsName: string; dense: DenseHead } {
+function validate(
+  graph: OnnxGraph,
+  spec: ModelSpec,
+  uri: string,
+): { inputName: string; logitsName: string; dense: DenseHead } {
   const c = spec.classifier;
   const where = `the ONNX classifier ${c.model} (${uri})`;
-  if (graph.inputs.length !== 1) throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
+  if (graph.inputs.length !== 1)
+    throw new ModelSpecError(`${where} has ${graph.inputs.length} inputs: it needs exactly one (the image)`);
   const input = graph.inputs[0]!;
   const nchw = c.layout === 'nchw';
   if (input.shape) {
-    const [ch, h, w] = nchw ? [input.shape[1], input.shape[2], input.shape[3]] : [input.shape[3], input.shape[1], input.shape[2]];
+    const [ch, h, w] = nchw
+      ? [input.shape[1], input.shape[2], input.shape[3]]
+      : [input.shape[3], input.shape[1], input.shape[2]];
     const want = nchw ? `[N,3,${c.inputSize.join(',')}]` : `[N,${c.inputSize.join(',')},3]`;
-    if (input.shape.length !== 4 || (ch != null && ch !== 3) || (h != null && h !== c.inputSize[0]) || (w != null && w !== c.inputSize[1])) {
-      throw new ModelSpecError(`${where} takes input "${input.name}" of shape [${input.shape.map((d) => d ?? 'N').join(',')}] but the spec says inputSize ${c.inputSize.join('x')} with 3 channels, layout ${c.layout} (${want})`);
+    if (
+      input.shape.length !== 4 ||
+      (ch != null && ch !== 3) ||
+      (h != null && h !== c.inputSize[0]) ||
+      (w != null && w !== c.inputSize[1])
+    ) {
+      throw new ModelSpecError(
+        `${where} takes input "${input.name}" of shape [${input.shape.map((d) => d ?? 'N').join(',')}] but the spec says inputSize ${c.inputSize.join('x')} with 3 channels, layout ${c.layout} (${want})`,
+      );
     }
   }
   const logitsName = c.logitsOutput ?? graph.outputs[0]?.name ?? '';
   const logits = outputOrError(graph, logitsName, 'class-score (classifier.logitsOutput)', uri);
   const units = logits.shape?.[logits.shape.length - 1];
   if (logits.shape && (logits.shape.length !== 2 || (units != null && units !== spec.classes.length))) {
-    throw new ModelSpecError(`${where} outputs "${logitsName}" of shape [${logits.shape.map((d) => d ?? 'N').join(',')}] but the spec lists ${spec.classes.length} classes: class count must equal the output units`);
+    throw new ModelSpecError(
+      `${where} outputs "${logitsName}" of shape [${logits.shape.map((d) => d ?? 'N').join(',')}] but the spec lists ${spec.classes.length} classes: class count must equal the output units`,
+    );
   }
   const gc = outputOrError(graph, spec.gradcamLayer, 'Grad-CAM (gradcamLayer)', uri);
   if (gc.shape && gc.shape.length !== 4) {
-    throw new ModelSpecError(`${where}: Grad-CAM output "${gc.name}" has shape [${gc.shape.map((d) => d ?? 'N').join(',')}]: it must be a convolutional feature map (${nchw ? '[N, C, h, w]' : '[N, h, w, C]'})`);
+    throw new ModelSpecError(
+      `${where}: Grad-CAM output "${gc.name}" has shape [${gc.shape.map((d) => d ?? 'N').join(',')}]: it must be a convolutional feature map (${nchw ? '[N, C, h, w]' : '[N, h, w, C]'})`,
+    );
   }
   for (const name of spec.attentionLayers) {
     const a = outputOrError(graph, name, 'attention (attentionLayers)', uri);
     const ch = a.shape ? (nchw ? a.shape[1] : a.shape[3]) : 1;
     if (a.shape && (a.shape.length !== 4 || ch !== 1)) {
-      throw new ModelSpecError(`${where}: attention output "${name}" has shape [${a.shape.map((d) => d ?? 'N').join(',')}]: it must be a spatial mask (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`);
+      throw new ModelSpecError(
+        `${where}: attention output "${name}" has shape [${a.shape.map((d) => d ?? 'N').join(',')}]: it must be a spatial mask (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`,
+      );
     }
   }
   const dense = readDenseHead(graph, spec.gradcamLayer, logitsName, c.layout, uri);
-  if (dense.classes !== spec.classes.length) throw new ModelSpecError(`${where}: its dense head has ${dense.classes} outputs but the spec lists ${spec.classes.length} classes`);
+  if (dense.classes !== spec.classes.length)
+    throw new ModelSpecError(
+      `${where}: its dense head has ${dense.classes} outputs but the spec lists ${spec.classes.length} classes`,
+    );
   const gcChannels = gc.shape ? (nchw ? gc.shape[1] : gc.shape[3]) : null;
-  if (gcChannels != null && gcChannels !== dense.channels) throw new ModelSpecError(`${where}: Grad-CAM output "${gc.name}" has ${gcChannels} channels but the dense head reads ${dense.channels}`);
-  if (spec.mcDropoutSamples > 0 && !dense.dropout) throw new ModelSpecError(`${where}: mcDropoutSamples is ${spec.mcDropoutSamples} but the head has no Dropout node to sample`);
+  if (gcChannels != null && gcChannels !== dense.channels)
+    throw new ModelSpecError(
+      `${where}: Grad-CAM output "${gc.name}" has ${gcChannels} channels but the dense head reads ${dense.channels}`,
+    );
+  if (spec.mcDropoutSamples > 0 && !dense.dropout)
+    throw new ModelSpecError(
+      `${where}: mcDropoutSamples is ${spec.mcDropoutSamples} but the head has no Dropout node to sample`,
+    );
   if ((c.output === 'probabilities') !== dense.softmax) {
-    throw new ModelSpecError(`${where}: classifier.output is "${c.output}" but the head ${dense.softmax ? 'ends in' : 'has no'} Softmax`);
+    throw new ModelSpecError(
+      `${where}: classifier.output is "${c.output}" but the head ${dense.softmax ? 'ends in' : 'has no'} Softmax`,
+    );
   }
   return { inputName: input.name, logitsName, dense };
 }

@@ -25,9 +25,17 @@ export interface DenseHead {
 const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Squeeze', 'Identity', 'Dropout']);
 
 /** Reads the head from `gradcam` to `logits`, or throws a ModelSpecError naming what was found instead. */
-export function readDenseHead(graph: OnnxGraph, gradcam: string, logits: string, layout: 'nchw' | 'nhwc', specUri: string): DenseHead {
+export function readDenseHead(
+  graph: OnnxGraph,
+  gradcam: string,
+  logits: string,
+  layout: 'nchw' | 'nhwc',
+  specUri: string,
+): DenseHead {
   const fail = (found: string): never => {
-    throw new ModelSpecError(`the ONNX classifier ${graph.file} (${specUri}): the head from "${gradcam}" to "${logits}" must be global average pooling → dense for Grad-CAM's closed form; found ${found}. See docs/models.md (Grad-CAM layer and head)`);
+    throw new ModelSpecError(
+      `the ONNX classifier ${graph.file} (${specUri}): the head from "${gradcam}" to "${logits}" must be global average pooling → dense for Grad-CAM's closed form; found ${found}. See docs/models.md (Grad-CAM layer and head)`,
+    );
   };
   const producer = (t: string, what: string) => graph.producer(t) ?? fail(`no node producing "${t}" (${what})`);
   const weight = (name: string) => graph.floats(name) ?? fail(`"${name}" is computed, not a stored weight`);
@@ -40,7 +48,12 @@ export function readDenseHead(graph: OnnxGraph, gradcam: string, logits: string,
     node = producer(node.input![0]!, 'the input of Softmax');
   }
   // Dense: Gemm(x, B, C) with y = alpha·x·B' + beta·C, or Add(MatMul(x, W), b).
-  let x: string, w: { dims: number[]; data: Float32Array }, transB = false, alpha = 1, beta = 1, b: Float32Array | null = null;
+  let x: string,
+    w: { dims: number[]; data: Float32Array },
+    transB = false,
+    alpha = 1,
+    beta = 1,
+    b: Float32Array | null = null;
   if (node.opType === 'Gemm') {
     if (attribute(node, 'transA', 0) !== 0) fail('a Gemm with transA');
     x = node.input![0]!;
@@ -51,7 +64,12 @@ export function readDenseHead(graph: OnnxGraph, gradcam: string, logits: string,
     b = node.input![2] ? weight(node.input![2]).data : null;
   } else if (node.opType === 'Add') {
     const [p, q] = node.input!.map((t) => graph.producer(t));
-    const mm = p?.opType === 'MatMul' ? { n: p, bias: node.input![1]! } : q?.opType === 'MatMul' ? { n: q, bias: node.input![0]! } : fail(`Add without a MatMul before "${logits}"`);
+    const mm =
+      p?.opType === 'MatMul'
+        ? { n: p, bias: node.input![1]! }
+        : q?.opType === 'MatMul'
+          ? { n: q, bias: node.input![0]! }
+          : fail(`Add without a MatMul before "${logits}"`);
     x = mm.n.input![0]!;
     w = weight(mm.n.input![1]!);
     b = weight(mm.bias).data;
@@ -65,7 +83,9 @@ export function readDenseHead(graph: OnnxGraph, gradcam: string, logits: string,
   const [rows, cols] = w.dims as [number, number];
   const [channels, classes] = transB ? [cols, rows] : [rows, cols];
   const weightCK = new Float32Array(channels * classes);
-  for (let c = 0; c < channels; c++) for (let k = 0; k < classes; k++) weightCK[c * classes + k] = alpha * (transB ? w.data[k * cols + c]! : w.data[c * cols + k]!);
+  for (let c = 0; c < channels; c++)
+    for (let k = 0; k < classes; k++)
+      weightCK[c * classes + k] = alpha * (transB ? w.data[k * cols + c]! : w.data[c * cols + k]!);
   const bias = new Float32Array(classes);
   if (b) {
     if (b.length !== classes && b.length !== 1) fail(`a bias of ${b.length} values for ${classes} classes`);
@@ -77,7 +97,7 @@ export function readDenseHead(graph: OnnxGraph, gradcam: string, logits: string,
   let t = x;
   for (;;) {
     if (t === gradcam) fail(`no pooling between "${gradcam}" and the dense layer`);
-    const n: onnx.INodeProto = producer(t, 'the dense layer\'s input');
+    const n: onnx.INodeProto = producer(t, "the dense layer's input");
     if (n.opType === 'GlobalAveragePool' || n.opType === 'ReduceMean') {
       if (n.opType === 'ReduceMean') {
         // axes: an attribute up to opset 17, an input from opset 18

@@ -14,7 +14,12 @@ type Spec = Extract<ModelSpec['segmenter'], { type: 'detector' }>;
 
 /** Detector outputs -> per image, boxes [x0, y0, x1, y1] (normalised) scoring at least minScore. */
 export function detectorBoxes(
-  boxes: ArrayLike<number>, scores: ArrayLike<number>, batch: number, k: number, format: 'yxyx' | 'xyxy', minScore: number,
+  boxes: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  batch: number,
+  k: number,
+  format: 'yxyx' | 'xyxy',
+  minScore: number,
 ): number[][][] {
   return Array.from({ length: batch }, (_, i) => {
     const out: number[][] = [];
@@ -29,30 +34,60 @@ export function detectorBoxes(
 }
 
 /** A detector's boxes and scores tensors from its outputs, checked against the spec. */
-function detectorOutputs(outs: tf.Tensor | tf.Tensor[], spec: Spec, b: number): { boxes: tf.Tensor; scores: tf.Tensor; k: number } {
+function detectorOutputs(
+  outs: tf.Tensor | tf.Tensor[],
+  spec: Spec,
+  b: number,
+): { boxes: tf.Tensor; scores: tf.Tensor; k: number } {
   const list = Array.isArray(outs) ? outs : [outs];
-  const boxes = list[spec.boxesOutput], scores = list[spec.scoresOutput];
-  if (!boxes || !scores) throw new ModelSpecError(`the detector has ${list.length} output(s): the spec's boxesOutput ${spec.boxesOutput} / scoresOutput ${spec.scoresOutput} do not exist`);
+  const boxes = list[spec.boxesOutput],
+    scores = list[spec.scoresOutput];
+  if (!boxes || !scores)
+    throw new ModelSpecError(
+      `the detector has ${list.length} output(s): the spec's boxesOutput ${spec.boxesOutput} / scoresOutput ${spec.scoresOutput} do not exist`,
+    );
   const k = boxes.shape[1] ?? 0;
-  if (boxes.rank !== 3 || boxes.shape[0] !== b || boxes.shape[2] !== 4) throw new ModelSpecError(`the detector's output ${spec.boxesOutput} is [${boxes.shape.join(',')}]: boxes must be [batch, K, 4]`);
-  if (scores.shape[0] !== b || scores.shape[1] !== k || scores.size !== b * k) throw new ModelSpecError(`the detector's output ${spec.scoresOutput} is [${scores.shape.join(',')}]: scores must be [batch, ${k}] (one per box)`);
+  if (boxes.rank !== 3 || boxes.shape[0] !== b || boxes.shape[2] !== 4)
+    throw new ModelSpecError(
+      `the detector's output ${spec.boxesOutput} is [${boxes.shape.join(',')}]: boxes must be [batch, K, 4]`,
+    );
+  if (scores.shape[0] !== b || scores.shape[1] !== k || scores.size !== b * k)
+    throw new ModelSpecError(
+      `the detector's output ${spec.scoresOutput} is [${scores.shape.join(',')}]: scores must be [batch, ${k}] (one per box)`,
+    );
   return { boxes, scores, k };
 }
 
 export class DetectorSegmenter implements Segmenter {
   readonly inputSize: [number, number];
-  constructor(private readonly model: tf.LayersModel | tf.GraphModel, private readonly spec: Spec) {
+  constructor(
+    private readonly model: tf.LayersModel | tf.GraphModel,
+    private readonly spec: Spec,
+  ) {
     const s = model.inputs[0]!.shape;
     if (!s || s.length !== 4 || !(s[1]! > 0) || !(s[2]! > 0) || s[3] !== 3) {
-      throw new ModelSpecError(`the detector ${spec.model} takes [${s?.slice(1).join(',')}]: it needs a fixed-size RGB input [batch, h, w, 3]`);
+      throw new ModelSpecError(
+        `the detector ${spec.model} takes [${s?.slice(1).join(',')}]: it needs a fixed-size RGB input [batch, h, w, 3]`,
+      );
     }
     this.inputSize = [s[1]!, s[2]!];
   }
 
   masks({ segRaw, raw }: MaskInput): tf.Tensor3D {
     const [b, h, w] = raw.shape;
-    const d = detectorOutputs(this.model.predict(normalize(segRaw, this.spec.normalization)) as tf.Tensor | tf.Tensor[], this.spec, b);
-    const perImage = detectorBoxes(d.boxes.dataSync(), d.scores.dataSync(), b, d.k, this.spec.boxFormat, this.spec.minScore);
+    const d = detectorOutputs(
+      this.model.predict(normalize(segRaw, this.spec.normalization)) as tf.Tensor | tf.Tensor[],
+      this.spec,
+      b,
+    );
+    const perImage = detectorBoxes(
+      d.boxes.dataSync(),
+      d.scores.dataSync(),
+      b,
+      d.k,
+      this.spec.boxFormat,
+      this.spec.minScore,
+    );
     return tf.tensor3d(boxMasks(perImage, h, w), [b, h, w]);
   }
 

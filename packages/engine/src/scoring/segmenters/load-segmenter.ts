@@ -18,7 +18,10 @@ export async function loadSegmenter(loaded: LoadedSpec): Promise<Segmenter> {
       return new ModelSegmenter(await loadLayersModel(loaded, s.model, 'segmenter'), s);
     case 'detector': {
       if (s.format === 'onnx') return OnnxDetectorSegmenter.load(loaded, s);
-      const model = s.format === 'graph' ? await loadGraphModel(loaded, s.model, 'detector') : await loadLayersModel(loaded, s.model, 'detector');
+      const model =
+        s.format === 'graph'
+          ? await loadGraphModel(loaded, s.model, 'detector')
+          : await loadLayersModel(loaded, s.model, 'detector');
       return new DetectorSegmenter(model, s);
     }
     case 'boxes': {

@@ -10,15 +10,24 @@ type Spec = Extract<ModelSpec['segmenter'], { type: 'model' }>;
 
 export class ModelSegmenter implements Segmenter {
   readonly inputSize: [number, number];
-  constructor(private readonly model: tf.LayersModel, private readonly spec: Spec) {
+  constructor(
+    private readonly model: tf.LayersModel,
+    private readonly spec: Spec,
+  ) {
     const s = model.outputs[0]!.shape;
-    if (s.length !== 4 || s[3] !== 1) throw new ModelSpecError(`the segmenter outputs [${s.join(',')}]: it must output one mask channel [batch, h, w, 1]`);
+    if (s.length !== 4 || s[3] !== 1)
+      throw new ModelSpecError(
+        `the segmenter outputs [${s.join(',')}]: it must output one mask channel [batch, h, w, 1]`,
+      );
     const i = model.inputs[0]!.shape;
     this.inputSize = [i[1] as number, i[2] as number];
   }
 
   masks({ segRaw }: MaskInput): tf.Tensor3D {
-    let p = tf.squeeze(this.model.predict(normalize(segRaw, this.spec.normalization)) as tf.Tensor4D, [3]) as tf.Tensor3D;
+    let p = tf.squeeze(
+      this.model.predict(normalize(segRaw, this.spec.normalization)) as tf.Tensor4D,
+      [3],
+    ) as tf.Tensor3D;
     if (this.spec.output === 'logits') p = tf.sigmoid(p);
     return binarize(p, this.spec.threshold);
   }

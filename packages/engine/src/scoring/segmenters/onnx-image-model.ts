@@ -14,7 +14,12 @@ export interface OnnxImageModel {
   input: { name: string; size: [number, number] };
 }
 
-export async function readOnnxImageModel(loaded: LoadedSpec, model: string, layout: 'nchw' | 'nhwc', kind: 'segmenter' | 'detector'): Promise<OnnxImageModel> {
+export async function readOnnxImageModel(
+  loaded: LoadedSpec,
+  model: string,
+  layout: 'nchw' | 'nhwc',
+  kind: 'segmenter' | 'detector',
+): Promise<OnnxImageModel> {
   const ort = requireOnnxRuntime(`the ${kind} ${model}`);
   const bytes = await loaded.store.get(model);
   const graph = readOnnxGraph(bytes, model, loaded.uri);

@@ -27,10 +27,17 @@ export class OnnxModelSegmenter implements Segmenter {
   static async load(loaded: LoadedSpec, spec: Spec): Promise<OnnxModelSegmenter> {
     const { ort, bytes, graph, where, input } = await readOnnxImageModel(loaded, spec.model, spec.layout, 'segmenter');
     const nchw = spec.layout === 'nchw';
-    const out = outputOrError(graph, spec.maskOutput ?? graph.outputs[0]?.name ?? '', 'mask (segmenter.maskOutput)', loaded.uri);
+    const out = outputOrError(
+      graph,
+      spec.maskOutput ?? graph.outputs[0]?.name ?? '',
+      'mask (segmenter.maskOutput)',
+      loaded.uri,
+    );
     const ch = out.shape ? (nchw ? out.shape[1] : out.shape[3]) : 1;
     if (out.shape && (out.shape.length !== 4 || ch !== 1)) {
-      throw new ModelSpecError(`${where} outputs "${out.name}" of shape [${out.shape.map((d) => d ?? 'N').join(',')}]: it must output one mask channel (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`);
+      throw new ModelSpecError(
+        `${where} outputs "${out.name}" of shape [${out.shape.map((d) => d ?? 'N').join(',')}]: it must output one mask channel (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`,
+      );
     }
     const session = await createSession(bytes, spec.model, loaded.uri);
     return new OnnxModelSegmenter(ort, session, spec, input.name, out.name, input.size);
@@ -39,7 +46,9 @@ export class OnnxModelSegmenter implements Segmenter {
   async run(inputs: ScoreInput[]): Promise<HostOutputs> {
     const images = inputs.map((x) => x.segRgb ?? x.rgb);
     const x = onnxImageBatch(images, this.inputSize, this.spec.normalization, this.spec.layout);
-    const out = await this.session.run({ [this.inputName]: new this.ort.Tensor('float32', x.data, x.dims) }, [this.outputName]);
+    const out = await this.session.run({ [this.inputName]: new this.ort.Tensor('float32', x.data, x.dims) }, [
+      this.outputName,
+    ]);
     const t = out[this.outputName]!;
     return { mask: { data: t.data as Float32Array, dims: t.dims } };
   }

@@ -13,8 +13,23 @@ export const MIN_SALIENT_DISTANCE = 0.02;
 export function frequencyTunedSaliency(images: tf.Tensor4D, blur: number): tf.Tensor3D {
   return tf.tidy(() => {
     // Reflect-pad before the box blur: zero padding would darken the border and make it "salient".
-    const lo = Math.floor((blur - 1) / 2), hi = blur - 1 - lo;
-    const blurred = tf.avgPool(tf.mirrorPad(images, [[0, 0], [lo, hi], [lo, hi], [0, 0]], 'reflect'), blur, 1, 'valid');
+    const lo = Math.floor((blur - 1) / 2),
+      hi = blur - 1 - lo;
+    const blurred = tf.avgPool(
+      tf.mirrorPad(
+        images,
+        [
+          [0, 0],
+          [lo, hi],
+          [lo, hi],
+          [0, 0],
+        ],
+        'reflect',
+      ),
+      blur,
+      1,
+      'valid',
+    );
     const mean = tf.mean(images, [1, 2], true);
     const dist = tf.sqrt(tf.sum(tf.square(tf.sub(blurred, mean)), -1)) as tf.Tensor3D;
     // Normalise by the image's largest distance, but never by less than a visible colour
@@ -30,16 +45,23 @@ export function otsuThreshold(values: ArrayLike<number>, offset = 0, length = va
   for (let i = offset; i < offset + length; i++) hist[Math.min(255, Math.max(0, Math.floor(values[i]! * 256)))]!++;
   let sumAll = 0;
   for (let t = 0; t < 256; t++) sumAll += t * hist[t]!;
-  let wB = 0, sumB = 0, best = -1, threshold = 0;
+  let wB = 0,
+    sumB = 0,
+    best = -1,
+    threshold = 0;
   for (let t = 0; t < 256; t++) {
     wB += hist[t]!;
     if (wB === 0) continue;
     const wF = length - wB;
     if (wF === 0) break;
     sumB += t * hist[t]!;
-    const mB = sumB / wB, mF = (sumAll - sumB) / wF;
+    const mB = sumB / wB,
+      mF = (sumAll - sumB) / wF;
     const between = wB * wF * (mB - mF) * (mB - mF);
-    if (between > best) { best = between; threshold = t; }
+    if (between > best) {
+      best = between;
+      threshold = t;
+    }
   }
   return (threshold + 1) / 256;
 }
