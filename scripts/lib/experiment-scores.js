@@ -81,7 +81,7 @@ const f3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : '–');
 const pct = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
 const pts = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}` : '–');
 
-/** Flipped-label rows for a set of records with given labels: suspicion per confidence, and the label-side Grad-CAM. */
+/** Flipped-label rows for a set of records with given labels: suspicion (the report's formula, @overmap/shared label-suspicion.ts) per confidence, and the label-side Grad-CAM. */
 function noiseRows(recs, flipped) {
   const canon = shared.canonicalClass;
   const k = recs.filter((r) => flipped.get(r.key)).length;
@@ -109,7 +109,7 @@ function noiseRows(recs, flipped) {
       rowOf(name, (r) =>
         E.suspicion({
           disagrees: canon(r.prediction.class) !== canon(r.label),
-          confidence: Math.max(-1, Math.min(1, r.scores[name])),
+          confidence: Math.max(-1, Math.min(1, shared.confidenceValue(r.scores, name))),
         }),
       ),
     );

@@ -1,5 +1,5 @@
 /**
- * The report without a browser: the bounded heap, the suspicion score, and reports of synthetic
+ * The report without a browser: the bounded heap, the label-error queue, and reports of synthetic
  * runs (written through RunResults as the fleet writes them) checked against figures recomputed
  * here from every record: queue totals and listings, accuracy, the confusion matrix, the
  * sampled risk-coverage curves within their stated error, the exports; bad input.
@@ -10,21 +10,16 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import sharp from 'sharp';
 import {
   type ImageRecord,
+  REPORT_REJECT_FRACTIONS,
   RunResults,
   S3ObjectStore,
   type Scored,
   classIndexer,
+  isScored,
+  labelSuspicion,
   riskCoverageTable,
 } from '@overmap/shared';
-import {
-  QUEUES,
-  REJECT_FRACTIONS,
-  SYNTHETIC_CLASSES,
-  TopN,
-  buildReport,
-  suspicion,
-  writeSyntheticRun,
-} from '@overmap/report';
+import { QUEUES, SYNTHETIC_CLASSES, TopN, buildReport, writeSyntheticRun } from '@overmap/report';
 import { runCli } from '../helpers/fleet';
 import { type S3Server, startS3, tmpDir } from '../helpers/services';
 
@@ -65,18 +60,24 @@ describe('TopN', () => {
   });
 });
 
-describe('suspicion', () => {
+describe('the label-error queue', () => {
   const classOf = classIndexer(SYNTHETIC_CLASSES);
-  const rec = (label: string | null, top: [string, number][], overmap: number | null): ImageRecord => ({
+  const queue = QUEUES.find((q) => q.id === 'label_errors')!;
+  const rec = (
+    label: string | null,
+    top: [string, number][],
+    confidence: number | null,
+    accepted = true,
+  ): ImageRecord => ({
     key: 'k',
     label,
     status: 'ok',
     error: null,
-    accepted: true,
+    accepted,
     prediction: { class: top[0]![0], index: classOf(top[0]![0])!, top: top.map(([c, p]) => ({ class: c, p })) },
     scores: {
-      confidence: overmap,
-      overmap,
+      confidence,
+      overmap: confidence,
       gradcam_seg: 0.5,
       attention_seg: 0.5,
       gradcam_attention: 0.5,
@@ -85,81 +86,22 @@ describe('suspicion', () => {
       margin: 0.1,
     },
   });
-  it('is (p(predicted) − p(label)) × overmap, with the label spelled any way', () => {
-    expect(
-      suspicion(
-        rec(
-          'ankle_boot',
-          [
-            ['Sneaker', 0.7],
-            ['Ankle boot', 0.2],
-            ['Bag', 0.1],
-          ],
-          0.5,
-        ),
-        { classOf },
-      ),
-    ).toBeCloseTo(0.25, 12);
+  const top: [string, number][] = [
+    ['Sneaker', 0.7],
+    ['Ankle boot', 0.2],
+    ['Bag', 0.1],
+  ];
+  it('ranks by the shared suspicion (1 + confidence where the prediction disagrees), with the label spelt any way', () => {
+    const r = rec('ankle_boot', top, 0.5);
+    expect(queue.rank(r, { classOf, threshold: 0.3 })).toBeCloseTo(1.5, 12);
+    expect(queue.rank(r, { classOf, threshold: 0.3 })).toBe(labelSuspicion(r, classOf));
   });
-  it('takes the k-th probability for a label outside the top k (never overstated)', () => {
-    expect(
-      suspicion(
-        rec(
-          'Coat',
-          [
-            ['Sneaker', 0.7],
-            ['Ankle boot', 0.2],
-            ['Bag', 0.1],
-          ],
-          0.5,
-        ),
-        { classOf },
-      ),
-    ).toBeCloseTo(0.3, 12);
-  });
-  it('does not apply when the prediction agrees, the label names no class, or no label', () => {
-    expect(
-      suspicion(
-        rec(
-          'sneaker',
-          [
-            ['Sneaker', 0.7],
-            ['Ankle boot', 0.2],
-            ['Bag', 0.1],
-          ],
-          0.5,
-        ),
-        { classOf },
-      ),
-    ).toBeNull();
-    expect(
-      suspicion(
-        rec(
-          'giraffe',
-          [
-            ['Sneaker', 0.7],
-            ['Ankle boot', 0.2],
-            ['Bag', 0.1],
-          ],
-          0.5,
-        ),
-        { classOf },
-      ),
-    ).toBeNull();
-    expect(
-      suspicion(
-        rec(
-          null,
-          [
-            ['Sneaker', 0.7],
-            ['Ankle boot', 0.2],
-            ['Bag', 0.1],
-          ],
-          0.5,
-        ),
-        { classOf },
-      ),
-    ).toBeNull();
+  it('holds only accepted disagreements whose label names a class', () => {
+    const ctx = { classOf, threshold: 0.3 };
+    expect(queue.rank(rec('sneaker', top, 0.5), ctx)).toBeNull();
+    expect(queue.rank(rec('giraffe', top, 0.5), ctx)).toBeNull();
+    expect(queue.rank(rec(null, top, 0.5), ctx)).toBeNull();
+    expect(queue.rank(rec('Coat', top, 0.2, false), ctx)).toBeNull();
   });
 });
 
@@ -202,7 +144,7 @@ describe('buildReport on a synthetic run', () => {
     expect(data.aggregates.confusion.reduce((a, row, i) => a + row[i]!, 0)).toBe(correct);
     expect(data.aggregates.total).toBe(N);
     expect(Object.values(data.aggregates.reasons).reduce((a, b) => a + b, 0)).toBe(
-      records.filter((r) => !['ok', 'no_mask'].includes(r.status)).length,
+      records.filter((r) => !isScored(r.status)).length,
     );
   });
 
@@ -218,7 +160,7 @@ describe('buildReport on a synthetic run', () => {
           confidence: r.scores[name as 'msp']!,
           correct: r.prediction!.index === classOf(r.label),
         })),
-        REJECT_FRACTIONS,
+        REPORT_REJECT_FRACTIONS,
       );
       const curve = rc.curves.find((c) => c.name.split(' = ').includes(name))!;
       curve.points.forEach((p, i) =>

@@ -19,7 +19,9 @@ export { loadLayersModel } from './model/load-models';
 export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
 export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer, blankInput } from './scoring/overmap-scorer';
-export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
+export { decisionScore, type Decision } from './scoring/decision';
+// the score registry's list, re-exported where the engine's users (scripts/run-experiment.js) find the decision
+export { DECISION_SECONDARIES } from '@overmap/shared/core';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
 export { decodeImage } from './images/decode-image';
 export { overlayPng } from './images/overlay-png';

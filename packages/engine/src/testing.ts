@@ -17,7 +17,8 @@ export {
 } from './scoring/maps';
 export { attentionMap, denseGradCam, denseScores, poolActivations, type HostFeatures } from './scoring/dense-head';
 export { localisation, localisationScores, LOCALISATION_MEASURES } from './scoring/localisation';
-export { decisionScore, sirc, DEFAULT_DECISION, DECISION_SECONDARIES, type Decision } from './scoring/decision';
+export { decisionScore, sirc, DEFAULT_DECISION, type Decision } from './scoring/decision';
+export { DECISION_SECONDARIES } from '@overmap/shared/core';
 export { frequencyTunedSaliency, otsuThreshold, saliencyMask } from './scoring/segmenters/saliency-segmenter';
 export { boxMasks } from './scoring/segmenters/box-masks';
 export { detectorBoxes } from './scoring/segmenters/detector-segmenter';

@@ -6,48 +6,51 @@
  */
 import seedrandom from 'seedrandom';
 import {
+  type ConfidenceScoreOf,
+  type DefaultScoreRegistry,
+  EVALUATION_REJECT_FRACTIONS,
   type ImageRecord,
+  PAPER_REJECT_FRACTIONS,
+  SCORE_REGISTRY,
+  type ScoreRegistry,
   type Scored,
   aurc,
   aurocOfErrorDetection,
+  classIndexer,
+  confidenceScoresOf,
+  confidenceValue,
   eAurc,
   macroAccuracy,
+  orientedName,
   riskCoverageTable,
-  canonicalClass,
 } from '@overmap/shared';
 
-/** `confidence` is the decision score (the spec's `decision` rule); the rest are Over-MAP, its parts, the
- *  threshold-free Grad-CAM/mask measures and the runner-up contrast, the softmax baselines and random. */
-export const CONFIDENCES = [
-  'confidence',
-  'overmap',
-  'gradcam_seg',
-  'attention_seg',
-  'gradcam_attention',
-  'gradcam_seg_rank',
-  'gradcam_seg_auc',
-  'gradcam_seg_pointing',
-  'gradcam_seg_localisation',
-  'gradcam_contrast',
-  'msp',
-  'neg_entropy',
-  'margin',
-  'mc_dropout',
-  'random',
-] as const;
+/**
+ * What evaluate measures: every confidence of a score registry (its `confidence` entries, in
+ * record order: `confidence` is the decision score, the spec's `decision` rule; then Over-MAP,
+ * its parts, the softmax baselines, the threshold-free Grad-CAM/mask measures and the runner-up
+ * contrast), then random.
+ */
+export function confidencesOf(): (ConfidenceScoreOf<DefaultScoreRegistry> | 'random')[];
+export function confidencesOf<const R extends ScoreRegistry>(registry: R): (ConfidenceScoreOf<R> | 'random')[];
+export function confidencesOf(registry: ScoreRegistry = SCORE_REGISTRY): string[] {
+  return [...confidenceScoresOf(registry), 'random'];
+}
+export const CONFIDENCES = confidencesOf();
 export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';
 
+/** The name a confidence is reported under: a score where lower is more confident is measured negated, as neg_<name> (neg_entropy). */
+export const confidenceLabel = (name: ConfidenceName): string => orientedName(name, 'neg_');
+
+/** A record's confidence, higher = more confident (confidenceValue); null where the record does not carry it. */
 export function confidenceOf(r: ImageRecord, name: ConfidenceName, rng?: () => number): number | null {
-  const s = r.scores;
   switch (name) {
-    case 'neg_entropy':
-      return s.entropy === null ? null : -s.entropy;
     case 'random':
       return rng ? rng() : Math.random();
     case 'fused':
       return null;
     default:
-      return (s as Record<string, number | null | undefined>)[name] ?? null;
+      return confidenceValue(r.scores, name);
   }
 }
 
@@ -59,21 +62,19 @@ export interface ScoredRecord {
   correctTop3: boolean;
 }
 
+/** The records with a prediction and a label naming a class (classIndexer: the manifest's rule), each right or wrong. */
 export function scorable(records: ImageRecord[], classes: string[]): ScoredRecord[] {
-  const index = new Map(classes.map((c, i) => [canonicalClass(c), i]));
+  const classOf = classIndexer(classes);
   const out: ScoredRecord[] = [];
   for (const r of records) {
-    if (!r.prediction || r.label === null) continue;
-    const label = index.get(canonicalClass(r.label));
-    if (label === undefined) continue;
+    const label = classOf(r.label);
+    if (!r.prediction || label === null) continue;
     out.push({
       record: r,
       label,
       pred: r.prediction.index,
       correct: r.prediction.index === label,
-      correctTop3: r.prediction.top
-        .slice(0, 3)
-        .some((t) => canonicalClass(t.class) === canonicalClass(classes[label]!)),
+      correctTop3: r.prediction.top.slice(0, 3).some((t) => classOf(t.class) === label),
     });
   }
   return out;
@@ -98,16 +99,14 @@ export interface ConfidenceReport {
   gainTop1Macro: Record<string, number>;
 }
 
-export const REJECT_FRACTIONS = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
-
 export function reportFor(name: string, scored: Scored[]): ConfidenceReport {
-  const table = riskCoverageTable(scored, REJECT_FRACTIONS);
+  const table = riskCoverageTable(scored, EVALUATION_REJECT_FRACTIONS);
   const base3 = macroAccuracy(scored, true),
     base1 = macroAccuracy(scored);
   const gainTop3Macro: Record<string, number> = {},
     gainTop1Macro: Record<string, number> = {};
   for (const r of table) {
-    if (![0.12, 0.15, 0.18].includes(r.rejected)) continue;
+    if (!PAPER_REJECT_FRACTIONS.includes(r.rejected)) continue;
     gainTop3Macro[`${Math.round(r.rejected * 100)}%`] = r.macroTop3Accuracy! - base3;
     gainTop1Macro[`${Math.round(r.rejected * 100)}%`] = r.macroAccuracy! - base1;
   }
@@ -155,7 +154,7 @@ export function evaluateRecords(
     if (values.some((v) => v === null)) continue; // e.g. mc_dropout not run
     reports.push(
       reportFor(
-        name,
+        confidenceLabel(name),
         toScored(test, (_x, i) => values[i]!),
       ),
     );

@@ -14,7 +14,14 @@
  */
 import seedrandom from 'seedrandom';
 import { type ImageRecord, type Scored, augrc, aurc, aurocOfErrorDetection, eAurc } from '@overmap/shared';
-import { CONFIDENCES, type ConfidenceName, type ScoredRecord, confidenceOf, reportFor } from './evaluate-records';
+import {
+  CONFIDENCES,
+  type ConfidenceName,
+  type ScoredRecord,
+  confidenceLabel,
+  confidenceOf,
+  reportFor,
+} from './evaluate-records';
 import { fprAtTpr } from './out-of-distribution';
 
 export interface FailureItem {
@@ -116,7 +123,7 @@ export function failureTypeReport(
   };
   for (const name of options.names ?? CONFIDENCES)
     add(
-      name,
+      confidenceLabel(name),
       pool.map((p) => confidenceOf(p.record, name, rng)),
     );
   for (const e of options.extra ?? [])

@@ -1,20 +1,17 @@
 /**
- * How well a confidence finds wrong labels in training data. A record is suspicious when
- * the model confidently disagrees with its label, or agrees only hesitantly:
+ * How well a confidence finds wrong labels in training data, by the one suspicion formula
+ * (@overmap/shared label-suspicion.ts, the one the report's label-error queue ranks by):
  *   suspicion = 1 + c  if prediction ≠ label,   1 - c  otherwise   (c = confidence in [0, 1]).
- * For Over-MAP there is also a label-side variant: 1 - label_gradcam_seg, low when the
- * evidence for the *given* label's class lies off the object.
+ * `npm run experiment` measures it for each confidence (scripts/lib/experiment-scores.js); its
+ * `confidence` row is the report's queue. For Over-MAP there is also a label-side variant:
+ * 1 - label_gradcam_seg, low when the evidence for the *given* label's class lies off the object.
  */
-import { aurocOfErrorDetection } from '@overmap/shared';
+import { type SuspicionInput, aurocOfErrorDetection } from '@overmap/shared';
 
-export interface NoiseItem {
+export { suspicion } from '@overmap/shared';
+
+export interface NoiseItem extends SuspicionInput {
   flipped: boolean;
-  disagrees: boolean;
-  confidence: number;
-}
-
-export function suspicion(x: NoiseItem): number {
-  return x.disagrees ? 1 + x.confidence : 1 - x.confidence;
 }
 
 /** AUROC of flipped vs clean by a suspicion score, and precision among the top k. */

@@ -11,7 +11,7 @@
  */
 import seedrandom from 'seedrandom';
 import { type ImageRecord, aurocOfErrorDetection } from '@overmap/shared';
-import { CONFIDENCES, type ConfidenceName, confidenceOf, ranks } from './evaluate-records';
+import { CONFIDENCES, type ConfidenceName, confidenceLabel, confidenceOf, ranks } from './evaluate-records';
 
 export interface OodRow {
   name: string;
@@ -56,7 +56,7 @@ export function outOfDistributionReport(
     const a = values(inside, name),
       b = values(outside, name);
     if ([...a, ...b].some((v) => v === null)) continue; // e.g. mc_dropout not run
-    rows.push(separationRow(name, a as number[], b as number[]));
+    rows.push(separationRow(confidenceLabel(name), a as number[], b as number[]));
   }
   if (options.fusionWeight !== undefined) {
     // Rank fusion over the union: ranks mean the same thing for both sets.

@@ -7,22 +7,21 @@
  */
 import seedrandom from 'seedrandom';
 import {
+  CONFIDENCE_SCORES,
+  type ConfidenceScore,
   type ImageRecord,
-  SCORE_NAMES,
-  type ScoreName,
+  REPORT_REJECT_FRACTIONS,
   type Scored,
   aurc,
   classIndexer,
+  confidenceValue,
+  isScored,
+  orientedName,
   riskCoverageTable,
 } from '@overmap/shared';
 import { QUEUES, type QueueContext, type QueueDef, type QueueId, reasonOf } from './queues';
 import { TopN } from './top-n';
 
-/** Scores where a lower value means more confident (README: entropy in nats, higher = less certain). */
-export const LESS_IS_CONFIDENT: ReadonlySet<string> = new Set(['entropy']);
-/** Scores that are not a confidence in the prediction (they use the given label), left out of the curves. */
-export const NOT_A_CONFIDENCE: ReadonlySet<string> = new Set(['label_gradcam_seg']);
-export const REJECT_FRACTIONS = Array.from({ length: 19 }, (_, i) => Math.round(i * 5) / 100); // 0 .. 0.9
 const MAX_REASONS = 200;
 
 export interface ClassRow {
@@ -57,6 +56,7 @@ export interface Aggregates {
   reasons: Record<string, number>;
 }
 
+/** values: each curve score's confidenceValue (higher = more confident), in `scoreNames` order */
 interface SampleItem {
   correct: boolean;
   values: (number | null)[];
@@ -88,7 +88,8 @@ export class Collector {
   private sampleSeen = 0;
   /** seeded: the sample, and so the curves, are the same on every run */
   private readonly rng = seedrandom('overmap-report-sample');
-  private readonly scoreNames: ScoreName[];
+  /** the curves' scores: the score registry's confidences (a score that needs the label is none) */
+  private readonly scoreNames: readonly ConfidenceScore[] = CONFIDENCE_SCORES;
 
   constructor(
     readonly classes: string[],
@@ -120,7 +121,6 @@ export class Collector {
       confusion: Array.from({ length: k }, () => new Array<number>(k).fill(0)),
     };
     for (const q of queues) this.heaps.set(q.id, new TopN(o.perQueue));
-    this.scoreNames = SCORE_NAMES.filter((s) => !NOT_A_CONFIDENCE.has(s));
   }
 
   add(r: ImageRecord): void {
@@ -153,9 +153,9 @@ export class Collector {
       }
       const row = a.confusion[label];
       if (row && pred < row.length) row[pred]!++;
-      this.addToSample({ correct, values: this.scoreNames.map((s) => r.scores[s] ?? null) });
+      this.addToSample({ correct, values: this.scoreNames.map((s) => confidenceValue(r.scores, s)) });
     }
-    if (r.status !== 'ok' && r.status !== 'no_mask') {
+    if (!isScored(r.status)) {
       const reason = reasonOf(r);
       if (reason in a.reasons || Object.keys(a.reasons).length < MAX_REASONS)
         a.reasons[reason] = (a.reasons[reason] ?? 0) + 1;
@@ -189,11 +189,11 @@ export class Collector {
     const of: number[] = []; // curve -> score index
     this.scoreNames.forEach((name, i) => {
       if (n === 0 || this.sample.some((x) => x.values[i] == null)) return;
-      const sign = LESS_IS_CONFIDENT.has(name) ? -1 : 1;
-      const scored: Scored[] = this.sample.map((x) => ({ confidence: sign * x.values[i]!, correct: x.correct }));
-      const table = riskCoverageTable(scored, REJECT_FRACTIONS);
+      const scored: Scored[] = this.sample.map((x) => ({ confidence: x.values[i]!, correct: x.correct }));
+      const table = riskCoverageTable(scored, REPORT_REJECT_FRACTIONS);
+      // a score where lower is more confident enters negated (confidenceValue), and its curve says so: −entropy
       const curve = {
-        name: sign < 0 ? `−${name}` : name,
+        name: orientedName(name, '−'),
         aurc: aurc(scored),
         points: table.map((t) => ({ rejected: t.rejected, accuracy: t.accuracy })),
       };
@@ -205,7 +205,7 @@ export class Collector {
         of.push(i);
       }
     });
-    const minKept = Math.max(1, Math.round(n * (1 - REJECT_FRACTIONS[REJECT_FRACTIONS.length - 1]!)));
+    const minKept = Math.max(1, Math.round(n * (1 - REPORT_REJECT_FRACTIONS[REPORT_REJECT_FRACTIONS.length - 1]!)));
     return {
       population: this.sampleSeen,
       sampled: n,

@@ -10,16 +10,8 @@ export {
   type ReportQueue,
   type Card,
 } from './build-report';
-export {
-  Collector,
-  collectorFor,
-  LESS_IS_CONFIDENT,
-  NOT_A_CONFIDENCE,
-  REJECT_FRACTIONS,
-  type Aggregates,
-  type RiskCoverage,
-} from './collect';
-export { QUEUES, suspicion, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
+export { Collector, collectorFor, type Aggregates, type RiskCoverage } from './collect';
+export { QUEUES, onObject, reasonOf, type QueueId, type QueueDef } from './queues';
 export { TopN } from './top-n';
 export { csvField, imageUri, toCsv, toJsonl, toLabelStudio, labelStudioConfig, type ExportRow } from './exports';
 export { tileStem } from './tiles';

@@ -2,7 +2,7 @@
  * The review queues: which records belong to each and how each is ranked. A queue keeps only
  * its best `perQueue` records (top-n.ts); its count covers every member.
  */
-import type { ImageRecord } from '@overmap/shared';
+import { type ImageRecord, disagreesWithLabel, isScored, labelSuspicion } from '@overmap/shared';
 
 export type QueueId = 'label_errors' | 'off_object' | 'rejected' | 'unreadable';
 
@@ -25,28 +25,6 @@ export interface QueueDef {
   rank(r: ImageRecord, ctx: QueueContext): number | null;
 }
 
-const SCORED = new Set(['ok', 'no_mask']);
-
-/**
- * Suspicion that the given label is wrong, in [0, 1]:
- *   (p(predicted) − p(label)) × overmap
- * The first factor is how much the classifier prefers its own class to the label (cleanlab's
- * self-confidence, as a gap); the second is Over-MAP's evidence that the prediction rests on
- * the object (Grad-CAM and attention on the segmentation mask), so a disagreement the network
- * reached by looking at the background ranks low. Where the label is not among the record's
- * top-k classes, p(label) is taken as the k-th probability, an upper bound: the suspicion is
- * never overstated. Null where it does not apply (no prediction, no class for the label,
- * prediction equal to the label, or no Over-MAP score).
- */
-export function suspicion(r: ImageRecord, ctx: Pick<QueueContext, 'classOf'>): number | null {
-  const label = ctx.classOf(r.label);
-  if (label === null || !r.prediction || r.prediction.index === label || r.scores.overmap == null) return null;
-  const top = r.prediction.top;
-  const pPred = top[0]?.p ?? 0;
-  const pLabel = top.find((t) => ctx.classOf(t.class) === label)?.p ?? top[top.length - 1]?.p ?? 0;
-  return Math.max(0, pPred - pLabel) * r.scores.overmap;
-}
-
 /** How far the evidence lies on the object: the larger of the Grad-CAM/mask and attention/mask overlaps (null components ignored). */
 export function onObject(r: ImageRecord): number | null {
   const v = [r.scores.gradcam_seg, r.scores.attention_seg].filter((x): x is number => typeof x === 'number');
@@ -61,8 +39,13 @@ export const QUEUES: QueueDef[] = [
     needsLabels: true,
     description:
       'The prediction disagrees with the label although the run accepts it (confidence ≥ threshold: the evidence is on the object). ' +
-      'Ranked by suspicion = (p(predicted) − p(label)) × overmap, highest first.',
-    rank: (r, ctx) => (r.status === 'ok' && r.accepted === true ? suspicion(r, ctx) : null),
+      'Ranked by suspicion = 1 + confidence (the formula evaluate measures on flipped labels), highest first.',
+    // Suspicion is @overmap/shared's one formula (label-suspicion.ts, which says why this one):
+    // among these members, all disagreeing, it ranks by the decision score.
+    rank: (r, ctx) =>
+      r.status === 'ok' && r.accepted === true && disagreesWithLabel(r, ctx.classOf) === true
+        ? labelSuspicion(r, ctx.classOf)
+        : null,
   },
   {
     id: 'off_object',
@@ -85,7 +68,7 @@ export const QUEUES: QueueDef[] = [
     rankName: '',
     needsLabels: false,
     description: "Confidence below the run's threshold: the prediction is not trusted. Lowest confidence first.",
-    rank: (r) => (SCORED.has(r.status) && r.accepted === false ? -(r.scores.confidence ?? 0) : null),
+    rank: (r) => (isScored(r.status) && r.accepted === false ? -(r.scores.confidence ?? 0) : null),
   },
   {
     id: 'unreadable',
@@ -93,7 +76,7 @@ export const QUEUES: QueueDef[] = [
     rankName: '',
     needsLabels: false,
     description: 'Images that could not be scored (read, decode or size errors), grouped by reason.',
-    rank: (r) => (SCORED.has(r.status) ? null : 0),
+    rank: (r) => (isScored(r.status) ? null : 0),
   },
 ];
 

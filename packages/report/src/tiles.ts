@@ -14,6 +14,7 @@ import {
   type RunJson,
   type RunResults,
   classIndexer,
+  isScored,
   openStore,
 } from '@overmap/shared';
 import { type LoadedSpec, OverMapScorer, decodeImage, initBackend, loadSpec, overlayPng } from '@overmap/engine';
@@ -137,7 +138,7 @@ export async function writeTiles(
         await jpeg(sharp(b, { limitInputPixels: limits.maxInputPixels, failOn: 'error', pages: 1 }).rotate()),
       );
       images.set(r.key, { thumb });
-      if (o.images === 'maps' && (r.status === 'ok' || r.status === 'no_mask')) bytes.set(r.key, b);
+      if (o.images === 'maps' && isScored(r.status)) bytes.set(r.key, b);
     } catch (e) {
       images.set(r.key, { missing: `cannot show ${r.key}: ${(e as Error).message}` });
     }

@@ -124,10 +124,8 @@ export interface RiskCoverageRow {
   macroTop3Accuracy?: number;
 }
 
-export function riskCoverageTable(
-  items: Scored[],
-  rejectFractions = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5],
-): RiskCoverageRow[] {
+/** The table at each fraction rejected: a grid of reject-fractions.ts (no default: each reader has its own). */
+export function riskCoverageTable(items: Scored[], rejectFractions: readonly number[]): RiskCoverageRow[] {
   return rejectFractions.map((r) => {
     const kept = keepMostConfident(items, r);
     const acc = accuracy(kept);

@@ -4,6 +4,7 @@
  * records and the manifest (the names are the contract's).
  */
 import { z } from 'zod';
+import { SCORE_REGISTRY, scoreNamesOf, scoresSchemaOf } from './score-registry';
 
 /** Whether a listed key is safe to fetch: relative, no '..' segment (either separator), no NUL. */
 export function isSafeKey(k: string): boolean {
@@ -79,47 +80,23 @@ export type FinalizeJob = z.infer<typeof FinalizeJobSchema>;
 export const STATUSES = ['ok', 'no_mask', 'read_error', 'decode_error', 'too_large'] as const;
 export type ImageStatus = (typeof STATUSES)[number];
 
+/** The statuses of an image that was scored: ok, and no_mask (scored, but no object found: overmap 0). */
+export const SCORED_STATUSES = ['ok', 'no_mask'] as const satisfies readonly ImageStatus[];
+export type ScoredStatus = (typeof SCORED_STATUSES)[number];
+/** Whether a status is one of a scored image (the rest could not be read, decoded or sized): the one test of it. */
+export function isScored(status: string): status is ScoredStatus {
+  return (SCORED_STATUSES as readonly string[]).includes(status);
+}
+
 /**
- * The one definition of a record's scores: the record type, the Parquet columns, the manifest's
- * quantiles and evaluate's list of confidences are all derived from this object's keys.
+ * A record's scores: one field per entry of the score registry (score-registry.ts), in its
+ * order, which is also the Parquet columns' and the manifest's; what each score means is there.
  */
-const score = z.number().nullable();
-export const ScoresSchema = z.object({
-  /** The decision score in [0, 1]: `accepted` is `confidence >= threshold`. The model spec says how it is
-   *  built (`decision`); records written before it existed read as null. */
-  confidence: score.default(null),
-  /** The paper's Over-MAP: the spec's combination of the three overlaps; 0 when no object was found. */
-  overmap: score,
-  gradcam_seg: score,
-  attention_seg: score,
-  gradcam_attention: score,
-  /** max softmax probability */
-  msp: score,
-  /** softmax entropy in nats (higher = less certain) */
-  entropy: score,
-  /** top-1 minus top-2 probability */
-  margin: score,
-  mc_dropout: score.optional(),
-  /** Grad-CAM of the given label's class against the mask, where a label is known */
-  label_gradcam_seg: score.optional(),
-  /** Threshold-free Grad-CAM/mask measures (scoring/localisation.ts; 0 when no object was found):
-   *  relevance rank accuracy (share of the top-|mask| pixels inside the mask) */
-  gradcam_seg_rank: score.optional(),
-  /** pixel AUROC of the Grad-CAM map as a classifier of the mask (0.5 = chance) */
-  gradcam_seg_auc: score.optional(),
-  /** pointing game: 1 if the map's maximum lies on the mask, else 0 */
-  gradcam_seg_pointing: score.optional(),
-  /** size-weighted attribution localisation: mass inside the mask ÷ the mask's share of the image (1 = chance) */
-  gradcam_seg_localisation: score.optional(),
-  /** Grad-CAM of the runner-up (second most probable) class against the mask, in the spec's overlap measure */
-  runner_up_seg: score.optional(),
-  /** gradcam_seg − runner_up_seg: evidence of the prediction on the object beyond the runner-up's, in [−1, 1] */
-  gradcam_contrast: score.optional(),
-});
+export const ScoresSchema = scoresSchemaOf(SCORE_REGISTRY);
 export type Scores = z.infer<typeof ScoresSchema>;
 export type ScoreName = keyof Scores;
 /** Every score name, in record order. */
-export const SCORE_NAMES = Object.keys(ScoresSchema.shape) as ScoreName[];
+export const SCORE_NAMES: ScoreName[] = scoreNamesOf(SCORE_REGISTRY);
 
 export const PredictionSchema = z.object({
   class: z.string(),

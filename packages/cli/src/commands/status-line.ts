@@ -1,4 +1,5 @@
 /** One line of run status, and the rate over the last minute from successive readings. */
+import { isScored } from '@overmap/shared';
 import { formatEta } from './progress-line';
 import { type RunStatus, runVerdict } from './run-status';
 
@@ -37,7 +38,7 @@ export function statusLine(s: RunStatus, rate: number): string {
       : '–';
   const images =
     Object.entries(s.statuses)
-      .filter(([k]) => k !== 'ok' && k !== 'no_mask')
+      .filter(([k]) => !isScored(k))
       .map(([k, n]) => `${k} ${n}`)
       .join(', ') || 'none';
   const parts = [

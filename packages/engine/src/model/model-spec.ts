@@ -11,9 +11,14 @@ import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
+import {
+  DecisionSecondarySchema,
+  ModelSpecError,
+  type ObjectStore,
+  isAbsoluteUri,
+  openObject,
+} from '@overmap/shared/core';
 import { prefersOnnx } from '../backend/select-backend';
-import { DECISION_SECONDARIES } from '../scoring/decision';
 import { checkClassifierTopology } from './model-topology';
 import { unknownFieldsMessage } from './unknown-fields';
 
@@ -127,7 +132,7 @@ export const ModelSpecSchema = z.strictObject({
     .strictObject({
       rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
       primary: z.enum(['msp', 'margin']).default('msp'),
-      secondary: z.enum(DECISION_SECONDARIES).default('overmap'),
+      secondary: DecisionSecondarySchema.default('overmap'),
       a: z.number().default(0),
       b: z.number().positive().default(1),
     })

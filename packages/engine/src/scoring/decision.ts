@@ -16,20 +16,10 @@
  *             secondary) are chosen on validation by `npm run experiment` and stored in the spec.
  * A missing (null) secondary leaves the primary unchanged.
  */
-import type { Scores } from '@overmap/shared/core';
+import type { DecisionSecondary, Scores } from '@overmap/shared/core';
 
-export const DECISION_SECONDARIES = [
-  'overmap',
-  'gradcam_seg',
-  'attention_seg',
-  'gradcam_attention',
-  'gradcam_seg_rank',
-  'gradcam_seg_auc',
-  'gradcam_seg_pointing',
-  'gradcam_seg_localisation',
-  'gradcam_contrast',
-] as const;
-export type DecisionSecondary = (typeof DECISION_SECONDARIES)[number];
+// The secondaries a spec may name are the score registry's (@overmap/shared score-registry.ts:
+// `decisionSecondary`), as DECISION_SECONDARIES and the spec's DecisionSecondarySchema.
 
 export interface Decision {
   rule: 'overmap' | 'softmax' | 'sirc';

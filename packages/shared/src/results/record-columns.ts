@@ -1,27 +1,38 @@
 /**
  * A record as one flat row (Parquet, CSV): every field of the record, the scores as one
- * column each (from SCORE_NAMES, so a new score is a new column without another edit).
+ * column each, in the score registry's order (score-registry.ts: a new score is a new column
+ * without another edit).
  */
-import { type ImageRecord, SCORE_NAMES } from '../schemas';
+import type { ImageRecord } from '../schemas';
+import { type ScoreRegistry, SCORE_REGISTRY } from '../score-registry';
 
 export type ColumnType = 'UTF8' | 'INT32' | 'DOUBLE' | 'BOOLEAN';
 export type ColumnValue = string | number | boolean | undefined;
+export type Column = [name: string, type: ColumnType, get: (r: ImageRecord) => ColumnValue];
 
-/** Each column: its type and how it is read from a record (undefined where the record has null or nothing). */
-const COLUMNS: [name: string, type: ColumnType, get: (r: ImageRecord) => ColumnValue][] = [
-  ['key', 'UTF8', (r) => r.key],
-  ['label', 'UTF8', (r) => r.label ?? undefined],
-  ['status', 'UTF8', (r) => r.status],
-  ['error', 'UTF8', (r) => r.error ?? undefined],
-  ['pred_class', 'UTF8', (r) => r.prediction?.class],
-  ['pred_index', 'INT32', (r) => r.prediction?.index],
-  ['pred_p', 'DOUBLE', (r) => r.prediction?.top[0]?.p],
-  ['top_json', 'UTF8', (r) => (r.prediction ? JSON.stringify(r.prediction.top) : undefined)],
-  ...SCORE_NAMES.map((k): [string, ColumnType, (r: ImageRecord) => ColumnValue] => [k, 'DOUBLE', (r) => r.scores[k] ?? undefined]),
-  ['accepted', 'BOOLEAN', (r) => r.accepted ?? undefined],
-  ['mask_fraction', 'DOUBLE', (r) => r.mask_fraction ?? undefined],
-  ['overlay', 'UTF8', (r) => r.overlay ?? undefined],
-];
+/** A record's scores read by name, for a registry's names (a score a record does not carry reads as undefined). */
+type ScoreValues = Readonly<Record<string, number | null | undefined>>;
+const scoreOf = (scores: ScoreValues, name: string): number | undefined => scores[name] ?? undefined;
+
+/** Each column of a registry's records: its type and how it is read from a record (undefined where the record has null or nothing). */
+export function recordColumnsOf(registry: ScoreRegistry = SCORE_REGISTRY): Column[] {
+  return [
+    ['key', 'UTF8', (r) => r.key],
+    ['label', 'UTF8', (r) => r.label ?? undefined],
+    ['status', 'UTF8', (r) => r.status],
+    ['error', 'UTF8', (r) => r.error ?? undefined],
+    ['pred_class', 'UTF8', (r) => r.prediction?.class],
+    ['pred_index', 'INT32', (r) => r.prediction?.index],
+    ['pred_p', 'DOUBLE', (r) => r.prediction?.top[0]?.p],
+    ['top_json', 'UTF8', (r) => (r.prediction ? JSON.stringify(r.prediction.top) : undefined)],
+    ...registry.map(({ name }): Column => [name, 'DOUBLE', (r) => scoreOf(r.scores, name)]),
+    ['accepted', 'BOOLEAN', (r) => r.accepted ?? undefined],
+    ['mask_fraction', 'DOUBLE', (r) => r.mask_fraction ?? undefined],
+    ['overlay', 'UTF8', (r) => r.overlay ?? undefined],
+  ];
+}
+
+const COLUMNS = recordColumnsOf();
 
 /** Column name -> type, in column order; every column may be null except key and status. */
 export const RECORD_COLUMNS: Record<string, ColumnType> = Object.fromEntries(COLUMNS.map(([name, type]) => [name, type]));

@@ -7,13 +7,12 @@
  * naming no class counts as neither right nor wrong.
  */
 import { classIndexer } from '../labels';
+import { SUMMARY_REJECT_FRACTIONS } from '../reject-fractions';
 import type { ImageRecord } from '../schemas';
+import { SKETCHED_SCORES, type SketchedScore } from '../score-registry';
 import type { Manifest } from './manifest';
 
 export const BINS = 1000;
-const SKETCHED = ['confidence', 'overmap', 'msp'] as const;
-type Sketched = (typeof SKETCHED)[number];
-const REJECT_FRACTIONS = [0, 0.05, 0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5];
 
 const bin = (v: number) => Math.min(BINS - 1, Math.max(0, Math.floor(v * BINS)));
 const zeros = () => new Array<number>(BINS).fill(0);
@@ -23,7 +22,8 @@ export interface RunSummaryState {
   labelled: number; correct: number; labelledAccepted: number; correctAccepted: number;
   byStatus: Record<string, number>;
   perClass: Record<string, number>;
-  hist: Record<Sketched, number[]>;
+  /** per sketched score (the registry's `sketched`), in registry order */
+  hist: Record<SketchedScore, number[]>;
   /** per confidence bin, labelled records: [count, correct, correct in top 3] */
   rc: [number[], number[], number[]];
 }
@@ -37,7 +37,7 @@ export class RunSummary {
     this.s = state ?? {
       total: 0, accepted: 0, rejected: 0, labelled: 0, correct: 0, labelledAccepted: 0, correctAccepted: 0,
       byStatus: {}, perClass: {},
-      hist: { confidence: zeros(), overmap: zeros(), msp: zeros() },
+      hist: Object.fromEntries(SKETCHED_SCORES.map((k) => [k, zeros()])) as Record<SketchedScore, number[]>,
       rc: [zeros(), zeros(), zeros()],
     };
   }
@@ -49,7 +49,7 @@ export class RunSummary {
     if (r.accepted === true) s.accepted++;
     if (r.accepted === false) s.rejected++;
     if (r.prediction) s.perClass[r.prediction.class] = (s.perClass[r.prediction.class] ?? 0) + 1;
-    for (const k of SKETCHED) {
+    for (const k of SKETCHED_SCORES) {
       const v = r.scores[k];
       if (v !== null && v !== undefined && Number.isFinite(v)) s.hist[k][bin(v)]!++;
     }
@@ -73,7 +73,8 @@ export class RunSummary {
     for (const k of ['total', 'accepted', 'rejected', 'labelled', 'correct', 'labelledAccepted', 'correctAccepted'] as const) s[k] += other[k];
     for (const [k, n] of Object.entries(other.byStatus)) s.byStatus[k] = (s.byStatus[k] ?? 0) + n;
     for (const [k, n] of Object.entries(other.perClass)) s.perClass[k] = (s.perClass[k] ?? 0) + n;
-    for (const k of SKETCHED) other.hist[k].forEach((n, i) => { s.hist[k][i]! += n; });
+    // ?.: a shard summarised before a score was sketched has no histogram for it
+    for (const k of SKETCHED_SCORES) other.hist[k]?.forEach((n, i) => { s.hist[k][i]! += n; });
     other.rc.forEach((arr, j) => arr.forEach((n, i) => { s.rc[j]![i]! += n; }));
     return this;
   }
@@ -96,7 +97,7 @@ export class RunSummary {
   riskCoverage(): Record<string, number | null>[] {
     const [count, correct, top3] = this.s.rc;
     const n = this.s.labelled;
-    return REJECT_FRACTIONS.map((r) => {
+    return SUMMARY_REJECT_FRACTIONS.map((r) => {
       // keep whole bins from the top until the kept share would drop below 1 - r
       let kept = 0, ok = 0, ok3 = 0;
       for (let i = BINS - 1; i >= 0 && kept < Math.round(n * (1 - r)); i--) { kept += count[i]!; ok += correct[i]!; ok3 += top3[i]!; }
@@ -108,7 +109,7 @@ export class RunSummary {
   summary(): Manifest['summary'] {
     const s = this.s;
     return {
-      score_quantiles: Object.fromEntries(SKETCHED.map((k) => [k, RunSummary.quantiles(s.hist[k])])),
+      score_quantiles: Object.fromEntries(SKETCHED_SCORES.map((k) => [k, RunSummary.quantiles(s.hist[k])])),
       score_quantile_resolution: 1 / BINS,
       predicted_per_class: s.perClass,
       ...(s.labelled > 0 ? {

@@ -1,0 +1,313 @@
+/**
+ * The one list of scores and what each means. Every other list of scores is derived from it:
+ * the record's ScoresSchema and SCORE_NAMES (schemas.ts), the Parquet columns
+ * (results/record-columns.ts), the manifest's quantile sketches (results/run-summary.ts),
+ * evaluate's confidences and the report's curves (both through CONFIDENCE_SCORES and
+ * confidenceValue) and the decision's secondaries (the model spec's `decision.secondary`).
+ * Adding a score is one entry here (and the code that computes it).
+ *
+ * The derivations are functions of a registry, the default one by default, so that a test can
+ * check that an added entry reaches every one of them (test/shared/score-registry.test.ts).
+ *
+ * The order of the entries is the records' field order and the Parquet column order: records
+ * and files written must stay byte-identical, so entries are only ever appended.
+ */
+import { z } from 'zod';
+
+export interface ScoreDef {
+  /** the record's field and Parquet column: never renamed (written files keep it) */
+  readonly name: string;
+  /** 'higher': a higher value means more confident; 'lower': a lower one does (entropy) */
+  readonly direction: 'higher' | 'lower';
+  /** a confidence in the prediction: evaluate measures it and the report draws its curve */
+  readonly confidence: boolean;
+  /** computed only where the image's label is known: never a confidence (an unlabelled image has none) */
+  readonly needsLabel: boolean;
+  /** the manifest sketches its quantiles: fixed bins over [0, 1] (run-summary.ts), so only for a score in [0, 1] */
+  readonly sketched: boolean;
+  /** may be the spec's decision.secondary (SIRC, engine scoring/decision.ts): a confidence, higher = more confident, no label needed */
+  readonly decisionSecondary: boolean;
+  /** its schema in a record: required (null where not computed) or optional (absent where not run, or in older records) */
+  readonly schema: z.ZodType<number | null | undefined, number | null | undefined>;
+  /** one line: what it is */
+  readonly doc: string;
+}
+
+export type ScoreRegistry = readonly ScoreDef[];
+
+/** The rules between the fields, checked once when a registry is defined: a broken entry fails at load, not in a run. */
+export function defineScoreRegistry<const R extends ScoreRegistry>(entries: R): R {
+  const seen = new Set<string>();
+  for (const s of entries) {
+    if (seen.has(s.name)) throw new Error(`score registry: ${s.name} is listed twice`);
+    seen.add(s.name);
+    if (s.needsLabel && s.confidence)
+      throw new Error(`score registry: ${s.name} needs a label, so it cannot be a confidence in the prediction`);
+    if (s.decisionSecondary && (!s.confidence || s.direction !== 'higher')) {
+      throw new Error(
+        `score registry: ${s.name} can be a decision secondary only as a confidence where higher is more confident (SIRC lowers the confidence where it is low)`,
+      );
+    }
+  }
+  return entries;
+}
+
+const score = z.number().nullable();
+
+export const SCORE_REGISTRY = defineScoreRegistry([
+  {
+    name: 'confidence',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: false,
+    // default(null): records written before the decision score existed read as null
+    schema: score.default(null),
+    doc: 'The decision score in [0, 1]: `accepted` is `confidence >= threshold`; the model spec says how it is built (`decision`).',
+  },
+  {
+    name: 'overmap',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: true,
+    schema: score,
+    doc: "The paper's Over-MAP: the spec's combination of the three overlaps; 0 when no object was found.",
+  },
+  {
+    name: 'gradcam_seg',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score,
+    doc: "Overlap of the predicted class's Grad-CAM map with the object mask, in the spec's overlap measure.",
+  },
+  {
+    name: 'attention_seg',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score,
+    doc: 'Overlap of the attention map with the object mask.',
+  },
+  {
+    name: 'gradcam_attention',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score,
+    doc: 'Overlap of the Grad-CAM map with the attention map.',
+  },
+  {
+    name: 'msp',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: false,
+    schema: score,
+    doc: 'Max softmax probability.',
+  },
+  {
+    name: 'entropy',
+    direction: 'lower',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score,
+    doc: 'Softmax entropy in nats (higher = less certain).',
+  },
+  {
+    name: 'margin',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score,
+    doc: 'Top-1 minus top-2 probability.',
+  },
+  {
+    name: 'mc_dropout',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: 'MC-dropout confidence of the head (where the spec asks for mcDropoutSamples).',
+  },
+  {
+    name: 'label_gradcam_seg',
+    direction: 'higher',
+    confidence: false,
+    needsLabel: true,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: "Grad-CAM of the given label's class against the mask, where a label is known.",
+  },
+  {
+    name: 'gradcam_seg_rank',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: 'Relevance rank accuracy: share of the top-|mask| Grad-CAM pixels inside the mask (scoring/localisation.ts; 0 when no object was found).',
+  },
+  {
+    name: 'gradcam_seg_auc',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: 'Pixel AUROC of the Grad-CAM map as a classifier of the mask (0.5 = chance).',
+  },
+  {
+    name: 'gradcam_seg_pointing',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: "Pointing game: 1 if the Grad-CAM map's maximum lies on the mask, else 0.",
+  },
+  {
+    name: 'gradcam_seg_localisation',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: "Size-weighted attribution localisation: mass inside the mask ÷ the mask's share of the image (1 = chance).",
+  },
+  {
+    // Not a confidence on its own: it enters gradcam_contrast with a minus sign (hence 'lower'), and
+    // evaluate never measured it alone.
+    name: 'runner_up_seg',
+    direction: 'lower',
+    confidence: false,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: "Grad-CAM of the runner-up (second most probable) class against the mask, in the spec's overlap measure.",
+  },
+  {
+    name: 'gradcam_contrast',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: false,
+    decisionSecondary: true,
+    schema: score.optional(),
+    doc: "gradcam_seg − runner_up_seg: evidence of the prediction on the object beyond the runner-up's, in [−1, 1].",
+  },
+]);
+export type DefaultScoreRegistry = typeof SCORE_REGISTRY;
+
+type Entry<R extends ScoreRegistry> = R[number];
+export type ScoreNameOf<R extends ScoreRegistry> = Entry<R>['name'];
+/** The record's scores object of a registry: name -> schema, in registry order. */
+export type ScoresShapeOf<R extends ScoreRegistry> = { [E in Entry<R> as E['name']]: E['schema'] };
+export type ConfidenceScoreOf<R extends ScoreRegistry> = Extract<Entry<R>, { confidence: true }>['name'];
+export type SketchedScoreOf<R extends ScoreRegistry> = Extract<Entry<R>, { sketched: true }>['name'];
+export type DecisionSecondaryOf<R extends ScoreRegistry> = Extract<Entry<R>, { decisionSecondary: true }>['name'];
+/** A record's score values, any of them absent (the widest a record's `scores` can be read as). */
+export type ScoresOf<R extends ScoreRegistry> = { readonly [K in ScoreNameOf<R>]?: number | null };
+
+// Each derivation takes a registry, the default one where none is given (overloads: the default's
+// types without a cast).
+
+/** The record's `scores` schema: one field per entry, in registry order. */
+export function scoresSchemaOf(): z.ZodObject<ScoresShapeOf<DefaultScoreRegistry>>;
+export function scoresSchemaOf<const R extends ScoreRegistry>(registry: R): z.ZodObject<ScoresShapeOf<R>>;
+export function scoresSchemaOf(registry: ScoreRegistry = SCORE_REGISTRY): z.ZodObject {
+  return z.object(Object.fromEntries(registry.map((s) => [s.name, s.schema])));
+}
+
+/** Every score name, in record order. */
+export function scoreNamesOf(): ScoreNameOf<DefaultScoreRegistry>[];
+export function scoreNamesOf<const R extends ScoreRegistry>(registry: R): ScoreNameOf<R>[];
+export function scoreNamesOf(registry: ScoreRegistry = SCORE_REGISTRY): string[] {
+  return registry.map((s) => s.name);
+}
+
+/** The scores the manifest sketches with quantiles, in record order. */
+export function sketchedScoresOf(): SketchedScoreOf<DefaultScoreRegistry>[];
+export function sketchedScoresOf<const R extends ScoreRegistry>(registry: R): SketchedScoreOf<R>[];
+export function sketchedScoresOf(registry: ScoreRegistry = SCORE_REGISTRY): string[] {
+  return registry.filter((s) => s.sketched).map((s) => s.name);
+}
+
+/** The confidences in the prediction, in record order: what evaluate measures and the report draws. */
+export function confidenceScoresOf(): ConfidenceScoreOf<DefaultScoreRegistry>[];
+export function confidenceScoresOf<const R extends ScoreRegistry>(registry: R): ConfidenceScoreOf<R>[];
+export function confidenceScoresOf(registry: ScoreRegistry = SCORE_REGISTRY): string[] {
+  return registry.filter((s) => s.confidence).map((s) => s.name);
+}
+
+/** The scores the spec's decision may take as SIRC's secondary, in record order. */
+export function decisionSecondariesOf(): DecisionSecondaryOf<DefaultScoreRegistry>[];
+export function decisionSecondariesOf<const R extends ScoreRegistry>(registry: R): DecisionSecondaryOf<R>[];
+export function decisionSecondariesOf(registry: ScoreRegistry = SCORE_REGISTRY): string[] {
+  return registry.filter((s) => s.decisionSecondary).map((s) => s.name);
+}
+
+/** The entry of a score (undefined for a name the registry does not list). */
+export function scoreDef(name: string, registry: ScoreRegistry = SCORE_REGISTRY): ScoreDef | undefined {
+  return registry.find((s) => s.name === name);
+}
+
+/**
+ * A confidence oriented so that higher = more confident: the score itself, or negated where
+ * lower is more confident (entropy). Null where the record does not carry it (not run, or an
+ * older record). The one place a score's direction is applied, for evaluate and the report alike.
+ */
+export function confidenceValue(
+  scores: ScoresOf<DefaultScoreRegistry>,
+  name: ConfidenceScoreOf<DefaultScoreRegistry>,
+): number | null;
+export function confidenceValue<const R extends ScoreRegistry>(
+  scores: ScoresOf<R>,
+  name: ConfidenceScoreOf<R>,
+  registry: R,
+): number | null;
+export function confidenceValue(
+  scores: Readonly<Record<string, number | null | undefined>>,
+  name: string,
+  registry: ScoreRegistry = SCORE_REGISTRY,
+): number | null {
+  const v = scores[name];
+  if (v === null || v === undefined) return null;
+  return scoreDef(name, registry)?.direction === 'lower' ? -v : v;
+}
+
+/** Name of a confidence once oriented, where it differs from the score's: prefix + name for a lower-is-confident score. */
+export function orientedName(name: string, prefix: string, registry: ScoreRegistry = SCORE_REGISTRY): string {
+  return scoreDef(name, registry)?.direction === 'lower' ? `${prefix}${name}` : name;
+}
+
+export const CONFIDENCE_SCORES = confidenceScoresOf();
+export type ConfidenceScore = ConfidenceScoreOf<DefaultScoreRegistry>;
+export const SKETCHED_SCORES = sketchedScoresOf();
+export type SketchedScore = SketchedScoreOf<DefaultScoreRegistry>;
+export const DECISION_SECONDARIES = decisionSecondariesOf();
+export type DecisionSecondary = DecisionSecondaryOf<DefaultScoreRegistry>;
+/** The model spec's `decision.secondary` (engine model/model-spec.ts). */
+export const DecisionSecondarySchema = z.enum(DECISION_SECONDARIES);
