@@ -79,7 +79,25 @@ const sh = (args, extra = {}) =>
 const t0 = Date.now();
 const say = (m) => process.stderr.write(`[${((Date.now() - t0) / 60000).toFixed(1)} min] ${m}\n`);
 
-const trainLog = (m) => JSON.parse(fs.readFileSync(path.join(REF, `training-log-${m}.json`), 'utf8'));
+/**
+ * A model's training log, as the experiment reads it: the TF.js trainer's (`{generator, classifier |
+ * segmenter}`) or the PyTorch package's (training/: `{settings, epochs, scenes}`), mapped to the same fields.
+ */
+function trainLog(m) {
+  const log = JSON.parse(fs.readFileSync(path.join(REF, `training-log-${m}.json`), 'utf8'));
+  if (!log.settings) return log;
+  const last = log.epochs[log.epochs.length - 1]?.val ?? {};
+  const valSet = last['varied-val'] ?? Object.values(last)[0] ?? {};
+  const model = {
+    trainScenes: log.scenes?.['varied-train'] ?? log.train_images,
+    valAccuracy: valSet.accuracy,
+    valIoU: valSet.iou,
+    epochs: log.epochs,
+    flipped: 0,
+    guidance: log.settings.guidance,
+  };
+  return { generator: log.scenes?.['varied-train'] ? 'varied' : undefined, classifier: model, segmenter: model };
+}
 const GEN = process.env.EXP_GENERATOR || trainLog(CLS_DIR).generator || 'classic';
 if (!['classic', 'varied'].includes(GEN)) throw new Error(`EXP_GENERATOR=${GEN}: use classic or varied`);
 /** The make:scenes split of the generator the model was trained with (shifted has one name). */

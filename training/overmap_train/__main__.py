@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .augment import AugmentSettings
-from .data import SceneSet, load_scenes
+from .data import SceneSet, load_scenes, to_tensors
 from .export import export_classifier, export_segmenter, sha256
 from .models import CbamResNet, UNet
 from .train import TrainSettings, evaluate_classifier, evaluate_segmenter, seed_everything, train_classifier, train_segmenter
@@ -72,6 +72,10 @@ def main(argv: list[str]) -> int:
             e.add_argument("--onnx", required=True)
         else:
             e.add_argument("--data", type=_dirs, required=True, action="append")
+            e.add_argument("--record", help="also write the figures, the checkpoint's ONNX hash and PyTorch's outputs "
+                           "for the first --fixture scenes of each set to this JSON file (the committed-model test reads it)")
+            e.add_argument("--onnx", help="the exported model whose sha256 the record names")
+            e.add_argument("--fixture", type=int, default=8)
     a = p.parse_args(argv)
 
     if a.command in ("classifier", "segmenter"):
@@ -99,13 +103,33 @@ def main(argv: list[str]) -> int:
         (export_classifier if a.kind == "classifier" else export_segmenter)(model, a.onnx)  # type: ignore[arg-type]
         print(json.dumps({"onnx": a.onnx, "sha256": sha256(a.onnx)}))
         return 0
-    results = {}
+    results: dict = {}
+    fixtures: dict = {}
     for group in a.data:
         for d in group:
             s = load_scenes(d)
-            results[Path(d).name] = (evaluate_classifier if a.kind == "classifier" else evaluate_segmenter)(model, s)  # type: ignore[arg-type]
+            name = Path(d).name
+            results[name] = (evaluate_classifier if a.kind == "classifier" else evaluate_segmenter)(model, s)  # type: ignore[arg-type]
+            fixtures[name] = pytorch_outputs(model, s.take(a.fixture), a.kind)
     print(json.dumps(results, indent=2))
+    if a.record:
+        record = {"kind": a.kind, "checkpoint_sha256": sha256(a.checkpoint), "metrics": results, "pytorch_outputs": fixtures}
+        if a.onnx:
+            record["onnx"] = {"file": Path(a.onnx).name, "sha256": sha256(a.onnx)}
+        Path(a.record).write_text(json.dumps(record, indent=1) + "\n")
     return 0
+
+
+@torch.no_grad()
+def pytorch_outputs(model: torch.nn.Module, s: SceneSet, kind: str) -> dict:
+    """PyTorch's outputs for the first scenes of a set, by file name: the logits (classifier) or the
+    mask probability's sum and maximum (segmenter), for the ONNX Runtime agreement test."""
+    x, _, _ = to_tensors(s)
+    if kind == "classifier":
+        logits = model(x)[0]
+        return {n: [round(float(v), 6) for v in row] for n, row in zip(s.names, logits)}
+    p = torch.sigmoid(model(x))
+    return {n: {"sum": round(float(q.sum()), 4), "max": round(float(q.max()), 6)} for n, q in zip(s.names, p)}
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ export * from './architectures';
 export * from './scene-sets';
 export * from './guided-attention';
 export * from './model-metrics';
-export * from './train';
 export * from './training-batch-norm';
 export * from './to-onnx';
 export * from './export-onnx';

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The v4 reference models (models/reference-v4/), end to end: scenes written once by the
+# project's generator, the guided classifier and the segmenter trained in PyTorch (Debian's
+# python3-torch), exported to ONNX, measured on the test splits, recorded for the committed-model
+# test. About 90 minutes on 2 quiet cores, most of it the classifier. Every choice uses the
+# validation splits only; test, varied-test and shifted are measured, never chosen on.
+#   DATA=<scratch folder> (default ../.scratch/scenes)  OUT=<models folder> (default ../models/reference-v4)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(cd .. && pwd)
+DATA=${DATA:-$ROOT/.scratch/scenes}
+OUT=${OUT:-$ROOT/models/reference-v4}
+RUNS=${RUNS:-$ROOT/.scratch/runs-v4}
+PY=${OVERMAP_PYTHON:-/usr/bin/python3}
+scenes() { # split count [start]
+  [ -d "$DATA/$1" ] && [ "$(find "$DATA/$1" -name '*.png' | wc -l)" -ge "$2" ] && return
+  (cd "$ROOT" && npm run -s make:scenes -- "$DATA/$1" --split "$1" --count "$2" --start "${3:-0}" --masks)
+}
+scenes varied-train 30000; scenes train 10000; scenes varied-val 2000; scenes val 1000
+scenes varied-test 1000; scenes test 1000; scenes shifted 1000
+
+$PY -m overmap_train classifier --train "$DATA/varied-train,$DATA/train" --val "$DATA/varied-val,$DATA/val" \
+  --out "$RUNS" --epochs 5 --widths 24,48,96,160 --guidance 1 --name classifier
+$PY -m overmap_train segmenter --train "$DATA/varied-train" --val "$DATA/varied-val" \
+  --out "$RUNS" --epochs 3 --limit 15000 --widths 12,24,48,96 --name segmenter
+
+mkdir -p "$OUT"
+$PY -m overmap_train export --kind classifier --widths 24,48,96,160 --checkpoint "$RUNS/classifier.pt" --onnx "$OUT/classifier.onnx"
+$PY -m overmap_train export --kind segmenter --widths 12,24,48,96 --checkpoint "$RUNS/segmenter.pt" --onnx "$OUT/segmenter.onnx"
+$PY -m overmap_train evaluate --kind classifier --widths 24,48,96,160 --checkpoint "$RUNS/classifier.pt" \
+  --onnx "$OUT/classifier.onnx" --record "$OUT/metrics-classifier.json" \
+  --data "$DATA/val,$DATA/varied-val,$DATA/test,$DATA/varied-test,$DATA/shifted"
+$PY -m overmap_train evaluate --kind segmenter --widths 12,24,48,96 --checkpoint "$RUNS/segmenter.pt" \
+  --onnx "$OUT/segmenter.onnx" --record "$OUT/metrics-segmenter.json" \
+  --data "$DATA/varied-val,$DATA/test,$DATA/varied-test,$DATA/shifted"
+cp "$RUNS/training-log-classifier.json" "$RUNS/training-log-segmenter.json" "$OUT/"
