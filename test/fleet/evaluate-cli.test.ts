@@ -160,4 +160,27 @@ describe('overmap evaluate', () => {
       `overmap: --json ${out}: folder ${path.dirname(out)} does not exist; create it or write elsewhere`,
     );
   });
+
+  it('refuses an unfinished run (no manifest) in one line, and with --partial says how much it covers', async () => {
+    const unfinished = path.join(dir, 'unfinished-results');
+    await fs.cp(path.join(dir, 'known-results'), unfinished, { recursive: true });
+    await fs.rm(path.join(unfinished, 'manifest.json'));
+    const parts = (await fs.readdir(path.join(unfinished, 'parts'))).sort();
+    await fs.rm(path.join(unfinished, 'parts', parts[0]!)); // a batch not yet written
+    const left = (await readParts(unfinished)).records.length;
+    expect(left).toBeLessThan(N_KNOWN);
+    const refused = await runCli(['evaluate', unfinished], cliEnv(redisUrl, 'unused'));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      `overmap: ${unfinished} is not finished (no manifest.json; ${left} of ${N_KNOWN} images scored): ` +
+        `let it finish (overmap status ${unfinished}; overmap retry for failed batches), ` +
+        'or pass --partial to evaluate the records written so far',
+    );
+    const partial = await runCli(['evaluate', unfinished, '--partial'], cliEnv(redisUrl, 'unused'));
+    expect(partial.code).toBe(0);
+    const share = ((100 * left) / N_KNOWN).toFixed(1);
+    expect(partial.stdout.split('\n')[0]).toBe(
+      `PARTIAL: ${unfinished} is not finished: these figures cover ${left} of ${N_KNOWN} (${share}%) images.`,
+    );
+  });
 });

@@ -145,11 +145,12 @@ export function chooseFusionWeight(val: ScoredRecord[]): { weight: number; aurc:
 
 export function evaluateRecords(
   test: ScoredRecord[],
-  options: { fusionWeight?: number; seed?: string } = {},
+  options: { fusionWeight?: number; seed?: string; omit?: readonly ConfidenceName[] } = {},
 ): ConfidenceReport[] {
   const rng = seedrandom(options.seed ?? 'overmap-evaluate');
   const reports: ConfidenceReport[] = [];
   for (const name of CONFIDENCES) {
+    if (options.omit?.includes(name)) continue; // a score the run's model cannot produce
     const values = test.map((x) => confidenceOf(x.record, name, rng));
     if (values.some((v) => v === null)) continue; // e.g. mc_dropout not run
     reports.push(

@@ -45,7 +45,7 @@ export function separationRow(name: string, inside: number[], outside: number[])
 export function outOfDistributionReport(
   inRecords: ImageRecord[],
   outRecords: ImageRecord[],
-  options: { fusionWeight?: number; seed?: string } = {},
+  options: { fusionWeight?: number; seed?: string; omit?: readonly ConfidenceName[] } = {},
 ): OodReport {
   const inside = inRecords.filter((r) => r.prediction);
   const outside = outRecords.filter((r) => r.prediction);
@@ -53,6 +53,7 @@ export function outOfDistributionReport(
   const rows: OodRow[] = [];
   const values = (rs: ImageRecord[], name: ConfidenceName) => rs.map((r) => confidenceOf(r, name, rng));
   for (const name of CONFIDENCES) {
+    if (options.omit?.includes(name)) continue; // a score the run's model cannot produce
     const a = values(inside, name),
       b = values(outside, name);
     if ([...a, ...b].some((v) => v === null)) continue; // e.g. mc_dropout not run

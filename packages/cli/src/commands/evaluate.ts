@@ -14,7 +14,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '@overmap/shared';
 import {
+  CONFIDENCES,
+  type ConfidenceName,
   type ConfidenceReport,
+  type Coverage,
   type FailureTypeReport,
   type OodReport,
   chooseFusionWeight,
@@ -22,6 +25,7 @@ import {
   evaluateRecords,
   failureTypeReport,
   outOfDistributionReport,
+  partialNote,
   readRecords,
   scorable,
   unknownPool,
@@ -111,6 +115,27 @@ export async function decisionOf(resultsUri: string): Promise<string | null> {
   }
 }
 
+/** Scores the run's model cannot produce: the attention terms of a model with no attention output. */
+async function unavailableScores(resultsUri: string): Promise<ConfidenceName[]> {
+  try {
+    const run = await RunResults.open(resultsUri).requireRun();
+    const { spec } = await readSpec(run.model.uri);
+    return spec.attentionLayers.length === 0 ? ['attention_seg', 'gradcam_attention'] : [];
+  } catch {
+    return [];
+  }
+}
+
+/** With --partial: one PARTIAL line per unfinished run read, first in the output. */
+async function partialNotesOf(uris: string[], main: string, mainCoverage: Coverage): Promise<string> {
+  const notes: string[] = [];
+  for (const uri of uris) {
+    const c = uri === main ? mainCoverage : (await readRecords(uri, { partial: true })).coverage;
+    notes.push(partialNote(uri, c));
+  }
+  return notes.join('');
+}
+
 /** An output file's folder must exist: said before any work, in one line. */
 async function checkOutputPath(file: string | undefined, option: string): Promise<void> {
   if (!file) return;
@@ -122,41 +147,48 @@ async function checkOutputPath(file: string | undefined, option: string): Promis
 
 export async function evaluateCommand(
   resultsUri: string,
-  f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string },
+  f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string; partial?: boolean },
 ): Promise<string> {
   await checkOutputPath(f.json, '--json');
   await checkOutputPath(f.plot, '--plot');
-  const { records, classes } = await readRecords(resultsUri);
+  const read = (uri: string) => readRecords(uri, { partial: f.partial });
+  const { records, classes, coverage } = await read(resultsUri);
+  const partial = [resultsUri, f.val, f.shifted].filter((u): u is string => !!u);
+  const omit = await unavailableScores(resultsUri);
+  const names = CONFIDENCES.filter((n) => !omit.includes(n));
   const test = scorable(records, classes);
   if (test.length === 0)
     throw new InputError(`no labelled, scorable records under ${resultsUri}: evaluate needs a run with --labels`);
   let fusionWeight: number | undefined;
   let header = '';
   if (f.val) {
-    const v = await readRecords(f.val);
+    const v = await read(f.val);
     const choice = chooseFusionWeight(scorable(v.records, v.classes));
     fusionWeight = choice.weight;
     header = `Fusion weight chosen on the validation run ${path.relative(process.cwd(), f.val) || f.val}: ${choice.weight} (validation AURC ${(choice.aurc * 1000).toFixed(1)}‰).\n\n`;
   }
-  const reports = evaluateRecords(test, { fusionWeight });
+  const reports = evaluateRecords(test, { fusionWeight, omit });
   const oodUris = f.ood === undefined ? [] : Array.isArray(f.ood) ? f.ood : [f.ood];
   const rel = (u: string) => path.relative(process.cwd(), u) || u;
   const failureTypes: FailureTypeReport[] = [
-    failureTypeReport('in-distribution errors', `wrong Top-1 predictions on ${rel(resultsUri)}`, errorPool(test)),
+    failureTypeReport('in-distribution errors', `wrong Top-1 predictions on ${rel(resultsUri)}`, errorPool(test), {
+      names,
+    }),
   ];
   if (f.shifted) {
-    const s = await readRecords(f.shifted);
+    const s = await read(f.shifted);
     const sh = scorable(s.records, s.classes);
     if (sh.length === 0)
       throw new InputError(`no labelled, scorable records under ${f.shifted}: --shifted needs a run with --labels`);
     failureTypes.push(
-      failureTypeReport('shifted errors', `wrong Top-1 predictions on ${rel(f.shifted)}`, errorPool(sh)),
+      failureTypeReport('shifted errors', `wrong Top-1 predictions on ${rel(f.shifted)}`, errorPool(sh), { names }),
     );
   }
   const oods: { uri: string; report: OodReport }[] = [];
   for (const uri of oodUris) {
-    const unknown = (await readRecords(uri)).records;
-    const report = outOfDistributionReport(records, unknown, { fusionWeight });
+    const unknown = (await read(uri)).records;
+    partial.push(uri);
+    const report = outOfDistributionReport(records, unknown, { fusionWeight, omit });
     if (report.nOut === 0)
       throw new InputError(`no scored records under ${uri}: --ood needs a finished run over unknown-object images`);
     oods.push({ uri, report });
@@ -165,6 +197,7 @@ export async function evaluateCommand(
         `unknown objects (${path.basename(uri.replace(/\/+$/, ''))})`,
         `wrong predictions on ${rel(resultsUri)} and every image of ${rel(uri)}`,
         unknownPool(test, unknown),
+        { names },
       ),
     );
   }
@@ -182,8 +215,14 @@ export async function evaluateCommand(
   }
   const oodSection = oods.map((o) => `\n### Unknown objects (${rel(o.uri)})\n\n${markdownOodTable(o.report)}`).join('');
   const byType = `\n### By failure type\n\nFailure = a wrong prediction, or (unknown objects) any unknown image; AUROC = P(a non-failure outscores a failure); AUGRC = mean risk of an undetected failure over all rejection rates (Traub et al. 2024).\n\n${markdownFailureTypes(failureTypes)}`;
+  const omitted = omit.length
+    ? `Left out: ${omit.map((n) => `scores.${n}`).join(', ')} (the run's model has no spatial attention, so they are 0 on every image).\n\n`
+    : '';
+  const partialNotes = f.partial ? await partialNotesOf(partial, resultsUri, coverage) : '';
   return (
+    partialNotes +
     (decision ? `${decision}\n\n` : '') +
+    omitted +
     header +
     markdownTables(reports, test.length, records.length - test.length) +
     oodSection +

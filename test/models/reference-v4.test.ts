@@ -1,0 +1,129 @@
+/**
+ * The shipped v4 reference models (models/reference-v4: trained in PyTorch by training/, exported
+ * to ONNX) are the files recorded, run in ONNX Runtime for Node exactly as they ran in PyTorch
+ * (logits within 1e-4 on the recorded scenes), and reach the recorded accuracy and mask IoU on the
+ * test splits, regenerated here by the project's scene generator.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CLASS_FOLDERS, type ItemBank, type Scene, loadFashionMnist, makeScene, makeVariedScene } from '@overmap/reference';
+import { ROOT } from '../helpers/services';
+
+const DIR = path.join(ROOT, 'models/reference-v4');
+const SEED = 'overmap-reference-v1';
+const PX = 64 * 64;
+
+interface Recorded {
+  onnx: { file: string; sha256: string };
+  metrics: Record<string, { accuracy?: number; attention_mass?: number; iou?: number; n: number }>;
+  pytorch_outputs: Record<string, Record<string, number[] | { sum: number; max: number }>>;
+}
+
+/** A scene of a make:scenes split, by its folder's name (`varied-test`, `test`, `shifted`, …) and index. */
+function sceneOf(bank: ItemBank, set: string, index: number): Scene {
+  if (set === 'shifted') return makeVariedScene(bank, { seed: SEED, split: 'shifted' }, index);
+  if (set.startsWith('varied-'))
+    return makeVariedScene(bank, { seed: SEED, split: set.slice('varied-'.length) as 'val' | 'test' }, index);
+  return makeScene(bank, { seed: SEED, split: set as 'val' | 'test' }, index);
+}
+
+/** Scenes as the models take them: NCHW float in [0, 1] (the spec's normalisation: scale 1/255). */
+function tensorOf(scenes: Scene[]): ort.Tensor {
+  const x = new Float32Array(scenes.length * 3 * PX);
+  scenes.forEach((s, n) => {
+    for (let i = 0; i < PX; i++) for (let c = 0; c < 3; c++) x[(n * 3 + c) * PX + i] = s.image[i * 3 + c]! / 255;
+  });
+  return new ort.Tensor('float32', x, [scenes.length, 3, 64, 64]);
+}
+
+const indexOf = (name: string) => Number(/-(\d+)\.png$/.exec(name)![1]);
+let bank: ItemBank;
+const read = async (f: string) => JSON.parse(await fs.readFile(path.join(DIR, f), 'utf8')) as Recorded;
+
+beforeAll(() => {
+  bank = loadFashionMnist();
+});
+
+describe('the v4 reference models', () => {
+  it.each(['metrics-classifier.json', 'metrics-segmenter.json'])('%s: the ONNX file recorded, under 25 MB', async (f) => {
+    const rec = await read(f);
+    const b = await fs.readFile(path.join(DIR, rec.onnx.file));
+    expect(createHash('sha256').update(b).digest('hex')).toBe(rec.onnx.sha256);
+    expect(b.length).toBeLessThan(25 * 1024 * 1024);
+  });
+
+  it("classifier: ONNX Runtime gives PyTorch's logits (1e-4) on the recorded scenes", async () => {
+    const rec = await read('metrics-classifier.json');
+    const session = await ort.InferenceSession.create(path.join(DIR, rec.onnx.file));
+    let checked = 0;
+    for (const [set, outputs] of Object.entries(rec.pytorch_outputs)) {
+      const names = Object.keys(outputs);
+      const scenes = names.map((n) => sceneOf(bank, set, indexOf(n)));
+      scenes.forEach((s, i) => expect(CLASS_FOLDERS[s.label]).toBe(names[i]!.split('/')[0]));
+      const logits = (await session.run({ image: tensorOf(scenes) })).logits!.data as Float32Array;
+      names.forEach((n, i) => {
+        const want = outputs[n] as number[];
+        want.forEach((v, k) => expect(Math.abs(logits[i * 10 + k]! - v)).toBeLessThan(1e-4));
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThanOrEqual(32);
+    await session.release();
+  });
+
+  it('classifier: the recorded accuracy on every split, regenerated here', async () => {
+    const rec = await read('metrics-classifier.json');
+    const session = await ort.InferenceSession.create(path.join(DIR, rec.onnx.file));
+    for (const [set, m] of Object.entries(rec.metrics)) {
+      let correct = 0;
+      for (let start = 0; start < m.n; start += 250) {
+        const scenes = Array.from({ length: Math.min(250, m.n - start) }, (_, i) => sceneOf(bank, set, start + i));
+        const logits = (await session.run({ image: tensorOf(scenes) })).logits!.data as Float32Array;
+        scenes.forEach((s, i) => {
+          const row = logits.subarray(i * 10, i * 10 + 10);
+          if (row.indexOf(Math.max(...row)) === s.label) correct++;
+        });
+      }
+      // One scene either way: a near-tie may fall otherwise in another runtime.
+      expect([set, Math.abs(correct / m.n - m.accuracy!) <= 1 / m.n]).toEqual([set, true]);
+    }
+    await session.release();
+  });
+
+  it('segmenter: ONNX Runtime gives the recorded masks and IoU', async () => {
+    const rec = await read('metrics-segmenter.json');
+    const session = await ort.InferenceSession.create(path.join(DIR, rec.onnx.file));
+    for (const [set, outputs] of Object.entries(rec.pytorch_outputs)) {
+      const names = Object.keys(outputs);
+      const p = (await session.run({ image: tensorOf(names.map((n) => sceneOf(bank, set, indexOf(n)))) }))
+        .probability!.data as Float32Array;
+      names.forEach((n, i) => {
+        const want = outputs[n] as { sum: number; max: number };
+        const q = p.subarray(i * PX, (i + 1) * PX);
+        expect(Math.abs(q.reduce((a, b) => a + b, 0) - want.sum)).toBeLessThan(0.01);
+        expect(Math.abs(Math.max(...q) - want.max)).toBeLessThan(1e-4);
+      });
+    }
+    for (const [set, m] of Object.entries(rec.metrics)) {
+      const scenes = Array.from({ length: Math.min(m.n, 500) }, (_, i) => sceneOf(bank, set, i));
+      const p = (await session.run({ image: tensorOf(scenes) })).probability!.data as Float32Array;
+      let iou = 0;
+      scenes.forEach((s, n) => {
+        let inter = 0,
+          union = 0;
+        for (let i = 0; i < PX; i++) {
+          const a = p[n * PX + i]! >= 0.5,
+            b = s.mask[i]! > 0;
+          inter += Number(a && b);
+          union += Number(a || b);
+        }
+        iou += union > 0 ? inter / union : 1;
+      });
+      // The first 500 scenes of the recorded set: close to the whole set's figure, not equal.
+      expect([set, Math.abs(iou / scenes.length - m.iou!) < 0.05]).toEqual([set, true]);
+    }
+    await session.release();
+  });
+});
