@@ -24,13 +24,13 @@ $PY -m overmap_train classifier --train "$DATA/varied-train,$DATA/train" --val "
 $PY -m overmap_train segmenter --train "$DATA/varied-train" --val "$DATA/varied-val" \
   --out "$RUNS" --epochs 3 --limit 15000 --widths 12,24,48,96 --name segmenter
 
-mkdir -p "$OUT"
-$PY -m overmap_train export --kind classifier --widths 24,48,96,160 --checkpoint "$RUNS/classifier.pt" --onnx "$OUT/classifier.onnx"
-$PY -m overmap_train export --kind segmenter --widths 12,24,48,96 --checkpoint "$RUNS/segmenter.pt" --onnx "$OUT/segmenter.onnx"
+mkdir -p "$OUT/classifier" "$OUT/segmenter"
+$PY -m overmap_train export --kind classifier --widths 24,48,96,160 --checkpoint "$RUNS/classifier.pt" --onnx "$OUT/classifier/model.onnx"
+$PY -m overmap_train export --kind segmenter --widths 12,24,48,96 --checkpoint "$RUNS/segmenter.pt" --onnx "$OUT/segmenter/model.onnx"
 $PY -m overmap_train evaluate --kind classifier --widths 24,48,96,160 --checkpoint "$RUNS/classifier.pt" \
-  --onnx "$OUT/classifier.onnx" --record "$OUT/metrics-classifier.json" \
+  --onnx "$OUT/classifier/model.onnx" --record "$OUT/metrics-classifier.json" \
   --data "$DATA/val,$DATA/varied-val,$DATA/test,$DATA/varied-test,$DATA/shifted"
 $PY -m overmap_train evaluate --kind segmenter --widths 12,24,48,96 --checkpoint "$RUNS/segmenter.pt" \
-  --onnx "$OUT/segmenter.onnx" --record "$OUT/metrics-segmenter.json" \
+  --onnx "$OUT/segmenter/model.onnx" --record "$OUT/metrics-segmenter.json" \
   --data "$DATA/varied-val,$DATA/test,$DATA/varied-test,$DATA/shifted"
 cp "$RUNS/training-log-classifier.json" "$RUNS/training-log-segmenter.json" "$OUT/"

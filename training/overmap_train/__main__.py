@@ -12,6 +12,7 @@ measured (`evaluate`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from dataclasses import asdict
@@ -28,14 +29,6 @@ from .train import TrainSettings, evaluate_classifier, evaluate_segmenter, seed_
 
 def _dirs(value: str) -> list[str]:
     return [d for d in value.split(",") if d]
-
-
-def _load(dirs: list[str]) -> SceneSet:
-    sets = [load_scenes(d) for d in dirs]
-    out = sets[0]
-    for s in sets[1:]:
-        out = out.concat(s)
-    return out
 
 
 def _widths(value: str) -> list[int]:
@@ -85,7 +78,11 @@ def main(argv: list[str]) -> int:
             threads=a.threads, widths=a.widths, limit=a.limit, name=a.name,
             augment=asdict(AugmentSettings(scale=(a.min_scale, AugmentSettings.scale[1]))),
         )
-        train = _load(a.train)
+        sets = [load_scenes(d) for d in a.train]
+        train = sets[0]
+        for s in sets[1:]:
+            train = train.concat(s)
+        settings.scenes = {Path(d).name: len(s) for d, s in zip(a.train, sets)}
         if a.limit:
             train = train.take(a.limit)
         val = {Path(d).name: load_scenes(d) for d in a.val}
@@ -115,7 +112,7 @@ def main(argv: list[str]) -> int:
     if a.record:
         record = {"kind": a.kind, "checkpoint_sha256": sha256(a.checkpoint), "metrics": results, "pytorch_outputs": fixtures}
         if a.onnx:
-            record["onnx"] = {"file": Path(a.onnx).name, "sha256": sha256(a.onnx)}
+            record["onnx"] = {"file": os.path.relpath(a.onnx, Path(a.record).parent), "sha256": sha256(a.onnx)}
         Path(a.record).write_text(json.dumps(record, indent=1) + "\n")
     return 0
 

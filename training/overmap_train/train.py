@@ -39,6 +39,8 @@ class TrainSettings:
     limit: int = 0
     augment: dict = field(default_factory=lambda: asdict(AugmentSettings()))
     name: str = ""
+    #: scenes per training folder, by the folder's name (the log's record of what was trained on)
+    scenes: dict = field(default_factory=dict)
 
 
 def seed_everything(seed: int, threads: int) -> torch.Generator:
@@ -134,6 +136,7 @@ def _log_header(settings: TrainSettings, train: SceneSet, model: torch.nn.Module
     return {
         "settings": asdict(settings),
         "train_images": len(train),
+        "scenes": settings.scenes,
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
         "epochs": [],
