@@ -8,6 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { RunResults, chunkKey } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
 import {
@@ -309,3 +310,28 @@ describe('traps', () => {
     expect(await fs.readFile(path.join(out, 'run.json'), 'utf8')).toBe(before);
   });
 });
+
+describe('overmap status after Redis lost a run (standalone fleet)', () => {
+  it('says so and names overmap retry (exit 4), with or without --watch; retry then finishes the run', async () => {
+    const out = path.join(dir, 'redis-lost');
+    const env = cliEnv(redis.url, 'tlost');
+    const enq = await runCli(['enqueue', data, '--out', out, '--batch-size', '8', '--model', spec], env);
+    expect(enq.code).toBe(0);
+    // A Redis restarted without persistence: nothing of the run is left in it.
+    const client = new Redis(redis.url);
+    await client.flushall();
+    await client.quit();
+    for (const args of [['status', out], ['status', out, '--watch']]) {
+      const st = await runCli(args, env);
+      expect(st.code).toBe(4);
+      expect(st.stdout).toContain('Redis holds no state for run');
+      expect(st.stdout).toContain(`overmap retry ${RunResults.open(out).uri}`);
+    }
+    const retry = await runCli(['retry', out], env);
+    expect(retry.code).toBe(0);
+    const w = await runCli(['worker', '--exit-when-idle', '--no-metrics'], env);
+    expect(w.code).toBe(0);
+    expectOneRecordPerKey((await readParts(out)).records, keys);
+  });
+});
+

@@ -8,7 +8,7 @@ import { tf } from '@overmap/engine';
 import { initBackend } from '@overmap/engine';
 import {
   ATTENTION_LAYER, GRADCAM_LAYER, attentionGuidanceLoss, batchImages, batchMasks, buildCbamClassifier, classifierLoss,
-  cosineLearningRate, generateScenes, loadFashionMnist, poolMasks, warmedUp, withAttentionOutput,
+  generateScenes, loadFashionMnist, poolMasks, withAttentionOutput,
 } from '@overmap/reference';
 
 beforeAll(async () => { await initBackend('wasm'); });
@@ -98,18 +98,5 @@ describe('guided attention', () => {
     expect(() => m.getLayer(GRADCAM_LAYER)).not.toThrow();
     const json = m.toJSON(null, false) as unknown as { config: { output_layers: unknown[] } };
     expect(json.config.output_layers).toHaveLength(1);
-  });
-});
-
-describe('learning-rate schedule', () => {
-  it('warms up linearly from 1/20 of the rate to the rate, then leaves it; the cosine runs from peak to final', () => {
-    expect(warmedUp(1e-3, 0, 300)).toBeCloseTo(5e-5, 12);
-    expect(warmedUp(1e-3, 150, 300)).toBeCloseTo(5e-5 + 0.95e-3 / 2, 12);
-    expect(warmedUp(1e-3, 300, 300)).toBe(1e-3);
-    expect(warmedUp(1e-3, 5, 0)).toBe(1e-3);
-    const ramp = Array.from({ length: 300 }, (_, i) => warmedUp(1e-3, i, 300));
-    expect(ramp.every((r, i) => i === 0 || r > ramp[i - 1]!)).toBe(true);
-    expect(cosineLearningRate(1, 8, 1e-3, 5e-5)).toBe(1e-3);
-    expect(cosineLearningRate(8, 8, 1e-3, 5e-5)).toBeCloseTo(5e-5, 12);
   });
 });

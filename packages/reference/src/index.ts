@@ -7,3 +7,4 @@ export * from './training-batch-norm';
 export * from './to-onnx';
 export * from './export-onnx';
 export * from './varied-scenes';
+export * from './save-model';

@@ -146,10 +146,19 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
 /** Finished, still going, or stuck (and what to do). */
 export function runVerdict(s: RunStatus): {
   state: 'finished' | 'running' | 'stuck';
-  cause?: 'failed' | 'no-workers';
+  cause?: 'failed' | 'no-workers' | 'redis-lost';
   why?: string;
 } {
   if (s.manifest) return { state: 'finished' };
+  // Redis keeps the run's progress and jobs; a Redis restarted without persistence (or flushed)
+  // has none of them, and no worker will ever take the run up again, whatever is connected.
+  if (!s.inRedis && s.run) {
+    return {
+      state: 'stuck',
+      cause: 'redis-lost',
+      why: `Redis holds no state for run ${s.runId} (restarted without persistence, or flushed): nothing will finish it; overmap retry ${s.results ?? s.runId} queues again every batch that has no part file`,
+    };
+  }
   const pending = (s.totalBatches ?? Infinity) - s.doneBatches - s.failed.length;
   if (s.failed.length > 0 && pending <= 0) {
     return {
