@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { BATCH_QUEUE, ENV_VARS, waitListKey } from '@overmap/shared';
+import { BATCH_QUEUE, ENV_VARS, configValue, waitListKey } from '@overmap/shared';
 import { ROOT, tmpDir } from '../helpers/services';
 
 const run = promisify(execFile);
@@ -51,7 +51,9 @@ describe('Kubernetes manifests', () => {
     const so = find(docs, 'ScaledObject');
     const trigger = so.spec.triggers[0];
     expect(trigger.type).toBe('redis');
-    expect(trigger.metadata.listName).toBe(waitListKey(BATCH_QUEUE, prefix));
+    expect(trigger.metadata.listName).toBe(
+      waitListKey(BATCH_QUEUE, configValue('OVERMAP_QUEUE_PREFIX', { OVERMAP_QUEUE_PREFIX: prefix })),
+    );
     expect(so.spec.minReplicaCount).toBe(0);
     expect(so.spec.scaleTargetRef.name).toBe(find(docs, 'Deployment').metadata.name);
     expect(trigger.authenticationRef.name).toBe(find(docs, 'TriggerAuthentication').metadata.name);

@@ -87,12 +87,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /**
  * One variable through the schema, for settings read before loadConfig runs (the logger's
- * level, the queue prefix). A bad value falls back to the default here; loadConfig, which
- * every command calls first, reports it.
+ * level, the queue prefix). A bad value is the same one-line error as loadConfig's, never a
+ * silent fall back to the default.
  */
 export function configValue<K extends keyof Config>(name: K, env: NodeJS.ProcessEnv = process.env): Config[K] {
   const field = ConfigSchema.shape[name];
   const raw = env[name];
   const r = field.safeParse(raw === '' ? undefined : raw);
-  return (r.success ? r.data : field.safeParse(undefined).data) as Config[K];
+  if (!r.success) {
+    const shown = /SECRET|PASSWORD|TOKEN/.test(name) ? '"***"' : JSON.stringify(String(raw));
+    throw new InputError(`bad environment: ${name}=${shown} (${r.error.issues[0]?.message ?? 'invalid'})`);
+  }
+  return r.data as Config[K];
 }

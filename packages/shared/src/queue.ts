@@ -8,7 +8,6 @@ import { ServiceError } from './errors';
 import { sign } from './job-signing';
 import type { BatchJob } from './schemas';
 
-export const QUEUE_PREFIX = configValue('OVERMAP_QUEUE_PREFIX');
 export const BATCH_QUEUE = 'overmap-batches';
 export const FINALIZE_QUEUE = 'overmap-finalize';
 
@@ -98,7 +97,8 @@ export const finalizeJobId = (runId: string, instance: string) => `${runId}-${in
 export const compactJobId = (runId: string, instance: string, shard: number) =>
   `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
-export const waitListKey = (queue = BATCH_QUEUE, prefix = QUEUE_PREFIX) => `${prefix}:${queue}:wait`;
+/** BullMQ's list of waiting jobs (KEDA's trigger reads its length); `prefix` is OVERMAP_QUEUE_PREFIX. */
+export const waitListKey = (queue: string, prefix: string) => `${prefix}:${queue}:wait`;
 
 /** Per-run-instance state outside BullMQ (BullMQ ids dedupe only while a job exists). */
 export const runKeys = (runId: string, instance: string) => ({
