@@ -360,7 +360,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
     await o.redis.hset(keys.state, { total: batchIndex, images, skipped, shardParts: run.params.shardParts });
     if (checkParts)
       await recoverRun({ results, run, redis: o.redis, queues: { queue, finalizeQueue }, secret: o.secret });
-    else await maybeFinalize(o.redis, finalizeQueue, runId, instance, results.uri, o.secret);
+    else await maybeFinalize(o.redis, finalizeQueue, { runId, instance, results: results.uri }, o.secret);
     const p = { listed, images, skipped, batches: batchIndex, added, done: true };
     o.onProgress?.(p);
     const report = tally ? (resumed ? tally.report : tally.finish()) : null;

@@ -160,14 +160,7 @@ export async function processBatch(job: Job, deps: BatchDeps, token?: string): P
     await job.moveToWait(token);
     throw new WaitingError();
   }
-  await maybeFinalize(
-    deps.redis,
-    deps.finalizeQueue,
-    data.runId,
-    data.instance,
-    data.results,
-    deps.config.OVERMAP_JOB_SECRET,
-  );
+  await maybeFinalize(deps.redis, deps.finalizeQueue, data, deps.config.OVERMAP_JOB_SECRET);
   return out;
 }
 
