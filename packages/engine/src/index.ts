@@ -21,5 +21,12 @@ export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer, blankInput } from './scoring/overmap-scorer';
 export { decisionScore, DECISION_SECONDARIES, type Decision } from './scoring/decision';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
+export {
+  scoreImages,
+  type ImageFailure,
+  type ImageSource,
+  type Limiter,
+  type ScoreImagesOptions,
+} from './scoring/score-images';
 export { decodeImage } from './images/decode-image';
 export { overlayPng } from './images/overlay-png';
