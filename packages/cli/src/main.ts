@@ -1,30 +1,18 @@
 /**
- * The overmap command: run, enqueue, worker, status, evaluate, report (names from CONTRACT.md).
+ * The overmap command: run, enqueue, worker, status, retry, evaluate, report (names from
+ * CONTRACT.md). This file only declares the commands and their options and dispatches to
+ * commands/<name>.ts, which does the work.
  */
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import {
-  FAILURES_JSONL,
-  InputError,
-  RunResults,
-  loadConfig,
-  logger,
-  openStore,
-  parseAllowedPrefixes,
-  parseUri,
-} from '@overmap/shared';
-import { describeLabels, enqueueDataset, recoverRun, type EnqueueProgress } from '@overmap/producer';
-import { loadSpec, referenceSpecUri } from '@overmap/engine';
-import { startWorker, unsignedJobsWarning } from '@overmap/worker';
-import { configAndRedis, fail, positiveInt } from './commands/common';
-import { createBar } from './commands/progress-line';
-import { readStatus, runVerdict } from './commands/run-status';
-import { RateMeter, imagesDone, statusLine } from './commands/status-line';
-import { formatSummary } from './commands/summary';
+import { logger } from '@overmap/shared';
+import { fail, positiveInt } from './commands/common';
+import { type EnqueueFlags, enqueueCommand } from './commands/enqueue';
 import { evaluateCommand } from './commands/evaluate';
-import { superviseRun } from './commands/supervise-run';
-import { reportCommand } from './commands/report';
+import { type ReportFlags, reportCommand } from './commands/report';
+import { retryCommand } from './commands/retry';
+import { type RunFlags, runCommand } from './commands/run';
+import { statusCommand } from './commands/status';
+import { type WorkerFlags, workerCommand } from './commands/worker';
 import { TOOL_VERSION } from './version';
 
 const program = new Command();
@@ -32,86 +20,6 @@ program
   .name('overmap')
   .description('Over-MAP confidence for image datasets: BullMQ fleet on Redis and S3')
   .version(TOOL_VERSION);
-
-interface EnqueueFlags {
-  out: string;
-  runId?: string;
-  batchSize: number;
-  model?: string;
-  labels?: string;
-  overlays: 'none' | 'rejected' | 'all';
-  inventory?: string;
-}
-
-function progressPrinter(): (p: EnqueueProgress) => void {
-  const t0 = Date.now();
-  let last = 0;
-  return (p) => {
-    if (!p.done && Date.now() - last < 1000) return;
-    last = Date.now();
-    const s = (Date.now() - t0) / 1000;
-    process.stderr.write(
-      `enqueue: ${p.listed} keys listed, ${p.images} images in ${p.batches} batches (${p.added} jobs added, ${p.skipped} keys skipped), ${(p.images / Math.max(s, 1e-3)).toFixed(0)} images/s${p.done ? ', listing done' : ''}\n`,
-    );
-  };
-}
-
-async function doEnqueue(dataset: string | undefined, f: EnqueueFlags) {
-  // Check what the user typed before the slower checks: URIs, then Redis, then the model.
-  if (dataset === undefined && !f.inventory)
-    throw new InputError(
-      'no dataset URI: give one (s3://bucket/prefix/, file:///dir/ or a path), or --inventory <manifest.json URI>',
-    );
-  if (dataset !== undefined) parseUri(dataset, 'dataset URI');
-  if (f.inventory) parseUri(f.inventory, '--inventory');
-  parseUri(f.out, 'results URI');
-  // With --inventory the dataset is the manifest's source bucket: enqueueDataset checks it.
-  if (dataset !== undefined && !f.inventory) await openStore(dataset, {}, 'dataset URI').check();
-  const { config, redis } = await configAndRedis();
-  try {
-    const spec = await loadSpec(f.model ?? config.OVERMAP_MODEL ?? referenceSpecUri());
-    const r = await enqueueDataset({
-      dataset,
-      inventory: f.inventory,
-      results: f.out,
-      runId: f.runId,
-      batchSize: f.batchSize,
-      jobImages: config.OVERMAP_JOB_IMAGES,
-      model: {
-        uri: spec.uri,
-        hash: spec.hash,
-        name: spec.spec.name,
-        threshold: spec.spec.threshold,
-        classes: spec.spec.classes,
-      },
-      labels: f.labels ?? null,
-      overlays: f.overlays,
-      toolVersion: TOOL_VERSION,
-      redis,
-      prefix: config.OVERMAP_QUEUE_PREFIX,
-      onProgress: progressPrinter(),
-      secret: config.OVERMAP_JOB_SECRET,
-      allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
-      shardParts: config.OVERMAP_SHARD_PARTS,
-    });
-    const labelsLine = r.labels && describeLabels(r.labels, r.images);
-    if (labelsLine) process.stderr.write(`${labelsLine}\n`);
-    if (r.outsideKeys)
-      process.stderr.write(
-        `enqueue: skipped ${r.outsideKeys} key(s) whose real path leaves the dataset (symbolic links out of the folder${config.OVERMAP_ALLOWED_PREFIXES ? ' or OVERMAP_ALLOWED_PREFIXES' : ''}), e.g. ${r.outsideExamples.map((k) => JSON.stringify(k)).join(', ')}: copy those files in instead of linking to them\n`,
-      );
-    if (r.unsafeKeys.length)
-      process.stderr.write(
-        `enqueue: skipped keys that could leave the dataset prefix (absolute, or with '..'): ${r.unsafeKeys
-          .slice(0, 5)
-          .map((k) => JSON.stringify(k))
-          .join(', ')}${r.unsafeKeys.length > 5 ? ', …' : ''}\n`,
-      );
-    return { ...r, config };
-  } finally {
-    redis.disconnect();
-  }
-}
 
 const enqueueOptions = (c: Command) =>
   c
@@ -137,12 +45,7 @@ enqueueOptions(
   program
     .command('enqueue [dataset-uri]')
     .description('list a dataset (or read its S3 Inventory) and enqueue its batches'),
-).action(async (dataset: string | undefined, f: EnqueueFlags) => {
-  const r = await doEnqueue(dataset, f);
-  process.stdout.write(
-    `${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}; ${r.jobBatches} batches per job${f.inventory ? `; dataset ${r.dataset}` : ''}\n`,
-  );
-});
+).action((dataset: string | undefined, f: EnqueueFlags) => enqueueCommand(dataset, f));
 
 program
   .command('worker')
@@ -158,140 +61,25 @@ program
     '--no-unsigned-warning',
     'do not log the unsigned-jobs warning without OVERMAP_JOB_SECRET (overmap run logs it once for all its workers)',
   )
-  .action(async (f: { concurrency?: number; exitWhenIdle?: boolean; metrics: boolean; unsignedWarning: boolean }) => {
-    const { config, redis } = await configAndRedis();
-    redis.disconnect();
-    const w = await startWorker({
-      config,
-      concurrency: f.concurrency,
-      exitWhenIdle: f.exitWhenIdle,
-      toolVersion: TOOL_VERSION,
-      metricsPort: f.metrics ? undefined : null,
-      announceUnsigned: f.unsignedWarning,
-    });
-    // Started by overmap run: never outlive it (a parent killed outright closes the channel).
-    if (process.send) process.once('disconnect', () => void w.stop('parent process gone'));
-    await w.done;
-    process.exit(0);
-  });
+  .action((f: WorkerFlags) => workerCommand(f));
 
 program
   .command('status <run-id-or-results-uri>')
   .description('progress of a run: batches done and failed, queue, workers, images/s, ETA')
   .option('--watch', 'refresh until the run has finished or is stuck')
-  .action(async (target: string, f: { watch?: boolean }) => {
-    const { config, redis } = await configAndRedis();
-    try {
-      const meter = new RateMeter();
-      const read = async () => {
-        const st = await readStatus(redis, target, config.OVERMAP_QUEUE_PREFIX);
-        return { st, rate: meter.add(imagesDone(st)) };
-      };
-      let { st, rate } = await read();
-      if (f.watch) {
-        const bar = createBar();
-        bar.start(st.totalBatches ?? 0, st.doneBatches, {
-          images: imagesDone(st),
-          rate: '0',
-          etaText: '–',
-          failures: '',
-        });
-        while (runVerdict(st).state === 'running') {
-          await new Promise((r) => setTimeout(r, 1000));
-          ({ st, rate } = await read());
-          bar.setTotal(st.totalBatches ?? 0);
-          bar.update(st.doneBatches, {
-            images: imagesDone(st),
-            rate: rate.toFixed(1),
-            etaText: statusLine(st, rate).match(/ETA (\S+)/)?.[1] ?? '–',
-            failures: `${st.failed.length} failed`,
-          });
-        }
-        bar.stop();
-      }
-      if (st.failed.length && st.results) await RunResults.open(st.results).writeFailures(st.failed);
-      process.stdout.write(`${statusLine(st, rate)}\n`);
-      for (const x of st.failed.slice(0, 10))
-        process.stdout.write(`  batch ${x.batch} failed after ${x.attempts} attempt(s): ${x.error}\n`);
-      if (st.failed.length > 10)
-        process.stdout.write(
-          `  … ${st.failed.length - 10} more in ${RunResults.open(st.results!).uriOf(FAILURES_JSONL)}\n`,
-        );
-      if (runVerdict(st).state === 'stuck') process.exitCode = 4;
-    } finally {
-      redis.disconnect();
-    }
-  });
+  .action((target: string, f: { watch?: boolean }) => statusCommand(target, f));
 
 program
   .command('retry <results-uri>')
   .description("re-queue a run's failed batches and re-add any batch without a part file (after fixing the cause)")
-  .action(async (resultsUri: string) => {
-    const { config, redis } = await configAndRedis();
-    const results = RunResults.open(resultsUri, { secret: config.OVERMAP_JOB_SECRET });
-    try {
-      const run = await results.requireRun();
-      if (run.batches === undefined)
-        throw new InputError(
-          `run ${run.run_id}'s listing has not finished: rerun the same overmap enqueue to resume it`,
-        );
-      const r = await recoverRun({
-        results,
-        run,
-        redis,
-        prefix: config.OVERMAP_QUEUE_PREFIX,
-        secret: config.OVERMAP_JOB_SECRET,
-      });
-      process.stdout.write(
-        `${run.run_id}: ${r.missing} batch(es) without results: ${r.retried} failed job(s) re-queued, ${r.added} job(s) added${r.missing ? '; workers will pick them up (overmap worker, or overmap run)' : ''}\n`,
-      );
-    } finally {
-      redis.disconnect();
-    }
-  });
+  .action((resultsUri: string) => retryCommand(resultsUri));
 
 enqueueOptions(
   program.command('run [dataset-uri]').description('local all-in-one: enqueue, start N workers, wait, print a summary'),
 )
   .option('--workers <n>', 'worker processes (default: one per core)', positiveInt('--workers'))
   .option('--report', 'write the curation report (overmap report) when the run has finished')
-  .action(async (dataset: string | undefined, f: EnqueueFlags & { workers?: number; report?: boolean }) => {
-    loadConfig(); // a bad environment fails here, before anything is enqueued
-    const results = RunResults.open(f.out, { secret: loadConfig().OVERMAP_JOB_SECRET });
-    const t0 = Date.now();
-    const enq = await doEnqueue(dataset, f);
-    const n = f.workers ?? Math.max(1, os.availableParallelism());
-    // ONNX Runtime threads per worker: the cores shared out (1 with the default one worker per
-    // core, which measured fastest); OVERMAP_ONNX_THREADS, where set, wins.
-    const onnxThreads =
-      process.env.OVERMAP_ONNX_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / n)));
-    process.stderr.write(`run ${enq.runId}: ${n} worker processes scoring ${enq.images} images\n`);
-    const { config, redis } = await configAndRedis();
-    // Once for the run, not once per worker process (they are started with --no-unsigned-warning).
-    if (!config.OVERMAP_JOB_SECRET)
-      logger.warn(unsignedJobsWarning(parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES)));
-    try {
-      const manifest = await superviseRun({
-        bin: path.resolve(__dirname, '../bin/overmap.js'),
-        workers: n,
-        results,
-        redis,
-        prefix: config.OVERMAP_QUEUE_PREFIX,
-        secret: config.OVERMAP_JOB_SECRET,
-        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', OVERMAP_ONNX_THREADS: onnxThreads },
-      });
-      process.stdout.write(
-        `${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`,
-      );
-      process.stdout.write(
-        f.report
-          ? `${await reportCommand(f.out, {})}\n`
-          : `  report:   overmap report ${f.out}  (writes ${results.uriOf('report/index.html')})\n`,
-      );
-    } finally {
-      redis.disconnect();
-    }
-  });
+  .action((dataset: string | undefined, f: RunFlags) => runCommand(dataset, f));
 
 program
   .command('evaluate <results-uri>')
@@ -312,11 +100,10 @@ program
   )
   .option('--plot <png-path>', 'write the accuracy-vs-rejection plot')
   .option('--json <path>', 'write the tables as JSON')
-  .action(
-    async (resultsUri: string, f: { val?: string; ood?: string[]; shifted?: string; plot?: string; json?: string }) => {
-      process.stdout.write(await evaluateCommand(resultsUri, f));
-    },
-  );
+  .option('--partial', 'evaluate a run that has not finished (no manifest): the records written so far, said first')
+  .action(async (resultsUri: string, f: Parameters<typeof evaluateCommand>[1]) => {
+    process.stdout.write(await evaluateCommand(resultsUri, f));
+  });
 
 program
   .command('report <results-uri>')
@@ -330,7 +117,7 @@ program
       .choices(['maps', 'thumbs', 'none'])
       .default('maps'),
   )
-  .action(async (resultsUri: string, f: { out?: string; perQueue?: number; images: 'maps' | 'thumbs' | 'none' }) => {
+  .action(async (resultsUri: string, f: ReportFlags) => {
     process.stdout.write(`${await reportCommand(resultsUri, f)}\n`);
   });
 

@@ -23,5 +23,12 @@ export { decisionScore, type Decision } from './scoring/decision';
 // the score registry's list, re-exported where the engine's users (scripts/run-experiment.js) find the decision
 export { DECISION_SECONDARIES } from '@overmap/shared/core';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';
+export {
+  scoreImages,
+  type ImageFailure,
+  type ImageSource,
+  type Limiter,
+  type ScoreImagesOptions,
+} from './scoring/score-images';
 export { decodeImage } from './images/decode-image';
 export { overlayPng } from './images/overlay-png';

@@ -12,6 +12,7 @@ import {
   BATCH_QUEUE,
   FINALIZE_QUEUE,
   type RunJson,
+  type RunRef,
   type RunResults,
   batchGroupJob,
   batchJobId,
@@ -56,6 +57,7 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
   const { run, redis } = o;
   if (run.batches === undefined) throw new Error(`run ${run.run_id}: its listing has not finished`);
   const keys = runKeys(run.run_id, run.instance);
+  const ref: RunRef = { runId: run.run_id, instance: run.instance, results: run.results };
   // Everything Redis knows of the run, rebuilt from the results: its instance, its state, the done set.
   await redis.set(runInstanceKey(run.run_id), run.instance);
   await redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
@@ -89,15 +91,10 @@ async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue
     if (job && state === 'completed')
       await job.remove(); // completed, yet its part file is gone: run it again
     else if (job) continue; // waiting, delayed or active: it will run
-    const j = batchGroupJob(
-      { runId: run.run_id, instance: run.instance, results: run.results },
-      first,
-      count,
-      o.secret,
-    );
+    const j = batchGroupJob(ref, first, count, o.secret);
     await queue.add(j.name, j.data, j.opts);
     added++;
   }
-  await maybeFinalize(redis, finalizeQueue, run.run_id, run.instance, run.results, o.secret);
+  await maybeFinalize(redis, finalizeQueue, ref, o.secret);
   return { missing, added, retried };
 }

@@ -7,6 +7,7 @@
  * Captions are the page's, never burnt into the pixels.
  */
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import sharp from 'sharp';
 import {
   type ImageRecord,
@@ -17,7 +18,7 @@ import {
   isScored,
   openStore,
 } from '@overmap/shared';
-import { type LoadedSpec, OverMapScorer, decodeImage, initBackend, loadSpec, overlayPng } from '@overmap/engine';
+import { type LoadedSpec, OverMapScorer, initBackend, loadSpec, scoreImages } from '@overmap/engine';
 
 export const TILE_PX = 160;
 export const MAP_TILES = ['gradcam', 'attention', 'mask'] as const;
@@ -55,15 +56,6 @@ export interface TileResult {
 /** File stem for an image key: a hash, so that any key makes a safe, flat file name. */
 export const tileStem = (key: string) => createHash('sha1').update(key).digest('hex').slice(0, 16);
 
-async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
 const jpeg = (img: sharp.Sharp) =>
   img
     .flatten({ background: '#000' })
@@ -97,6 +89,106 @@ async function loadScorer(run: RunJson): Promise<{ scorer?: OverMapScorer; note?
   return { scorer: await OverMapScorer.load(loaded) };
 }
 
+type Put = (name: string, body: Buffer) => Promise<string>;
+type Limit = ReturnType<typeof pLimit>;
+const DEFAULT_LIMITS = { maxInputPixels: 50_000_000, maxBytes: 64 * 1024 * 1024 };
+
+/** Thumbnails; returns the bytes kept for the maps (scorable records only, with --images maps). */
+async function writeThumbs(
+  records: ImageRecord[],
+  dataset: ObjectStore,
+  images: Map<string, CardImages>,
+  o: TileOptions & { put: Put; limit: Limit },
+): Promise<Map<string, Buffer>> {
+  const maxInputPixels = (o.limits ?? DEFAULT_LIMITS).maxInputPixels;
+  const bytes = new Map<string, Buffer>();
+  const thumb = async (r: ImageRecord) => {
+    let b: Buffer | undefined;
+    try {
+      b = await dataset.getIfExists(r.key);
+    } catch (e) {
+      images.set(r.key, { missing: `cannot read ${r.key}: ${(e as Error).message}` });
+      return;
+    }
+    if (!b) {
+      images.set(r.key, { missing: `image not found: ${r.key} has been deleted or moved since the run` });
+      return;
+    }
+    try {
+      const img = sharp(b, { limitInputPixels: maxInputPixels, failOn: 'error', pages: 1 }).rotate();
+      images.set(r.key, { thumb: await o.put(`img/${tileStem(r.key)}-t.jpg`, await jpeg(img)) });
+      if (o.images === 'maps' && isScored(r.status)) bytes.set(r.key, b);
+    } catch (e) {
+      images.set(r.key, { missing: `cannot show ${r.key}: ${(e as Error).message}` });
+    }
+  };
+  await Promise.all(records.map((r) => o.limit(() => thumb(r))));
+  return bytes;
+}
+
+/** The map tiles cut from the workers' overlay strips, where the records name one; returns the keys done. */
+async function copyWorkerOverlays(
+  records: ImageRecord[],
+  results: RunResults,
+  images: Map<string, CardImages>,
+  o: { put: Put; limit: Limit },
+): Promise<Set<string>> {
+  const done = new Set<string>();
+  const copy = async (r: ImageRecord) => {
+    const strip = await results.store.getIfExists(r.overlay!).catch(() => undefined);
+    if (!strip) return;
+    const t = await splitStrip(strip);
+    const stem = tileStem(r.key);
+    for (const m of MAP_TILES) images.get(r.key)![m] = await o.put(`img/${stem}-${m[0]}.jpg`, t[m]);
+    done.add(r.key);
+  };
+  await Promise.all(records.map((r) => o.limit(() => copy(r))));
+  return done;
+}
+
+/** The maps recomputed by the run's scorer (the engine's scoreImages), `batch` images at a time. */
+async function recomputeMaps(
+  todo: ImageRecord[],
+  scorer: OverMapScorer,
+  bytes: Map<string, Buffer>,
+  images: Map<string, CardImages>,
+  o: TileOptions & { put: Put; limit: Limit },
+): Promise<void> {
+  const classOf = classIndexer(scorer.spec.classes);
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  const batch = o.batch ?? 16;
+  for (let s = 0; s < todo.length; s += batch) {
+    const part = todo.slice(s, s + batch);
+    const cardOf = (i: number) => images.get(part[i]!.key)!;
+    await scoreImages(
+      scorer,
+      part.map((r) => ({ key: r.key, label: classOf(r.label), read: async () => bytes.get(r.key)! })),
+      {
+        limit: o.limit,
+        ...limits,
+        microBatch: batch,
+        keepMaps: true,
+        onFailed: (i) => (cardOf(i).noMaps = 'the image no longer decodes'),
+        onScored: (i, score) => {
+          if (!score.maps) cardOf(i).noMaps = 'the scorer returned no maps';
+          return !!score.maps;
+        },
+        onOverlay: async (i, png, maps) => {
+          const img = cardOf(i);
+          const t = await splitStrip(png);
+          const stem = tileStem(part[i]!.key);
+          for (const m of MAP_TILES) {
+            if (m === 'attention' && !maps.attention) continue;
+            img[m] = await o.put(`img/${stem}-${m[0]}.jpg`, t[m]);
+          }
+          if (!maps.attention) img.noMaps = 'this model has no attention map';
+        },
+      },
+    );
+    await new Promise((res) => setImmediate(res));
+  }
+}
+
 export async function writeTiles(
   records: ImageRecord[],
   run: RunJson,
@@ -110,54 +202,20 @@ export async function writeTiles(
     return { images, mapsNote: 'pictures left out (--images none)', mapsSource: 'none' };
   }
   const dataset = openStore(run.dataset, {}, 'dataset URI');
-  const limits = o.limits ?? { maxInputPixels: 50_000_000, maxBytes: 64 * 1024 * 1024 };
-  const conc = o.concurrency ?? 8;
-  const bytes = new Map<string, Buffer>();
-  const put = async (name: string, body: Buffer) => {
+  const put: Put = async (name, body) => {
     await out.put(name, body, { contentType: 'image/jpeg' });
     return name;
   };
-
-  // Thumbnails (and the bytes kept for the maps, for scorable records only).
-  await pool(records, conc, async (r) => {
-    const stem = tileStem(r.key);
-    let b: Buffer | undefined;
-    try {
-      b = await dataset.getIfExists(r.key);
-    } catch (e) {
-      images.set(r.key, { missing: `cannot read ${r.key}: ${(e as Error).message}` });
-      return;
-    }
-    if (!b) {
-      images.set(r.key, { missing: `image not found: ${r.key} has been deleted or moved since the run` });
-      return;
-    }
-    try {
-      const thumb = await put(
-        `img/${stem}-t.jpg`,
-        await jpeg(sharp(b, { limitInputPixels: limits.maxInputPixels, failOn: 'error', pages: 1 }).rotate()),
-      );
-      images.set(r.key, { thumb });
-      if (o.images === 'maps' && isScored(r.status)) bytes.set(r.key, b);
-    } catch (e) {
-      images.set(r.key, { missing: `cannot show ${r.key}: ${(e as Error).message}` });
-    }
-  });
+  const io = { ...o, put, limit: pLimit(o.concurrency ?? 8) };
+  const bytes = await writeThumbs(records, dataset, images, io);
   if (o.images !== 'maps') return { images, mapsNote: 'maps left out (--images thumbs)', mapsSource: 'none' };
 
   // Maps: the workers' overlays where the records name one, else recomputed.
-  const fromWorkers = new Set<string>();
-  await pool(
+  const fromWorkers = await copyWorkerOverlays(
     records.filter((r) => r.overlay && bytes.has(r.key)),
-    conc,
-    async (r) => {
-      const strip = await results.store.getIfExists(r.overlay!).catch(() => undefined);
-      if (!strip) return;
-      const t = await splitStrip(strip);
-      const stem = tileStem(r.key);
-      for (const m of MAP_TILES) images.get(r.key)![m] = await put(`img/${stem}-${m[0]}.jpg`, t[m]);
-      fromWorkers.add(r.key);
-    },
+    results,
+    images,
+    io,
   );
   const todo = records.filter((r) => bytes.has(r.key) && !fromWorkers.has(r.key));
   let mapsNote: string | null = null;
@@ -168,54 +226,7 @@ export async function writeTiles(
       for (const r of todo) images.get(r.key)!.noMaps = note;
     } else {
       try {
-        const classOf = classIndexer(scorer.spec.classes);
-        const batch = o.batch ?? 16;
-        for (let s = 0; s < todo.length; s += batch) {
-          const part = todo.slice(s, s + batch);
-          const decoded = await Promise.all(
-            part.map((r) =>
-              decodeImage(bytes.get(r.key)!, {
-                size: scorer.inputSize,
-                segSize: scorer.segInputSize,
-                maxInputPixels: limits.maxInputPixels,
-                maxBytes: limits.maxBytes,
-              }),
-            ),
-          );
-          const ok = part.map((r, i) => ({ r, d: decoded[i]! })).filter((x) => x.d.ok);
-          part.forEach((r, i) => {
-            if (!decoded[i]!.ok) images.get(r.key)!.noMaps = 'the image no longer decodes';
-          });
-          if (!ok.length) continue;
-          const scores = await scorer.scoreBatch(
-            ok.map(({ r, d }) => ({
-              rgb: (d as { rgb: Uint8Array }).rgb,
-              segRgb: (d as { segRgb?: Uint8Array }).segRgb,
-              key: r.key,
-              label: classOf(r.label),
-            })),
-            { keepMaps: true },
-          );
-          await pool(
-            ok.map((x, i) => ({ ...x, s: scores[i]! })),
-            conc,
-            async ({ r, d, s }) => {
-              const img = images.get(r.key)!;
-              if (!s.maps) {
-                img.noMaps = 'the scorer returned no maps';
-                return;
-              }
-              const t = await splitStrip(await overlayPng((d as { rgb: Uint8Array }).rgb, scorer.inputSize, s.maps));
-              const stem = tileStem(r.key);
-              for (const m of MAP_TILES) {
-                if (m === 'attention' && !s.maps.attention) continue;
-                img[m] = await put(`img/${stem}-${m[0]}.jpg`, t[m]);
-              }
-              if (!s.maps.attention) img.noMaps = 'this model has no attention map';
-            },
-          );
-          await new Promise((res) => setImmediate(res));
-        }
+        await recomputeMaps(todo, scorer, bytes, images, io);
       } finally {
         scorer.dispose();
       }

@@ -12,6 +12,7 @@ export * from './storage/fs-object-store';
 export * from './storage/s3-object-store';
 export * from './storage/open-store';
 export * from './risk-coverage';
+export * from './run-ref';
 export * from './run-state';
 export * from './results';
 export * from './job-signing';

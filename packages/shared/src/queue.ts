@@ -6,6 +6,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { configValue } from './config';
 import { ServiceError } from './errors';
 import { sign } from './job-signing';
+import type { RunRef } from './run-ref';
 import type { BatchJob } from './schemas';
 
 export const BATCH_QUEUE = 'overmap-batches';
@@ -82,7 +83,7 @@ export function jobCount(batches: number, g: JobGrouping): number {
 
 /** The batch job of the group that starts at `first` (jobGroups), `count` batches long. */
 export function batchGroupJob(
-  run: { runId: string; instance: string; results: string },
+  run: RunRef,
   first: number,
   count: number,
   secret: string | undefined,

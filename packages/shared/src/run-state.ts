@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sign } from './job-signing';
 import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, runKeys } from './queue';
+import type { RunRef } from './run-ref';
 
 /**
  * Counts a batch done and adds its images to the status counters in one atomic step: SADD is
@@ -40,11 +41,11 @@ export const shardCount = (batches: number, shardParts: number) => Math.max(1, M
 export async function maybeFinalize(
   redis: Redis,
   finalizeQueue: Queue,
-  runId: string,
-  instance: string,
-  results: string,
+  run: RunRef,
   secret?: string,
 ): Promise<boolean> {
+  // The three fields alone: a job payload passed as the run must not carry its other fields into the new jobs.
+  const { runId, instance, results } = run;
   const keys = runKeys(runId, instance);
   const [total, shardParts, done] = await Promise.all([
     redis.hget(keys.state, 'total'),
@@ -74,7 +75,7 @@ export async function maybeFinalize(
 export async function markShardDone(
   redis: Redis,
   finalizeQueue: Queue,
-  job: { runId: string; instance: string; results: string; shard: number },
+  job: RunRef & { shard: number },
   shards: number,
   secret?: string,
 ): Promise<boolean> {

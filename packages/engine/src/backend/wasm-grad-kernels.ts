@@ -21,26 +21,21 @@
  *
  * The convolution results are computed with ops inside `tidy` and copied into a tensor the
  * backend owns (`makeOutput`), because the engine may dispose a tensor returned from a kernel
- * that it did not allocate itself.
+ * that it did not allocate itself. The gradients themselves are in conv-gradients.ts and
+ * max-pool-gradient.ts; this file registers them.
  */
 import * as tf from './tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import {
+  type Conv2DBackpropFilterAttrs,
+  type Conv2DBackpropInputAttrs,
+  conv2dFilterGradient,
+  conv2dInputGradientStride1,
+} from './conv-gradients';
+import { type MaxPoolGradAttrs, maxPoolGradient } from './max-pool-gradient';
 
-type Conv2DBackpropFilterAttrs = {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  filterShape: [number, number, number, number];
-};
-
-type Conv2DBackpropInputAttrs = {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  inputShape: [number, number, number, number];
-};
+export { conv2dFilterGradient, conv2dInputGradientStride1 } from './conv-gradients';
+export { maxPoolGradient } from './max-pool-gradient';
 
 /** A tensor view of a kernel input; takes its own reference, so disposing it is safe. */
 function wrap(backend: BackendWasm, info: tf.TensorInfo): tf.Tensor4D {
@@ -53,90 +48,6 @@ function copyToBackend(backend: BackendWasm, result: tf.Tensor): tf.TensorInfo {
   backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(result as unknown as tf.TensorInfo));
   result.dispose();
   return out;
-}
-
-/**
- * dW for x [N,H,W,Cin] and dy [N,OH,OW,Cout]: pure tensor function, usable on any backend.
- *
- * dW[i,j,c,o] = Σ_{n,y,x} xpad[n, y·sh + i, x·sw + j, c] · dy[n, y, x, o], which is a
- * forward 'valid' convolution of xpad with the batch and channel axes swapped
- * ([Cin, H, W, N]) by dy as the filter ([OH, OW, N, Cout], dilated by the stride). XNNPACK
- * runs that as one GEMM of [Cin·KH·KW, N·OH·OW] x [N·OH·OW, Cout].
- */
-export function conv2dFilterGradient(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  filterShape: [number, number, number, number],
-  strides: [number, number] | number,
-  pad: Conv2DBackpropFilterAttrs['pad'],
-  dimRoundingMode?: Conv2DBackpropFilterAttrs['dimRoundingMode'],
-): tf.Tensor4D {
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape,
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
-  const { top, bottom, left, right } = info.padInfo;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  return tf.tidy(() => {
-    const xp =
-      top || bottom || left || right
-        ? tf.pad(x, [
-            [0, 0],
-            [top, bottom],
-            [left, right],
-            [0, 0],
-          ])
-        : x;
-    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, Hp, Wp, N]
-    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [OH, OW, N, Cout]
-    let out = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [sh, sw]); // [Cin, >=KH, >=KW, Cout]
-    // With 'same' padding and a stride, the valid output can exceed the filter: crop.
-    if (out.shape[1] !== kh || out.shape[2] !== kw) out = tf.slice(out, [0, 0, 0, 0], [-1, kh, kw, -1]);
-    return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;
-  });
-}
-
-/** dx for stride-1 convolutions: a forward convolution of dy with the flipped, transposed filter. */
-export function conv2dInputGradientStride1(
-  dy: tf.Tensor4D,
-  filter: tf.Tensor4D,
-  inputShape: [number, number, number, number],
-  pad: Conv2DBackpropInputAttrs['pad'],
-  dimRoundingMode?: Conv2DBackpropInputAttrs['dimRoundingMode'],
-): tf.Tensor4D {
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape,
-    1,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
-  const { top, left } = info.padInfo;
-  const { filterHeight: kh, filterWidth: kw } = info;
-  return tf.tidy(() => {
-    // Full correlation with the rotated filter: pad dy by (k-1-pad) on each side.
-    const pt = kh - 1 - top;
-    const pl = kw - 1 - left;
-    const pb = inputShape[1] + kh - 1 - dy.shape[1] - pt;
-    const pr = inputShape[2] + kw - 1 - dy.shape[2] - pl;
-    const dyp = tf.pad(dy, [
-      [0, 0],
-      [pt, pb],
-      [pl, pr],
-      [0, 0],
-    ]);
-    const rotated = tf.reverse(filter, [0, 1]).transpose([0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(dyp, rotated, 1, 'valid');
-  });
 }
 
 /**
@@ -169,100 +80,6 @@ function registerArithmeticMaxGradient(): void {
       };
     },
   });
-}
-
-type MaxPoolGradAttrs = {
-  filterSize: [number, number] | number;
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-};
-
-/**
- * dx of a max pool (NHWC): each output window's dy goes to its first maximum in row-major scan
- * order (padding never wins), summed where windows overlap; TensorFlow's rule (and tfjs-cpu's,
- * except windows with no finite maximum), so ties give the whole gradient to one input. `dx` must
- * be zero-filled.
- */
-export function maxPoolGradient(
-  x: Float32Array,
-  dy: Float32Array,
-  dx: Float32Array,
-  info: tf.backend_util.Conv2DInfo,
-): void {
-  const {
-    batchSize: n,
-    inHeight: h,
-    inWidth: w,
-    inChannels: c,
-    outHeight: oh,
-    outWidth: ow,
-    strideHeight: sh,
-    strideWidth: sw,
-    effectiveFilterHeight: kh,
-    effectiveFilterWidth: kw,
-    dilationHeight: dh,
-    dilationWidth: dw,
-  } = info;
-  const top = info.padInfo.top,
-    left = info.padInfo.left;
-  const row = w * c;
-  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * oh <= h && 2 * ow <= w) {
-    // The usual 2x2 stride-2 pool, every window inside the image: no bounds checks, windows disjoint.
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          const p = b * h * row + 2 * oy * row + 2 * ox * c,
-            o = ((b * oh + oy) * ow + ox) * c;
-          for (let ch = 0; ch < c; ch++) {
-            let at = p + ch,
-              v = x[at]!;
-            const q1 = at + c,
-              q2 = at + row,
-              q3 = q2 + c;
-            if (x[q1]! > v) {
-              at = q1;
-              v = x[q1]!;
-            }
-            if (x[q2]! > v) {
-              at = q2;
-              v = x[q2]!;
-            }
-            if (x[q3]! > v) at = q3;
-            dx[at] = dy[o + ch]!;
-          }
-        }
-      }
-    }
-    return;
-  }
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      const y0 = oy * sh - top;
-      for (let ox = 0; ox < ow; ox++) {
-        const x0 = ox * sw - left,
-          o = ((b * oh + oy) * ow + ox) * c;
-        for (let ch = 0; ch < c; ch++) {
-          let at = -1,
-            v = -Infinity;
-          for (let ky = 0; ky < kh; ky += dh) {
-            const iy = y0 + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx += dw) {
-              const ix = x0 + kx;
-              if (ix < 0 || ix >= w) continue;
-              const q = b * h * row + iy * row + ix * c + ch;
-              if (at === -1 || x[q]! > v) {
-                at = q;
-                v = x[q]!;
-              }
-            }
-          }
-          if (at >= 0) dx[at] = dx[at]! + dy[o + ch]!;
-        }
-      }
-    }
-  }
 }
 
 let registered = false;

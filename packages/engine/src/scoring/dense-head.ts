@@ -100,7 +100,6 @@ export function denseGradCams(
 ): Float32Array[] {
   const { b, h, w, c } = f;
   const hw = h * w;
-  const k = head.classes;
   const out = targetSets.map(() => new Float32Array(b * hw));
   const alpha = new Float64Array(c * targetSets.length);
   const acc = new Float64Array(hw * targetSets.length);
@@ -114,65 +113,97 @@ export function denseGradCams(
       return at >= 0 ? at : classes.push(t) - 1;
     });
     const n = classes.length;
-    for (let s = 0; s < n; s++) {
-      const t = classes[s]!;
-      for (let ch = 0; ch < c; ch++) {
-        let g = head.weight[ch * k + t]!;
-        if (head.softmax && probs) {
-          let mean = 0;
-          for (let j = 0; j < k; j++) mean += probs[i * k + j]! * head.weight[ch * k + j]!;
-          g = probs[i * k + t]! * (g - mean);
-        }
-        alpha[s * c + ch] = g / hw;
-      }
-    }
-    // Three classes per pass over the activations (each value read once, three running sums):
-    // about 2× faster in V8 than one pass per class.
-    for (let s0 = 0; s0 < n; s0 += 3) {
-      const a0 = acc.subarray(s0 * hw, (s0 + 1) * hw);
-      const a1 = s0 + 1 < n ? acc.subarray((s0 + 1) * hw, (s0 + 2) * hw) : scratch[0]!;
-      const a2 = s0 + 2 < n ? acc.subarray((s0 + 2) * hw, (s0 + 3) * hw) : scratch[1]!;
-      a0.fill(0);
-      a1.fill(0);
-      a2.fill(0);
-      const x = (ch: number, s: number) => (s < n ? alpha[s * c + ch]! : 0);
-      if (f.layout === 'nchw') {
-        for (let ch = 0; ch < c; ch++) {
-          const base = (i * c + ch) * hw;
-          const w0 = x(ch, s0),
-            w1 = x(ch, s0 + 1),
-            w2 = x(ch, s0 + 2);
-          for (let p = 0; p < hw; p++) {
-            const v = f.acts[base + p]!;
-            a0[p] = a0[p]! + w0 * v;
-            a1[p] = a1[p]! + w1 * v;
-            a2[p] = a2[p]! + w2 * v;
-          }
-        }
-      } else {
-        const base = i * hw * c;
-        for (let p = 0; p < hw; p++) {
-          let t0 = 0,
-            t1 = 0,
-            t2 = 0;
-          for (let ch = 0; ch < c; ch++) {
-            const v = f.acts[base + p * c + ch]!;
-            t0 += x(ch, s0) * v;
-            t1 += x(ch, s0 + 1) * v;
-            t2 += x(ch, s0 + 2) * v;
-          }
-          a0[p] = t0;
-          a1[p] = t1;
-          a2[p] = t2;
-        }
-      }
-    }
+    classWeights(head, probs, i, classes, c, hw, alpha);
+    accumulate(f, i, alpha, n, acc, scratch);
     slot.forEach((s, j) => {
       const cam = out[j]!;
       for (let p = 0; p < hw; p++) cam[i * hw + p] = acc[s * hw + p]! > 0 ? acc[s * hw + p]! : 0;
     });
   }
   return out.map((cam) => normalizeMax(cam, b));
+}
+
+/**
+ * The channel weights of image `i` for each of `classes` (∂y_c/∂A over h·w, through the
+ * softmax where the head has one): alpha[s·c + ch] for the s-th class.
+ */
+function classWeights(
+  head: DenseHead,
+  probs: Float32Array | null,
+  i: number,
+  classes: number[],
+  c: number,
+  hw: number,
+  alpha: Float64Array,
+): void {
+  const k = head.classes;
+  const n = classes.length;
+  for (let s = 0; s < n; s++) {
+    const t = classes[s]!;
+    for (let ch = 0; ch < c; ch++) {
+      let g = head.weight[ch * k + t]!;
+      if (head.softmax && probs) {
+        let mean = 0;
+        for (let j = 0; j < k; j++) mean += probs[i * k + j]! * head.weight[ch * k + j]!;
+        g = probs[i * k + t]! * (g - mean);
+      }
+      alpha[s * c + ch] = g / hw;
+    }
+  }
+}
+
+/** Image `i`'s activations weighted by each class's alpha, summed over channels: acc[s·hw + p] for the s-th class. */
+function accumulate(
+  f: HostFeatures,
+  i: number,
+  alpha: Float64Array,
+  n: number,
+  acc: Float64Array,
+  scratch: Float64Array[],
+): void {
+  const { c } = f;
+  const hw = f.h * f.w;
+  // Three classes per pass over the activations (each value read once, three running sums):
+  // about 2× faster in V8 than one pass per class.
+  for (let s0 = 0; s0 < n; s0 += 3) {
+    const a0 = acc.subarray(s0 * hw, (s0 + 1) * hw);
+    const a1 = s0 + 1 < n ? acc.subarray((s0 + 1) * hw, (s0 + 2) * hw) : scratch[0]!;
+    const a2 = s0 + 2 < n ? acc.subarray((s0 + 2) * hw, (s0 + 3) * hw) : scratch[1]!;
+    a0.fill(0);
+    a1.fill(0);
+    a2.fill(0);
+    const x = (ch: number, s: number) => (s < n ? alpha[s * c + ch]! : 0);
+    if (f.layout === 'nchw') {
+      for (let ch = 0; ch < c; ch++) {
+        const base = (i * c + ch) * hw;
+        const w0 = x(ch, s0),
+          w1 = x(ch, s0 + 1),
+          w2 = x(ch, s0 + 2);
+        for (let p = 0; p < hw; p++) {
+          const v = f.acts[base + p]!;
+          a0[p] = a0[p]! + w0 * v;
+          a1[p] = a1[p]! + w1 * v;
+          a2[p] = a2[p]! + w2 * v;
+        }
+      }
+    } else {
+      const base = i * hw * c;
+      for (let p = 0; p < hw; p++) {
+        let t0 = 0,
+          t1 = 0,
+          t2 = 0;
+        for (let ch = 0; ch < c; ch++) {
+          const v = f.acts[base + p * c + ch]!;
+          t0 += x(ch, s0) * v;
+          t1 += x(ch, s0 + 1) * v;
+          t2 += x(ch, s0 + 2) * v;
+        }
+        a0[p] = t0;
+        a1[p] = t1;
+        a2[p] = t2;
+      }
+    }
+  }
 }
 
 /** The attention maps, each resized to the activations' resolution, summed, scaled to max 1: [B, h, w]. */

@@ -10,7 +10,7 @@
  * goes through lib-storage's Upload: multipart in `partSize` parts (8 MiB; S3's minimum is 5 MiB,
  * a single PUT stops at 5 GB), at most `queueSize` parts in flight and in memory, and aborted
  * on failure (no half object, no parts left behind). A stream that turns out smaller than one
- * part is sent by Upload as one PutObject.
+ * part is sent by Upload as one PutObject. The client and the error mapping: s3-client.ts.
  */
 import type { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -21,12 +21,10 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   paginateListObjectsV2,
-  S3Client,
-  type S3ClientConfig,
-  S3ServiceException,
+  type S3Client,
 } from '@aws-sdk/client-s3';
-import { configValue } from '../config';
-import { InputError, NotFoundError, ObjectTooLarge, ServiceError } from '../errors';
+import { InputError, NotFoundError, ObjectTooLarge } from '../errors';
+import { MIN_PART_SIZE, MULTIPART_DEFAULTS, type S3StoreOptions, makeS3Client, s3Error, statusOf } from './s3-client';
 import {
   type GetOptions,
   type ListPage,
@@ -36,52 +34,7 @@ import {
   PreconditionFailed,
 } from './object-store';
 
-export interface S3StoreOptions {
-  endpoint?: string;
-  region?: string;
-  maxAttempts?: number;
-  client?: S3Client;
-  /** bytes above which a Buffer or string is uploaded in parts (default 8 MiB) */
-  multipartThreshold?: number;
-  /** multipart part size in bytes (default 8 MiB; at least 5 MiB, S3's minimum) */
-  partSize?: number;
-  /** parts uploaded (and held in memory) at once (default 4) */
-  queueSize?: number;
-}
-
-/** S3's smallest part (all but the last). */
-const MIN_PART_SIZE = 5 * 1024 * 1024;
-
-export const MULTIPART_DEFAULTS = {
-  multipartThreshold: 8 * 1024 * 1024,
-  partSize: 8 * 1024 * 1024,
-  queueSize: 4,
-} as const;
-
-export function makeS3Client(o: S3StoreOptions = {}): S3Client {
-  const endpoint = o.endpoint ?? configValue('S3_ENDPOINT');
-  const config: S3ClientConfig = {
-    region: o.region ?? configValue('AWS_REGION') ?? configValue('AWS_DEFAULT_REGION') ?? 'us-east-1',
-    maxAttempts: o.maxAttempts ?? 8,
-    retryMode: 'standard',
-  };
-  if (endpoint) {
-    config.endpoint = endpoint;
-    config.forcePathStyle = true;
-    // Many S3-compatible servers reject the CRC checksums SDK v3 sends by default.
-    config.requestChecksumCalculation = 'WHEN_REQUIRED';
-    config.responseChecksumValidation = 'WHEN_REQUIRED';
-  }
-  // The SDK warns in 9 lines on every process under Node 20 that its releases after January
-  // 2027 need Node 22. The lockfile pins a release that supports 20, the images run 22, and
-  // the README says so: the warning only hid real errors in every command's output.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  return new S3Client(config);
-}
-
-function statusOf(e: unknown): number | undefined {
-  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
+export { MULTIPART_DEFAULTS, type S3StoreOptions, makeS3Client } from './s3-client';
 
 export class S3ObjectStore implements ObjectStore {
   readonly uri: string;
@@ -113,37 +66,6 @@ export class S3ObjectStore implements ObjectStore {
     return this.prefix + key;
   }
 
-  private wrap(e: unknown, what: string): Error {
-    const status = statusOf(e);
-    const name = (e as Error)?.name;
-    if (name === 'NoSuchBucket' || (status === 404 && what.startsWith('bucket'))) {
-      return new InputError(`bucket ${this.bucket} does not exist (${this.uri}): create it or fix the URI`, {
-        cause: e,
-      });
-    }
-    if (name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
-      return new ServiceError(
-        `no AWS credentials for ${this.uri}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role provides them`,
-        { cause: e },
-      );
-    }
-    if (name === 'AccessDenied' || status === 403) {
-      return new ServiceError(
-        `access denied to ${this.uri} (${what}): check the AWS credentials and the bucket policy`,
-        { cause: e },
-      );
-    }
-    if (e instanceof S3ServiceException)
-      return new ServiceError(`S3 error on ${what} under ${this.uri}: ${e.name} ${e.message}`, { cause: e });
-    const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') {
-      return new ServiceError(`cannot reach S3 for ${this.uri} (${code}): check S3_ENDPOINT and the network`, {
-        cause: e,
-      });
-    }
-    return e as Error;
-  }
-
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
     if (options.maxBytes === undefined) {
       const b = await this.getIfExists(key);
@@ -156,7 +78,7 @@ export class S3ObjectStore implements ObjectStore {
       r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
     } catch (e) {
       if ((e as Error)?.name === 'NoSuchKey') throw new NotFoundError(`no object ${key} under ${this.uri}`);
-      throw this.wrap(e, `GET ${key}`);
+      throw s3Error(e, `GET ${key}`, this);
     }
     const body = r.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
     if (!body) throw new NotFoundError(`no body for ${key} under ${this.uri}`);
@@ -184,10 +106,10 @@ export class S3ObjectStore implements ObjectStore {
       return Buffer.from(await r.Body!.transformToByteArray());
     } catch (e) {
       if ((e as Error)?.name === 'NoSuchKey' || statusOf(e) === 404) {
-        if ((e as Error)?.name === 'NoSuchBucket') throw this.wrap(e, 'bucket');
+        if ((e as Error)?.name === 'NoSuchBucket') throw s3Error(e, 'bucket', this);
         return undefined;
       }
-      throw this.wrap(e, `GET ${key}`);
+      throw s3Error(e, `GET ${key}`, this);
     }
   }
 
@@ -212,7 +134,7 @@ export class S3ObjectStore implements ObjectStore {
       );
     } catch (e) {
       if (statusOf(e) === 412 || (e as Error)?.name === 'PreconditionFailed') throw new PreconditionFailed(key);
-      throw this.wrap(e, `PUT ${key}`);
+      throw s3Error(e, `PUT ${key}`, this);
     }
   }
 
@@ -236,7 +158,7 @@ export class S3ObjectStore implements ObjectStore {
       await upload.done();
     } catch (e) {
       if (bodyError !== undefined) throw bodyError;
-      throw this.wrap(e, `PUT ${key} (multipart)`);
+      throw s3Error(e, `PUT ${key} (multipart)`, this);
     }
     if (bodyError !== undefined) throw bodyError;
   }
@@ -247,7 +169,7 @@ export class S3ObjectStore implements ObjectStore {
       return true;
     } catch (e) {
       if (statusOf(e) === 404 || (e as Error)?.name === 'NotFound') return false;
-      throw this.wrap(e, `HEAD ${key}`);
+      throw s3Error(e, `HEAD ${key}`, this);
     }
   }
 
@@ -270,7 +192,7 @@ export class S3ObjectStore implements ObjectStore {
         .map((o) => ({ key: o.Key!.slice(this.prefix.length), size: o.Size ?? 0 }));
       return { objects, next: r.IsTruncated ? r.NextContinuationToken : undefined };
     } catch (e) {
-      throw this.wrap(e, 'bucket listing');
+      throw s3Error(e, 'bucket listing', this);
     }
   }
 
@@ -290,7 +212,7 @@ export class S3ObjectStore implements ObjectStore {
           if (o.Key !== undefined) yield { key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 };
       }
     } catch (e) {
-      throw this.wrap(e, 'bucket listing');
+      throw s3Error(e, 'bucket listing', this);
     }
   }
 
@@ -298,7 +220,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (e) {
-      throw this.wrap(e, 'bucket check');
+      throw s3Error(e, 'bucket check', this);
     }
   }
 }

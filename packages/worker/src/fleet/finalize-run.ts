@@ -20,6 +20,7 @@ import {
   type Manifest,
   RECORDS_PREFIX,
   type RunJson,
+  type RunRef,
   RunResults,
   RunSummary,
   checkAllowed,
@@ -42,7 +43,7 @@ export interface Guard {
 
 /** The run's results and run.json, behind the job's signature and the allow-list. */
 async function openRun(
-  data: { runId: string; instance: string; results: string },
+  data: RunRef,
   guard: Guard,
 ): Promise<{ results: RunResults; run: RunJson & { batches: number; classes: string[] } }> {
   try {

@@ -28,9 +28,7 @@ import {
   maybeFinalize,
   runKeys,
 } from '@overmap/shared';
-import { decodeImage } from '@overmap/engine';
-import { overlayPng } from '@overmap/engine';
-import type { ScoreMaps } from '@overmap/engine';
+import { type ImageFailure, type ImageSource, decodeImage, scoreImages } from '@overmap/engine';
 import { recordFor } from './build-record';
 import { checkJobSignature } from './job-guard';
 import type { Metrics } from './metrics';
@@ -67,8 +65,6 @@ export function downloadSlots(
   return Math.max(1, Math.min(config.OVERMAP_DOWNLOAD_CONCURRENCY, byBudget));
 }
 
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
-
 export function parseBatchJob(data: unknown): BatchJob {
   const r = BatchJobSchema.safeParse(data);
   if (!r.success) {
@@ -79,8 +75,6 @@ export function parseBatchJob(data: unknown): BatchJob {
   }
   return r.data;
 }
-
-type Decoded = Awaited<ReturnType<typeof decodeImage>>;
 
 export interface GroupResult {
   /** images scored by this attempt (batches done by an earlier attempt are skipped, not counted) */
@@ -160,108 +154,73 @@ export async function processBatch(job: Job, deps: BatchDeps, token?: string): P
     await job.moveToWait(token);
     throw new WaitingError();
   }
-  await maybeFinalize(
-    deps.redis,
-    deps.finalizeQueue,
-    data.runId,
-    data.instance,
-    data.results,
-    deps.config.OVERMAP_JOB_SECRET,
-  );
+  await maybeFinalize(deps.redis, deps.finalizeQueue, data, deps.config.OVERMAP_JOB_SECRET);
   return out;
 }
 
-/** Fetch, decode, score and write one batch's part file; returns its records. */
+/** One image's bytes from the dataset, or why there are none (a record, never a failed batch). */
+async function readImage(ctx: RunContext, key: string, config: Config): Promise<Buffer | ImageFailure> {
+  // Never trust a key: one that could leave the dataset prefix is a record, not a failed batch.
+  if (!isSafeKey(key))
+    return {
+      ok: false,
+      status: 'read_error',
+      error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read`,
+    };
+  try {
+    return await ctx.dataset.get(key, { maxBytes: config.OVERMAP_MAX_IMAGE_BYTES });
+  } catch (e) {
+    if (e instanceof ObjectTooLarge) return { ok: false, status: 'too_large', error: e.message };
+    if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
+    return { ok: false, status: 'read_error', error: (e as Error).message };
+  }
+}
+
+/**
+ * Fetch, decode, score (the engine's scoreImages) and write one batch's part file; returns its
+ * records. Per-image failures become records; overlays are written before the part file, so a
+ * record names its overlay only once the PNG exists.
+ */
 async function scoreRecords(
   batch: number,
   chunk: BatchChunk,
   ctx: RunContext,
   deps: BatchDeps,
 ): Promise<ImageRecord[]> {
-  const { scorer } = ctx;
+  const { scorer, threshold } = ctx;
+  const { config } = deps;
   const keys = chunk.keys;
   const labels = chunk.labels ?? keys.map(() => null);
-  const own = pLimit(downloadSlots(deps.config));
-  const limit: <T>(fn: () => Promise<T>) => Promise<T> = deps.downloads ?? ((fn) => own(fn));
+  const own = pLimit(downloadSlots(config));
   const stage = (name: string, since: number) =>
     deps.metrics?.stageSeconds.observe({ stage: name }, (performance.now() - since) / 1000);
-
-  // Fetch and decode: per-image failures become records, never a failed batch.
-  const tFetch = performance.now();
-  const decoded: Decoded[] = await Promise.all(
-    keys.map((key) =>
-      limit(async () => {
-        // Never trust a key: one that could leave the dataset prefix is a record, not a failed batch.
-        if (!isSafeKey(key))
-          return {
-            ok: false as const,
-            status: 'read_error' as const,
-            error: `unsafe key ${JSON.stringify(key)} (absolute or with '..'): not read`,
-          };
-        let bytes: Buffer;
-        try {
-          bytes = await ctx.dataset.get(key, { maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES });
-        } catch (e) {
-          if (e instanceof ObjectTooLarge)
-            return { ok: false as const, status: 'too_large' as const, error: e.message };
-          if (e instanceof ServiceError) throw e; // the store itself is down: retry the batch
-          // Anything else is this image's: not found, unreadable, or a link out of a local dataset
-          // (OutsideStoreError: its real path leaves the folder or OVERMAP_ALLOWED_PREFIXES, never read).
-          return { ok: false as const, status: 'read_error' as const, error: (e as Error).message };
-        }
-        return (deps.decode ?? decodeImage)(bytes, {
-          size: scorer.inputSize,
-          segSize: scorer.segInputSize,
-          maxInputPixels: deps.config.OVERMAP_MAX_INPUT_PIXELS,
-          maxBytes: deps.config.OVERMAP_MAX_IMAGE_BYTES,
-        });
-      }),
-    ),
-  );
-  stage('fetch_decode', tFetch);
-
-  const records: ImageRecord[] = new Array(keys.length);
-  const okIdx: number[] = [];
-  decoded.forEach((d, i) => {
-    if (d.ok) okIdx.push(i);
-    else records[i] = errorRecord(keys[i]!, labels[i] ?? null, d.status, d.error);
-  });
-
   const overlays = ctx.run.params.overlays;
-  const overlayJobs: { index: number; rgb: Uint8Array; maps: ScoreMaps }[] = [];
-  await deps.computeLock(async () => {
-    const tScore = performance.now();
-    const mb = deps.microBatch ?? ctx.microBatch;
-    for (let s = 0; s < okIdx.length; s += mb) {
-      const idx = okIdx.slice(s, s + mb);
-      const inputs = idx.map((i) => {
-        const d = decoded[i]!;
-        if (!d.ok) throw new Error('unreachable');
-        return { rgb: d.rgb, segRgb: d.segRgb, key: keys[i]!, label: ctx.classOf(labels[i]) };
-      });
-      const scores = await scorer.scoreBatch(inputs, { keepMaps: overlays !== 'none' });
-      idx.forEach((i, j) => {
-        const s = scores[j]!;
-        records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, ctx.threshold);
-        if (s.maps && (overlays === 'all' || records[i]!.accepted === false))
-          overlayJobs.push({ index: i, rgb: inputs[j]!.rgb, maps: s.maps });
-      });
-      await yieldToLoop();
-    }
-    stage('score', tScore);
+  const records: ImageRecord[] = new Array(keys.length);
+  const images: ImageSource[] = keys.map((key, i) => ({
+    key,
+    label: ctx.classOf(labels[i]),
+    read: () => readImage(ctx, key, config),
+  }));
+  await scoreImages(scorer, images, {
+    limit: deps.downloads ?? ((fn) => own(fn)),
+    maxInputPixels: config.OVERMAP_MAX_INPUT_PIXELS,
+    maxBytes: config.OVERMAP_MAX_IMAGE_BYTES,
+    microBatch: deps.microBatch ?? ctx.microBatch,
+    keepMaps: overlays !== 'none',
+    computeLock: deps.computeLock,
+    decode: deps.decode,
+    observe: (s, since) => stage(s === 'decode' ? 'fetch_decode' : 'score', since),
+    onFailed: (i, f) => {
+      records[i] = errorRecord(keys[i]!, labels[i] ?? null, f.status, f.error);
+    },
+    onScored: (i, s) => {
+      records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, threshold);
+      return overlays === 'all' || records[i]!.accepted === false;
+    },
+    onOverlay: async (i, png) => {
+      records[i]!.overlay = await ctx.results.putOverlay(keys[i]!, png);
+    },
   });
-
-  // Overlays first: a record names its overlay only once the PNG exists.
-  await Promise.all(
-    overlayJobs.map((o) =>
-      limit(async () => {
-        records[o.index]!.overlay = await ctx.results.putOverlay(
-          keys[o.index]!,
-          await overlayPng(o.rgb, scorer.inputSize, o.maps),
-        );
-      }),
-    ),
-  );
 
   const tWrite = performance.now();
   await ctx.results.writePart(batch, records);

@@ -24,6 +24,14 @@ export interface DenseHead {
 
 const PASS_THROUGH = new Set(['Flatten', 'Reshape', 'Squeeze', 'Identity', 'Dropout']);
 
+/** What reading a head needs: the graph, and the failure that names what was found instead. */
+interface HeadReader {
+  graph: OnnxGraph;
+  fail: (found: string) => never;
+  producer: (t: string, what: string) => onnx.INodeProto;
+  weight: (name: string) => { dims: number[]; data: Float32Array };
+}
+
 /** Reads the head from `gradcam` to `logits`, or throws a ModelSpecError naming what was found instead. */
 export function readDenseHead(
   graph: OnnxGraph,
@@ -39,6 +47,7 @@ export function readDenseHead(
   };
   const producer = (t: string, what: string) => graph.producer(t) ?? fail(`no node producing "${t}" (${what})`);
   const weight = (name: string) => graph.floats(name) ?? fail(`"${name}" is computed, not a stored weight`);
+  const r: HeadReader = { graph, fail, producer, weight };
 
   let node = producer(logits, 'the class scores');
   while (node.opType === 'Identity') node = producer(node.input![0]!, 'the class scores');
@@ -47,6 +56,19 @@ export function readDenseHead(
     softmax = true;
     node = producer(node.input![0]!, 'the input of Softmax');
   }
+  const dense = denseLayer(r, node, logits);
+  const dropout = poolingBefore(r, dense.input, gradcam, layout);
+  const { weight: w, bias, channels, classes } = dense;
+  return { weight: w, bias, channels, classes, dropout, softmax };
+}
+
+/** The dense layer producing the class scores: its input, and its weight as [channels, classes] and bias. */
+function denseLayer(
+  r: HeadReader,
+  node: onnx.INodeProto,
+  logits: string,
+): Pick<DenseHead, 'weight' | 'bias' | 'channels' | 'classes'> & { input: string } {
+  const { fail, weight } = r;
   // Dense: Gemm(x, B, C) with y = alpha·x·B' + beta·C, or Add(MatMul(x, W), b).
   let x: string,
     w: { dims: number[]; data: Float32Array },
@@ -63,7 +85,7 @@ export function readDenseHead(
     beta = attribute(node, 'beta', 1) as number;
     b = node.input![2] ? weight(node.input![2]).data : null;
   } else if (node.opType === 'Add') {
-    const [p, q] = node.input!.map((t) => graph.producer(t));
+    const [p, q] = node.input!.map((t) => r.graph.producer(t));
     const mm =
       p?.opType === 'MatMul'
         ? { n: p, bias: node.input![1]! }
@@ -91,10 +113,14 @@ export function readDenseHead(
     if (b.length !== classes && b.length !== 1) fail(`a bias of ${b.length} values for ${classes} classes`);
     for (let k = 0; k < classes; k++) bias[k] = beta * b[b.length === 1 ? 0 : k]!;
   }
+  return { input: x, weight: weightCK, bias, channels, classes };
+}
 
-  // Back from the dense input, through flatten/dropout, to the pooling of the Grad-CAM output.
+/** Back from the dense input, through flatten/dropout, to the pooling of the Grad-CAM output; returns the dropout. */
+function poolingBefore(r: HeadReader, input: string, gradcam: string, layout: 'nchw' | 'nhwc'): number | null {
+  const { graph, fail, producer } = r;
   let dropout: number | null = null;
-  let t = x;
+  let t = input;
   for (;;) {
     if (t === gradcam) fail(`no pooling between "${gradcam}" and the dense layer`);
     const n: onnx.INodeProto = producer(t, "the dense layer's input");
@@ -111,10 +137,10 @@ export function readDenseHead(
     }
     if (!PASS_THROUGH.has(n.opType ?? '')) fail(`${n.opType} between the Grad-CAM output and the dense layer`);
     if (n.opType === 'Dropout') {
-      const r = n.input![1] ? graph.floats(n.input![1])?.data[0] : (attribute(n, 'ratio', 0.5) as number);
-      dropout = r ?? 0.5;
+      const rate = n.input![1] ? graph.floats(n.input![1])?.data[0] : (attribute(n, 'ratio', 0.5) as number);
+      dropout = rate ?? 0.5;
     }
     t = n.input![0]!;
   }
-  return { weight: weightCK, bias, channels, classes, dropout, softmax };
+  return dropout;
 }
