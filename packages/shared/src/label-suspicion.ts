@@ -14,7 +14,7 @@
  * row in those tables is the report's queue's measure.
  */
 import type { ImageRecord } from './schemas';
-import { type ConfidenceScore, confidenceValue } from './score-registry';
+import { type ConfidenceScore, confidenceValue } from './score-derivations';
 
 export interface SuspicionInput {
   /** the prediction names another class than the label */

@@ -9,7 +9,7 @@
 import { classIndexer } from '../labels';
 import { SUMMARY_REJECT_FRACTIONS } from '../reject-fractions';
 import type { ImageRecord } from '../schemas';
-import { SKETCHED_SCORES, type SketchedScore } from '../score-registry';
+import { SKETCHED_SCORES, type SketchedScore } from '../score-derivations';
 import type { Manifest } from './manifest';
 
 export const BINS = 1000;
