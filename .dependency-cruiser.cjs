@@ -30,7 +30,8 @@ module.exports = {
     },
     {
       name: 'engine-has-no-fleet',
-      comment: 'the scoring engine needs no queue: only @overmap/shared/core, no BullMQ/ioredis, no worker/producer/cli',
+      comment:
+        'the scoring engine needs no queue: only @overmap/shared/core, no BullMQ/ioredis, no worker/producer/cli',
       severity: 'error',
       from: { path: pkg('engine') },
       to: {
@@ -69,10 +70,14 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: ['node_modules', '(^|/)dist/'] },
-    
+
     tsConfig: { fileName: 'tsconfig.depcruise.json' },
     tsPreCompilationDeps: true,
     combinedDependencies: true,
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['types', 'require', 'default'], mainFields: ['types', 'main'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['types', 'require', 'default'],
+      mainFields: ['types', 'main'],
+    },
   },
 };

@@ -12,7 +12,8 @@ const common = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }],
     '/node_modules/hyparquet(-writer)?/.+\\.js$': '<rootDir>/test/helpers/esm-to-cjs.js',
   },
-  // ES-module-only packages that the code under test require()s (Node >= 20.19 does that natively; jest on Node 20 does not).
+  // ES-module-only packages that the code under test require()s (Node >= 20.19 does that natively;
+  // jest on Node 20 does not).
   transformIgnorePatterns: ['/node_modules/(?!(hyparquet|hyparquet-writer)/)'],
   // Tests import the packages by name, as users do; here the names map to their sources.
   // (Spawned CLI and worker processes run the built dist/, as users' do.)

@@ -139,7 +139,8 @@ async function benchOverhead(redis, dataDir, images, backend) {
     await w.stop('bench done');
     return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6 };
   };
-  // Scoring alone, in-process, on the same decoded scenes in the worker's micro-batches (model loaded and warmed first).
+  // Scoring alone, in-process, on the same decoded scenes in the worker's micro-batches (model
+  // loaded and warmed first).
   const scorer = await W.OverMapScorer.load(spec);
   const { decodeImage } = W;
   const files = fs

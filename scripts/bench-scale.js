@@ -6,7 +6,8 @@
  * manifest size, and one Parquet row per key across the shards (hyparquet). The files are
  * empty, so every record is a decode_error: the records, parts, shards and finalize are the
  * real path; decoding and scoring are not measured here (bench:fleet, bench:score do).
- * Env: BENCH_SCALE_KEYS (default 1000000), BENCH_BATCH (64), OVERMAP_JOB_IMAGES (1024 images per job). Prints JSON; asserts nothing.
+ * Env: BENCH_SCALE_KEYS (default 1000000), BENCH_BATCH (64), OVERMAP_JOB_IMAGES (1024 images per
+ * job). Prints JSON; asserts nothing.
  */
 'use strict';
 const fs = require('node:fs');

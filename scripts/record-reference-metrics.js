@@ -2,7 +2,8 @@
 /**
  * `node scripts/record-reference-metrics.js [dir]` records what the reference models in dir
  * (default models/reference, the shipped ones) reach on fixed slices of generated scenes, and their
- * file hashes, into dir/reference-metrics.json; test/models checks the shipped models against it. Slices (seed overmap-reference-v1, indices 0..499 each):
+ * file hashes, into dir/reference-metrics.json; test/models checks the shipped models against it.
+ * Slices (seed overmap-reference-v1, indices 0..499 each):
  * - classicTest: the first generator's test split (`makeScene`), the slice of earlier figures;
  * - variedTest: the varied generator's test split (in distribution for the models trained on it);
  * - shifted: the varied generator's shifted split (a background family and item scales no training
@@ -12,7 +13,7 @@
  * segmenter, mask IoU on each slice. Also the validation figures from the training logs.
  */
 'use strict';
-const crypto = require('node:crypto');
+const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const W = require('@overmap/engine');
@@ -36,8 +37,7 @@ const SLICES = [
   ['shifted', 'shifted', 'varied'],
 ];
 const sha = (f) =>
-  crypto
-    .createHash('sha256')
+  createHash('sha256')
     .update(fs.readFileSync(path.join(DIR, f)))
     .digest('hex');
 const readLog = (name) => {

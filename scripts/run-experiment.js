@@ -58,7 +58,10 @@ const REJECT_AT_THRESHOLD = 0.15;
 const SPEC = path.join(REF, process.env.EXP_SPEC || 'overmap-model-mc20.json');
 const SHIPPED = [...new Set([path.basename(SPEC).replace(/-mc20\.json$/, '.json'), path.basename(SPEC)])];
 const SPEC_JSON = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
-/** The folders of the spec's classifier and segmenter (classifier/, classifier-unguided/, segmenter/), copied with each candidate spec. */
+/**
+ * The folders of the spec's classifier and segmenter (classifier/, classifier-unguided/,
+ * segmenter/), copied with each candidate spec.
+ */
 const CLS_DIR = path.dirname(SPEC_JSON.classifier.model),
   SEG_DIR = path.dirname(SPEC_JSON.segmenter.model);
 const SEED = 'overmap-reference-v1';
@@ -119,7 +122,8 @@ async function emptyScenes(count) {
   const dir = path.join(EXP, 'data', `${GEN === 'varied' ? 'varied-' : ''}empty-${count}`);
   if (fs.existsSync(dir)) return dir;
   const bank = F.loadFashionMnist();
-  const blank = { images: new Uint8Array(28 * 28), labels: new Uint8Array(1), n: 1 }; // an all-zero "object": nothing is painted
+  // an all-zero "object": nothing is painted
+  const blank = { images: new Uint8Array(28 * 28), labels: new Uint8Array(1), n: 1 };
   const tmp = `${dir}.tmp`;
   fs.mkdirSync(path.join(tmp, 'none'), { recursive: true });
   for (let i = 0; i < count; i++) {
@@ -168,7 +172,8 @@ function candidateSpec(name, patch) {
   const base = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
   const dir = path.join(EXP, 'specs', name);
   for (const sub of [CLS_DIR, SEG_DIR]) fs.cpSync(path.join(REF, sub), path.join(dir, sub), { recursive: true });
-  // decision and threshold fixed unless patched: the candidates' hashes (and cached runs) do not follow the shipped choice.
+  // decision and threshold fixed unless patched: the candidates' hashes (and cached runs) do not
+  // follow the shipped choice.
   const spec = { ...base, decision: DEFAULT_DECISION, threshold: 0.5, ...patch, name: `${base.name}-${name}` };
   delete spec.notes;
   const file = path.join(dir, 'overmap-model.json');
@@ -210,7 +215,10 @@ const MEASURES = [
   ...['rank', 'auc', 'pointing', 'localisation'].map((measure) => ({ measure, binarize: 0.5 })),
 ];
 
-/** The paper's Over-MAP, chosen on validation: a run per (measure, binarisation), each rule from its records, by AURC. */
+/**
+ * The paper's Over-MAP, chosen on validation: a run per (measure, binarisation), each rule from its
+ * records, by AURC.
+ */
 async function chooseOverMap(valData, classes) {
   const rows = [];
   for (const { measure, binarize } of MEASURES) {
@@ -426,7 +434,8 @@ function noisyLabels(name, start, count) {
     .sort((a, b) => b.gainTop3Macro['15%'] - a.gainTop3Macro['15%'])[0];
   const claimHolds = ['12%', '15%', '18%'].every((q) => omGain[q] >= 0.06);
 
-  // 6. Flipped labels: in sample (training scenes), out of sample (scenes after the last training index), folds if given.
+  // 6. Flipped labels: in sample (training scenes), out of sample (scenes after the last training
+  // index), folds if given.
   const trainScenes = cls.trainScenes ?? 16000;
   const inS = noisyLabels('train-noisy', 0, n.train);
   const inOut = await run('train-noisy', scenes('train', n.train), inS.file, chosenSpec);

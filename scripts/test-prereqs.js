@@ -17,9 +17,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const PYTHONS = [process.env.OVERMAP_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean);
 
 function hasTorch() {
-  return PYTHONS.some(
-    (py) => spawnSync(py, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0,
-  );
+  return PYTHONS.some((py) => spawnSync(py, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
 }
 
 function canApt() {
@@ -40,15 +38,19 @@ function apt(packages, why) {
 }
 
 const missing = [];
-if (!fs.existsSync(CHROMIUM)) missing.push({ what: `Chromium at ${CHROMIUM}`, pkgs: ['chromium'], why: 'report browser tests' });
-if (!hasTorch()) missing.push({ what: 'PyTorch', pkgs: ['python3-torch', 'python3-torchvision'], why: 'training package tests' });
+if (!fs.existsSync(CHROMIUM))
+  missing.push({ what: `Chromium at ${CHROMIUM}`, pkgs: ['chromium'], why: 'report browser tests' });
+if (!hasTorch())
+  missing.push({ what: 'PyTorch', pkgs: ['python3-torch', 'python3-torchvision'], why: 'training package tests' });
 
 for (const m of missing) {
   if (canApt() && apt(m.pkgs, m.why)) continue;
   process.stderr.write(
     `test-prereqs: ${m.what} is missing (${m.why}): install it with ` +
       `\`sudo apt-get install ${m.pkgs.join(' ')}\`` +
-      (m.pkgs[0] === 'chromium' ? ' or set CHROMIUM_PATH to a Chromium or Chrome binary\n' : ' (or set OVERMAP_PYTHON)\n'),
+      (m.pkgs[0] === 'chromium'
+        ? ' or set CHROMIUM_PATH to a Chromium or Chrome binary\n'
+        : ' (or set OVERMAP_PYTHON)\n'),
   );
   process.exit(1);
 }

@@ -81,7 +81,10 @@ const f3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : '–');
 const pct = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
 const pts = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}` : '–');
 
-/** Flipped-label rows for a set of records with given labels: suspicion (the report's formula, @overmap/shared label-suspicion.ts) per confidence, and the label-side Grad-CAM. */
+/**
+ * Flipped-label rows for a set of records with given labels: suspicion (the report's formula,
+ * @overmap/shared label-suspicion.ts) per confidence, and the label-side Grad-CAM.
+ */
 function noiseRows(recs, flipped) {
   const canon = shared.canonicalClass;
   const k = recs.filter((r) => flipped.get(r.key)).length;

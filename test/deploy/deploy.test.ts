@@ -9,7 +9,23 @@ import { BATCH_QUEUE, ENV_VARS, configValue, waitListKey } from '@overmap/shared
 import { ROOT, tmpDir } from '../helpers/services';
 
 const run = promisify(execFile);
-type Doc = { kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string> };
+/** The fields of the rendered manifests' `spec`s that these checks read (the schemas are Kubernetes's and KEDA's). */
+interface Container {
+  env?: { name: string; valueFrom?: { secretKeyRef?: unknown } }[];
+  envFrom?: unknown[];
+  resources: { limits: Record<string, unknown> };
+  readinessProbe: { httpGet: { path: string } };
+  livenessProbe: { httpGet: { path: string } };
+}
+interface Spec {
+  triggers: { type: string; metadata: { listName: string }; authenticationRef: { name: string } }[];
+  minReplicaCount: number;
+  scaleTargetRef: { name: string };
+  template: {
+    spec: { containers: Container[]; tolerations: { key: string }[]; terminationGracePeriodSeconds: number };
+  };
+}
+type Doc = { kind: string; metadata: { name: string }; spec?: Spec; data?: Record<string, string> };
 let rendered: Record<string, Doc[]>;
 
 beforeAll(async () => {
@@ -49,13 +65,13 @@ describe('Kubernetes manifests', () => {
     const docs = rendered[overlay]!;
     const prefix = find(docs, 'ConfigMap', 'overmap-config').data!.OVERMAP_QUEUE_PREFIX;
     const so = find(docs, 'ScaledObject');
-    const trigger = so.spec.triggers[0];
+    const trigger = so.spec!.triggers[0]!;
     expect(trigger.type).toBe('redis');
     expect(trigger.metadata.listName).toBe(
       waitListKey(BATCH_QUEUE, configValue('OVERMAP_QUEUE_PREFIX', { OVERMAP_QUEUE_PREFIX: prefix })),
     );
-    expect(so.spec.minReplicaCount).toBe(0);
-    expect(so.spec.scaleTargetRef.name).toBe(find(docs, 'Deployment').metadata.name);
+    expect(so.spec!.minReplicaCount).toBe(0);
+    expect(so.spec!.scaleTargetRef.name).toBe(find(docs, 'Deployment').metadata.name);
     expect(trigger.authenticationRef.name).toBe(find(docs, 'TriggerAuthentication').metadata.name);
   });
 
@@ -66,12 +82,9 @@ describe('Kubernetes manifests', () => {
       const cm = find(docs, 'ConfigMap', 'overmap-config').data!;
       const aws = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_PROFILE'];
       for (const kind of ['Deployment', 'Job']) {
-        const pod = find(docs, kind).spec.template.spec;
+        const pod = find(docs, kind).spec!.template.spec;
         for (const c of pod.containers) {
-          const names = [
-            ...(c.env ?? []).map((e: { name: string }) => e.name),
-            ...(c.envFrom ?? []).flatMap(() => Object.keys(cm)),
-          ];
+          const names = [...(c.env ?? []).map((e) => e.name), ...(c.envFrom ?? []).flatMap(() => Object.keys(cm))];
           for (const n of names) expect([...ENV_VARS, ...aws]).toContain(n);
           expect(names).toContain('REDIS_URL');
           // secrets are referenced, never inlined
@@ -85,12 +98,12 @@ describe('Kubernetes manifests', () => {
 
   it('gpu: one GPU per worker pod, probes on /readyz and /healthz, a grace period above the batch grace', () => {
     const d = find(rendered.gpu!, 'Deployment');
-    const pod = d.spec.template.spec;
-    const c = pod.containers[0];
+    const pod = d.spec!.template.spec;
+    const c = pod.containers[0]!;
     expect(c.resources.limits['nvidia.com/gpu']).toBe(1);
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(pod.tolerations[0].key).toBe('nvidia.com/gpu');
+    expect(pod.tolerations[0]!.key).toBe('nvidia.com/gpu');
     const grace = Number(find(rendered.gpu!, 'ConfigMap').data!.OVERMAP_GRACE_SECONDS);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(grace);
   });

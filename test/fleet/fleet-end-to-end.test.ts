@@ -195,7 +195,8 @@ describe('a malformed job payload', () => {
         'the job to fail',
         60_000,
       );
-      expect(failed!.attemptsMade).toBeLessThanOrEqual(1); // failed for good at once (BullMQ may record 0 or 1 for an UnrecoverableError)
+      // failed for good at once (BullMQ may record 0 or 1 for an UnrecoverableError)
+      expect(failed!.attemptsMade).toBeLessThanOrEqual(1);
       expect(failed!.failedReason).toMatch(/malformed batch job payload.*instance.*batch/);
     } finally {
       worker.kill('SIGTERM');

@@ -124,7 +124,8 @@ describe('batch jobs over groups of batches', () => {
     const k = runKeys(run.run_id, run.instance);
     await redis.del(k.done, k.statuses, k.state);
     const r = await recoverRun({ results, run, redis, prefix });
-    expect(r).toEqual({ missing: 1, added: 1, retried: 0 }); // the completed job of group [4, 5] removed and added again
+    // the completed job of group [4, 5] removed and added again
+    expect(r).toEqual({ missing: 1, added: 1, retried: 0 });
     worker = await startCountingWorker(prefix, spec, new Set());
     try {
       await waitFor(async () => (await redis.scard(k.done)) === 6, 'batch 5 done again', 120_000, 200);

@@ -8,7 +8,13 @@ module.exports = {
   process(src, file) {
     const out = ts.transpileModule(src, {
       fileName: file,
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, allowJs: true, esModuleInterop: true, sourceMap: false },
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        allowJs: true,
+        esModuleInterop: true,
+        sourceMap: false,
+      },
     });
     return { code: out.outputText };
   },

@@ -6,7 +6,9 @@ const file = await asyncBufferFromFile(process.argv[2]);
 const json = (v) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x));
 if (process.argv[3] === 'schema') {
   const meta = await parquetMetadataAsync(file);
-  const columns = meta.schema.slice(1).map(({ name, type, converted_type, repetition_type }) => ({ name, type, converted_type, repetition_type }));
+  const columns = meta.schema
+    .slice(1)
+    .map(({ name, type, converted_type, repetition_type }) => ({ name, type, converted_type, repetition_type }));
   process.stdout.write(json({ columns, rowGroups: meta.row_groups.length, rows: meta.num_rows }));
 } else {
   process.stdout.write(json(await parquetReadObjects({ file })));

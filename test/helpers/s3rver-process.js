@@ -8,7 +8,10 @@
 const S3rver = require('s3rver');
 const [dir, ...buckets] = process.argv.slice(2);
 const server = new S3rver({
-  port: 0, address: '127.0.0.1', directory: dir, silent: true,
+  port: 0,
+  address: '127.0.0.1',
+  directory: dir,
+  silent: true,
   configureBuckets: buckets.map((name) => ({ name })),
 });
 server.run().then(({ port }) => process.stdout.write(`${JSON.stringify({ port })}\n`));

@@ -68,7 +68,8 @@ describe('guided attention', () => {
     step(b, () => classifierLoss(b, x, y, 0, withAttentionOutput(b), masks).total);
     const wa = a.getWeights(), wb = b.getWeights();
     expect(wa.length).toBe(wb.length);
-    wa.forEach((w, i) => expect(Buffer.compare(Buffer.from(w.dataSync().buffer), Buffer.from(wb[i]!.dataSync().buffer))).toBe(0));
+    const bytes = (t: tf.Tensor) => Buffer.from(t.dataSync().buffer);
+    wa.forEach((w, i) => expect(Buffer.compare(bytes(w), bytes(wb[i]!))).toBe(0));
   });
 
   // Plain gradient descent with a small step: to first order the guided step changes the guidance

@@ -29,7 +29,8 @@ async function sampleScenes(): Promise<{ rgb: Uint8Array; label: number }[]> {
   const folders = (await fs.readdir(root)).sort();
   for (const [label, folder] of folders.entries()) {
     for (const f of (await fs.readdir(path.join(root, folder))).sort()) {
-      const d = await decodeImage(await fs.readFile(path.join(root, folder, f)), { size: [64, 64], maxInputPixels: 5e7, maxBytes: 1e8 });
+      const bytes = await fs.readFile(path.join(root, folder, f));
+      const d = await decodeImage(bytes, { size: [64, 64], maxInputPixels: 5e7, maxBytes: 1e8 });
       if (!d.ok) throw new Error(`${folder}/${f}: ${d.error}`);
       out.push({ rgb: d.rgb, label });
     }
@@ -57,7 +58,8 @@ describe('the ONNX reference models', () => {
       let worstMap = 0, worstProb = 0, differing = 0;
       for (let i = 0; i < scenes.length; i += 64) {
         const batch = scenes.slice(i, i + 64);
-        const [a, b] = [await layers.scoreBatch(batch, { keepMaps: true }), await onnx.scoreBatch(batch, { keepMaps: true })];
+        const a = await layers.scoreBatch(batch, { keepMaps: true });
+        const b = await onnx.scoreBatch(batch, { keepMaps: true });
         a.forEach((x: ImageScore, j) => {
           const y = b[j]!;
           expect(y.index).toBe(x.index);
@@ -74,7 +76,8 @@ describe('the ONNX reference models', () => {
               if (m !== 'mask' && Math.abs(p[k]! - t) < 1e-5) tie = true;
             }
           }
-          const off = Object.entries(x.scores).filter(([k, v]) => Math.abs((v as number) - (y.scores as Record<string, number>)[k]!) >= 1e-4).map(([k]) => k);
+          const xScores = x.scores as Record<string, number>, yScores = y.scores as Record<string, number>;
+          const off = Object.keys(xScores).filter((k) => Math.abs(xScores[k]! - yScores[k]!) >= 1e-4);
           expect(Math.abs(y.maskFraction - x.maskFraction)).toBeLessThan(1e-4);
           if (off.length) {
             differing++;
@@ -84,7 +87,7 @@ describe('the ONNX reference models', () => {
             // pixel crossing the cut moves the rank measure by at most 1/|mask|.
             const onePixel = 1 / (x.maskFraction * p0.length) + 1e-4;
             const unreturned = (k: string) => ['runner_up_seg', 'gradcam_contrast', 'label_gradcam_seg'].includes(k)
-              && Math.abs((x.scores as Record<string, number>)[k]! - (y.scores as Record<string, number>)[k]!) <= onePixel;
+              && Math.abs(xScores[k]! - yScores[k]!) <= onePixel;
             expect(tie || off.every(unreturned)).toBe(true);
           }
         });
@@ -102,7 +105,9 @@ describe('the ONNX reference models', () => {
 });
 
 describe('ONNX specs are validated against the graph', () => {
-  async function onnxSpec(name: string, model: tf.LayersModel, extra: string[], patch: Record<string, unknown> = {}): Promise<string> {
+  async function onnxSpec(
+    name: string, model: tf.LayersModel, extra: string[], patch: Record<string, unknown> = {},
+  ): Promise<string> {
     const d = path.join(dir, name);
     await fs.mkdir(d, { recursive: true });
     await fs.writeFile(path.join(d, 'classifier.onnx'), layersToOnnx(model, extra));
@@ -114,7 +119,8 @@ describe('ONNX specs are validated against the graph', () => {
     await fs.writeFile(path.join(d, 'spec.json'), JSON.stringify(spec));
     return path.join(d, 'spec.json');
   }
-  const loadError = (spec: string) => loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e as Error);
+  const loadError = (spec: string) =>
+    loadSpec(spec).then((l) => OverMapScorer.load(l)).then(() => null, (e: unknown) => e as Error);
 
   it('a valid ONNX spec loads and scores; its model file is in the hash', async () => {
     const spec = await onnxSpec('ok', buildCbamClassifier(), ['gradcam_conv', 'spatial_attention']);
@@ -145,7 +151,8 @@ describe('ONNX specs are validated against the graph', () => {
       const m = onnx.ModelProto.decode(buf);
       const g = m.graph!;
       const drop = g.node!.find((n) => n.opType === 'Dropout')!;
-      g.node = g.node!.filter((n) => n !== drop).map((n) => ({ ...n, input: n.input!.map((i) => (i === drop.output![0] ? drop.input![0]! : i)) })) as typeof g.node;
+      const bypass = (i: string) => (i === drop.output![0] ? drop.input![0]! : i);
+      g.node = g.node!.filter((n) => n !== drop).map((n) => ({ ...n, input: n.input!.map(bypass) })) as typeof g.node;
       await fs.writeFile(path.join(path.dirname(spec), 'classifier.onnx'), onnx.ModelProto.encode(m).finish());
     }
     const err = await loadError(spec);
@@ -156,7 +163,8 @@ describe('ONNX specs are validated against the graph', () => {
 
 describe('a PyTorch-style export (Gemm with transposed weight, ReduceMean with axes as an input, opset 18)', () => {
   const F32 = onnx.TensorProto.DataType.FLOAT;
-  const t = (name: string, dims: number[], data: number[]): onnx.ITensorProto => ({ name, dims, dataType: F32, floatData: data });
+  const t = (name: string, dims: number[], data: number[]): onnx.ITensorProto =>
+    ({ name, dims, dataType: F32, floatData: data });
   const v = (name: string, dims: (number | string)[]): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: F32, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } });
   async function torchLike(name: string, tail: onnx.INodeProto[] = []): Promise<string> {
     const d = path.join(dir, name);
@@ -192,7 +200,8 @@ describe('a PyTorch-style export (Gemm with transposed weight, ReduceMean with a
 
   it('loads (the head read from the graph reproduces the model\'s logits) and scores; Grad-CAM is the CAM of W[:, c]', async () => {
     const s = await OverMapScorer.load(await loadSpec(await torchLike('torch-like')));
-    const [r] = await s.scoreBatch([{ rgb: Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) % 256) }], { keepMaps: true });
+    const rgb = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) % 256);
+    const [r] = await s.scoreBatch([{ rgb }], { keepMaps: true });
     expect(r!.top.map((x) => x.index).sort()).toEqual([0, 1, 2]);
     expect(Math.max(...r!.maps!.gradcam)).toBeCloseTo(1, 5);
     s.dispose();

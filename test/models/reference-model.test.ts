@@ -18,7 +18,10 @@ const DIR = path.join(ROOT, 'models/reference');
 type Slice = { seed: string; generator: 'classic' | 'varied'; split: 'test' | 'shifted'; count: number };
 type Metrics = {
   slice: { seed: string; split: 'test'; count: number }; classifierAccuracy: number; segmenterIoU: number | null; files: Record<string, string>;
-  /** Written by scripts/record-reference-metrics.js: the classic test slice, the varied test slice and the shifted slice. */
+  /**
+   * Written by scripts/record-reference-metrics.js: the classic test slice, the varied test slice
+   * and the shifted slice.
+   */
   slices: Record<string, Slice>;
   classifiers: { classifier: Record<string, { accuracy: number; attentionMass: number }> };
   segmenter: Record<string, { iou: number }>;

@@ -18,7 +18,9 @@ const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 function pair() {
   const input = tf.input({ shape: [6, 5, 7] });
   const args = { momentum: 0.9, name: 'bn' };
-  const standard = tf.model({ inputs: input, outputs: tf.layers.batchNormalization(args).apply(input) as tf.SymbolicTensor });
+  const standard = tf.model({
+    inputs: input, outputs: tf.layers.batchNormalization(args).apply(input) as tf.SymbolicTensor,
+  });
   const fast = tf.model({ inputs: input, outputs: new TrainingBatchNorm(args).apply(input) as tf.SymbolicTensor });
   // Same non-trivial weights in both: gamma, beta, moving mean, moving variance.
   const w = [tf.randomUniform([7], 0.5, 2, 'float32', 1), tf.randomNormal([7], 0, 1, 'float32', 2), tf.randomNormal([7], 0, 1, 'float32', 3), tf.randomUniform([7], 0.5, 2, 'float32', 4)];
@@ -61,7 +63,8 @@ describe('TrainingBatchNorm', () => {
   it('is the standard layer at inference and saves as BatchNormalization', async () => {
     const { standard, fast } = pair();
     const x = tf.randomNormal([3, 6, 5, 7], 0, 1, 'float32', 7);
-    expect(rel((standard.predict(x) as tf.Tensor).dataSync(), (fast.predict(x) as tf.Tensor).dataSync())).toBeLessThan(1e-6);
+    const predict = (m: tf.LayersModel) => (m.predict(x) as tf.Tensor).dataSync();
+    expect(rel(predict(standard), predict(fast))).toBeLessThan(1e-6);
     let topology: unknown;
     await fast.save(tf.io.withSaveHandler(async (artifacts) => {
       topology = artifacts.modelTopology;

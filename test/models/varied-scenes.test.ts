@@ -87,8 +87,10 @@ describe('the varied scene generator', () => {
     expect(kept.n).toBe(3);
     const PXS = all.images.length / 5;
     [0, 3, 4].forEach((i, j) => {
-      expect(Buffer.compare(Buffer.from(kept.images.subarray(j * PXS, (j + 1) * PXS)), Buffer.from(all.images.subarray(i * PXS, (i + 1) * PXS)))).toBe(0);
-      expect([kept.labels[j], kept.trueLabels[j], kept.flipped[j]]).toEqual([all.labels[i], all.trueLabels[i], all.flipped[i]]);
+      const image = (set: typeof all, k: number) => Buffer.from(set.images.subarray(k * PXS, (k + 1) * PXS));
+      expect(Buffer.compare(image(kept, j), image(all, i))).toBe(0);
+      const labels = (set: typeof all, k: number) => [set.labels[k], set.trueLabels[k], set.flipped[k]];
+      expect(labels(kept, j)).toEqual(labels(all, i));
     });
   });
 });

@@ -63,7 +63,8 @@ describe('enqueueDataset', () => {
       redis,
       prefix,
     });
-    expect([r.images, r.batches, r.added, r.jobBatches]).toEqual([23, 3, 3, 102]); // groups of 102 batches, but the first 256 batches get a job each (OVERMAP_UNGROUPED_BATCHES)
+    // groups of 102 batches, but the first 256 batches get a job each (OVERMAP_UNGROUPED_BATCHES)
+    expect([r.images, r.batches, r.added, r.jobBatches]).toEqual([23, 3, 3, 102]);
     const jobs = await jobsOf(prefix, out);
     const labelOf = new Map(jobs.flatMap((j) => j.keys.map((k, i) => [k, j.labels![i]] as const)));
     expect(labelOf.size).toBe(23);
@@ -167,7 +168,8 @@ describe('enqueueDataset', () => {
         }),
       ).rejects.toThrow('killed');
       const before = await jobsOf(prefix, out);
-      expect(before.length).toBe(jobBatches === 4 ? 6 : 4); // two flushes of 2 or 4 batches (the second of 4 is the listing's end)
+      // two flushes of 2 or 4 batches (the second of 4 is the listing's end)
+      expect(before.length).toBe(jobBatches === 4 ? 6 : 4);
       expect((await RunResults.open(out).readRun())!.batches).toBeUndefined();
 
       const r = await enqueueDataset(common);

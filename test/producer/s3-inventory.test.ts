@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import parquet = require('@dsnp/parquetjs');
+import * as parquet from '@dsnp/parquetjs';
 import { Redis } from 'ioredis';
 import { enqueueDataset } from '@overmap/producer';
 import { RunResults, S3ObjectStore } from '@overmap/shared';
@@ -230,7 +230,8 @@ describe('enqueue --inventory', () => {
     ).rejects.toThrow('killed');
     expect((await RunResults.open(out).readRun())!.batches).toBeUndefined();
     const r = await enqueue(common);
-    expect([r.resumed, r.images, r.batches, r.added]).toEqual([true, IMAGES.length, 8, 2]); // two groups were added before the kill, two now
+    // two groups were added before the kill, two now
+    expect([r.resumed, r.images, r.batches, r.added]).toEqual([true, IMAGES.length, 8, 2]);
     const keys = await chunkKeys(out);
     expect(keys).toHaveLength(IMAGES.length);
     expect([...keys].sort()).toEqual([...IMAGES].sort());

@@ -127,7 +127,8 @@ describe('the decision score (SIRC)', () => {
     const c = (msp: number, g: number) => decisionScore({ msp, gradcam_seg: g }, d)!;
     expect(c(0.9, 0.5)).toBeGreaterThan(c(0.8, 0.5));
     expect(c(0.9, 0.0)).toBeLessThan(c(0.9, 0.5));
-    expect(c(0.9, 0.0)).toBeLessThan(c(0.8, 0.6)); // a confident prediction with its evidence off the object falls below
+    // a confident prediction with its evidence off the object falls below
+    expect(c(0.9, 0.0)).toBeLessThan(c(0.8, 0.6));
   });
   it('a missing secondary leaves the primary; a missing primary gives null', () => {
     const d = { rule: 'sirc' as const, primary: 'msp' as const, secondary: 'gradcam_contrast' as const, a: 0, b: 1 };

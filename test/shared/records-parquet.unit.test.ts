@@ -74,7 +74,10 @@ function record(i: number): ImageRecord {
   return r;
 }
 
-/** What a record's row must hold, spelt out here (not through flattenRecord): null where the record has null or nothing. */
+/**
+ * What a record's row must hold, spelt out here (not through flattenRecord): null where the record
+ * has null or nothing.
+ */
 function expectedRow(r: ImageRecord): Record<string, unknown> {
   const row: Record<string, unknown> = {
     key: r.key,

@@ -39,7 +39,10 @@ export function confidencesOf(registry: ScoreRegistry = SCORE_REGISTRY): string[
 export const CONFIDENCES = confidencesOf();
 export type ConfidenceName = (typeof CONFIDENCES)[number] | 'fused';
 
-/** The name a confidence is reported under: a score where lower is more confident is measured negated, as neg_<name> (neg_entropy). */
+/**
+ * The name a confidence is reported under: a score where lower is more confident is measured
+ * negated, as neg_<name> (neg_entropy).
+ */
 export const confidenceLabel = (name: ConfidenceName): string => orientedName(name, 'neg_');
 
 /** A record's confidence, higher = more confident (confidenceValue); null where the record does not carry it. */
@@ -62,7 +65,10 @@ export interface ScoredRecord {
   correctTop3: boolean;
 }
 
-/** The records with a prediction and a label naming a class (classIndexer: the manifest's rule), each right or wrong. */
+/**
+ * The records with a prediction and a label naming a class (classIndexer: the manifest's rule),
+ * each right or wrong.
+ */
 export function scorable(records: ImageRecord[], classes: string[]): ScoredRecord[] {
   const classOf = classIndexer(classes);
   const out: ScoredRecord[] = [];

@@ -1,10 +1,9 @@
 /**
- * Painting for the varied scene generator (varied-scenes.ts): a square float canvas, its
- * background families, shapes, Fashion-MNIST items drawn scaled, tinted and rotated, blur and
- * the rescale to the model input. Pure functions of their random stream.
+ * Painting for the varied scene generator (varied-scenes.ts): a square float canvas, shapes,
+ * Fashion-MNIST items drawn scaled, tinted and rotated, blur and the rescale to the model input
+ * (the background families are in varied-backgrounds.ts). Pure functions of their random stream.
  */
 import { SCENE_SIZE } from './fashion-scenes';
-import type { BackgroundFamily } from './varied-scenes';
 
 // Math's functions as module constants: in a jest (vm) context every global lookup in these
 // per-pixel loops is slow. Same functions, same results.
@@ -14,11 +13,9 @@ const {
   cos: mCos,
   exp: mExp,
   floor: mFloor,
-  hypot: mHypot,
   log: mLog,
   max: mMax,
   min: mMin,
-  round: mRound,
   sin: mSin,
   sqrt: mSqrt,
 } = Math;
@@ -62,111 +59,10 @@ export function fill(c: Canvas, colourAt: (x: number, y: number) => RGB): void {
   }
 }
 
-/** Background of one family. Two colours `a`, `b`: `b` pulled towards `a` by a random contrast. */
-export function paintBackground(rng: Rng, c: Canvas, family: BackgroundFamily): void {
-  const s = c.s;
-  const a = randColour(rng, 10, 246);
-  const b = mix(a, randColour(rng, 10, 246), uniform(rng, 0.25, 1));
-  const angle = rng() * PI,
-    cos = mCos(angle),
-    sin = mSin(angle);
-  const period = s * uniform(rng, 0.06, 0.25);
-  switch (family) {
-    case 'flat':
-      fill(c, () => a);
-      break;
-    case 'linear': {
-      const off = rng();
-      fill(c, (x, y) => mix(a, b, mMin(1, mMax(0, (x * cos + y * sin) / (s * 1.42) + off * 0.3))));
-      break;
-    }
-    case 'radial': {
-      const cx = rng() * s,
-        cy = rng() * s,
-        r = s * uniform(rng, 0.4, 1.2);
-      fill(c, (x, y) => mix(a, b, mMin(1, mHypot(x - cx, y - cy) / r)));
-      break;
-    }
-    case 'noise': {
-      // Value noise: two octaves of a random grid, bilinearly interpolated.
-      const octave = (cell: number) => {
-        const n = mCeil(s / cell) + 2,
-          g = Float32Array.from({ length: n * n }, () => rng());
-        return (x: number, y: number) => {
-          const u = x / cell,
-            v = y / cell,
-            x0 = mFloor(u),
-            y0 = mFloor(v),
-            fx = u - x0,
-            fy = v - y0;
-          const p = (i: number, j: number) => g[j * n + i]!;
-          return (
-            (p(x0, y0) * (1 - fx) + p(x0 + 1, y0) * fx) * (1 - fy) +
-            (p(x0, y0 + 1) * (1 - fx) + p(x0 + 1, y0 + 1) * fx) * fy
-          );
-        };
-      };
-      const o1 = octave(mMax(3, period * 1.5)),
-        o2 = octave(mMax(2, period * 0.4));
-      fill(c, (x, y) => mix(a, b, mMin(1, mMax(0, o1(x, y) * 0.7 + o2(x, y) * 0.3))));
-      break;
-    }
-    case 'stripes': {
-      const duty = uniform(rng, 0.3, 0.7),
-        soft = rng() < 0.5;
-      fill(c, (x, y) => {
-        const ph = ((((x * cos + y * sin) / period) % 1) + 1) % 1;
-        return mix(a, b, soft ? (mSin(ph * 2 * PI) + 1) / 2 : ph < duty ? 1 : 0);
-      });
-      break;
-    }
-    case 'checks': {
-      const rot = rng() < 0.5;
-      fill(c, (x, y) => {
-        const u = rot ? x * cos + y * sin : x,
-          v = rot ? -x * sin + y * cos : y;
-        return (mFloor(u / period) + mFloor(v / period)) & 1 ? b : a;
-      });
-      break;
-    }
-    case 'blobs': {
-      fill(c, () => a);
-      const n = randInt(rng, 3, 10);
-      for (let i = 0; i < n; i++) {
-        const col = rng() < 0.5 ? mix(a, randColour(rng, 10, 246), uniform(rng, 0.3, 1)) : b;
-        const cx = rng() * s,
-          cy = rng() * s,
-          rx = s * uniform(rng, 0.05, 0.3),
-          ry = rx * uniform(rng, 0.5, 1.5);
-        paintEllipse(c, cx, cy, rx, ry, uniform(rng, 0, PI), col, uniform(rng, 0.5, 1), true);
-      }
-      break;
-    }
-    case 'mosaic': {
-      const n = randInt(rng, 6, 24);
-      const pts = Array.from({ length: n }, () => ({
-        x: rng() * s,
-        y: rng() * s,
-        col: mix(a, randColour(rng, 10, 246), uniform(rng, 0.3, 1)),
-      }));
-      fill(c, (x, y) => {
-        let best = pts[0]!,
-          d = Infinity;
-        for (const p of pts) {
-          const dd = (p.x - x) ** 2 + (p.y - y) ** 2;
-          if (dd < d) {
-            d = dd;
-            best = p;
-          }
-        }
-        return best.col;
-      });
-      break;
-    }
-  }
-}
-
-/** Filled (or, `filled` false, a ring of width ~8% of the radius) ellipse blended at `opacity`; returns nothing. */
+/**
+ * Filled (or, `filled` false, a ring of width ~8% of the radius) ellipse blended at `opacity`;
+ * returns nothing.
+ */
 export function paintEllipse(
   c: Canvas,
   cx: number,
@@ -257,8 +153,8 @@ export function paintItem(
     for (let x = mMax(0, mFloor(cx - r)); x < mMin(c.s, mCeil(cx + r)); x++) {
       const dx = x + 0.5 - cx,
         dy = y + 0.5 - cy;
-      let u = dx * cos + dy * sin,
-        v = -dx * sin + dy * cos;
+      let u = dx * cos + dy * sin;
+      const v = -dx * sin + dy * cos;
       if (mirror) u = -u;
       const i = sampleItem(items, offset, (u + size / 2) * scale - 0.5, (v + size / 2) * scale - 0.5);
       const alpha = mMin(1, i * 2) * opacity;
@@ -304,7 +200,10 @@ export function blur(c: Canvas, sigma: number): void {
   }
 }
 
-/** Resamples an s x s map with `ch` channels to OUT x OUT: box average over the source footprint (bilinear when enlarging). */
+/**
+ * Resamples an s x s map with `ch` channels to OUT x OUT: box average over the source footprint
+ * (bilinear when enlarging).
+ */
 export function resize(src: Float32Array, s: number, ch: number): Float32Array {
   const dst = new Float32Array(OUT * OUT * ch);
   const ratio = s / OUT,

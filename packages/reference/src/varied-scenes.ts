@@ -24,13 +24,13 @@
  */
 import seedrandom from 'seedrandom';
 import { type DigitBank, type ItemBank, type Scene, SCENE_SIZE } from './fashion-scenes';
+import { paintBackground } from './varied-backgrounds';
 import {
   type Canvas,
   type RGB,
   type Rng,
   blur,
   gauss,
-  paintBackground,
   paintEllipse,
   paintItem,
   paintStroke,
@@ -42,20 +42,7 @@ import {
 
 // Math's functions as module constants: in a jest (vm) context every global lookup in these
 // per-pixel loops is slow. Same functions, same results.
-const {
-  PI,
-  ceil: mCeil,
-  cos: mCos,
-  exp: mExp,
-  floor: mFloor,
-  hypot: mHypot,
-  log: mLog,
-  max: mMax,
-  min: mMin,
-  round: mRound,
-  sin: mSin,
-  sqrt: mSqrt,
-} = Math;
+const { PI, ceil: mCeil, floor: mFloor, max: mMax, min: mMin, round: mRound } = Math;
 const ITEM = 28;
 const OUT = SCENE_SIZE;
 
@@ -110,7 +97,10 @@ export function makeVariedScene(bank: ItemBank, { seed, split }: VariedSceneOpti
   return { ...composeVaried(rng, bank, range, bank[label]!, itemIndex, label, shifted), label, itemIndex };
 }
 
-/** An MNIST test digit as the object in the varied generator's test clutter (unknown objects); `label` is the digit. */
+/**
+ * An MNIST test digit as the object in the varied generator's test clutter (unknown objects);
+ * `label` is the digit.
+ */
 export function makeVariedDigitScene(bank: ItemBank, digits: DigitBank, seed: string, index: number): VariedScene {
   const rng = seedrandom(`${seed}:varied-digits:${index}`);
   const itemIndex = randInt(rng, 0, digits.n);
@@ -124,7 +114,7 @@ export function makeVariedDigitScene(bank: ItemBank, digits: DigitBank, seed: st
 function composeVaried(
   rng: Rng,
   bank: ItemBank,
-  [lo, hi]: [number, number],
+  range: [number, number],
   items: Uint8Array,
   itemIndex: number,
   exclude: number,
@@ -143,7 +133,23 @@ function composeVaried(
   const itemScale = uniform(rng, slo, shi);
   const size = itemScale * s;
 
-  // Distractors, behind the object: smaller items of other classes, or clutter.
+  const distractors = paintDistractors(rng, c, bank, range, exclude, size);
+  const { cover, x0, y0 } = paintObject(rng, c, items, itemIndex, size);
+  const occluders = paintOccluders(rng, c, cover, x0, y0, size);
+  const { image, mask, sigma, noise } = finishScene(rng, c, cover);
+  return { image, mask, info: { canvas: s, background, itemScale, distractors, occluders, blur: sigma, noise } };
+}
+
+/** 0-3 distractors, behind the object: smaller items of classes other than `exclude`, or clutter. */
+function paintDistractors(
+  rng: Rng,
+  c: Canvas,
+  bank: ItemBank,
+  [lo, hi]: [number, number],
+  exclude: number,
+  size: number,
+): number {
+  const s = c.s;
   const distractors = randInt(rng, 0, 4);
   for (let d = 0; d < distractors; d++) {
     if (rng() < 0.6) {
@@ -184,8 +190,18 @@ function composeVaried(
       );
     }
   }
+  return distractors;
+}
 
-  // The object: anywhere with at least 85% of its box on the canvas.
+/** The object, anywhere with at least 85% of its box on the canvas; its coverage (0/1) and top-left. */
+function paintObject(
+  rng: Rng,
+  c: Canvas,
+  items: Uint8Array,
+  itemIndex: number,
+  size: number,
+): { cover: Float32Array; x0: number; y0: number } {
+  const s = c.s;
   const margin = size * 0.075;
   const x0 = uniform(rng, -margin, s - size + margin),
     y0 = uniform(rng, -margin, s - size + margin);
@@ -211,8 +227,12 @@ function composeVaried(
   );
   const cover = new Float32Array(s * s);
   for (let i = 0; i < cover.length; i++) cover[i] = alpha[i]! > 0.3 ? 1 : 0;
+  return { cover, x0, y0 };
+}
 
-  // Occluders in front: cut out of the mask.
+/** 0-2 occluders in front of the object at (x0, y0): cut out of `cover`. Returns how many. */
+function paintOccluders(rng: Rng, c: Canvas, cover: Float32Array, x0: number, y0: number, size: number): number {
+  const s = c.s;
   const occluders = rng() < 0.45 ? randInt(rng, 1, 3) : 0;
   for (let o = 0; o < occluders; o++) {
     const w = size * uniform(rng, 0.15, 0.4),
@@ -238,8 +258,16 @@ function composeVaried(
       paintEllipse(c, ox + w / 2, oy + h / 2, w / 2, h / 2, rng() * PI, col, 1, true, cover);
     }
   }
+  return occluders;
+}
 
-  // Colour cast, blur, rescale to the input, pixel noise.
+/** Colour cast, blur, rescale to the input, pixel noise; the mask is `cover` rescaled. */
+function finishScene(
+  rng: Rng,
+  c: Canvas,
+  cover: Float32Array,
+): { image: Uint8Array; mask: Uint8Array; sigma: number; noise: number } {
+  const s = c.s;
   if (rng() < 0.3) {
     const f = [uniform(rng, 0.7, 1.15), uniform(rng, 0.7, 1.15), uniform(rng, 0.7, 1.15)];
     for (let k = 0; k < c.img.length; k++) c.img[k]! *= f[k % 3]!;
@@ -254,5 +282,5 @@ function composeVaried(
     image[i] = mMax(0, mMin(255, mRound(img[i]! + (noise > 0 ? gauss(rng) * noise : 0))));
   const mask = new Uint8Array(OUT * OUT);
   for (let i = 0; i < mask.length; i++) mask[i] = m[i]! >= 0.5 ? 1 : 0;
-  return { image, mask, info: { canvas: s, background, itemScale, distractors, occluders, blur: sigma, noise } };
+  return { image, mask, sigma, noise };
 }

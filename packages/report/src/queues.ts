@@ -25,7 +25,10 @@ export interface QueueDef {
   rank(r: ImageRecord, ctx: QueueContext): number | null;
 }
 
-/** How far the evidence lies on the object: the larger of the Grad-CAM/mask and attention/mask overlaps (null components ignored). */
+/**
+ * How far the evidence lies on the object: the larger of the Grad-CAM/mask and attention/mask
+ * overlaps (null components ignored).
+ */
 export function onObject(r: ImageRecord): number | null {
   const v = [r.scores.gradcam_seg, r.scores.attention_seg].filter((x): x is number => typeof x === 'number');
   return v.length ? Math.max(...v) : null;

@@ -33,14 +33,20 @@ export const ConfigSchema = z.object({
   /** Jobs (groups of batches) a worker holds at once: 2 lets the next one download while one computes. */
   OVERMAP_WORKER_CONCURRENCY: int(2, 1),
   OVERMAP_DOWNLOAD_CONCURRENCY: int(16, 1),
-  /** Seconds a worker may take to finish its jobs after SIGTERM (past it, another worker resumes them at their first batch not done). */
+  /**
+   * Seconds a worker may take to finish its jobs after SIGTERM (past it, another worker resumes
+   * them at their first batch not done).
+   */
   OVERMAP_GRACE_SECONDS: int(120, 1),
   /** BullMQ job lock: a worker that dies holding a batch loses it to another after this. */
   OVERMAP_LOCK_SECONDS: int(60, 1),
   /** sharp's limitInputPixels: larger images become `too_large` records. */
   OVERMAP_MAX_INPUT_PIXELS: int(50_000_000, 1),
   OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),
-  /** Memory a worker may spend on downloads in flight (all its batches): with the size limit, it sets how many run at once. */
+  /**
+   * Memory a worker may spend on downloads in flight (all its batches): with the size limit, it
+   * sets how many run at once.
+   */
   OVERMAP_DOWNLOAD_BUDGET_MB: int(512, 1),
   /** 0: pick a free port (printed in the log): several workers on one host */
   METRICS_PORT: int(9464, 0),
@@ -49,11 +55,17 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds a loaded model may stay unused in a worker before it is disposed (a fleet serving many runs). */
   OVERMAP_SCORER_IDLE_SECONDS: int(600, 1),
-  /** Shared by producer and workers (a Kubernetes Secret): jobs, listing chunks and run.json are signed with it and workers refuse anything unsigned. */
+  /**
+   * Shared by producer and workers (a Kubernetes Secret): jobs, listing chunks and run.json are
+   * signed with it and workers refuse anything unsigned.
+   */
   OVERMAP_JOB_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
   /** Comma-separated dataset/results URI prefixes a worker may touch (empty: any). */
   OVERMAP_ALLOWED_PREFIXES: z.string().optional(),
-  /** Part files per Parquet shard (set at enqueue, kept in run.json): larger runs are compacted in parallel into records/part-*.parquet. */
+  /**
+   * Part files per Parquet shard (set at enqueue, kept in run.json): larger runs are compacted in
+   * parallel into records/part-*.parquet.
+   */
   OVERMAP_SHARD_PARTS: int(256, 1),
   /** Images per batch job (set at enqueue, kept in run.json as whole batches per job, at least one): a job costs
    *  about a kilobyte of Redis, so 1024 images per job is about one byte per queued image. A retried job skips

@@ -8,6 +8,7 @@ export * from './config';
 export * from './labels';
 export * from './schemas';
 export * from './score-registry';
+export * from './score-derivations';
 export * from './storage/object-store';
 export * from './storage/fs-object-store';
 export * from './storage/s3-object-store';

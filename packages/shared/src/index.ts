@@ -5,6 +5,7 @@ export * from './logger';
 export * from './queue';
 export * from './schemas';
 export * from './score-registry';
+export * from './score-derivations';
 export * from './label-suspicion';
 export * from './reject-fractions';
 export * from './storage/object-store';

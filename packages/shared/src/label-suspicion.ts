@@ -14,7 +14,7 @@
  * row in those tables is the report's queue's measure.
  */
 import type { ImageRecord } from './schemas';
-import { type ConfidenceScore, confidenceValue } from './score-registry';
+import { type ConfidenceScore, confidenceValue } from './score-derivations';
 
 export interface SuspicionInput {
   /** the prediction names another class than the label */
@@ -39,7 +39,10 @@ export function disagreesWithLabel(
   return label === null || !r.prediction ? null : r.prediction.index !== label;
 }
 
-/** A record's suspicion by one confidence (the decision score by default); null where disagreement or the confidence is unknown. */
+/**
+ * A record's suspicion by one confidence (the decision score by default); null where disagreement
+ * or the confidence is unknown.
+ */
 export function labelSuspicion(
   r: ImageRecord,
   classOf: (label: string | null | undefined) => number | null,

@@ -23,8 +23,8 @@ export const EVALUATION_REJECT_FRACTIONS: readonly number[] = [
 ];
 
 /**
- * The report's curves (report collect.ts): an even 5% grid, drawn as lines, to 90% so that the
- * whole curve shows; the report states its sampling error at the last point (the fewest kept).
- * It holds the paper's points only where they fall on the grid (15%).
+ * The report's curves (report collect.ts): an even 5% grid, drawn as lines, from 0 to 90% (0 .. 0.9)
+ * so that the whole curve shows; the report states its sampling error at the last point (the
+ * fewest kept). It holds the paper's points only where they fall on the grid (15%).
  */
-export const REPORT_REJECT_FRACTIONS: readonly number[] = Array.from({ length: 19 }, (_, i) => Math.round(i * 5) / 100); // 0 .. 0.9
+export const REPORT_REJECT_FRACTIONS: readonly number[] = Array.from({ length: 19 }, (_, i) => Math.round(i * 5) / 100);

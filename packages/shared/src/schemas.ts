@@ -4,7 +4,8 @@
  * records and the manifest (the names are the contract's).
  */
 import { z } from 'zod';
-import { SCORE_REGISTRY, scoreNamesOf, scoresSchemaOf } from './score-registry';
+import { SCORE_REGISTRY } from './score-registry';
+import { scoreNamesOf, scoresSchemaOf } from './score-derivations';
 
 /** Whether a listed key is safe to fetch: relative, no '..' segment (either separator), no NUL. */
 export function isSafeKey(k: string): boolean {

@@ -1,4 +1,7 @@
-/** `overmap report <results-uri> [--out <uri>] [--per-queue N] [--images maps|thumbs|none]`: the static curation report. */
+/**
+ * `overmap report <results-uri> [--out <uri>] [--per-queue N] [--images maps|thumbs|none]`: the
+ * static curation report.
+ */
 import { loadConfig } from '@overmap/shared';
 import { buildReport, DEFAULT_PER_QUEUE } from '@overmap/report';
 

@@ -88,7 +88,7 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
   let results: string | null = null;
   let run: RunJson | null = null;
   let runId = target;
-  let instance: string | null = null;
+  let instance: string | null;
   if (looksLikeUri(target)) {
     const store = RunResults.open(target);
     run = await store.requireRun();

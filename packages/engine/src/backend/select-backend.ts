@@ -4,7 +4,7 @@
  * models of ONNX specs and the bundled reference model is its ONNX conversion; TF.js (its
  * fastest installed backend) still runs the tensor steps after the forward pass (Grad-CAM
  * through the head, resizing, overlaps). A TF.js name forces TF.js for the reference model.
- * `@tensorflow/tfjs-node(-gpu)` are optional: their install script downloads `@tensorflow/tfjs-node(-gpu)` are optional: their install script downloads
+ * `@tensorflow/tfjs-node(-gpu)` are optional: their install script downloads
  * libtensorflow, which fails on machines without general internet access, so they are
  * installed only in the worker images. The wasm backend is the CPU default (one thread in
  * Node: run one worker process per core); the pure-JS cpu backend is a last resort
@@ -19,7 +19,10 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 const CHOICES = ['onnx', ...BACKENDS];
 
-/** Whether ONNX Runtime is the default for the reference model: OVERMAP_BACKEND=onnx, or unset and onnxruntime-node loads. */
+/**
+ * Whether ONNX Runtime is the default for the reference model: OVERMAP_BACKEND=onnx, or unset and
+ * onnxruntime-node loads.
+ */
 export function prefersOnnx(requested: string | undefined = configValue('OVERMAP_BACKEND')): boolean {
   return requested === 'onnx' || (!requested && onnxRuntime() !== null);
 }

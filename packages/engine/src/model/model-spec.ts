@@ -5,145 +5,18 @@
  * relative to the spec's own location. Its content hash (spec + every model file) goes
  * into run.json and every record's run. Every object in it is strict: a field the schema does
  * not know (a misspelling such as "normalisation") is an error naming the nearest known field,
- * never a field silently dropped for its default.
+ * never a field silently dropped for its default. The schema is in model-spec-schema.ts.
  */
 import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
-import { z } from 'zod';
-import {
-  DecisionSecondarySchema,
-  ModelSpecError,
-  type ObjectStore,
-  isAbsoluteUri,
-  openObject,
-} from '@overmap/shared/core';
+import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
 import { prefersOnnx } from '../backend/select-backend';
+import { type ModelSpec, ModelSpecSchema } from './model-spec-schema';
 import { checkClassifierTopology } from './model-topology';
 import { unknownFieldsMessage } from './unknown-fields';
 
-const Normalization = z.strictObject({
-  /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
-  scale: z
-    .number()
-    .positive()
-    .default(1 / 255),
-  mean: z.array(z.number()).default([0, 0, 0]),
-  std: z.array(z.number().positive()).default([1, 1, 1]),
-});
-
-/** How a model file is run: a TF.js Layers model.json, or an ONNX file run by ONNX Runtime. */
-const Format = z.enum(['layers', 'onnx']).default('layers');
-/** The axis order an ONNX model's image input takes: 'nchw' (PyTorch's, the default) or 'nhwc'. */
-const Layout = z.enum(['nchw', 'nhwc']).default('nchw');
-
-const Segmenter = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('model'),
-    model: z.string(),
-    format: Format,
-    /** ONNX: the output holding the mask [batch, 1, h, w] (nchw) or [batch, h, w, 1] (default: the first output) */
-    maskOutput: z.string().optional(),
-    layout: Layout,
-    /** 'probability' (sigmoid output in [0,1]) or 'logits' */
-    output: z.enum(['probability', 'logits']).default('probability'),
-    threshold: z.number().min(0).max(1).default(0.5),
-    normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
-  }),
-  z.strictObject({ type: z.literal('saliency'), blur: z.number().int().min(1).default(5) }),
-  z.strictObject({
-    /** An object detector run in the worker (TF.js or ONNX); its boxes above minScore are binarised into the mask. */
-    type: z.literal('detector'),
-    model: z.string(),
-    /** 'layers' (tf.loadLayersModel), 'graph' (tfjs-converter output, run synchronously) or 'onnx' (ONNX Runtime); export it without NMS */
-    format: z.enum(['layers', 'graph', 'onnx']).default('layers'),
-    /** ONNX: the image input's axis order */
-    layout: Layout,
-    /** which outputs (by position) hold the boxes [batch, K, 4] and the scores [batch, K] (or [batch, K, 1]) */
-    boxesOutput: z.number().int().min(0).default(0),
-    scoresOutput: z.number().int().min(0).default(1),
-    /** box corners, normalised to [0, 1]: 'yxyx' (TensorFlow's convention) or 'xyxy' */
-    boxFormat: z.enum(['yxyx', 'xyxy']).default('yxyx'),
-    minScore: z.number().min(0).max(1).default(0.5),
-    normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
-  }),
-  z.strictObject({
-    type: z.literal('boxes'),
-    /** JSONL, one line per image: {"key": ..., "boxes": [[x0, y0, x1, y1, score?], ...]}, coordinates in [0, 1];
-     *  a path relative to the spec or an absolute URI. Boxes are binarised into the mask. */
-    source: z.string(),
-    minScore: z.number().min(0).max(1).default(0),
-  }),
-]);
-
-export const ModelSpecSchema = z.strictObject({
-  name: z.string().default('model'),
-  classes: z.array(z.string().min(1)).min(2),
-  classifier: z.strictObject({
-    model: z.string(),
-    inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-    channels: z.literal(3).default(3),
-    normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
-    /** 'logits' (softmax applied here) or 'probabilities' */
-    output: z.enum(['logits', 'probabilities']).default('logits'),
-    format: Format,
-    /** ONNX: the output holding the class scores [batch, classes] (default: the first output) */
-    logitsOutput: z.string().optional(),
-    layout: Layout,
-  }),
-  /** Layers: the layer whose activations Grad-CAM reads; ONNX: the output that holds them ([batch, C, h, w] in nchw) */
-  gradcamLayer: z.string(),
-  /** Layers: spatial attention layers [batch, h, w, 1]; ONNX: outputs holding them ([batch, 1, h, w] in nchw) */
-  attentionLayers: z.array(z.string()).default([]),
-  segmenter: Segmenter,
-  overlap: z
-    .strictObject({
-      /** mass: share of a map's mass inside the mask; iou / dice: of the maps binarised at `binarize` of their max;
-       *  threshold-free (scoring/localisation.ts): rank (relevance rank accuracy), auc (pixel AUROC of the map
-       *  against the mask), pointing (pointing game), localisation (size-weighted attribution localisation).
-       *  `binarize` still binarises the attention map where it serves as the mask of Grad-CAM/attention. */
-      measure: z.enum(['mass', 'iou', 'dice', 'rank', 'auc', 'pointing', 'localisation']).default('mass'),
-      binarize: z.number().min(0).max(1).default(0.5),
-    })
-    .default({ measure: 'mass', binarize: 0.5 }),
-  combine: z
-    .strictObject({
-      rule: z.enum(['mean', 'weighted', 'min', 'product']).default('mean'),
-      weights: z
-        .strictObject({
-          gradcam_seg: z.number().min(0),
-          attention_seg: z.number().min(0),
-          gradcam_attention: z.number().min(0),
-        })
-        .default({ gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 }),
-    })
-    .default({ rule: 'mean', weights: { gradcam_seg: 1, attention_seg: 1, gradcam_attention: 1 } }),
-  /** A mask smaller than this fraction of the image is "no object": status no_mask. */
-  minMaskFraction: z.number().min(0).max(1).default(0.01),
-  /** `accepted` = scores.confidence >= threshold. */
-  threshold: z.number().min(0).max(1).default(0.5),
-  /**
-   * How scores.confidence (the decision score) is built (scoring/decision.ts): `overmap` (the
-   * default: confidence = scores.overmap, as before this section existed), `softmax` (the primary
-   * alone), or `sirc`: primary ^ (1 + exp(−b·(secondary − a))), the softmax as primary score and
-   * an Over-MAP term as secondary that lowers only the images where it is below about a.
-   */
-  decision: z
-    .strictObject({
-      rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
-      primary: z.enum(['msp', 'margin']).default('msp'),
-      secondary: DecisionSecondarySchema.default('overmap'),
-      a: z.number().default(0),
-      b: z.number().positive().default(1),
-    })
-    .default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
-  /** MC-dropout passes of the head (0 = off). */
-  mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
-  /** Free text for people (how the spec was chosen, say): kept in the hashed bytes, never read. */
-  notes: z.string().optional(),
-});
-export type ModelSpec = z.infer<typeof ModelSpecSchema>;
-export type Normalization = z.infer<typeof Normalization>;
+export { ModelSpecSchema, type ModelSpec, type Normalization } from './model-spec-schema';
 
 export interface ReadSpec {
   spec: ModelSpec;

@@ -28,7 +28,10 @@ export function nearestName(name: string, known: readonly string[], maxDistance 
   return best;
 }
 
-/** The field names the schema allows for the object at `path` of `input` (a union's member chosen by its discriminator). */
+/**
+ * The field names the schema allows for the object at `path` of `input` (a union's member chosen by
+ * its discriminator).
+ */
 function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[], input: unknown): string[] {
   let s: z.ZodType = schema,
     v: unknown = input;

@@ -43,7 +43,10 @@ function scratchOf(n: number): Float64Array {
   return scratch;
 }
 
-/** Splits the map's values into those inside and outside the mask, each sorted ascending (views of the scratch buffer). */
+/**
+ * Splits the map's values into those inside and outside the mask, each sorted ascending (views of
+ * the scratch buffer).
+ */
 function splitSorted(map: ArrayLike<number>, mask: ArrayLike<number>): { inside: Float64Array; outside: Float64Array } {
   let nIn = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]! > 0.5) nIn++;
@@ -119,10 +122,9 @@ export function localisationScores(map: ArrayLike<number>, mask: ArrayLike<numbe
   const slots = k - (a.above + b.above);
   const rank = (a.above + (slots * a.equal) / (a.equal + b.equal)) / k;
 
-  let massIn = 0,
-    mass = 0;
+  let massIn = 0;
   for (let i = 0; i < k; i++) massIn += Math.max(0, inside[i]!);
-  mass = massIn;
+  let mass = massIn;
   for (let i = 0; i < outside.length; i++) mass += Math.max(0, outside[i]!);
 
   return {

@@ -14,7 +14,10 @@ export type Column = [name: string, type: ColumnType, get: (r: ImageRecord) => C
 type ScoreValues = Readonly<Record<string, number | null | undefined>>;
 const scoreOf = (scores: ScoreValues, name: string): number | undefined => scores[name] ?? undefined;
 
-/** Each column of a registry's records: its type and how it is read from a record (undefined where the record has null or nothing). */
+/**
+ * Each column of a registry's records: its type and how it is read from a record (undefined where
+ * the record has null or nothing).
+ */
 export function recordColumnsOf(registry: ScoreRegistry = SCORE_REGISTRY): Column[] {
   return [
     ['key', 'UTF8', (r) => r.key],
@@ -35,7 +38,9 @@ export function recordColumnsOf(registry: ScoreRegistry = SCORE_REGISTRY): Colum
 const COLUMNS = recordColumnsOf();
 
 /** Column name -> type, in column order; every column may be null except key and status. */
-export const RECORD_COLUMNS: Record<string, ColumnType> = Object.fromEntries(COLUMNS.map(([name, type]) => [name, type]));
+export const RECORD_COLUMNS: Record<string, ColumnType> = Object.fromEntries(
+  COLUMNS.map(([name, type]) => [name, type]),
+);
 export const REQUIRED_COLUMNS = new Set(['key', 'status']);
 
 /** The columns' readers, in RECORD_COLUMNS order (for writers that fill one array per column). */

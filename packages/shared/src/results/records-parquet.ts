@@ -26,7 +26,9 @@ const NAMES = Object.keys(RECORD_COLUMNS);
 
 /** The Parquet schema of the records (root + one element per column). */
 export const PARQUET_SCHEMA: SchemaElement[] = hw.schemaFromColumnData({
-  columnData: NAMES.map((name) => ({ name, data: [], type: BASIC_TYPE[RECORD_COLUMNS[name]!], nullable: !REQUIRED_COLUMNS.has(name) })),
+  columnData: NAMES.map((name) => ({
+    name, data: [], type: BASIC_TYPE[RECORD_COLUMNS[name]!], nullable: !REQUIRED_COLUMNS.has(name),
+  })),
 });
 
 export interface RecordsParquetOptions {
@@ -45,7 +47,10 @@ export interface RecordsParquetOptions {
  * The Parquet file of `records`, as chunks of bytes (one per row group, then the footer).
  * An error from `records` ends the stream with that error: no complete file is produced.
  */
-export async function* recordsParquetChunks(records: AsyncIterable<ImageRecord>, o: RecordsParquetOptions = {}): AsyncGenerator<Buffer> {
+export async function* recordsParquetChunks(
+  records: AsyncIterable<ImageRecord>,
+  o: RecordsParquetOptions = {},
+): AsyncGenerator<Buffer> {
   const groupRows = o.rowGroupRows ?? 8192;
   if (!(Number.isInteger(groupRows) && groupRows > 0)) throw new Error(`rowGroupRows must be a positive integer, not ${groupRows}`);
   const bytes = new hw.ByteWriter(1 << 20);
@@ -59,7 +64,12 @@ export async function* recordsParquetChunks(records: AsyncIterable<ImageRecord>,
   const columns: (ColumnValue | null)[][] = NAMES.map(() => []);
   let rows = 0, total = 0;
   const flushGroup = (): Buffer => {
-    const columnData: ColumnSource[] = NAMES.map((name, j) => ({ name, data: columns[j]!.slice(0, rows), type: BASIC_TYPE[RECORD_COLUMNS[name]!], nullable: !REQUIRED_COLUMNS.has(name) }));
+    const columnData: ColumnSource[] = NAMES.map((name, j) => ({
+      name,
+      data: columns[j]!.slice(0, rows),
+      type: BASIC_TYPE[RECORD_COLUMNS[name]!],
+      nullable: !REQUIRED_COLUMNS.has(name),
+    }));
     // No flush() on the writer: write() is synchronous, one row group per call.
     void writer.write({ columnData, rowGroupSize: rows });
     total += rows;
@@ -82,8 +92,13 @@ export function recordsParquetStream(records: AsyncIterable<ImageRecord>, o: Rec
 }
 
 /** Writes records to a local Parquet file; returns the number of rows. */
-export async function writeRecordsParquet(file: string, records: AsyncIterable<ImageRecord>, o: RecordsParquetOptions = {}): Promise<number> {
+export async function writeRecordsParquet(
+  file: string,
+  records: AsyncIterable<ImageRecord>,
+  o: RecordsParquetOptions = {},
+): Promise<number> {
   let n = 0;
-  await pipeline(recordsParquetStream(records, { ...o, onRows: (k) => { n = k; o.onRows?.(k); } }), createWriteStream(file));
+  const onRows = (k: number) => { n = k; o.onRows?.(k); };
+  await pipeline(recordsParquetStream(records, { ...o, onRows }), createWriteStream(file));
   return n;
 }

@@ -162,7 +162,10 @@ export class RunResults {
     return key;
   }
 
-  /** records.parquet (one shard) or records/part-NNNNN.parquet; a stream is uploaded as it is produced (records-parquet.ts). */
+  /**
+   * records.parquet (one shard) or records/part-NNNNN.parquet; a stream is uploaded as it is
+   * produced (records-parquet.ts).
+   */
   async putParquet(body: Buffer | Readable, shard?: number): Promise<string> {
     const key = shard === undefined ? RECORDS_PARQUET : shardKey(shard);
     await this.store.put(key, body, { contentType: 'application/vnd.apache.parquet' });

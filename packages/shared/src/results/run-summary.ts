@@ -9,7 +9,7 @@
 import { classIndexer } from '../labels';
 import { SUMMARY_REJECT_FRACTIONS } from '../reject-fractions';
 import type { ImageRecord } from '../schemas';
-import { SKETCHED_SCORES, type SketchedScore } from '../score-registry';
+import { SKETCHED_SCORES, type SketchedScore } from '../score-derivations';
 import type { Manifest } from './manifest';
 
 export const BINS = 1000;
@@ -100,9 +100,14 @@ export class RunSummary {
     return SUMMARY_REJECT_FRACTIONS.map((r) => {
       // keep whole bins from the top until the kept share would drop below 1 - r
       let kept = 0, ok = 0, ok3 = 0;
-      for (let i = BINS - 1; i >= 0 && kept < Math.round(n * (1 - r)); i--) { kept += count[i]!; ok += correct[i]!; ok3 += top3[i]!; }
+      for (let i = BINS - 1; i >= 0 && kept < Math.round(n * (1 - r)); i--) {
+        kept += count[i]!; ok += correct[i]!; ok3 += top3[i]!;
+      }
       const acc = kept ? ok / kept : null;
-      return { rejected: r, coverage: n ? kept / n : 0, kept, accuracy: acc, risk: acc === null ? null : 1 - acc, top3Accuracy: kept ? ok3 / kept : null };
+      return {
+        rejected: r, coverage: n ? kept / n : 0, kept, accuracy: acc,
+        risk: acc === null ? null : 1 - acc, top3Accuracy: kept ? ok3 / kept : null,
+      };
     });
   }
 

@@ -85,7 +85,7 @@ export class FsObjectStore implements ObjectStore {
     return undefined;
   }
 
-  /** The real path of an existing key, inside the bounds (else OutsideStoreError); undefined when the key does not exist. */
+  /** The real path of an existing key, inside the bounds (else OutsideStoreError); undefined for a missing key. */
   private async realOf(key: string): Promise<string | undefined> {
     const full = this.resolve(key);
     let real: string;

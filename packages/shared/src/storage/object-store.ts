@@ -29,7 +29,10 @@ export interface PutOptions {
 }
 
 export interface GetOptions {
-  /** Refuse an object larger than this, before downloading it where its size is known, else while streaming (ObjectTooLarge). */
+  /**
+   * Refuse an object larger than this, before downloading it where its size is known, else while
+   * streaming (ObjectTooLarge).
+   */
   maxBytes?: number;
 }
 

@@ -41,7 +41,10 @@ export function parseUri(uri: string, what = 'URI'): ParsedUri {
   throw new InputError(`unsupported scheme in ${what} ${uri}: use s3://, file:// or a plain path`);
 }
 
-/** S3's options, and the filesystem's: `allowed` (OVERMAP_ALLOWED_PREFIXES) also bounds where a local key's links may lead. */
+/**
+ * S3's options, and the filesystem's: `allowed` (OVERMAP_ALLOWED_PREFIXES) also bounds where a
+ * local key's links may lead.
+ */
 export type StoreOptions = S3StoreOptions & FsStoreOptions;
 
 export function openStore(uri: string, options: StoreOptions = {}, what = 'URI'): ObjectStore {

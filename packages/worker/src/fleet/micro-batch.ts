@@ -1,6 +1,7 @@
 /**
- * Micro-batches: scoring holds the event loop (TF.js and ONNX Runtime run synchronously underneath), so the worker scores a batch in slices small enough
- * that the event loop (and with it BullMQ's lock renewal) runs between them.
+ * Micro-batches: scoring holds the event loop (TF.js and ONNX Runtime run synchronously
+ * underneath), so the worker scores a batch in slices small enough that the event loop (and with
+ * it BullMQ's lock renewal) runs between them.
  */
 import type { Scorer } from '@overmap/engine';
 import { blankInput } from '@overmap/engine';

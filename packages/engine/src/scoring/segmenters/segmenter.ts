@@ -24,7 +24,10 @@ export interface Segmenter {
   run?(inputs: ScoreInput[]): Promise<HostOutputs>;
   /** Binary object masks [B, h, w] as host arrays from what run() returned, where no tensor is needed. */
   hostMasks?(ran: HostOutputs): { data: Float32Array; h: number; w: number };
-  /** Binary object masks [B, h, w] as a tensor, for segmenters without host masks; called inside the scorer's tf.tidy. */
+  /**
+   * Binary object masks [B, h, w] as a tensor, for segmenters without host masks; called inside the
+   * scorer's tf.tidy.
+   */
   masks?(input: MaskInput): tf.Tensor3D;
   dispose(): void;
 }
