@@ -321,7 +321,10 @@ describe('overmap status after Redis lost a run (standalone fleet)', () => {
     const client = new Redis(redis.url);
     await client.flushall();
     await client.quit();
-    for (const args of [['status', out], ['status', out, '--watch']]) {
+    for (const args of [
+      ['status', out],
+      ['status', out, '--watch'],
+    ]) {
       const st = await runCli(args, env);
       expect(st.code).toBe(4);
       expect(st.stdout).toContain('Redis holds no state for run');
@@ -334,4 +337,3 @@ describe('overmap status after Redis lost a run (standalone fleet)', () => {
     expectOneRecordPerKey((await readParts(out)).records, keys);
   });
 });
-

@@ -48,7 +48,8 @@ export interface EnqueueResult extends EnqueueProgress {
   retried: number;
   /** keys skipped because they could escape the dataset prefix ('..', absolute) */
   unsafeKeys: string[];
-  /** a local dataset's keys skipped because their real path leaves it (links out of the folder or the allow-list): how many, and the first few */
+  /** a local dataset's keys skipped because their real path leaves it (links out of the folder or the
+   *  allow-list): how many, and the first few */
   outsideKeys: number;
   outsideExamples: string[];
   labels: LabelReport | null;

@@ -145,6 +145,13 @@ async function checkOutputPath(file: string | undefined, option: string): Promis
     throw new InputError(`${option} ${file}: folder ${dir} does not exist; create it or write elsewhere`);
 }
 
+/** The accuracy-vs-rejection plot (Top-1 and Top-3 macro) of every confidence, as a PNG. */
+async function writePlot(file: string, reports: ConfidenceReport[]): Promise<void> {
+  const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') =>
+    reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
+  await renderPlot(file, series('macroAccuracy'), series('macroTop3Accuracy'));
+}
+
 export async function evaluateCommand(
   resultsUri: string,
   f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string; partial?: boolean },
@@ -208,11 +215,7 @@ export async function evaluateCommand(
       f.json,
       JSON.stringify({ n: test.length, decision, fusionWeight, reports, ood, unknowns: oods, failureTypes }, null, 2),
     );
-  if (f.plot) {
-    const series = (key: 'macroAccuracy' | 'macroTop3Accuracy') =>
-      reports.map((r) => ({ name: r.name, points: r.table.map((t) => ({ x: t.rejected, y: t[key]! })) }));
-    await renderPlot(f.plot, series('macroAccuracy'), series('macroTop3Accuracy'));
-  }
+  if (f.plot) await writePlot(f.plot, reports);
   const oodSection = oods.map((o) => `\n### Unknown objects (${rel(o.uri)})\n\n${markdownOodTable(o.report)}`).join('');
   const byType = `\n### By failure type\n\nFailure = a wrong prediction, or (unknown objects) any unknown image; AUROC = P(a non-failure outscores a failure); AUGRC = mean risk of an undetected failure over all rejection rates (Traub et al. 2024).\n\n${markdownFailureTypes(failureTypes)}`;
   const omitted = omit.length

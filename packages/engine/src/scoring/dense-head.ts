@@ -50,7 +50,8 @@ export function poolActivations(f: HostFeatures): Float32Array {
   return out;
 }
 
-/** The dense layer on pooled activations [B, C] (optionally dropped out, for MC dropout): scores [B, K] before any softmax. */
+/** The dense layer on pooled activations [B, C] (optionally dropped out, for MC dropout): scores [B, K]
+ *  before any softmax. */
 export function denseScores(
   pooled: Float32Array,
   head: DenseHead,

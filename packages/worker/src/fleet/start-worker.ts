@@ -42,7 +42,8 @@ export interface WorkerOptions {
   metricsPort?: number | null;
   /** the image decoder; default the engine's (sharp) */
   decode?: BatchDeps['decode'];
-  /** log the unsigned-jobs warning at start when there is no OVERMAP_JOB_SECRET (default true; `overmap run` says it once for all its workers) */
+  /** log the unsigned-jobs warning at start when there is no OVERMAP_JOB_SECRET (default true; `overmap run`
+   *  says it once for all its workers) */
   announceUnsigned?: boolean;
 }
 
