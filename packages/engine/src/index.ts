@@ -19,6 +19,7 @@ export { loadLayersModel } from './model/load-models';
 export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
 export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer, blankInput } from './scoring/overmap-scorer';
+export { dryRunSpec } from './scoring/dry-run';
 export { decisionScore, type Decision } from './scoring/decision';
 // the score registry's list, re-exported where the engine's users (scripts/run-experiment.js) find the decision
 export { DECISION_SECONDARIES } from '@overmap/shared/core';

@@ -14,6 +14,7 @@ import {
   configValue,
   jobBatchesFor,
   openStore,
+  DEFAULT_SHARD_PARTS,
 } from '@overmap/shared';
 import { type Labels, LabelTally, loadLabels } from './enqueue-labels';
 import type { EnqueueOptions } from './enqueue-options';
@@ -103,7 +104,7 @@ function newRun(o: SettledOptions, runId: string, jobImages: number): RunJson {
       labels: o.labels,
       overlays: o.overlays ?? 'none',
       threshold: o.model.threshold,
-      shardParts: o.shardParts ?? 256,
+      shardParts: o.shardParts ?? DEFAULT_SHARD_PARTS,
       jobBatches: jobBatchesFor(o.batchSize, jobImages),
       ungroupedBatches: o.ungroupedBatches ?? configValue('OVERMAP_UNGROUPED_BATCHES'),
       ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),

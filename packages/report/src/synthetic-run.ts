@@ -12,6 +12,7 @@ import {
   type Scores,
   errorRecord,
   partKey,
+  DEFAULT_SHARD_PARTS,
 } from '@overmap/shared';
 
 export const SYNTHETIC_CLASSES = [
@@ -129,7 +130,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<RunResu
       labels: labels ? 'folder' : null,
       overlays: 'none',
       threshold,
-      shardParts: 256,
+      shardParts: DEFAULT_SHARD_PARTS,
       jobBatches: 1,
       ungroupedBatches: 0,
     },

@@ -15,6 +15,7 @@ import {
   type RunJson,
   type RunResults,
   classIndexer,
+  DEFAULT_IMAGE_LIMITS,
   isScored,
   openStore,
 } from '@overmap/shared';
@@ -91,7 +92,6 @@ async function loadScorer(run: RunJson): Promise<{ scorer?: OverMapScorer; note?
 
 type Put = (name: string, body: Buffer) => Promise<string>;
 type Limit = ReturnType<typeof pLimit>;
-const DEFAULT_LIMITS = { maxInputPixels: 50_000_000, maxBytes: 64 * 1024 * 1024 };
 
 /** Thumbnails; returns the bytes kept for the maps (scorable records only, with --images maps). */
 async function writeThumbs(
@@ -100,7 +100,7 @@ async function writeThumbs(
   images: Map<string, CardImages>,
   o: TileOptions & { put: Put; limit: Limit },
 ): Promise<Map<string, Buffer>> {
-  const maxInputPixels = (o.limits ?? DEFAULT_LIMITS).maxInputPixels;
+  const maxInputPixels = (o.limits ?? DEFAULT_IMAGE_LIMITS).maxInputPixels;
   const bytes = new Map<string, Buffer>();
   const thumb = async (r: ImageRecord) => {
     let b: Buffer | undefined;
@@ -155,7 +155,7 @@ async function recomputeMaps(
   o: TileOptions & { put: Put; limit: Limit },
 ): Promise<void> {
   const classOf = classIndexer(scorer.spec.classes);
-  const limits = o.limits ?? DEFAULT_LIMITS;
+  const limits = o.limits ?? DEFAULT_IMAGE_LIMITS;
   const batch = o.batch ?? 16;
   for (let s = 0; s < todo.length; s += batch) {
     const part = todo.slice(s, s + batch);

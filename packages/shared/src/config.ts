@@ -5,6 +5,10 @@
  */
 import { z } from 'zod';
 import { InputError } from './errors';
+import { DEFAULT_SHARD_PARTS } from './results/run-json';
+
+/** The image limits where OVERMAP_MAX_INPUT_PIXELS / OVERMAP_MAX_IMAGE_BYTES do not say (the report uses them too). */
+export const DEFAULT_IMAGE_LIMITS = { maxInputPixels: 50_000_000, maxBytes: 64 * 1024 * 1024 } as const;
 
 const int = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
 
@@ -41,8 +45,8 @@ export const ConfigSchema = z.object({
   /** BullMQ job lock: a worker that dies holding a batch loses it to another after this. */
   OVERMAP_LOCK_SECONDS: int(60, 1),
   /** sharp's limitInputPixels: larger images become `too_large` records. */
-  OVERMAP_MAX_INPUT_PIXELS: int(50_000_000, 1),
-  OVERMAP_MAX_IMAGE_BYTES: int(64 * 1024 * 1024, 1),
+  OVERMAP_MAX_INPUT_PIXELS: int(DEFAULT_IMAGE_LIMITS.maxInputPixels, 1),
+  OVERMAP_MAX_IMAGE_BYTES: int(DEFAULT_IMAGE_LIMITS.maxBytes, 1),
   /**
    * Memory a worker may spend on downloads in flight (all its batches): with the size limit, it
    * sets how many run at once.
@@ -66,7 +70,7 @@ export const ConfigSchema = z.object({
    * Part files per Parquet shard (set at enqueue, kept in run.json): larger runs are compacted in
    * parallel into records/part-*.parquet.
    */
-  OVERMAP_SHARD_PARTS: int(256, 1),
+  OVERMAP_SHARD_PARTS: int(DEFAULT_SHARD_PARTS, 1),
   /** Images per batch job (set at enqueue, kept in run.json as whole batches per job, at least one): a job costs
    *  about a kilobyte of Redis, so 1024 images per job is about one byte per queued image. A retried job skips
    *  its batches already done. */

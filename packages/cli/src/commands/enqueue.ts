@@ -1,7 +1,7 @@
 /** `overmap enqueue [dataset-uri]` (and the first step of `overmap run`): list a dataset and enqueue its batches. */
 import { type Config, InputError, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
 import { type EnqueueProgress, type EnqueueResult, describeLabels, enqueueDataset } from '@overmap/producer';
-import { loadSpec, referenceSpecUri } from '@overmap/engine';
+import { dryRunSpec, initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
 import { TOOL_VERSION } from '../version';
 import { configAndRedis } from './common';
 
@@ -63,6 +63,10 @@ export async function enqueue(
   const { config, redis } = await configAndRedis();
   try {
     const spec = await loadSpec(f.model ?? config.OVERMAP_MODEL ?? referenceSpecUri());
+    // Everything a worker would find wrong with the models is found here, before run.json and
+    // the first job: a bad spec is then fixed and rerun, with nothing of the run to undo.
+    await initBackend(config.OVERMAP_BACKEND);
+    await dryRunSpec(spec);
     const r = await enqueueDataset({
       dataset,
       inventory: f.inventory,

@@ -63,6 +63,18 @@ const Segmenter = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** The decision score's rule and parameters (scoring/decision.ts); each default written once, here. */
+export const DecisionSchema = z.strictObject({
+  rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
+  primary: z.enum(['msp', 'margin']).default('msp'),
+  secondary: DecisionSecondarySchema.default('overmap'),
+  a: z.number().default(0),
+  b: z.number().positive().default(1),
+});
+export type Decision = z.infer<typeof DecisionSchema>;
+/** The decision of a spec that names none: the paper's Over-MAP as the confidence. */
+export const DEFAULT_DECISION: Decision = DecisionSchema.parse({});
+
 export const ModelSpecSchema = z.strictObject({
   name: z.string().default('model'),
   classes: z.array(z.string().min(1)).min(2),
@@ -115,15 +127,7 @@ export const ModelSpecSchema = z.strictObject({
    * alone), or `sirc`: primary ^ (1 + exp(−b·(secondary − a))), the softmax as primary score and
    * an Over-MAP term as secondary that lowers only the images where it is below about a.
    */
-  decision: z
-    .strictObject({
-      rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
-      primary: z.enum(['msp', 'margin']).default('msp'),
-      secondary: DecisionSecondarySchema.default('overmap'),
-      a: z.number().default(0),
-      b: z.number().positive().default(1),
-    })
-    .default({ rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 }),
+  decision: DecisionSchema.default(() => DecisionSchema.parse({})),
   /** MC-dropout passes of the head (0 = off). */
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
   /** Free text for people (how the spec was chosen, say): kept in the hashed bytes, never read. */

@@ -16,20 +16,13 @@
  *             secondary) are chosen on validation by `npm run experiment` and stored in the spec.
  * A missing (null) secondary leaves the primary unchanged.
  */
-import type { DecisionSecondary, Scores } from '@overmap/shared/core';
+import type { Scores } from '@overmap/shared/core';
+import { DEFAULT_DECISION, type Decision } from '../model/model-spec-schema';
 
 // The secondaries a spec may name are the score registry's (@overmap/shared score-registry.ts:
-// `decisionSecondary`), as DECISION_SECONDARIES and the spec's DecisionSecondarySchema.
-
-export interface Decision {
-  rule: 'overmap' | 'softmax' | 'sirc';
-  primary: 'msp' | 'margin';
-  secondary: DecisionSecondary;
-  a: number;
-  b: number;
-}
-
-export const DEFAULT_DECISION: Decision = { rule: 'overmap', primary: 'msp', secondary: 'overmap', a: 0, b: 1 };
+// `decisionSecondary`), as DECISION_SECONDARIES and the spec's DecisionSecondarySchema. The rule,
+// its parameters and their defaults are the spec schema's (model/model-spec-schema.ts).
+export { DEFAULT_DECISION, type Decision };
 
 /** SIRC's combination of a primary p in [0, 1] and a secondary s. */
 export function sirc(p: number, s: number, a: number, b: number): number {

@@ -57,7 +57,11 @@ export class OverMapScorer implements Scorer {
           { cause: e },
         );
       }
-      throw e;
+      scorer.dispose();
+      if (e instanceof ModelSpecError) throw e;
+      throw new ModelSpecError(`model spec ${loaded.uri}: scoring a blank image failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return scorer;
   }

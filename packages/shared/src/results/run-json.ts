@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { RunId, RunInstance } from '../schemas';
 
+/** Part files per Parquet shard, where OVERMAP_SHARD_PARTS does not say (the one spelling of 256). */
+export const DEFAULT_SHARD_PARTS = 256;
+
 export const RunParamsSchema = z.object({
   batchSize: z.number().int().min(1),
   labels: z.string().nullable(),
@@ -9,7 +12,7 @@ export const RunParamsSchema = z.object({
   /** the acceptance threshold on scores.confidence (the model spec's, copied here: one threshold per run) */
   threshold: z.number().min(0).max(1),
   /** part files per Parquet shard: a run of more batches is compacted in parallel into records/part-*.parquet */
-  shardParts: z.number().int().min(1).default(256),
+  shardParts: z.number().int().min(1).default(DEFAULT_SHARD_PARTS),
   /** batches per batch job (the last job of a run may hold fewer): runs enqueued before groups had one */
   jobBatches: z.number().int().min(1).default(1),
   /** the first batches, one job each, before the groups start (queue.ts jobGroups); 0 in runs enqueued before */
