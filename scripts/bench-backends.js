@@ -27,7 +27,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 async function child(task) {
   const W = require('@overmap/engine');
   const { tf } = W;
-  await W.initBackend(task.backend);
+  await W.initBackend(task.backend, W.sessionSettingsOf(require('@overmap/shared').loadConfig()));
   const px = task.size * task.size * 3;
   let seed = 11;
   const rnd = () => {

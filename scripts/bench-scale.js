@@ -76,6 +76,7 @@ const rssTimer = setInterval(() => {
       redis,
       prefix,
       model: { uri: spec.uri, hash: spec.hash, threshold: spec.spec.threshold, classes: spec.spec.classes },
+      jobImages: shared.loadConfig().OVERMAP_JOB_IMAGES,
     });
     out.enqueue = {
       seconds: (performance.now() - t) / 1000,

@@ -75,7 +75,8 @@ async function interleaved(fns, reps) {
 const { flopsOf, resnet50 } = require('./lib/bench-models');
 
 (async () => {
-  const backend = await W.initBackend(process.env.OVERMAP_BACKEND);
+  const config = require('@overmap/shared').loadConfig();
+  const backend = await W.initBackend(config.OVERMAP_BACKEND, W.sessionSettingsOf(config));
   const res = { backend: backend.name };
   // Matmul peak: the best of a few square sizes.
   let peak = 0;

@@ -95,7 +95,7 @@ describe('batch jobs over groups of batches', () => {
       const job = (await q.getJob(batchJobId(run.run_id, run.instance, 0)))!;
       expect(job.attemptsMade).toBe(2);
       expect(job.returnvalue).toMatchObject({ scored: [2, 3], skipped: [0, 1], images: 8 });
-      const k = runKeys(run.run_id, run.instance);
+      const k = runKeys(prefix, run.run_id, run.instance);
       expect(await redis.scard(k.done)).toBe(6);
       expect(Object.values(await redis.hgetall(k.statuses)).reduce((a, n) => a + Number(n), 0)).toBe(keys.length);
       const { records, files } = await readParts(out);
@@ -121,7 +121,7 @@ describe('batch jobs over groups of batches', () => {
     // The part file of batch 5 (the second group's last) is lost, and Redis forgets the run.
     const run = (await results.readRun())!;
     await fs.rm(path.join(out, partKey(5)));
-    const k = runKeys(run.run_id, run.instance);
+    const k = runKeys(prefix, run.run_id, run.instance);
     await redis.del(k.done, k.statuses, k.state);
     const r = await recoverRun({ results, run, redis, prefix });
     // the completed job of group [4, 5] removed and added again

@@ -24,10 +24,10 @@ afterAll(async () => {
 describe('markBatchDone', () => {
   it('counts a batch that runs twice once, with its statuses', async () => {
     const run = `t${Date.now().toString(36)}mark`;
-    expect(await markBatchDone(redis, run, 'i0000001', 3, { ok: 60, decode_error: 4 })).toBe(true);
-    expect(await markBatchDone(redis, run, 'i0000001', 3, { ok: 60, decode_error: 4 })).toBe(false);
-    expect(await markBatchDone(redis, run, 'i0000001', 4, { ok: 1 })).toBe(true);
-    const k = runKeys(run, 'i0000001');
+    expect(await markBatchDone(redis, 'tp', run, 'i0000001', 3, { ok: 60, decode_error: 4 })).toBe(true);
+    expect(await markBatchDone(redis, 'tp', run, 'i0000001', 3, { ok: 60, decode_error: 4 })).toBe(false);
+    expect(await markBatchDone(redis, 'tp', run, 'i0000001', 4, { ok: 1 })).toBe(true);
+    const k = runKeys('tp', run, 'i0000001');
     expect(await redis.smembers(k.done)).toEqual(expect.arrayContaining(['3', '4']));
     expect(await redis.hgetall(k.statuses)).toEqual({ ok: '61', decode_error: '4' });
     await redis.del(k.done, k.statuses);

@@ -16,7 +16,7 @@ export {
 } from './model/model-spec';
 export { objectStoreIO } from './model/object-store-io';
 export { loadLayersModel } from './model/load-models';
-export { sessionOptions, onnxRuntime } from './backend/onnx-runtime';
+export { sessionOptions, sessionSettingsOf, onnxRuntime, type SessionSettings } from './backend/onnx-runtime';
 export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer, blankInput } from './scoring/overmap-scorer';
 export { dryRunSpec } from './scoring/dry-run';

@@ -24,6 +24,7 @@ import {
   canonicalUri,
   jobCount,
   maybeFinalize,
+  CONFIG_DEFAULTS,
   runInstanceKey,
   runKeys,
 } from '@overmap/shared';
@@ -52,8 +53,9 @@ const groupingOf = (run: RunJson): JobGrouping => ({
 export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResult> {
   const p = await prepareRun(opts);
   const { o, run } = p;
-  const keys = runKeys(run.run_id, run.instance);
-  await o.redis.set(runInstanceKey(run.run_id), run.instance);
+  const prefix = o.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
+  const keys = runKeys(prefix, run.run_id, run.instance);
+  await o.redis.set(runInstanceKey(prefix, run.run_id), run.instance);
   await o.redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
   await o.redis.hset(keys.state, 'results', canonicalUri(o.results));
 

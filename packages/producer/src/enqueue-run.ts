@@ -11,7 +11,7 @@ import {
   RunResults,
   canonicalUri,
   checkAllowed,
-  configValue,
+  CONFIG_DEFAULTS,
   jobBatchesFor,
   openStore,
   DEFAULT_SHARD_PARTS,
@@ -82,7 +82,7 @@ function checkSizes(opts: EnqueueOptions): number {
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || opts.batchSize > 10_000) {
     throw new InputError(`--batch-size ${opts.batchSize} is out of range: use an integer from 1 to 10000`);
   }
-  const jobImages = opts.jobImages ?? configValue('OVERMAP_JOB_IMAGES');
+  const jobImages = opts.jobImages ?? CONFIG_DEFAULTS.OVERMAP_JOB_IMAGES;
   if (!Number.isInteger(jobImages) || jobImages < 1)
     throw new InputError(
       `OVERMAP_JOB_IMAGES=${jobImages} is not a positive integer: unset it (1024) or give images per job`,
@@ -106,7 +106,7 @@ function newRun(o: SettledOptions, runId: string, jobImages: number): RunJson {
       threshold: o.model.threshold,
       shardParts: o.shardParts ?? DEFAULT_SHARD_PARTS,
       jobBatches: jobBatchesFor(o.batchSize, jobImages),
-      ungroupedBatches: o.ungroupedBatches ?? configValue('OVERMAP_UNGROUPED_BATCHES'),
+      ungroupedBatches: o.ungroupedBatches ?? CONFIG_DEFAULTS.OVERMAP_UNGROUPED_BATCHES,
       ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
     },
     tool_version: o.toolVersion,

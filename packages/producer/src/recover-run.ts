@@ -18,6 +18,7 @@ import {
   batchJobId,
   jobGroups,
   maybeFinalize,
+  CONFIG_DEFAULTS,
   runInstanceKey,
   runKeys,
 } from '@overmap/shared';
@@ -56,10 +57,11 @@ export async function recoverRun(o: RecoverOptions): Promise<RecoverResult> {
 async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue): Promise<RecoverResult> {
   const { run, redis } = o;
   if (run.batches === undefined) throw new Error(`run ${run.run_id}: its listing has not finished`);
-  const keys = runKeys(run.run_id, run.instance);
+  const prefix = queue.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
+  const keys = runKeys(prefix, run.run_id, run.instance);
   const ref: RunRef = { runId: run.run_id, instance: run.instance, results: run.results };
   // Everything Redis knows of the run, rebuilt from the results: its instance, its state, the done set.
-  await redis.set(runInstanceKey(run.run_id), run.instance);
+  await redis.set(runInstanceKey(prefix, run.run_id), run.instance);
   await redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
   const present = new Set<number>();
   for await (const b of o.results.partBatches()) if (b < run.batches) present.add(b);

@@ -8,11 +8,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
+import { loadConfig } from '@overmap/shared';
 import { exportSpecToOnnx } from './export-onnx';
 
 async function main(): Promise<void> {
   // The conversion reads the Layers weights through TF.js: any TF.js backend will do.
-  await initBackend(process.env.OVERMAP_BACKEND === 'onnx' ? undefined : process.env.OVERMAP_BACKEND);
+  const backend = loadConfig().OVERMAP_BACKEND;
+  await initBackend(backend === 'onnx' ? undefined : backend);
   const specPath = path.resolve(process.argv[2] ?? referenceSpecUri('layers'));
   const out = await exportSpecToOnnx(await loadSpec(specPath));
   const dir = path.dirname(specPath);

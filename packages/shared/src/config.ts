@@ -83,6 +83,8 @@ export const ConfigSchema = z.object({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export const ENV_VARS = Object.keys(ConfigSchema.shape);
+/** Every setting's default, from the schema: for libraries called without a resolved configuration. */
+export const CONFIG_DEFAULTS: Config = ConfigSchema.parse({});
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const picked = Object.fromEntries(

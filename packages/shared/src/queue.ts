@@ -102,18 +102,19 @@ export const compactJobId = (runId: string, instance: string, shard: number) =>
 export const waitListKey = (queue: string, prefix: string) => `${prefix}:${queue}:wait`;
 
 /** Per-run-instance state outside BullMQ (BullMQ ids dedupe only while a job exists). */
-export const runKeys = (runId: string, instance: string) => ({
+/** A run's Redis keys, under the fleet's OVERMAP_QUEUE_PREFIX (two fleets on one Redis never share them). */
+export const runKeys = (prefix: string, runId: string, instance: string) => ({
   /** hash: total (batches, once listing ended), images, listed, cursor, results, started */
-  state: `overmap:run:${runId}:${instance}:state`,
+  state: `${prefix}:overmap:run:${runId}:${instance}:state`,
   /** set of completed batch indices: SADD is idempotent, so a retried batch counts once */
-  done: `overmap:run:${runId}:${instance}:done`,
+  done: `${prefix}:overmap:run:${runId}:${instance}:done`,
   /** hash: status -> image count */
-  statuses: `overmap:run:${runId}:${instance}:statuses`,
+  statuses: `${prefix}:overmap:run:${runId}:${instance}:statuses`,
   /** set of compacted shards */
-  shardsDone: `overmap:run:${runId}:${instance}:shards`,
+  shardsDone: `${prefix}:overmap:run:${runId}:${instance}:shards`,
 });
 /** The run's current instance, so that `overmap status <run-id>` finds it. */
-export const runInstanceKey = (runId: string) => `overmap:run:${runId}:instance`;
+export const runInstanceKey = (prefix: string, runId: string) => `${prefix}:overmap:run:${runId}:instance`;
 
 export function redisOptions(): RedisOptions {
   // BullMQ workers need maxRetriesPerRequest: null (blocking commands must not time out).

@@ -1,7 +1,9 @@
 /** Run progress in Redis, shared by producer (listing ends after the last batch) and workers. */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { CONFIG_DEFAULTS } from './config';
 import { sign } from './job-signing';
+import { DEFAULT_SHARD_PARTS } from './results/run-json';
 import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, runKeys } from './queue';
 import type { RunRef } from './run-ref';
 
@@ -17,15 +19,19 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
 end
 return 0`;
 
+/** The fleet's prefix (OVERMAP_QUEUE_PREFIX), as the queue was opened with it. */
+const queuePrefix = (q: Queue) => q.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
+
 /** True the first time this batch is counted. */
 export async function markBatchDone(
   redis: Redis,
+  prefix: string,
   runId: string,
   instance: string,
   batch: number,
   byStatus: Record<string, number>,
 ): Promise<boolean> {
-  const keys = runKeys(runId, instance);
+  const keys = runKeys(prefix, runId, instance);
   const args = Object.entries(byStatus).flatMap(([s, n]) => [s, String(n)]);
   return (await redis.eval(MARK_DONE, 2, keys.done, keys.statuses, String(batch), ...args)) === 1;
 }
@@ -46,14 +52,14 @@ export async function maybeFinalize(
 ): Promise<boolean> {
   // The three fields alone: a job payload passed as the run must not carry its other fields into the new jobs.
   const { runId, instance, results } = run;
-  const keys = runKeys(runId, instance);
+  const keys = runKeys(queuePrefix(finalizeQueue), runId, instance);
   const [total, shardParts, done] = await Promise.all([
     redis.hget(keys.state, 'total'),
     redis.hget(keys.state, 'shardParts'),
     redis.scard(keys.done),
   ]);
   if (total === null || done < Number(total)) return false;
-  const shards = shardCount(Number(total), Number(shardParts ?? 256));
+  const shards = shardCount(Number(total), Number(shardParts ?? DEFAULT_SHARD_PARTS));
   if (shards === 1) {
     await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), {
       jobId: finalizeJobId(runId, instance),
@@ -79,7 +85,7 @@ export async function markShardDone(
   shards: number,
   secret?: string,
 ): Promise<boolean> {
-  const keys = runKeys(job.runId, job.instance);
+  const keys = runKeys(queuePrefix(finalizeQueue), job.runId, job.instance);
   await redis.sadd(keys.shardsDone, String(job.shard));
   if ((await redis.scard(keys.shardsDone)) < shards) return false;
   const { runId, instance, results } = job;

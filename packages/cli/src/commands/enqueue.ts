@@ -1,7 +1,7 @@
 /** `overmap enqueue [dataset-uri]` (and the first step of `overmap run`): list a dataset and enqueue its batches. */
 import { type Config, InputError, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
 import { type EnqueueProgress, type EnqueueResult, describeLabels, enqueueDataset } from '@overmap/producer';
-import { dryRunSpec, initBackend, loadSpec, referenceSpecUri } from '@overmap/engine';
+import { dryRunSpec, initBackend, loadSpec, referenceSpecUri, sessionSettingsOf } from '@overmap/engine';
 import { TOOL_VERSION } from '../version';
 import { configAndRedis } from './common';
 
@@ -62,10 +62,10 @@ export async function enqueue(
   if (dataset !== undefined && !f.inventory) await openStore(dataset, {}, 'dataset URI').check();
   const { config, redis } = await configAndRedis();
   try {
+    await initBackend(config.OVERMAP_BACKEND, sessionSettingsOf(config));
     const spec = await loadSpec(f.model ?? config.OVERMAP_MODEL ?? referenceSpecUri());
     // Everything a worker would find wrong with the models is found here, before run.json and
     // the first job: a bad spec is then fixed and rerun, with nothing of the run to undo.
-    await initBackend(config.OVERMAP_BACKEND);
     await dryRunSpec(spec);
     const r = await enqueueDataset({
       dataset,
@@ -74,6 +74,7 @@ export async function enqueue(
       runId: f.runId,
       batchSize: f.batchSize,
       jobImages: config.OVERMAP_JOB_IMAGES,
+      ungroupedBatches: config.OVERMAP_UNGROUPED_BATCHES,
       model: {
         uri: spec.uri,
         hash: spec.hash,

@@ -2,6 +2,7 @@
  * `overmap report <results-uri> [--out <uri>] [--per-queue N] [--images maps|thumbs|none]`: the
  * static curation report.
  */
+import { initBackend, sessionSettingsOf } from '@overmap/engine';
 import { loadConfig } from '@overmap/shared';
 import { buildReport, DEFAULT_PER_QUEUE } from '@overmap/report';
 
@@ -14,6 +15,8 @@ export interface ReportFlags {
 /** Writes the report; returns the line to print (where index.html is). */
 export async function reportCommand(resultsUri: string, f: ReportFlags): Promise<string> {
   const config = loadConfig();
+  // The maps are recomputed with the backend the configuration names (the report's own call takes it).
+  await initBackend(config.OVERMAP_BACKEND, sessionSettingsOf(config));
   const r = await buildReport(resultsUri, {
     out: f.out,
     perQueue: f.perQueue ?? DEFAULT_PER_QUEUE,

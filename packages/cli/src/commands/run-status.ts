@@ -11,6 +11,7 @@ import {
   type Manifest,
   type RunJson,
   RunResults,
+  CONFIG_DEFAULTS,
   batchJobId,
   runInstanceKey,
   runKeys,
@@ -55,7 +56,7 @@ export async function failedBatches(
   run: Pick<RunJson, 'run_id' | 'instance'>,
 ): Promise<FailedBatch[]> {
   const prefix = batchJobId(run.run_id, run.instance, 0).replace(/b0+$/, 'b');
-  const doneKey = runKeys(run.run_id, run.instance).done;
+  const doneKey = runKeys(queue.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX, run.run_id, run.instance).done;
   const out: FailedBatch[] = [];
   for (let start = 0; ; start += 1000) {
     const jobs = await queue.getFailed(start, start + 999);
@@ -96,13 +97,13 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
     instance = run.instance;
     results = store.uri;
   } else {
-    instance = await redis.get(runInstanceKey(runId));
+    instance = await redis.get(runInstanceKey(prefix, runId));
     if (!instance)
       throw new InputError(
         `no run ${runId} in Redis: give the results URI instead (overmap status s3://bucket/results/)`,
       );
   }
-  const keys = runKeys(runId, instance);
+  const keys = runKeys(prefix, runId, instance);
   const [state, done, statuses] = await Promise.all([
     redis.hgetall(keys.state),
     redis.scard(keys.done),

@@ -5,7 +5,7 @@
  * faster than one process with several threads; with more than one thread, spinning is off
  * so that idle threads do not take the cores other processes need.
  */
-import { ModelSpecError, configValue } from '@overmap/shared/core';
+import { CONFIG_DEFAULTS, type Config, ModelSpecError } from '@overmap/shared/core';
 import type * as Ort from 'onnxruntime-node';
 
 export type OrtModule = typeof Ort;
@@ -41,14 +41,26 @@ export interface SessionSettings {
   providers: string[];
 }
 
-export function sessionSettings(env: NodeJS.ProcessEnv = process.env): SessionSettings {
-  return {
-    threads: configValue('OVERMAP_ONNX_THREADS', env),
-    providers: configValue('OVERMAP_ONNX_PROVIDERS', env).split(','),
-  };
+/** The session settings of a resolved configuration (OVERMAP_ONNX_THREADS, OVERMAP_ONNX_PROVIDERS). */
+export function sessionSettingsOf(
+  config: Pick<Config, 'OVERMAP_ONNX_THREADS' | 'OVERMAP_ONNX_PROVIDERS'>,
+): SessionSettings {
+  return { threads: config.OVERMAP_ONNX_THREADS, providers: config.OVERMAP_ONNX_PROVIDERS.split(',') };
 }
 
-export function sessionOptions(s: SessionSettings = sessionSettings()): Ort.InferenceSession.SessionOptions {
+/** The settings every new session takes: the configuration's defaults until a process's start says otherwise. */
+let current: SessionSettings = sessionSettingsOf(CONFIG_DEFAULTS);
+
+/** Set once at a process's start (initBackend) from its resolved configuration. */
+export function useSessionSettings(s: SessionSettings): void {
+  current = s;
+}
+
+export function sessionSettings(): SessionSettings {
+  return current;
+}
+
+export function sessionOptions(s: SessionSettings = current): Ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: s.threads,
     interOpNumThreads: 1,

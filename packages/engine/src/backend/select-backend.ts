@@ -10,8 +10,8 @@
  * Node: run one worker process per core); the pure-JS cpu backend is a last resort
  * (~30x slower than wasm).
  */
-import { InputError, configValue } from '@overmap/shared/core';
-import { onnxRuntime } from './onnx-runtime';
+import { InputError } from '@overmap/shared/core';
+import { type SessionSettings, onnxRuntime, useSessionSettings } from './onnx-runtime';
 import * as tf from './tf';
 import { registerWasmGradKernels } from './wasm-grad-kernels';
 
@@ -23,7 +23,7 @@ const CHOICES = ['onnx', ...BACKENDS];
  * Whether ONNX Runtime is the default for the reference model: OVERMAP_BACKEND=onnx, or unset and
  * onnxruntime-node loads.
  */
-export function prefersOnnx(requested: string | undefined = configValue('OVERMAP_BACKEND')): boolean {
+export function prefersOnnx(requested: string | undefined): boolean {
   return requested === 'onnx' || (!requested && onnxRuntime() !== null);
 }
 
@@ -55,9 +55,18 @@ export interface BackendInfo {
 
 let chosen: BackendInfo | undefined;
 
-export async function initBackend(
-  requested: string | undefined = configValue('OVERMAP_BACKEND'),
-): Promise<BackendInfo> {
+/** The backend a process chose at its start, if it has. */
+export function currentBackend(): BackendInfo | undefined {
+  return chosen;
+}
+
+/**
+ * Chooses the backends once, at a process's start, from its resolved configuration:
+ * `requested` is OVERMAP_BACKEND (undefined: the fastest installed, or what was chosen already),
+ * `onnx` the ONNX Runtime session settings (sessionSettingsOf(config)).
+ */
+export async function initBackend(requested?: string, onnxSettings?: SessionSettings): Promise<BackendInfo> {
+  if (onnxSettings) useSessionSettings(onnxSettings);
   if (requested && !CHOICES.includes(requested)) {
     throw new InputError(
       `OVERMAP_BACKEND=${requested} is not a backend: use one of ${CHOICES.join(', ')}, or unset it for the fastest installed`,

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as posix from 'node:path/posix';
 import * as path from 'node:path';
 import { ModelSpecError, type ObjectStore, isAbsoluteUri, openObject } from '@overmap/shared/core';
-import { prefersOnnx } from '../backend/select-backend';
+import { currentBackend, prefersOnnx } from '../backend/select-backend';
 import { type ModelSpec, ModelSpecSchema } from './model-spec-schema';
 import { checkClassifierTopology } from './model-topology';
 import { unknownFieldsMessage } from './unknown-fields';
@@ -60,7 +60,9 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
  * Runtime is the chosen backend (OVERMAP_BACKEND=onnx, or unset and installed), else the
  * TF.js Layers original.
  */
-export function referenceSpecUri(format: 'layers' | 'onnx' = prefersOnnx() ? 'onnx' : 'layers'): string {
+export function referenceSpecUri(
+  format: 'layers' | 'onnx' = (currentBackend()?.onnx ?? prefersOnnx(undefined)) ? 'onnx' : 'layers',
+): string {
   return path.resolve(
     __dirname,
     `../../../../models/reference/${format === 'onnx' ? 'overmap-model-onnx.json' : 'overmap-model.json'}`,

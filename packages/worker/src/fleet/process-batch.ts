@@ -92,7 +92,10 @@ export async function processBatch(job: Job, deps: BatchDeps, token?: string): P
   const out: GroupResult = { images: 0, byStatus: {}, scored: [], skipped: [] };
   // Batches of the group an earlier attempt finished (SMISMEMBER: the group's members only, never the whole set).
   const batches = Array.from({ length: count }, (_, i) => data.batch + i);
-  const flags = await deps.redis.smismember(runKeys(data.runId, data.instance).done, ...batches.map(String));
+  const flags = await deps.redis.smismember(
+    runKeys(deps.config.OVERMAP_QUEUE_PREFIX, data.runId, data.instance).done,
+    ...batches.map(String),
+  );
   const done = new Set(batches.filter((_, i) => flags[i] === 1));
   let bad: { batch: number; message: string } | undefined;
   let handBack = false;
@@ -129,7 +132,9 @@ export async function processBatch(job: Job, deps: BatchDeps, token?: string): P
         const records = await scoreRecords(batch, chunk, ctx, deps);
         const byStatus: Record<string, number> = {};
         for (const r of records) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-        if (await markBatchDone(deps.redis, data.runId, data.instance, batch, byStatus)) {
+        if (
+          await markBatchDone(deps.redis, deps.config.OVERMAP_QUEUE_PREFIX, data.runId, data.instance, batch, byStatus)
+        ) {
           for (const [s, n] of Object.entries(byStatus)) deps.metrics?.images.inc({ status: s }, n);
         }
         for (const [s, n] of Object.entries(byStatus)) out.byStatus[s] = (out.byStatus[s] ?? 0) + n;

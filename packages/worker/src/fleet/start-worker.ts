@@ -23,7 +23,7 @@ import {
   logger,
   parseAllowedPrefixes,
 } from '@overmap/shared';
-import { type BackendInfo, initBackend } from '@overmap/engine';
+import { type BackendInfo, initBackend, sessionSettingsOf } from '@overmap/engine';
 import { type Guard, compactShard, finalizeRun } from './finalize-run';
 import { type Metrics, createMetrics, serveMetrics } from './metrics';
 import { unsignedJobsWarning } from './job-guard';
@@ -95,7 +95,7 @@ class FleetWorker {
   }
 
   static async start(o: WorkerOptions): Promise<FleetWorker> {
-    const backend = await initBackend(o.config.OVERMAP_BACKEND);
+    const backend = await initBackend(o.config.OVERMAP_BACKEND, sessionSettingsOf(o.config));
     logBackends(o.config, backend);
     const w = new FleetWorker(o);
     await w.serveMetrics();
