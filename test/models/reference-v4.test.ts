@@ -49,15 +49,20 @@ beforeAll(() => {
 });
 
 describe('the v4 reference models', () => {
-  it.each(['metrics-classifier.json', 'metrics-segmenter.json'])('%s: the ONNX file recorded, under 25 MB', async (f) => {
+  it.each(['metrics-classifier.json', 'metrics-classifier-unguided.json', 'metrics-segmenter.json'])(
+    '%s: the ONNX file recorded, under 25 MB',
+    async (f) => {
     const rec = await read(f);
     const b = await fs.readFile(path.join(DIR, rec.onnx.file));
     expect(createHash('sha256').update(b).digest('hex')).toBe(rec.onnx.sha256);
     expect(b.length).toBeLessThan(25 * 1024 * 1024);
-  });
+    },
+  );
 
-  it("classifier: ONNX Runtime gives PyTorch's logits (1e-4) on the recorded scenes", async () => {
-    const rec = await read('metrics-classifier.json');
+  it.each(['metrics-classifier.json', 'metrics-classifier-unguided.json'])(
+    "%s: ONNX Runtime gives PyTorch's logits (1e-4) on the recorded scenes",
+    async (file) => {
+    const rec = await read(file);
     const session = await ort.InferenceSession.create(path.join(DIR, rec.onnx.file));
     let checked = 0;
     for (const [set, outputs] of Object.entries(rec.pytorch_outputs)) {
@@ -73,7 +78,8 @@ describe('the v4 reference models', () => {
     }
     expect(checked).toBeGreaterThanOrEqual(32);
     await session.release();
-  });
+    },
+  );
 
   it('classifier: the recorded accuracy on the test splits, regenerated here', async () => {
     const rec = await read('metrics-classifier.json');
