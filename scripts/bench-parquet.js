@@ -223,18 +223,7 @@ async function writeRun(dir, records) {
   for (let b = 0; b * per < records.length; b++) await results.writePart(b, records.slice(b * per, (b + 1) * per));
   return results;
 }
-const CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
+const CLASSES = [...require('@overmap/reference').CLASS_NAMES];
 
 /** The parts' records, parsed, through a summary (what every compaction does besides writing). */
 async function* partRecords(results, batches, summary) {

@@ -14,11 +14,7 @@ const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const PYTHONS = [process.env.OVERMAP_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean);
-
-function hasTorch() {
-  return PYTHONS.some((py) => spawnSync(py, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
-}
+const { pythonWithTorch } = require('./lib/python-torch');
 
 function canApt() {
   return (
@@ -40,7 +36,7 @@ function apt(packages, why) {
 const missing = [];
 if (!fs.existsSync(CHROMIUM))
   missing.push({ what: `Chromium at ${CHROMIUM}`, pkgs: ['chromium'], why: 'report browser tests' });
-if (!hasTorch())
+if (!pythonWithTorch())
   missing.push({ what: 'PyTorch', pkgs: ['python3-torch', 'python3-torchvision'], why: 'training package tests' });
 
 for (const m of missing) {

@@ -8,8 +8,9 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const PYTHONS = [process.env.OVERMAP_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean);
-const py = PYTHONS.find((p) => spawnSync(p, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
+const { pythonWithTorch } = require('./lib/python-torch');
+
+const py = pythonWithTorch();
 if (!py) {
   process.stderr.write(
     'test-training: no Python with PyTorch: `sudo apt-get install python3-torch python3-torchvision` (or set OVERMAP_PYTHON)\n',

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BINS, type ImageRecord, RECORD_COLUMNS, RunResults, classIndexer } from '@overmap/shared';
+import { CLASS_NAMES } from '@overmap/reference';
 import { makeDevModel } from '../helpers/models';
 import { cliEnv, expectOneRecordPerKey, makeImages, readParquet, readParts, runCli } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
@@ -77,18 +78,7 @@ describe('sharded finalize (10 batches, 2 parts per shard)', () => {
 
   it('merges the shard summaries into exact counts and accuracy, and quantiles within one bin', async () => {
     const m = (await RunResults.open(out).readManifest())!;
-    const classOf = classIndexer([
-      'T-shirt/top',
-      'Trouser',
-      'Pullover',
-      'Dress',
-      'Coat',
-      'Sandal',
-      'Shirt',
-      'Sneaker',
-      'Bag',
-      'Ankle boot',
-    ]);
+    const classOf = classIndexer([...CLASS_NAMES]);
     expect(m.counts.total).toBe(records.length);
     expect(m.counts.accepted).toBe(records.filter((r) => r.accepted === true).length);
     const labelled = records.filter((r) => r.prediction && classOf(r.label) !== null);

@@ -12,11 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-# The reference model's classes, in output order, and the generator's folder names for them.
-CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]
+# The generator's folder names for the reference model's classes, in output order.
 CLASS_FOLDERS = [
     "tshirt_top", "trouser", "pullover", "dress", "coat",
     "sandal", "shirt", "sneaker", "bag", "ankle_boot",

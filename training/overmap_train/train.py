@@ -87,8 +87,13 @@ def evaluate_segmenter(model: UNet, s: SceneSet, batch: int = 500, threshold: fl
     return {"iou": float(torch.cat(ious).mean()), "n": len(s)}
 
 
-def _loop(settings: TrainSettings, model: torch.nn.Module, train: SceneSet, step_loss: Callable, evaluate: Callable,
-          log: dict, log_file: Path, checkpoint: Path) -> None:
+def _loop(settings: TrainSettings, model: torch.nn.Module, name: str, train: SceneSet, step_loss: Callable,
+          evaluate: Callable) -> None:
+    """Trains `model` (built after seeding), writing out/training-log-<name>.json and out/<name>.pt each epoch."""
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _log_header(settings, train, model)
+    log_file, checkpoint = out / f"training-log-{name}.json", out / f"{name}.pt"
     g = seed_everything(settings.seed, settings.threads)
     x_all, m_all, y_all = to_tensors(train)
     n = len(train)
@@ -144,12 +149,8 @@ def _log_header(settings: TrainSettings, train: SceneSet, model: torch.nn.Module
 
 
 def train_classifier(settings: TrainSettings, train: SceneSet, val: dict[str, SceneSet]) -> CbamResNet:
-    out = Path(settings.out)
-    out.mkdir(parents=True, exist_ok=True)
     seed_everything(settings.seed, settings.threads)
     model = CbamResNet(widths=tuple(settings.widths))
-    name = settings.name or "classifier"
-    log = _log_header(settings, train, model)
 
     def step_loss(model: CbamResNet, x: torch.Tensor, m: torch.Tensor, y: torch.Tensor):
         logits, _, att = model(x)
@@ -162,17 +163,13 @@ def train_classifier(settings: TrainSettings, train: SceneSet, val: dict[str, Sc
     def evaluate(model: CbamResNet) -> dict:
         return {k: evaluate_classifier(model, s) for k, s in val.items()}
 
-    _loop(settings, model, train, step_loss, evaluate, log, out / f"training-log-{name}.json", out / f"{name}.pt")
+    _loop(settings, model, settings.name or "classifier", train, step_loss, evaluate)
     return model
 
 
 def train_segmenter(settings: TrainSettings, train: SceneSet, val: dict[str, SceneSet]) -> UNet:
-    out = Path(settings.out)
-    out.mkdir(parents=True, exist_ok=True)
     seed_everything(settings.seed, settings.threads)
     model = UNet(widths=tuple(settings.widths))
-    name = settings.name or "segmenter"
-    log = _log_header(settings, train, model)
 
     def step_loss(model: UNet, x: torch.Tensor, m: torch.Tensor, y: torch.Tensor):
         loss = dice_bce_loss(model(x), m)
@@ -181,5 +178,5 @@ def train_segmenter(settings: TrainSettings, train: SceneSet, val: dict[str, Sce
     def evaluate(model: UNet) -> dict:
         return {k: evaluate_segmenter(model, s) for k, s in val.items()}
 
-    _loop(settings, model, train, step_loss, evaluate, log, out / f"training-log-{name}.json", out / f"{name}.pt")
+    _loop(settings, model, settings.name or "segmenter", train, step_loss, evaluate)
     return model

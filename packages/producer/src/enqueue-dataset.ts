@@ -24,7 +24,6 @@ import {
   canonicalUri,
   jobCount,
   maybeFinalize,
-  CONFIG_DEFAULTS,
   runInstanceKey,
   runKeys,
 } from '@overmap/shared';
@@ -53,9 +52,8 @@ const groupingOf = (run: RunJson): JobGrouping => ({
 export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResult> {
   const p = await prepareRun(opts);
   const { o, run } = p;
-  const prefix = o.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
-  const keys = runKeys(prefix, run.run_id, run.instance);
-  await o.redis.set(runInstanceKey(prefix, run.run_id), run.instance);
+  const keys = runKeys(o.prefix, run.run_id, run.instance);
+  await o.redis.set(runInstanceKey(o.prefix, run.run_id), run.instance);
   await o.redis.hsetnx(keys.state, 'started', String(Date.parse(run.created)));
   await o.redis.hset(keys.state, 'results', canonicalUri(o.results));
 

@@ -18,7 +18,7 @@ import {
   batchJobId,
   jobGroups,
   maybeFinalize,
-  CONFIG_DEFAULTS,
+  queuePrefixOf,
   runInstanceKey,
   runKeys,
 } from '@overmap/shared';
@@ -57,7 +57,7 @@ export async function recoverRun(o: RecoverOptions): Promise<RecoverResult> {
 async function recoverWith(o: RecoverOptions, queue: Queue, finalizeQueue: Queue): Promise<RecoverResult> {
   const { run, redis } = o;
   if (run.batches === undefined) throw new Error(`run ${run.run_id}: its listing has not finished`);
-  const prefix = queue.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
+  const prefix = queuePrefixOf(queue);
   const keys = runKeys(prefix, run.run_id, run.instance);
   const ref: RunRef = { runId: run.run_id, instance: run.instance, results: run.results };
   // Everything Redis knows of the run, rebuilt from the results: its instance, its state, the done set.

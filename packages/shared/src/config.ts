@@ -86,18 +86,23 @@ export const ENV_VARS = Object.keys(ConfigSchema.shape);
 /** Every setting's default, from the schema: for libraries called without a resolved configuration. */
 export const CONFIG_DEFAULTS: Config = ConfigSchema.parse({});
 
+/** A value as an error may print it: never a secret (URLs lose their password, secret-looking
+ *  variables their value). */
+function shown(name: string, raw: unknown): string {
+  if (/SECRET|PASSWORD|TOKEN/.test(name)) return '"***"';
+  return JSON.stringify(String(raw ?? '').replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@'));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const picked = Object.fromEntries(
     ENV_VARS.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]),
   );
   const r = ConfigSchema.safeParse(picked);
   if (!r.success) {
-    // Never echo a secret: URLs lose their password, secret-looking variables their value.
-    const shown = (k: string) =>
-      /SECRET|PASSWORD|TOKEN/.test(k)
-        ? '"***"'
-        : JSON.stringify(String(picked[k] ?? '').replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@'));
-    const bad = r.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]))} (${i.message})`);
+    const bad = r.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      return `${i.path.join('.')}=${shown(name, picked[name])} (${i.message})`;
+    });
     throw new InputError(`bad environment: ${bad.join('; ')}`);
   }
   return r.data;
@@ -113,8 +118,7 @@ export function configValue<K extends keyof Config>(name: K, env: NodeJS.Process
   const raw = env[name];
   const r = field.safeParse(raw === '' ? undefined : raw);
   if (!r.success) {
-    const shown = /SECRET|PASSWORD|TOKEN/.test(name) ? '"***"' : JSON.stringify(String(raw));
-    throw new InputError(`bad environment: ${name}=${shown} (${r.error.issues[0]?.message ?? 'invalid'})`);
+    throw new InputError(`bad environment: ${name}=${shown(name, raw)} (${r.error.issues[0]?.message ?? 'invalid'})`);
   }
   return r.data as Config[K];
 }

@@ -3,7 +3,8 @@
  * fleet uses, in one place (KEDA's trigger and the deploy checks read them from here).
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { configValue } from './config';
+import type { Queue } from 'bullmq';
+import { CONFIG_DEFAULTS, configValue } from './config';
 import { ServiceError } from './errors';
 import { sign } from './job-signing';
 import type { RunRef } from './run-ref';
@@ -99,6 +100,9 @@ export const compactJobId = (runId: string, instance: string, shard: number) =>
   `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */
 /** BullMQ's list of waiting jobs (KEDA's trigger reads its length); `prefix` is OVERMAP_QUEUE_PREFIX. */
+/** The prefix (OVERMAP_QUEUE_PREFIX) a queue was opened with: the run keys of its runs live under it too. */
+export const queuePrefixOf = (q: Queue): string => q.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
+
 export const waitListKey = (queue: string, prefix: string) => `${prefix}:${queue}:wait`;
 
 /** Per-run-instance state outside BullMQ (BullMQ ids dedupe only while a job exists). */

@@ -1,10 +1,9 @@
 /** Run progress in Redis, shared by producer (listing ends after the last batch) and workers. */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CONFIG_DEFAULTS } from './config';
 import { sign } from './job-signing';
 import { DEFAULT_SHARD_PARTS } from './results/run-json';
-import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, runKeys } from './queue';
+import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, queuePrefixOf, runKeys } from './queue';
 import type { RunRef } from './run-ref';
 
 /**
@@ -18,9 +17,6 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
   return 1
 end
 return 0`;
-
-/** The fleet's prefix (OVERMAP_QUEUE_PREFIX), as the queue was opened with it. */
-const queuePrefix = (q: Queue) => q.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX;
 
 /** True the first time this batch is counted. */
 export async function markBatchDone(
@@ -52,7 +48,7 @@ export async function maybeFinalize(
 ): Promise<boolean> {
   // The three fields alone: a job payload passed as the run must not carry its other fields into the new jobs.
   const { runId, instance, results } = run;
-  const keys = runKeys(queuePrefix(finalizeQueue), runId, instance);
+  const keys = runKeys(queuePrefixOf(finalizeQueue), runId, instance);
   const [total, shardParts, done] = await Promise.all([
     redis.hget(keys.state, 'total'),
     redis.hget(keys.state, 'shardParts'),
@@ -85,7 +81,7 @@ export async function markShardDone(
   shards: number,
   secret?: string,
 ): Promise<boolean> {
-  const keys = runKeys(queuePrefix(finalizeQueue), job.runId, job.instance);
+  const keys = runKeys(queuePrefixOf(finalizeQueue), job.runId, job.instance);
   await redis.sadd(keys.shardsDone, String(job.shard));
   if ((await redis.scard(keys.shardsDone)) < shards) return false;
   const { runId, instance, results } = job;

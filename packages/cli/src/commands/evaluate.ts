@@ -31,7 +31,7 @@ import {
   unknownPool,
 } from '@overmap/evaluation';
 import { RunResults } from '@overmap/shared';
-import { readSpec } from '@overmap/engine';
+import { type ModelSpec, readSpec } from '@overmap/engine';
 import { renderPlot } from './plot-svg';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}` : '–');
@@ -97,44 +97,31 @@ export function markdownFailureTypes(reports: FailureTypeReport[]): string {
   return out.join('\n');
 }
 
-/** What decides `accepted` in a run: its spec's decision rule, in words (null if the spec cannot be read). */
-export async function decisionOf(resultsUri: string): Promise<string | null> {
+/** The spec of the run's model (what it decides with, what it can score); null if it cannot be read. */
+async function runSpec(resultsUri: string): Promise<ModelSpec | null> {
   try {
     const run = await RunResults.open(resultsUri).requireRun();
-    const { spec } = await readSpec(run.model.uri);
-    const d = spec.decision;
-    const rule =
-      d.rule === 'overmap'
-        ? "scores.overmap (the paper's Over-MAP)"
-        : d.rule === 'softmax'
-          ? `scores.${d.primary} alone`
-          : `SIRC: ${d.primary} ^ (1 + exp(−${d.b}·(${d.secondary} − ${d.a})))`;
-    return `Decision score \`scores.confidence\` (what \`accepted\` compares with the threshold ${spec.threshold}): ${rule}.`;
+    return (await readSpec(run.model.uri)).spec;
   } catch {
     return null;
   }
 }
 
-/** Scores the run's model cannot produce: the attention terms of a model with no attention output. */
-async function unavailableScores(resultsUri: string): Promise<ConfidenceName[]> {
-  try {
-    const run = await RunResults.open(resultsUri).requireRun();
-    const { spec } = await readSpec(run.model.uri);
-    return spec.attentionLayers.length === 0 ? ['attention_seg', 'gradcam_attention'] : [];
-  } catch {
-    return [];
-  }
+/** What decides `accepted` in a run: its spec's decision rule, in words. */
+export function decisionOf(spec: ModelSpec): string {
+  const d = spec.decision;
+  const rule =
+    d.rule === 'overmap'
+      ? "scores.overmap (the paper's Over-MAP)"
+      : d.rule === 'softmax'
+        ? `scores.${d.primary} alone`
+        : `SIRC: ${d.primary} ^ (1 + exp(−${d.b}·(${d.secondary} − ${d.a})))`;
+  return `Decision score \`scores.confidence\` (what \`accepted\` compares with the threshold ${spec.threshold}): ${rule}.`;
 }
 
-/** With --partial: one PARTIAL line per unfinished run read, first in the output. */
-async function partialNotesOf(uris: string[], main: string, mainCoverage: Coverage): Promise<string> {
-  const notes: string[] = [];
-  for (const uri of uris) {
-    const c = uri === main ? mainCoverage : (await readRecords(uri, { partial: true })).coverage;
-    notes.push(partialNote(uri, c));
-  }
-  return notes.join('');
-}
+/** Scores the run's model cannot produce: the attention terms of a model with no attention output. */
+const unavailableScores = (spec: ModelSpec | null): ConfidenceName[] =>
+  spec && spec.attentionLayers.length === 0 ? ['attention_seg', 'gradcam_attention'] : [];
 
 /** An output file's folder must exist: said before any work, in one line. */
 async function checkOutputPath(file: string | undefined, option: string): Promise<void> {
@@ -152,16 +139,27 @@ async function writePlot(file: string, reports: ConfidenceReport[]): Promise<voi
   await renderPlot(file, series('macroAccuracy'), series('macroTop3Accuracy'));
 }
 
+/** Reads each run once, keeping what it covers for the PARTIAL lines (--partial). */
+function recordReader(partial: boolean | undefined) {
+  const coverages = new Map<string, Coverage>();
+  const read = async (uri: string) => {
+    const r = await readRecords(uri, { partial });
+    coverages.set(uri, r.coverage);
+    return r;
+  };
+  return { read, coverages };
+}
+
 export async function evaluateCommand(
   resultsUri: string,
   f: { val?: string; ood?: string | string[]; shifted?: string; plot?: string; json?: string; partial?: boolean },
 ): Promise<string> {
   await checkOutputPath(f.json, '--json');
   await checkOutputPath(f.plot, '--plot');
-  const read = (uri: string) => readRecords(uri, { partial: f.partial });
-  const { records, classes, coverage } = await read(resultsUri);
-  const partial = [resultsUri, f.val, f.shifted].filter((u): u is string => !!u);
-  const omit = await unavailableScores(resultsUri);
+  const { read, coverages } = recordReader(f.partial);
+  const { records, classes } = await read(resultsUri);
+  const spec = await runSpec(resultsUri);
+  const omit = unavailableScores(spec);
   const names = CONFIDENCES.filter((n) => !omit.includes(n));
   const test = scorable(records, classes);
   if (test.length === 0)
@@ -194,7 +192,6 @@ export async function evaluateCommand(
   const oods: { uri: string; report: OodReport }[] = [];
   for (const uri of oodUris) {
     const unknown = (await read(uri)).records;
-    partial.push(uri);
     const report = outOfDistributionReport(records, unknown, { fusionWeight, omit });
     if (report.nOut === 0)
       throw new InputError(`no scored records under ${uri}: --ood needs a finished run over unknown-object images`);
@@ -209,7 +206,7 @@ export async function evaluateCommand(
     );
   }
   const ood = oods[0]?.report;
-  const decision = await decisionOf(resultsUri);
+  const decision = spec ? decisionOf(spec) : null;
   if (f.json)
     await fs.writeFile(
       f.json,
@@ -221,7 +218,7 @@ export async function evaluateCommand(
   const omitted = omit.length
     ? `Left out: ${omit.map((n) => `scores.${n}`).join(', ')} (the run's model has no spatial attention, so they are 0 on every image).\n\n`
     : '';
-  const partialNotes = f.partial ? await partialNotesOf(partial, resultsUri, coverage) : '';
+  const partialNotes = [...coverages].map(([uri, c]) => partialNote(uri, c)).join('');
   return (
     partialNotes +
     (decision ? `${decision}\n\n` : '') +

@@ -11,7 +11,7 @@ import {
   type Manifest,
   type RunJson,
   RunResults,
-  CONFIG_DEFAULTS,
+  queuePrefixOf,
   batchJobId,
   runInstanceKey,
   runKeys,
@@ -56,7 +56,7 @@ export async function failedBatches(
   run: Pick<RunJson, 'run_id' | 'instance'>,
 ): Promise<FailedBatch[]> {
   const prefix = batchJobId(run.run_id, run.instance, 0).replace(/b0+$/, 'b');
-  const doneKey = runKeys(queue.opts.prefix ?? CONFIG_DEFAULTS.OVERMAP_QUEUE_PREFIX, run.run_id, run.instance).done;
+  const doneKey = runKeys(queuePrefixOf(queue), run.run_id, run.instance).done;
   const out: FailedBatch[] = [];
   for (let start = 0; ; start += 1000) {
     const jobs = await queue.getFailed(start, start + 999);

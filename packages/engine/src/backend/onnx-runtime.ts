@@ -56,10 +56,6 @@ export function useSessionSettings(s: SessionSettings): void {
   current = s;
 }
 
-export function sessionSettings(): SessionSettings {
-  return current;
-}
-
 export function sessionOptions(s: SessionSettings = current): Ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: s.threads,

@@ -127,7 +127,7 @@ export const ModelSpecSchema = z.strictObject({
    * alone), or `sirc`: primary ^ (1 + exp(−b·(secondary − a))), the softmax as primary score and
    * an Over-MAP term as secondary that lowers only the images where it is below about a.
    */
-  decision: DecisionSchema.default(() => DecisionSchema.parse({})),
+  decision: DecisionSchema.default(() => ({ ...DEFAULT_DECISION })),
   /** MC-dropout passes of the head (0 = off). */
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
   /** Free text for people (how the spec was chosen, say): kept in the hashed bytes, never read. */

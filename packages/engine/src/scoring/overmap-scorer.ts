@@ -49,19 +49,22 @@ export class OverMapScorer implements Scorer {
       await loadSegmenter(loaded),
     );
     try {
-      await scorer.scoreBatch([blankInput(scorer)]);
+      // Two images: a graph exported for a batch of one fails here, at load, not on the first real batch.
+      await scorer.scoreBatch([blankInput(scorer), blankInput(scorer)]);
     } catch (e) {
+      scorer.dispose();
       if (spec.segmenter.type === 'detector' && /executeAsync|dynamic op/i.test((e as Error).message)) {
         throw new ModelSpecError(
           `the detector ${spec.segmenter.model} needs executeAsync (control flow or NMS in the graph): export it without NMS, raw boxes and scores as outputs`,
           { cause: e },
         );
       }
-      scorer.dispose();
       if (e instanceof ModelSpecError) throw e;
-      throw new ModelSpecError(`model spec ${loaded.uri}: scoring a blank image failed: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new ModelSpecError(
+        `model spec ${loaded.uri}: scoring a batch of two blank images failed (${(e as Error).message}); ` +
+          'export the models with a dynamic batch axis (dynamic_axes={"image": {0: "N"}, …}) and their weights inside the file',
+        { cause: e },
+      );
     }
     return scorer;
   }
