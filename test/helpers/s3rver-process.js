@@ -10,7 +10,7 @@
  * here the body goes to a temporary file that is renamed into place.
  */
 'use strict';
-const crypto = require('node:crypto');
+const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs/promises');
 const path = require('node:path');
 const S3rver = require('s3rver');
@@ -23,8 +23,8 @@ FilesystemStore.prototype.putObject = async function putObject(object) {
   if (Buffer.isBuffer(object.content)) chunks.push(object.content);
   else for await (const c of object.content) chunks.push(Buffer.from(c));
   const body = Buffer.concat(chunks);
-  const md5 = crypto.createHash('md5').update(body).digest('hex');
-  const tmp = `${objectPath}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`;
+  const md5 = createHash('md5').update(body).digest('hex');
+  const tmp = `${objectPath}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   await fs.writeFile(tmp, body);
   await this.putMetadata(object.bucket, object.key, object.metadata, md5);
   await fs.rename(tmp, objectPath);
