@@ -49,6 +49,8 @@ function record(i: number): ImageRecord {
       gradcam_seg_localisation: 2.5,
       runner_up_seg: 0.01,
       gradcam_contrast: -0.24,
+      maxlogit_pnorm: 0.375,
+      label_quality: label ? p[1]! : null,
     });
   const r: ImageRecord = {
     key,
@@ -71,6 +73,7 @@ function record(i: number): ImageRecord {
   if (i % 4 === 2) r.mask_fraction = null;
   if (i % 5 === 1) r.overlay = `overlays/${key}.png`;
   if (i % 5 === 2) r.overlay = null;
+  if (i % 3 === 1) r.issue = i % 2 ? 'label_error' : 'none';
   return r;
 }
 
@@ -91,6 +94,7 @@ function expectedRow(r: ImageRecord): Record<string, unknown> {
     accepted: r.accepted,
     mask_fraction: r.mask_fraction ?? null,
     overlay: r.overlay ?? null,
+    issue: r.issue ?? null,
   };
   for (const k of SCORE_NAMES) row[k] = r.scores[k] ?? null;
   return row;
@@ -150,7 +154,7 @@ describe('records Parquet (hyparquet-writer)', () => {
       'pred_p',
       'top_json',
     ]);
-    expect(Object.keys(RECORD_COLUMNS).slice(-3)).toEqual(['accepted', 'mask_fraction', 'overlay']);
+    expect(Object.keys(RECORD_COLUMNS).slice(-4)).toEqual(['accepted', 'mask_fraction', 'overlay', 'issue']);
   });
 
   it('writes an empty file that reads back as zero rows', async () => {

@@ -73,11 +73,12 @@ describe('adding a score is one registry entry', () => {
     const columns = recordColumnsOf(EXTENDED);
     const names = columns.map(([name]) => name);
     expect(names).toEqual([
-      ...Object.keys(RECORD_COLUMNS).slice(0, -3),
+      ...Object.keys(RECORD_COLUMNS).slice(0, -4),
       'extra_fixture',
       'accepted',
       'mask_fraction',
       'overlay',
+      'issue',
     ]);
     const [, type, get] = columns.find(([name]) => name === 'extra_fixture')!;
     expect(type).toBe('DOUBLE');
@@ -129,6 +130,8 @@ describe('adding a score is one registry entry', () => {
       'gradcam_seg_localisation',
       'runner_up_seg',
       'gradcam_contrast',
+      'maxlogit_pnorm',
+      'label_quality',
     ]);
     expect(Object.keys(ScoresSchema.shape)).toEqual(SCORE_NAMES);
     // the required scores (confidence has a default, so an error record leaves it out, as before)
@@ -141,7 +144,7 @@ describe('adding a score is one registry entry', () => {
       'entropy',
       'margin',
     ]);
-    expect(SKETCHED_SCORES).toEqual(['confidence', 'overmap', 'msp']);
+    expect(SKETCHED_SCORES).toEqual(['confidence', 'overmap', 'msp', 'maxlogit_pnorm']);
     expect(DECISION_SECONDARIES).toEqual([
       'overmap',
       'gradcam_seg',
@@ -156,6 +159,7 @@ describe('adding a score is one registry entry', () => {
     // a score that needs the label is no confidence; the runner-up's Grad-CAM is only a part of the contrast
     expect(CONFIDENCE_SCORES).not.toContain('label_gradcam_seg');
     expect(CONFIDENCE_SCORES).not.toContain('runner_up_seg');
+    expect(CONFIDENCE_SCORES).not.toContain('label_quality');
     expect(DecisionSecondarySchema.options).toEqual(DECISION_SECONDARIES);
     // the model spec's decision takes exactly these
     const spec = {

@@ -21,6 +21,7 @@ export { ChannelPool } from './model/channel-pool-layer';
 export { OverMapScorer, blankInput } from './scoring/overmap-scorer';
 export { dryRunSpec } from './scoring/dry-run';
 export { decisionScore, type Decision } from './scoring/decision';
+export { baselinesOf, maxLogitPNormOf } from './scoring/baseline-values';
 // the score registry's list, re-exported where the engine's users (scripts/run-experiment.js) find the decision
 export { DECISION_SECONDARIES } from '@overmap/shared/core';
 export type { Scorer, ImageScore, ScoreInput, ScoreMaps } from './scoring/scorer';

@@ -9,6 +9,7 @@ export * from './labels';
 export * from './schemas';
 export * from './score-registry';
 export * from './score-derivations';
+export * from './issue-routing';
 export * from './storage/object-store';
 export * from './storage/fs-object-store';
 export * from './storage/s3-object-store';

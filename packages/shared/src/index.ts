@@ -7,6 +7,7 @@ export * from './schemas';
 export * from './score-registry';
 export * from './score-derivations';
 export * from './label-suspicion';
+export * from './issue-routing';
 export * from './reject-fractions';
 export * from './storage/object-store';
 export * from './storage/fs-object-store';

@@ -106,6 +106,11 @@ export const PredictionSchema = z.object({
 });
 export type Prediction = z.infer<typeof PredictionSchema>;
 
+/** The record's `issue`: what a curator should do about the image (issue-routing.ts has the rule). */
+export const ISSUES = ['none', 'label_error', 'unknown_object', 'off_object', 'low_confidence', 'bad_image'] as const;
+export type Issue = (typeof ISSUES)[number];
+export const IssueSchema = z.enum(ISSUES);
+
 export const RecordSchema = z.object({
   key: z.string(),
   label: z.string().nullable(),
@@ -117,6 +122,8 @@ export const RecordSchema = z.object({
   /** Mask area as a fraction of the image, for inspection. */
   mask_fraction: z.number().nullable().optional(),
   overlay: z.string().nullable().optional(),
+  /** the routed failure type (issue-routing.ts); absent in records written before routing existed */
+  issue: IssueSchema.optional(),
 });
 export type ImageRecord = z.infer<typeof RecordSchema>;
 
@@ -126,5 +133,14 @@ export const EMPTY_SCORES: Scores = Object.fromEntries(
 ) as Scores;
 
 export function errorRecord(key: string, label: string | null, status: ImageStatus, error: string): ImageRecord {
-  return { key, label, status, error, prediction: null, scores: { ...EMPTY_SCORES }, accepted: null };
+  return {
+    key,
+    label,
+    status,
+    error,
+    prediction: null,
+    scores: { ...EMPTY_SCORES },
+    accepted: null,
+    issue: 'bad_image',
+  };
 }

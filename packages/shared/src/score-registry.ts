@@ -231,6 +231,26 @@ export const SCORE_REGISTRY = defineScoreRegistry([
     schema: score.optional(),
     doc: "gradcam_seg − runner_up_seg: evidence of the prediction on the object beyond the runner-up's, in [−1, 1].",
   },
+  {
+    name: 'maxlogit_pnorm',
+    direction: 'higher',
+    confidence: true,
+    needsLabel: false,
+    sketched: true,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: "MaxLogit-pNorm (Cattelan & Silva 2024): the centred logits' max over their p-norm (the spec's `pnorm`), in [0, 1].",
+  },
+  {
+    name: 'label_quality',
+    direction: 'higher',
+    confidence: false,
+    needsLabel: true,
+    sketched: false,
+    decisionSecondary: false,
+    schema: score.optional(),
+    doc: "Trust in the *given* label: the model's probability of the label's class (self-confidence); null without a label.",
+  },
 ]);
 export type DefaultScoreRegistry = typeof SCORE_REGISTRY;
 

@@ -4,7 +4,7 @@
  * dropped for its default.
  */
 import { z } from 'zod';
-import { DecisionSecondarySchema } from '@overmap/shared/core';
+import { DEFAULT_ROUTING, DecisionSecondarySchema, RoutingSchema } from '@overmap/shared/core';
 
 const Normalization = z.strictObject({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
@@ -66,7 +66,7 @@ const Segmenter = z.discriminatedUnion('type', [
 /** The decision score's rule and parameters (scoring/decision.ts); each default written once, here. */
 export const DecisionSchema = z.strictObject({
   rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
-  primary: z.enum(['msp', 'margin']).default('msp'),
+  primary: z.enum(['msp', 'margin', 'maxlogit_pnorm']).default('msp'),
   secondary: DecisionSecondarySchema.default('overmap'),
   a: z.number().default(0),
   b: z.number().positive().default(1),
@@ -128,6 +128,13 @@ export const ModelSpecSchema = z.strictObject({
    * an Over-MAP term as secondary that lowers only the images where it is below about a.
    */
   decision: DecisionSchema.default(() => ({ ...DEFAULT_DECISION })),
+  /**
+   * p of scores.maxlogit_pnorm (MaxLogit-pNorm: the centred logits' max over their p-norm); Cattelan
+   * & Silva choose it on a labelled hold-out, and `overmap audit` measures it on the user's own sample
+   */
+  pnorm: z.number().min(1).max(64).default(2),
+  /** The parameters of the records' `issue` rule (@overmap/shared issue-routing.ts). */
+  routing: RoutingSchema.default(() => ({ ...DEFAULT_ROUTING })),
   /** MC-dropout passes of the head (0 = off). */
   mcDropoutSamples: z.number().int().min(0).max(1000).default(0),
   /** Free text for people (how the spec was chosen, say): kept in the hashed bytes, never read. */

@@ -40,7 +40,7 @@ export function batchScores(out: MapBatch, labels: number[], keepMaps: boolean, 
   const { spec } = ctx;
   const b = labels.length;
   const { k, topV, topI, size } = out;
-  const base = baselinesOf(out.probs, b, ctx.numClasses);
+  const base = baselinesOf(out.probs, b, ctx.numClasses, spec.pnorm);
   const px = size[0] * size[1];
   const mf = meanPerMap(out.mask, b);
   const { measure, binarize: t } = spec.overlap;
@@ -87,6 +87,9 @@ export function batchScores(out: MapBatch, labels: number[], keepMaps: boolean, 
       gradcam_seg_localisation: loc.localisation,
       runner_up_seg: runnerUpSeg,
       gradcam_contrast: c.gradcam_seg - runnerUpSeg,
+      maxlogit_pnorm: base.maxLogitPNorm[i]!,
+      // Self-confidence of the given label (cleanlab's label quality); null where no label is known.
+      label_quality: label >= 0 && label < ctx.numClasses ? out.probs[i * ctx.numClasses + label]! : null,
     };
     // The decision score: the spec's `decision` rule over the scores above (Over-MAP itself by default).
     scores.confidence = decisionScore(scores, spec.decision);

@@ -32,6 +32,7 @@ export function recordColumnsOf(registry: ScoreRegistry = SCORE_REGISTRY): Colum
     ['accepted', 'BOOLEAN', (r) => r.accepted ?? undefined],
     ['mask_fraction', 'DOUBLE', (r) => r.mask_fraction ?? undefined],
     ['overlay', 'UTF8', (r) => r.overlay ?? undefined],
+    ['issue', 'UTF8', (r) => r.issue],
   ];
 }
 

@@ -1,18 +1,33 @@
-/** An ImageScore plus its key and label, as the contract's record. */
-import type { ImageRecord } from '@overmap/shared';
+/** An ImageScore plus its key and label, as the contract's record, its `issue` routed by the spec's rule. */
+import { type ImageRecord, type Routing, routeIssue } from '@overmap/shared';
 import type { ImageScore } from '@overmap/engine';
 
 export function recordFor(
   key: string,
   label: string | null,
   s: ImageScore,
-  classes: readonly string[],
+  spec: { classes: readonly string[]; routing: Routing },
   threshold: number,
+  labelIndex: number | null,
 ): ImageRecord {
+  const { classes } = spec;
+  const status = s.noMask ? 'no_mask' : 'ok';
+  const accepted = s.scores.confidence === null ? null : s.scores.confidence >= threshold;
+  const issue = routeIssue(
+    {
+      status,
+      accepted,
+      disagrees: labelIndex === null ? null : labelIndex !== s.index,
+      labelQuality: s.scores.label_quality,
+      gradcamSeg: s.scores.gradcam_seg,
+    },
+    spec.routing,
+    classes.length,
+  );
   return {
     key,
     label,
-    status: s.noMask ? 'no_mask' : 'ok',
+    status,
     error: null,
     prediction: {
       class: classes[s.index]!,
@@ -20,7 +35,8 @@ export function recordFor(
       top: s.top.map((t) => ({ class: classes[t.index]!, p: t.p })),
     },
     scores: s.scores,
-    accepted: s.scores.confidence === null ? null : s.scores.confidence >= threshold,
+    accepted,
     mask_fraction: s.maskFraction,
+    issue,
   };
 }

@@ -219,7 +219,7 @@ async function scoreRecords(
       records[i] = errorRecord(keys[i]!, labels[i] ?? null, f.status, f.error);
     },
     onScored: (i, s) => {
-      records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec.classes, threshold);
+      records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec, threshold, images[i]!.label);
       return overlays === 'all' || records[i]!.accepted === false;
     },
     onOverlay: async (i, png) => {
