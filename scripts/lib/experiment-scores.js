@@ -117,6 +117,13 @@ function noiseRows(recs, flipped) {
       ),
     );
   }
+  if (recs.every((r) => typeof r.scores.label_quality === 'number'))
+    rows.push(
+      rowOf(
+        "label_quality (1 − p of the given label; the report's label-error queue)",
+        (r) => 1 - r.scores.label_quality,
+      ),
+    );
   rows.push(
     rowOf(
       'label_gradcam_seg (1 − Grad-CAM of the given label on the mask)',

@@ -5,8 +5,9 @@
  */
 import { Command, Option } from 'commander';
 import { logger } from '@overmap/shared';
-import { fail, positiveInt } from './commands/common';
+import { fail, positiveInt, unitInterval } from './commands/common';
 import { type EnqueueFlags, enqueueCommand } from './commands/enqueue';
+import { type AuditFlags, auditCommand } from './commands/audit';
 import { evaluateCommand } from './commands/evaluate';
 import { type ReportFlags, reportCommand } from './commands/report';
 import { retryCommand } from './commands/retry';
@@ -103,6 +104,21 @@ program
   .option('--partial', 'evaluate a run that has not finished (no manifest): the records written so far, said first')
   .action(async (resultsUri: string, f: Parameters<typeof evaluateCommand>[1]) => {
     process.stdout.write(await evaluateCommand(resultsUri, f));
+  });
+
+program
+  .command('audit <results-uri>')
+  .description(
+    'the confidences measured on labels a person verified for a sample (--sample N draws it), the decision and threshold chosen from it',
+  )
+  .option('--sample <n>', 'draw N images to verify, written under <results-uri>/audit/', positiveInt('--sample'))
+  .option('--verified <uri>', 'verified labels: CSV key,label, JSONL, or a Label Studio JSON export of the sample')
+  .option('--alpha <a>', 'the error rate among accepted images to certify (default 0.1)', unitInterval('--alpha'))
+  .option('--delta <d>', 'the chance the certificate may fail (default 0.1)', unitInterval('--delta'))
+  .option('--spec-out <uri>', "write the run's spec with the chosen decision and threshold (beside its model files)")
+  .option('--partial', 'audit a run that has not finished: the records written so far')
+  .action(async (resultsUri: string, f: AuditFlags) => {
+    process.stdout.write(await auditCommand(resultsUri, f));
   });
 
 program

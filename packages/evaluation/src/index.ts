@@ -3,3 +3,4 @@ export * from './label-noise';
 export * from './out-of-distribution';
 export * from './read-records';
 export * from './failure-types';
+export * from './audit';

@@ -41,14 +41,17 @@ export const QUEUES: QueueDef[] = [
     rankName: 'suspicion',
     needsLabels: true,
     description:
-      'The prediction disagrees with the label although the run accepts it (confidence ≥ threshold: the evidence is on the object). ' +
-      'Ranked by suspicion = 1 + confidence (the formula evaluate measures on flipped labels), highest first.',
-    // Suspicion is @overmap/shared's one formula (label-suspicion.ts, which says why this one):
-    // among these members, all disagreeing, it ranks by the decision score.
-    rank: (r, ctx) =>
-      r.status === 'ok' && r.accepted === true && disagreesWithLabel(r, ctx.classOf) === true
+      "The records routed to label_error: the prediction disagrees with the label and the model finds the label less likely than chance (scores.label_quality below the spec's routing.labelErrorBelow). " +
+      "Ranked by suspicion = 1 − label_quality (the model's probability of the given label), highest first. " +
+      'Runs written before routing existed: the accepted predictions that disagree, ranked by 1 + confidence.',
+    // label_quality is the ranking the evaluation measures on flipped labels (npm run experiment); older
+    // records fall back to @overmap/shared's suspicion (label-suspicion.ts).
+    rank: (r, ctx) => {
+      if (r.issue !== undefined) return r.issue === 'label_error' ? 1 - (r.scores.label_quality ?? 0) : null;
+      return r.status === 'ok' && r.accepted === true && disagreesWithLabel(r, ctx.classOf) === true
         ? labelSuspicion(r, ctx.classOf)
-        : null,
+        : null;
+    },
   },
   {
     id: 'off_object',

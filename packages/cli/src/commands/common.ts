@@ -27,6 +27,15 @@ export function positiveInt(name: string) {
   };
 }
 
+export function unitInterval(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0 && n < 1))
+      throw new InputError(`${name} ${JSON.stringify(v)} must be a number between 0 and 1 (exclusive)`);
+    return n;
+  };
+}
+
 /** Prints an error in one line (the whole message for our own errors) and exits non-zero. */
 export function fail(e: unknown): never {
   if (e instanceof OverMapError) {
