@@ -150,7 +150,23 @@ function noiseTable({ k, rows }) {
   ].join('\n');
 }
 
+/**
+ * Failure routing (@overmap/shared issue-routing.ts): for each pool of images, where the records'
+ * `issue` sends them, as shares of the pool. pools: [{name, records}].
+ */
+function routingTable(pools) {
+  const issues = shared.ISSUES;
+  const head = `| images | n | ${issues.join(' | ')} |\n| --- | --- | ${issues.map(() => '---').join(' | ')} |`;
+  const rows = pools.map(({ name, records }) => {
+    const n = records.length;
+    const share = (i) => (n ? `${((100 * records.filter((r) => r.issue === i).length) / n).toFixed(1)}%` : '–');
+    return `| ${name} | ${n} | ${issues.map(share).join(' | ')} |`;
+  });
+  return [head, ...rows].join('\n');
+}
+
 module.exports = {
+  routingTable,
   round4,
   K_GRID,
   C_GRID,
