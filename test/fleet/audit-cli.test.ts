@@ -2,7 +2,8 @@
  * `overmap audit` end to end on a real run of the bundled model: --sample draws the stratified
  * sample and writes the files a person fills in; --verified measures every confidence on the
  * filled-in labels (checked against figures recomputed here from the records), certifies a
- * threshold, and --spec-out writes a spec the next run can use, beside the model files only.
+ * threshold, and --spec-out writes a spec the next run can use, beside the model files only; the
+ * run's report then shows the audit.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -103,6 +104,18 @@ describe('overmap audit', () => {
     const elsewhere = await runCli([...args, '--spec-out', path.join(dir, 'nowhere.json')], env);
     expect(elsewhere.code).toBe(2);
     expect(elsewhere.stderr).toMatch(/^overmap: --spec-out .*nowhere\.json: the spec names .* which is not beside it/);
+  });
+
+  it("shows in the run's report: the panel, and the audit in the report's data", async () => {
+    const r = await runCli(['report', results, '--images', 'none'], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('audit panel is left out');
+    const audit = JSON.parse(await fs.readFile(path.join(results, 'audit/audit.json'), 'utf8'));
+    const data = JSON.parse(await fs.readFile(path.join(results, 'report/report-data.json'), 'utf8'));
+    expect([data.audit.scored, data.audit.chosen.score]).toEqual([SAMPLE, audit.chosen.score]);
+    const html = await fs.readFile(path.join(results, 'report/index.html'), 'utf8');
+    expect(html).toContain('Audit on verified labels');
+    expect(html).toContain(`Chosen: ${audit.chosen.score}.`);
   });
 
   it('refuses a verified file with no key of the run, in one line', async () => {

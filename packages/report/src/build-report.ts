@@ -15,6 +15,7 @@ import {
   SCORE_NAMES,
   openStore,
 } from '@overmap/shared';
+import { readAudit } from './audit-panel';
 import { type Collector, collectorFor } from './collect';
 import { labelStudioConfig } from './exports';
 import type { QueueId } from './queues';
@@ -132,6 +133,7 @@ export async function buildReport(resultsUri: string, o: ReportOptions = {}): Pr
     omittedQueues: omitted,
     maps: { source: tiles.mapsSource, note: tiles.mapsNote },
     labelStudioConfig: 'label-studio-config.xml',
+    audit: await readAudit(results, log),
   };
   await writePage(out, data);
   return { uri, index: `${uri.replace(/\/?$/, '/')}index.html`, data, seconds: (performance.now() - t0) / 1000 };

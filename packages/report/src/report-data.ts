@@ -2,6 +2,7 @@
  * What the report's page reads (report-data.js, report-data.json): the run, its aggregates and
  * its review queues' cards.
  */
+import type { AuditSummary } from './audit-panel';
 import type { Aggregates, RiskCoverage } from './collect';
 import type { QueueId } from './queues';
 import type { CardImages } from './tiles';
@@ -57,4 +58,6 @@ export interface ReportData {
   omittedQueues: { id: QueueId; title: string; why: string }[];
   maps: { source: string; note: string | null };
   labelStudioConfig: string;
+  /** `overmap audit`'s result, where the run was audited */
+  audit?: AuditSummary | null;
 }

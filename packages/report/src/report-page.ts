@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ObjectStore } from '@overmap/shared';
 import { classTable, confusionTable, esc, headerHtml, riskCoverageSvg } from './page-static';
+import { auditPanel } from './audit-panel';
 import type { ReportData } from './report-data';
 
 const ASSETS = path.resolve(__dirname, '../assets');
@@ -60,7 +61,7 @@ ${
 <section class="panel" id="confusion"><h2>Confusion matrix</h2>${confusionTable(a)}</section>`
     : ''
 }
-<section class="panel" id="classes"><h2>Per class</h2>${classTable(a, withLabels)}</section></div>
+<section class="panel" id="classes"><h2>Per class</h2>${classTable(a, withLabels)}</section>${auditPanel(d.audit ?? null)}</div>
 ${mapsNote}${source}
 <div id="queues"><noscript>The queues need JavaScript; the exports under exports/ list the same records.</noscript></div>
 </main>
