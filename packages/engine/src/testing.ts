@@ -31,3 +31,4 @@ export {
 } from './backend/wasm-grad-kernels';
 export { overlayPng } from './images/overlay-png';
 export { loadClassifier, loadLayersModel } from './model/load-models';
+export { OnnxModelSegmenter } from './scoring/segmenters/onnx-model-segmenter';

@@ -26,11 +26,19 @@ const Segmenter = z.discriminatedUnion('type', [
     type: z.literal('model'),
     model: z.string(),
     format: Format,
-    /** ONNX: the output holding the mask [batch, 1, h, w] (nchw) or [batch, h, w, 1] (default: the first output) */
+    /** ONNX: the output holding the mask [batch, C, h, w] (nchw) or [batch, h, w, C] (default: the first output) */
     maskOutput: z.string().optional(),
     layout: Layout,
-    /** 'probability' (sigmoid output in [0,1]) or 'logits' */
-    output: z.enum(['probability', 'logits']).default('probability'),
+    /**
+     * 'probability' (a sigmoid output in [0,1]) or 'logits' (sigmoid applied here), read from channel
+     * `maskChannel`; or 'softmax' (ONNX: C ≥ 2 per-class logits, as semantic segmenters output): the
+     * object's probability is 1 − softmax's probability of `backgroundChannel`
+     */
+    output: z.enum(['probability', 'logits', 'softmax']).default('probability'),
+    /** ONNX: the channel holding the object's probability or logit (output probability / logits) */
+    maskChannel: z.number().int().min(0).default(0),
+    /** ONNX: the background class's channel (output softmax) */
+    backgroundChannel: z.number().int().min(0).default(0),
     threshold: z.number().min(0).max(1).default(0.5),
     normalization: Normalization.default({ scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] }),
   }),

@@ -14,6 +14,10 @@ export class ModelSegmenter implements Segmenter {
     private readonly model: tf.LayersModel,
     private readonly spec: Spec,
   ) {
+    if (spec.output === 'softmax' || spec.maskChannel !== 0)
+      throw new ModelSpecError(
+        'segmenter.output softmax and segmenter.maskChannel are read from ONNX segmenters only: a Layers segmenter outputs one mask channel',
+      );
     const s = model.outputs[0]!.shape;
     if (s.length !== 4 || s[3] !== 1)
       throw new ModelSpecError(

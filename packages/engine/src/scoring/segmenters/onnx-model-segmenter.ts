@@ -14,6 +14,30 @@ import type { Segmenter } from './segmenter';
 
 type Spec = Extract<ModelSpec['segmenter'], { type: 'model' }>;
 
+/**
+ * The mask output's shape against the spec, wherever it is known: rank 4, and the channel the spec
+ * reads (maskChannel; for softmax at least two channels and backgroundChannel) within its channel
+ * count. A symbolic dim (null: the graph leaves it to the run) passes here and is checked on the
+ * first real output, which the warm-up at load and at enqueue produces.
+ */
+function checkMaskShape(name: string, shape: readonly (number | null)[] | null | undefined, spec: Spec, where: string): void {
+  if (!shape) return;
+  const nchw = spec.layout === 'nchw';
+  const c = shape.length === 4 ? shape[nchw ? 1 : 3] : undefined;
+  const form = nchw ? '[N, C, h, w]' : '[N, h, w, C]';
+  const dims = `[${shape.map((d) => d ?? 'N').join(',')}]`;
+  if (shape.length !== 4) throw new ModelSpecError(`${where} outputs "${name}" of shape ${dims}: a mask is ${form}`);
+  if (c === null || c === undefined) return;
+  if (spec.output === 'softmax' && (c < 2 || spec.backgroundChannel >= c))
+    throw new ModelSpecError(
+      `${where} outputs "${name}" of shape ${dims}: segmenter.output softmax needs C ≥ 2 class channels and backgroundChannel ${spec.backgroundChannel} among them`,
+    );
+  if (spec.output !== 'softmax' && spec.maskChannel >= c)
+    throw new ModelSpecError(
+      `${where} outputs "${name}" of shape ${dims}: it has ${c} channel${c === 1 ? '' : 's'}, so segmenter.maskChannel ${spec.maskChannel} does not exist (for per-class logits, set segmenter.output to softmax)`,
+    );
+}
+
 export class OnnxModelSegmenter implements Segmenter {
   private constructor(
     private readonly ort: OrtModule,
@@ -22,6 +46,7 @@ export class OnnxModelSegmenter implements Segmenter {
     private readonly inputName: string,
     private readonly outputName: string,
     readonly inputSize: [number, number],
+    private readonly where: string,
   ) {}
 
   static async load(loaded: LoadedSpec, spec: Spec): Promise<OnnxModelSegmenter> {
@@ -33,14 +58,9 @@ export class OnnxModelSegmenter implements Segmenter {
       'mask (segmenter.maskOutput)',
       loaded.uri,
     );
-    const ch = out.shape ? (nchw ? out.shape[1] : out.shape[3]) : 1;
-    if (out.shape && (out.shape.length !== 4 || ch !== 1)) {
-      throw new ModelSpecError(
-        `${where} outputs "${out.name}" of shape [${out.shape.map((d) => d ?? 'N').join(',')}]: it must output one mask channel (${nchw ? '[N, 1, h, w]' : '[N, h, w, 1]'})`,
-      );
-    }
+    checkMaskShape(out.name, out.shape, spec, where);
     const session = await createSession(bytes, spec.model, loaded.uri);
-    return new OnnxModelSegmenter(ort, session, spec, input.name, out.name, input.size);
+    return new OnnxModelSegmenter(ort, session, spec, input.name, out.name, input.size, where);
   }
 
   async run(inputs: ScoreInput[]): Promise<HostOutputs> {
@@ -55,17 +75,39 @@ export class OnnxModelSegmenter implements Segmenter {
 
   hostMasks(ran: HostOutputs): { data: Float32Array; h: number; w: number } {
     const m = ran.mask!;
-    const [, d1, d2, d3] = m.dims as [number, number, number, number];
-    const [h, w] = this.spec.layout === 'nchw' ? [d2, d3] : [d1, d2];
-    const logits = this.spec.output === 'logits';
+    const nchw = this.spec.layout === 'nchw';
+    const [n, d1, d2, d3] = m.dims as [number, number, number, number];
+    const [c, h, w] = nchw ? [d1, d2, d3] : [d3, d1, d2];
+    // the symbolic dims of the graph are known now: the channel the spec names must exist
+    checkMaskShape('mask', [n, ...(nchw ? [c, h, w] : [h, w, c])], this.spec, this.where);
+    const px = h * w;
+    const at = nchw
+      ? (b: number, k: number, i: number) => (b * c + k) * px + i
+      : (b: number, k: number, i: number) => (b * px + i) * c + k;
     const t = this.spec.threshold;
-    const data = new Float32Array(m.data.length);
-    // sigmoid(x) ≥ t as tf computes it: the probability first, then the comparison.
-    for (let i = 0; i < data.length; i++) {
-      const p = logits ? 1 / (1 + Math.exp(-m.data[i]!)) : m.data[i]!;
-      data[i] = Math.fround(p) >= t ? 1 : 0;
-    }
-    return { data, h, w };
+    const out = new Float32Array(n * px);
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < px; i++)
+        out[b * px + i] = Math.fround(this.objectProbability(m.data as Float32Array, at, b, i, c)) >= t ? 1 : 0;
+    return { data: out, h, w };
+  }
+
+  /** The object's probability at a pixel, by the spec's output kind (sigmoid as tf computes it, then the comparison). */
+  private objectProbability(
+    data: Float32Array,
+    at: (b: number, k: number, i: number) => number,
+    b: number,
+    i: number,
+    c: number,
+  ): number {
+    const { output, maskChannel, backgroundChannel } = this.spec;
+    if (output === 'probability') return data[at(b, maskChannel, i)]!;
+    if (output === 'logits') return 1 / (1 + Math.exp(-data[at(b, maskChannel, i)]!));
+    let max = -Infinity;
+    for (let k = 0; k < c; k++) max = Math.max(max, data[at(b, k, i)]!);
+    let sum = 0;
+    for (let k = 0; k < c; k++) sum += Math.exp(data[at(b, k, i)]! - max);
+    return 1 - Math.exp(data[at(b, backgroundChannel, i)]! - max) / sum;
   }
 
   dispose(): void {
