@@ -20,7 +20,9 @@ type Spec = Extract<ModelSpec['segmenter'], { type: 'model' }>;
  * count. A symbolic dim (null: the graph leaves it to the run) passes here and is checked on the
  * first real output, which the warm-up at load and at enqueue produces.
  */
-function checkMaskShape(name: string, shape: readonly (number | null)[] | null | undefined, spec: Spec, where: string): void {
+type Shape = readonly (number | null)[] | null | undefined;
+
+function checkMaskShape(name: string, shape: Shape, spec: Spec, where: string): void {
   if (!shape) return;
   const nchw = spec.layout === 'nchw';
   const c = shape.length === 4 ? shape[nchw ? 1 : 3] : undefined;
@@ -51,7 +53,6 @@ export class OnnxModelSegmenter implements Segmenter {
 
   static async load(loaded: LoadedSpec, spec: Spec): Promise<OnnxModelSegmenter> {
     const { ort, bytes, graph, where, input } = await readOnnxImageModel(loaded, spec.model, spec.layout, 'segmenter');
-    const nchw = spec.layout === 'nchw';
     const out = outputOrError(
       graph,
       spec.maskOutput ?? graph.outputs[0]?.name ?? '',
@@ -92,7 +93,7 @@ export class OnnxModelSegmenter implements Segmenter {
     return { data: out, h, w };
   }
 
-  /** The object's probability at a pixel, by the spec's output kind (sigmoid as tf computes it, then the comparison). */
+  /** The object's probability at a pixel, by the spec's output kind (sigmoid as tf computes it). */
   private objectProbability(
     data: Float32Array,
     at: (b: number, k: number, i: number) => number,
