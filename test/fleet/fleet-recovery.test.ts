@@ -84,14 +84,15 @@ describe('a batch that fails for good', () => {
     const common = [data, '--out', out, '--batch-size', '8', '--model', spec];
     const args = ['run', ...common, '--workers', '1'];
     expect((await runCli(['enqueue', ...common], env)).code).toBe(0);
-    // The cause: batch 2's listing chunk is gone (a bad object, an outage longer than the retries…)
+    // The cause: batch 2's listing chunk is corrupt (a bad object; a chunk that is gone is rebuilt
+    // instead: lost-chunks.test.ts)
     const chunk = path.join(out, chunkKey(2));
     const saved = await fs.readFile(chunk);
-    await fs.rm(chunk);
+    await fs.writeFile(chunk, '{"batch": 2, "keys": "not a list"}');
     const first = await runCli(args, env);
     expect(first.code).toBe(4);
     expect(first.stderr).toMatch(
-      /1 batch\(es\) failed for good \(first: batch 2: .*listing\/batch-000002\.json is missing/,
+      /1 batch\(es\) failed for good \(first: batch 2: .*listing\/batch-000002\.json does not match/,
     );
     const failures = (await fs.readFile(path.join(out, 'failures.jsonl'), 'utf8'))
       .trim()

@@ -32,6 +32,7 @@ import { checkSomeImages, keySource, listBatches } from './enqueue-listing';
 import type { EnqueueOptions, EnqueueResult } from './enqueue-options';
 import { EnqueueCounts, type EnqueueProgress } from './enqueue-progress';
 import { type PreparedRun, prepareRun } from './enqueue-run';
+import { rebuildMissingChunks } from './rebuild-chunks';
 import { recoverRun } from './recover-run';
 
 export type { EnqueueOptions, EnqueueResult } from './enqueue-options';
@@ -73,6 +74,7 @@ export async function enqueueDataset(opts: EnqueueOptions): Promise<EnqueueResul
 /** A run whose listing has finished: every group with a missing part file gets a live job again. */
 async function recoverListed(p: PreparedRun, batches: number, queues: Queues): Promise<EnqueueResult> {
   const { o, run, results } = p;
+  const rebuiltChunks = await rebuildMissingChunks(results, run, { allowed: o.allowed });
   const r = await recoverRun({ results, run, redis: o.redis, queues, secret: o.secret });
   const progress: EnqueueProgress = {
     listed: 0,
@@ -92,6 +94,7 @@ async function recoverListed(p: PreparedRun, batches: number, queues: Queues): P
     resumed: false,
     alreadyComplete: true,
     retried: r.retried,
+    rebuiltChunks,
     unsafeKeys: [],
     outsideKeys: 0,
     outsideExamples: [],

@@ -12,7 +12,6 @@ import {
   isSafeKey,
   listAll,
 } from '@overmap/shared';
-import type { ChunkFlusher } from './enqueue-flush';
 import type { Labels } from './enqueue-labels';
 import type { EnqueueCounts } from './enqueue-progress';
 import { type Inventory, inventoryKeys } from './s3-inventory';
@@ -67,11 +66,18 @@ export function keySource(s: KeySourceOptions): AsyncIterable<ListedKey> {
   return listingKeys(s.dataset, s.resumeAfter);
 }
 
+/** Where the cut batches go: the enqueue's ChunkFlusher (chunks and jobs), or a rebuild of lost chunks. */
+export interface BatchSink {
+  add(chunk: BatchChunk, after: string): void;
+  due(): boolean;
+  flush(final?: boolean): Promise<void>;
+}
+
 export interface ListingSink {
   batchSize: number;
   labels: Labels | null;
   counts: EnqueueCounts;
-  flusher: ChunkFlusher;
+  flusher: BatchSink;
 }
 
 /** Keys a listing skipped that the user should hear of: the first few of each kind. */

@@ -46,6 +46,8 @@ export interface EnqueueResult extends EnqueueProgress {
   alreadyComplete: boolean;
   /** failed batches put back in the queue (a finished listing being recovered) */
   retried: number;
+  /** listing chunks that were lost and rebuilt from a new listing (rebuild-chunks.ts) */
+  rebuiltChunks?: number;
   /** keys skipped because they could escape the dataset prefix ('..', absolute) */
   unsafeKeys: string[];
   /** a local dataset's keys skipped because their real path leaves it (links out of the folder or the

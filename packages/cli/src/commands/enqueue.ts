@@ -103,6 +103,6 @@ export async function enqueue(
 export async function enqueueCommand(dataset: string | undefined, f: EnqueueFlags): Promise<void> {
   const r = await enqueue(dataset, f);
   process.stdout.write(
-    `${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}; ${r.jobBatches} batches per job${f.inventory ? `; dataset ${r.dataset}` : ''}\n`,
+    `${r.runId}: ${r.images} images in ${r.batches} batches, ${r.added} jobs added${r.retried ? `, ${r.retried} failed jobs re-queued` : ''}${r.rebuiltChunks ? `, ${r.rebuiltChunks} lost listing chunk(s) rebuilt` : ''}${r.alreadyComplete ? ' (listing was already complete)' : r.resumed ? ' (resumed)' : ''}; ${r.jobBatches} batches per job${f.inventory ? `; dataset ${r.dataset}` : ''}\n`,
   );
 }

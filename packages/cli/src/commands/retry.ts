@@ -1,6 +1,6 @@
 /** `overmap retry <results-uri>`: re-queue a run's failed batches and re-add any batch without a part file. */
-import { InputError, RunResults } from '@overmap/shared';
-import { recoverRun } from '@overmap/producer';
+import { InputError, RunResults, parseAllowedPrefixes } from '@overmap/shared';
+import { rebuildMissingChunks, recoverRun } from '@overmap/producer';
 import { configAndRedis } from './common';
 
 export async function retryCommand(resultsUri: string): Promise<void> {
@@ -10,6 +10,11 @@ export async function retryCommand(resultsUri: string): Promise<void> {
     const run = await results.requireRun();
     if (run.batches === undefined)
       throw new InputError(`run ${run.run_id}'s listing has not finished: rerun the same overmap enqueue to resume it`);
+    const rebuilt = await rebuildMissingChunks(results, run, {
+      allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    if (rebuilt) process.stdout.write(`${run.run_id}: ${rebuilt} lost listing chunk(s) rebuilt\n`);
     const r = await recoverRun({
       results,
       run,

@@ -110,7 +110,10 @@ export class RunResults {
   async readChunk(batch: number): Promise<BatchChunk> {
     const key = chunkKey(batch);
     const raw = await this.store.getIfExists(key);
-    if (!raw) throw new InputError(`${this.uri}${key} is missing: the run's listing was deleted; enqueue the run again`);
+    if (!raw)
+      throw new InputError(
+        `${this.uri}${key} is missing: \`overmap retry ${this.uri}\` (or the same overmap run again) lists the dataset again and rebuilds it`,
+      );
     const chunk = parseJson(raw, `${this.uri}${key}`, (v) => BatchChunkSchema.parse(this.verified(v, `${this.uri}${key}`)));
     if (chunk.batch !== batch) throw new InputError(`${this.uri}${key} holds batch ${chunk.batch}, not ${batch}`);
     return chunk;
