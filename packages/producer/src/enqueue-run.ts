@@ -9,8 +9,10 @@ import {
   type ObjectStore,
   type RunJson,
   RunResults,
+  PARTS_PREFIX,
   canonicalUri,
   checkAllowed,
+  listAll,
   CONFIG_DEFAULTS,
   jobBatchesFor,
   openStore,
@@ -54,12 +56,12 @@ function checkOutsideDataset(dataset: string, results: string): void {
   }
 }
 
-/** A reused --out must mean the same run: name every parameter that differs. */
-function checkSameRun(run: RunJson, o: SettledOptions, runId: string, uri: string): void {
-  const diffs: string[] = [];
+/** What differs between a reused --out's run and the one asked for: one entry per parameter. */
+function runDiffs(run: RunJson, o: SettledOptions, runId: string): { what: string; text: string }[] {
+  const diffs: { what: string; text: string }[] = [];
   const cmp = (what: string, had: unknown, now: unknown) => {
     if (JSON.stringify(had) !== JSON.stringify(now))
-      diffs.push(`${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}`);
+      diffs.push({ what, text: `${what} ${JSON.stringify(had)} -> ${JSON.stringify(now)}` });
   };
   cmp('run id', run.run_id, runId);
   cmp('dataset', run.dataset, canonicalUri(o.dataset));
@@ -68,10 +70,44 @@ function checkSameRun(run: RunJson, o: SettledOptions, runId: string, uri: strin
   cmp('--overlays', run.params.overlays, o.overlays ?? 'none');
   cmp('--batch-size', run.params.batchSize, o.batchSize);
   cmp('--inventory', run.params.inventory ?? null, o.inventory ? canonicalInventory(o.inventory) : null);
-  if (diffs.length)
-    throw new InputError(
-      `${uri} already holds run ${run.run_id} with other parameters (${diffs.join('; ')}): rerun with the same ones to resume it, or use another --out`,
-    );
+  return diffs;
+}
+
+/** Whether any record has been written under the results (a part file exists). */
+async function hasRecords(results: RunResults): Promise<boolean> {
+  for await (const _ of listAll(results.store, PARTS_PREFIX)) return true;
+  return false;
+}
+
+/**
+ * A reused --out must mean the same run, with one exception: the model may change while no record
+ * has been written (a spec fixed after every batch failed on it). The run is then re-pointed at the
+ * new model under a new instance, so that the old jobs are refused as stale; its listing is kept.
+ * Anything else that differs is refused, naming each difference.
+ */
+async function settleExisting(run: RunJson, o: SettledOptions, runId: string, results: RunResults): Promise<RunJson> {
+  const diffs = runDiffs(run, o, runId);
+  if (diffs.length === 0) return run;
+  const onlyModel = diffs.every((d) => d.what === 'model hash');
+  if (onlyModel && !(await hasRecords(results))) return repointed(run, o);
+  const text = diffs.map((d) => d.text).join('; ');
+  throw new InputError(
+    onlyModel
+      ? `${results.uri} holds run ${run.run_id}, already scored in part with another model (${text}): rerun with that model to resume it, or score with the new one into another --out`
+      : `${results.uri} already holds run ${run.run_id} with other parameters (${text}): rerun with the same ones to resume it, or use another --out`,
+  );
+}
+
+/** The run with the new model: its spec, classes and threshold, and a new instance. */
+function repointed(run: RunJson, o: SettledOptions): RunJson {
+  return {
+    ...run,
+    instance: randomBytes(5).toString('hex'),
+    model: { uri: o.model.uri, hash: o.model.hash, ...(o.model.name ? { name: o.model.name } : {}) },
+    classes: o.model.classes,
+    params: { ...run.params, threshold: o.model.threshold },
+    repointed: { from: run.model.hash, at: new Date().toISOString() },
+  };
 }
 
 /** The manifest URI as run.json keeps it (a plain path made absolute). */
@@ -133,8 +169,9 @@ export async function prepareRun(opts: EnqueueOptions): Promise<PreparedRun> {
   const runId = o.runId ?? defaultRunId(o.dataset, o.results);
   const labels = await loadLabels(o.labels);
   const tally = labels && o.labels ? new LabelTally(o.labels, labels, o.model.classes) : null;
-  const existing = await results.readRun();
-  if (existing) checkSameRun(existing, o, runId, results.uri);
-  const run = existing ?? newRun(o, runId, jobImages);
-  return { o, inventory, dataset, results, labels, tally, existing, run };
+  const found = await results.readRun();
+  const run = found ? await settleExisting(found, o, runId, results) : newRun(o, runId, jobImages);
+  // a re-pointed run is written at once: its jobs must find the new instance
+  if (found && run !== found) await results.writeRun(run);
+  return { o, inventory, dataset, results, labels, tally, existing: found && run, run };
 }

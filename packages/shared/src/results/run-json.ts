@@ -37,6 +37,8 @@ export const RunJsonSchema = z.object({
   batches: z.number().int().min(0).optional(),
   images: z.number().int().min(0).optional(),
   skipped_keys: z.number().int().min(0).optional(),
+  /** Set when the run was re-pointed at another model before any record was written: the old model's hash, and when. */
+  repointed: z.object({ from: z.string(), at: z.string() }).optional(),
   /** HMAC of the rest, where the fleet has OVERMAP_JOB_SECRET (job-signing.ts) */
   sig: z.string().optional(),
 });
