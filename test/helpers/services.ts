@@ -47,6 +47,8 @@ export interface RedisServer {
   dir: string;
   stop(): Promise<void>;
   restart(): Promise<void>;
+  /** killed, then started again after `ms` (an outage) */
+  downFor(ms: number): Promise<void>;
 }
 
 /** A redis-server of the test's own (AOF on, so that a restart keeps the queue). */
@@ -110,6 +112,11 @@ export async function spawnRedis(opts: { appendonly?: boolean; password?: string
     },
     restart: async () => {
       await stop();
+      await start();
+    },
+    downFor: async (ms: number) => {
+      await stop();
+      await new Promise((r) => setTimeout(r, ms));
       await start();
     },
   };

@@ -5,3 +5,4 @@
  */
 export { calibrateMicroBatch } from './fleet/micro-batch';
 export { downloadSlots } from './fleet/process-batch';
+export { OutageLog, isConnectionError } from './fleet/outage-log';

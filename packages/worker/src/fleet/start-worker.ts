@@ -26,6 +26,7 @@ import {
 import { type BackendInfo, initBackend, sessionSettingsOf } from '@overmap/engine';
 import { type Guard, compactShard, finalizeRun } from './finalize-run';
 import { type Metrics, createMetrics, serveMetrics } from './metrics';
+import { OutageLog, isConnectionError } from './outage-log';
 import { unsignedJobsWarning } from './job-guard';
 import { type BatchDeps, downloadSlots, processBatch } from './process-batch';
 import { RunContexts, type ScorerFactory } from './run-context';
@@ -78,6 +79,7 @@ class FleetWorker {
   private stopping: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleSince = 0;
+  private readonly outages = new OutageLog();
 
   private constructor(private readonly o: WorkerOptions) {
     const { config } = o;
@@ -85,10 +87,13 @@ class FleetWorker {
       this.resolveDone = r;
     });
     this.redis = connectRedis(config.REDIS_URL);
-    this.redis.on('error', (e) => logger.warn({ err: e.message }, 'redis connection error'));
+    this.redis.on('error', (e) => this.outages.error('redis', e));
+    this.redis.on('ready', () => this.outages.ready());
     const queueOptions = { connection: this.redis, prefix: config.OVERMAP_QUEUE_PREFIX };
     this.batchQueue = new Queue(BATCH_QUEUE, queueOptions);
     this.finalizeQueue = new Queue(FINALIZE_QUEUE, queueOptions);
+    // A BullMQ Queue with no 'error' listener prints every reconnect error's stack to stderr.
+    for (const q of [this.batchQueue, this.finalizeQueue]) q.on('error', (e) => this.outages.error('bullmq', e));
     this.metrics = createMetrics(() => this.batchQueue.getJobCounts('wait', 'active', 'delayed', 'failed'));
     this.guard = { secret: config.OVERMAP_JOB_SECRET, allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES) };
     this.contexts = new RunContexts(o.scorerFactory, config.OVERMAP_SCORER_IDLE_SECONDS * 1000, this.guard);
@@ -206,7 +211,9 @@ class FleetWorker {
     });
     finalizeWorker.on('failed', (job, err) => logger.error({ job: job?.id, err: err.message }, 'finalize failed'));
     for (const w of [batchWorker, finalizeWorker])
-      w.on('error', (e) => logger.warn({ err: e.message }, 'worker error'));
+      w.on('error', (e) =>
+        isConnectionError(e) ? this.outages.error('bullmq', e) : logger.warn({ err: e.message }, 'worker error'),
+      );
     this.workers = [batchWorker, finalizeWorker];
   }
 
