@@ -4,3 +4,4 @@ export * from './out-of-distribution';
 export * from './read-records';
 export * from './failure-types';
 export * from './audit';
+export * from './decision-choice';

@@ -10,6 +10,7 @@ export * from './schemas';
 export * from './score-registry';
 export * from './score-derivations';
 export * from './issue-routing';
+export * from './decision-score';
 export * from './storage/object-store';
 export * from './storage/fs-object-store';
 export * from './storage/s3-object-store';

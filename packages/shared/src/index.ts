@@ -8,6 +8,7 @@ export * from './score-registry';
 export * from './score-derivations';
 export * from './label-suspicion';
 export * from './issue-routing';
+export * from './decision-score';
 export * from './reject-fractions';
 export * from './storage/object-store';
 export * from './storage/fs-object-store';

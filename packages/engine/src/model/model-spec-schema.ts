@@ -4,7 +4,7 @@
  * dropped for its default.
  */
 import { z } from 'zod';
-import { DEFAULT_ROUTING, DecisionSecondarySchema, RoutingSchema } from '@overmap/shared/core';
+import { DEFAULT_DECISION, DEFAULT_ROUTING, DecisionSchema, RoutingSchema } from '@overmap/shared/core';
 
 const Normalization = z.strictObject({
   /** x' = (x * scale - mean) / std, per channel, x in 0..255 */
@@ -71,17 +71,8 @@ const Segmenter = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** The decision score's rule and parameters (scoring/decision.ts); each default written once, here. */
-export const DecisionSchema = z.strictObject({
-  rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
-  primary: z.enum(['msp', 'margin', 'maxlogit_pnorm']).default('msp'),
-  secondary: DecisionSecondarySchema.default('overmap'),
-  a: z.number().default(0),
-  b: z.number().positive().default(1),
-});
-export type Decision = z.infer<typeof DecisionSchema>;
-/** The decision of a spec that names none: the paper's Over-MAP as the confidence. */
-export const DEFAULT_DECISION: Decision = DecisionSchema.parse({});
+// The decision's schema and default are @overmap/shared's (decision-score.ts), beside the rule itself.
+export { DecisionSchema, DEFAULT_DECISION, type Decision } from '@overmap/shared/core';
 
 export const ModelSpecSchema = z.strictObject({
   name: z.string().default('model'),
