@@ -56,4 +56,22 @@ describe('loadSpec over HTTP', () => {
     const remote = await loadSpec(`${base}spec.json`);
     await expect(remote.store.put('x', 'y')).rejects.toThrow(/read-only/);
   });
+
+  it("refuses a spec file naming a file outside the spec's location, and plain http off this machine", async () => {
+    const spec = JSON.parse(await fs.readFile(specFile, 'utf8'));
+    for (const [name, model] of [
+      ['up.json', '../secret/model.json'],
+      ['abs.json', 'http://169.254.169.254/latest/meta-data/'],
+      ['host.json', '//169.254.169.254/latest/'],
+    ] as const) {
+      // the spec one folder down: "../" would leave it
+      await fs.mkdir(path.join(dir, 'model', 'nested'), { recursive: true });
+      const json = JSON.stringify({ ...spec, classifier: { ...spec.classifier, model } });
+      await fs.writeFile(path.join(dir, 'model', 'nested', name), json);
+      served.length = 0;
+      await expect(loadSpec(`${base}nested/${name}`)).rejects.toThrow(/which is not under the spec's location/);
+      expect(served).toEqual([`/nested/${name}`]); // only the spec was fetched
+    }
+    await expect(loadSpec('http://models.example.com/spec.json')).rejects.toThrow(/plain http can be altered/);
+  });
 });

@@ -77,7 +77,16 @@ async function fetchHttps(uri: string): Promise<Buffer> {
 
 /** A read-only store over an https:// base (for specs and weights served over HTTP). */
 function httpsStore(base: string): ObjectStore {
-  const url = (key: string) => new URL(key, base).toString();
+  // A file the spec names must lie under the spec's own location: "https://elsewhere/…", "//host/…"
+  // or "../" would make the worker fetch whatever the spec's author chose (an internal address, say).
+  const url = (key: string) => {
+    const u = new URL(key, base).toString();
+    if (!u.startsWith(base))
+      throw new ModelSpecError(
+        `the model spec at ${base} names "${key}", which is not under the spec's location: name its files relative to it, inside its folder`,
+      );
+    return u;
+  };
   const unsupported = async (): Promise<never> => {
     throw new ModelSpecError('https model locations are read-only');
   };
@@ -101,6 +110,9 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
   let key: string;
   if (/^https?:\/\//i.test(uri)) {
     const u = new URL(uri);
+    // Plain http only on this machine: elsewhere anyone on the path could swap the weights.
+    if (u.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
+      throw new ModelSpecError(`--model ${uri}: a model over plain http can be altered on the way; serve it over https`);
     key = posix.basename(u.pathname);
     store = httpsStore(new URL('.', u).toString());
   } else {
