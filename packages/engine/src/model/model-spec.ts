@@ -112,7 +112,9 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
     const u = new URL(uri);
     // Plain http only on this machine: elsewhere anyone on the path could swap the weights.
     if (u.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))
-      throw new ModelSpecError(`--model ${uri}: a model over plain http can be altered on the way; serve it over https`);
+      throw new ModelSpecError(
+        `--model ${uri}: a model over plain http can be altered on the way; serve it over https`,
+      );
     key = posix.basename(u.pathname);
     store = httpsStore(new URL('.', u).toString());
   } else {
