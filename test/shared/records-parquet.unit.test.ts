@@ -74,6 +74,22 @@ function record(i: number): ImageRecord {
   if (i % 5 === 1) r.overlay = `overlays/${key}.png`;
   if (i % 5 === 2) r.overlay = null;
   if (i % 3 === 1) r.issue = i % 2 ? 'label_error' : 'none';
+  if (i % 6 === 1)
+    r.image = {
+      width: 4000 + i,
+      height: i % 12 === 1 ? null : 3000,
+      format: i % 12 === 1 ? null : 'jpg',
+      bytes: 1_000_000 + i,
+      brightness: 0.5 - i / 10_000,
+      entropy: 7.25,
+      sharpness: 123.5 + i,
+      colorfulness: 0.125,
+      content_hash: 'ab'.repeat(16),
+      phash: (i % 16).toString(16).repeat(16),
+    };
+  if (i % 6 === 2) r.image = null;
+  if (i % 2 === 0) r.image_issues = i % 14 === 0 ? ['dark', 'blurry'] : [];
+  if (i % 9 === 0) r.duplicate_group = i % 18 === 0 ? `dup-${String(i).padStart(9, '0')}` : null;
   return r;
 }
 
@@ -95,6 +111,18 @@ function expectedRow(r: ImageRecord): Record<string, unknown> {
     mask_fraction: r.mask_fraction ?? null,
     overlay: r.overlay ?? null,
     issue: r.issue ?? null,
+    image_width: r.image?.width ?? null,
+    image_height: r.image?.height ?? null,
+    image_format: r.image?.format ?? null,
+    image_bytes: r.image?.bytes ?? null,
+    image_brightness: r.image?.brightness ?? null,
+    image_entropy: r.image?.entropy ?? null,
+    image_sharpness: r.image?.sharpness ?? null,
+    image_colorfulness: r.image?.colorfulness ?? null,
+    image_content_hash: r.image?.content_hash ?? null,
+    image_phash: r.image?.phash ?? null,
+    image_issues: r.image_issues ? r.image_issues.join(',') : null,
+    duplicate_group: r.duplicate_group ?? null,
   };
   for (const k of SCORE_NAMES) row[k] = r.scores[k] ?? null;
   return row;
@@ -154,7 +182,10 @@ describe('records Parquet (hyparquet-writer)', () => {
       'pred_p',
       'top_json',
     ]);
-    expect(Object.keys(RECORD_COLUMNS).slice(-4)).toEqual(['accepted', 'mask_fraction', 'overlay', 'issue']);
+    const cols = Object.keys(RECORD_COLUMNS);
+    const at = cols.indexOf('accepted');
+    expect(cols.slice(at, at + 4)).toEqual(['accepted', 'mask_fraction', 'overlay', 'issue']);
+    expect(cols.slice(at + 4).every((c) => c.startsWith('image_') || c === 'duplicate_group')).toBe(true);
   });
 
   it('writes an empty file that reads back as zero rows', async () => {

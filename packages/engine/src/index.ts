@@ -34,3 +34,4 @@ export {
 } from './scoring/score-images';
 export { decodeImage } from './images/decode-image';
 export { overlayPng } from './images/overlay-png';
+export { type ImageMeasures, dctHash, measureImage, pixelMeasures } from './images/image-measures';

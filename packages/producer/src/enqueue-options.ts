@@ -1,4 +1,5 @@
 /** What `enqueueDataset` is given and what it answers (enqueue-dataset.ts). */
+import type { ImageCheckParams } from '@overmap/shared';
 import type { Redis } from 'ioredis';
 import type { LabelReport } from './enqueue-labels';
 import type { EnqueueProgress } from './enqueue-progress';
@@ -31,6 +32,10 @@ export interface EnqueueOptions {
   allowed?: string[];
   /** part files per Parquet shard (OVERMAP_SHARD_PARTS) */
   shardParts?: number;
+  /** image checks' robust-z cut and the checks off (--image-z, --image-checks-off) */
+  imageChecks?: ImageCheckParams;
+  /** near duplicates: most differing perceptual-hash bits (--near-duplicate-bits) */
+  nearDuplicateBits?: number;
   onProgress?: (p: EnqueueProgress) => void;
 }
 

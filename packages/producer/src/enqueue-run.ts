@@ -17,6 +17,8 @@ import {
   jobBatchesFor,
   openStore,
   DEFAULT_SHARD_PARTS,
+  DEFAULT_NEAR_DUPLICATE_BITS,
+  ImageCheckParamsSchema,
 } from '@overmap/shared';
 import { type Labels, LabelTally, loadLabels } from './enqueue-labels';
 import type { EnqueueOptions } from './enqueue-options';
@@ -143,6 +145,8 @@ function newRun(o: SettledOptions, runId: string, jobImages: number): RunJson {
       shardParts: o.shardParts ?? DEFAULT_SHARD_PARTS,
       jobBatches: jobBatchesFor(o.batchSize, jobImages),
       ungroupedBatches: o.ungroupedBatches ?? CONFIG_DEFAULTS.OVERMAP_UNGROUPED_BATCHES,
+      imageChecks: o.imageChecks ?? ImageCheckParamsSchema.parse({}),
+      nearDuplicateBits: o.nearDuplicateBits ?? DEFAULT_NEAR_DUPLICATE_BITS,
       ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
     },
     tool_version: o.toolVersion,

@@ -13,6 +13,7 @@ import {
   errorRecord,
   partKey,
   DEFAULT_SHARD_PARTS,
+  DEFAULT_NEAR_DUPLICATE_BITS,
 } from '@overmap/shared';
 
 export const SYNTHETIC_CLASSES = [
@@ -129,6 +130,8 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<RunResu
       batchSize,
       labels: labels ? 'folder' : null,
       overlays: 'none',
+      imageChecks: { z: 3.5, off: [] },
+      nearDuplicateBits: DEFAULT_NEAR_DUPLICATE_BITS,
       threshold,
       shardParts: DEFAULT_SHARD_PARTS,
       jobBatches: 1,

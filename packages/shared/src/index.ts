@@ -19,3 +19,5 @@ export * from './run-ref';
 export * from './run-state';
 export * from './results';
 export * from './job-signing';
+export * from './image-issues';
+export * from './near-duplicates';

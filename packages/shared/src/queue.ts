@@ -13,7 +13,12 @@ import type { BatchJob } from './schemas';
 export const BATCH_QUEUE = 'overmap-batches';
 export const FINALIZE_QUEUE = 'overmap-finalize';
 
-export const JobName = { Batch: 'score-batch', Compact: 'compact-shard', Finalize: 'finalize-run' } as const;
+export const JobName = {
+  Batch: 'score-batch',
+  Group: 'group-run',
+  Compact: 'compact-shard',
+  Finalize: 'finalize-run',
+} as const;
 
 /** Retry and retention of each job kind (BullMQ JobsOptions), in one place. */
 export const JOB_OPTIONS = {
@@ -96,6 +101,7 @@ export function batchGroupJob(
   };
 }
 export const finalizeJobId = (runId: string, instance: string) => `${runId}-${instance}-finalize`;
+export const groupJobId = (runId: string, instance: string) => `${runId}-${instance}-group`;
 export const compactJobId = (runId: string, instance: string, shard: number) =>
   `${runId}-${instance}-s${String(shard).padStart(5, '0')}`;
 /** The Redis list of waiting jobs: what KEDA's redis scaler measures. */

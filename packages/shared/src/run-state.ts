@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sign } from './job-signing';
 import { DEFAULT_SHARD_PARTS } from './results/run-json';
-import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, queuePrefixOf, runKeys } from './queue';
+import { JOB_OPTIONS, JobName, compactJobId, finalizeJobId, groupJobId, queuePrefixOf, runKeys } from './queue';
 import type { RunRef } from './run-ref';
 
 /**
@@ -36,9 +36,10 @@ export async function markBatchDone(
 export const shardCount = (batches: number, shardParts: number) => Math.max(1, Math.ceil(batches / shardParts));
 
 /**
- * Once every batch is done: a run of one shard is finalized by one job; a larger one fans out
- * one compaction job per shard (run on every worker in parallel), and the last of them to
- * finish enqueues the finalization (deterministic ids: at most one of each).
+ * Once every batch is done: a run of one shard is finalized by one job; a larger one first runs
+ * one group job (run-wide image-check fences and duplicate groups), which fans out one
+ * compaction job per shard (run on every worker in parallel), and the last of them to finish
+ * enqueues the finalization (deterministic ids: at most one of each).
  */
 export async function maybeFinalize(
   redis: Redis,
@@ -62,15 +63,30 @@ export async function maybeFinalize(
       ...JOB_OPTIONS.finalize,
     });
   } else {
-    await finalizeQueue.addBulk(
-      Array.from({ length: shards }, (_, shard) => ({
-        name: JobName.Compact,
-        data: sign({ runId, instance, results, shard }, secret),
-        opts: { jobId: compactJobId(runId, instance, shard), ...JOB_OPTIONS.compact },
-      })),
-    );
+    // First the run-wide step (image-check fences, duplicate groups), which fans out the shards.
+    await finalizeQueue.add(JobName.Group, sign({ runId, instance, results }, secret), {
+      jobId: groupJobId(runId, instance),
+      ...JOB_OPTIONS.finalize,
+    });
   }
   return true;
+}
+
+/** One compaction job per shard (after the run-wide group step), run on every worker in parallel. */
+export async function enqueueCompactions(
+  finalizeQueue: Queue,
+  run: RunRef,
+  shards: number,
+  secret?: string,
+): Promise<void> {
+  const { runId, instance, results } = run;
+  await finalizeQueue.addBulk(
+    Array.from({ length: shards }, (_, shard) => ({
+      name: JobName.Compact,
+      data: sign({ runId, instance, results, shard }, secret),
+      opts: { jobId: compactJobId(runId, instance, shard), ...JOB_OPTIONS.compact },
+    })),
+  );
 }
 
 /** Counts a shard compacted; the last one enqueues the finalization. */

@@ -111,6 +111,33 @@ export const ISSUES = ['none', 'label_error', 'unknown_object', 'off_object', 'l
 export type Issue = (typeof ISSUES)[number];
 export const IssueSchema = z.enum(ISSUES);
 
+/** The image's own problems (image-issues.ts decides them against the run's distribution at finalize). */
+export const IMAGE_ISSUES = [
+  'dark',
+  'light',
+  'blurry',
+  'low_information',
+  'grayscale',
+  'odd_size',
+  'odd_aspect',
+] as const;
+export type ImageIssue = (typeof IMAGE_ISSUES)[number];
+
+/** What the worker measured of the image (engine image-measures.ts has each one's definition). */
+export const ImageMeasuresSchema = z.object({
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  format: z.string().nullable(),
+  bytes: z.number().int().min(0),
+  brightness: z.number(),
+  entropy: z.number(),
+  sharpness: z.number(),
+  colorfulness: z.number(),
+  content_hash: z.string().regex(/^[0-9a-f]{32}$/),
+  phash: z.string().regex(/^[0-9a-f]{16}$/),
+});
+export type ImageMeasuresRecord = z.infer<typeof ImageMeasuresSchema>;
+
 export const RecordSchema = z.object({
   key: z.string(),
   label: z.string().nullable(),
@@ -124,6 +151,12 @@ export const RecordSchema = z.object({
   overlay: z.string().nullable().optional(),
   /** the routed failure type (issue-routing.ts); absent in records written before routing existed */
   issue: IssueSchema.optional(),
+  /** the image's measures; null where it could not be decoded (absent in records written before they existed) */
+  image: ImageMeasuresSchema.nullable().optional(),
+  /** the image's own problems, decided at finalize (empty before it, and when none) */
+  image_issues: z.array(z.enum(IMAGE_ISSUES)).optional(),
+  /** records that share it are exact or near copies of each other (null: no copy), set at finalize */
+  duplicate_group: z.string().nullable().optional(),
 });
 export type ImageRecord = z.infer<typeof RecordSchema>;
 
@@ -142,5 +175,8 @@ export function errorRecord(key: string, label: string | null, status: ImageStat
     scores: { ...EMPTY_SCORES },
     accepted: null,
     issue: 'bad_image',
+    image: null,
+    image_issues: [],
+    duplicate_group: null,
   };
 }

@@ -6,6 +6,7 @@
  * run), then draw the overlays asked for. What becomes of each result is the caller's (hooks).
  */
 import { type Decoded, decodeImage } from '../images/decode-image';
+import { type ImageMeasures, measureImage } from '../images/image-measures';
 import { overlayPng } from '../images/overlay-png';
 import type { ImageScore, ScoreInput, ScoreMaps, Scorer } from './scorer';
 
@@ -31,6 +32,8 @@ export interface ScoreImagesOptions {
   /** images per scoring call */
   microBatch: number;
   keepMaps: boolean;
+  /** measure each decoded image (image-measures.ts: brightness, hashes, ...), handed to onScored */
+  measure?: boolean;
   /** runs the scoring: the worker serialises it across the jobs it holds (default: at once) */
   computeLock?: Limiter;
   /** the image decoder; default the engine's (sharp) */
@@ -39,8 +42,11 @@ export interface ScoreImagesOptions {
   observe?: (stage: 'decode' | 'score', since: number) => void;
   /** each image that could not be read or decoded, once all are */
   onFailed?: (index: number, failure: ImageFailure) => void;
-  /** each score, in order; returns whether the image gets an overlay (drawn only where the scorer kept maps) */
-  onScored: (index: number, score: ImageScore) => boolean;
+  /**
+   * each score, in order, with the image's measures where asked; returns whether the image gets
+   * an overlay (drawn only where the scorer kept maps)
+   */
+  onScored: (index: number, score: ImageScore, measures?: ImageMeasures) => boolean;
   /** each overlay strip (overlay-png.ts), drawn and handed over under `limit` */
   onOverlay?: (index: number, png: Buffer, maps: ScoreMaps) => Promise<void>;
 }
@@ -76,15 +82,18 @@ export async function scoreImages(scorer: Scorer, images: ImageSource[], o: Scor
   );
 }
 
-function decodeAll(scorer: Scorer, images: ImageSource[], o: ScoreImagesOptions): Promise<Decoded[]> {
+type Measured = Decoded & { measures?: ImageMeasures };
+
+function decodeAll(scorer: Scorer, images: ImageSource[], o: ScoreImagesOptions): Promise<Measured[]> {
   const decode = o.decode ?? decodeImage;
   const size = { size: scorer.inputSize, segSize: scorer.segInputSize };
   return Promise.all(
     images.map((img) =>
-      o.limit(async () => {
+      o.limit(async (): Promise<Measured> => {
         const bytes = await img.read();
         if (!Buffer.isBuffer(bytes)) return bytes;
-        return decode(bytes, { ...size, maxInputPixels: o.maxInputPixels, maxBytes: o.maxBytes });
+        const d = await decode(bytes, { ...size, maxInputPixels: o.maxInputPixels, maxBytes: o.maxBytes });
+        return d.ok && o.measure ? { ...d, measures: measureImage(bytes, d.rgb, scorer.inputSize) } : d;
       }),
     ),
   );
@@ -94,7 +103,7 @@ function decodeAll(scorer: Scorer, images: ImageSource[], o: ScoreImagesOptions)
 async function scoreDecoded(
   scorer: Scorer,
   images: ImageSource[],
-  decoded: Decoded[],
+  decoded: Measured[],
   ok: number[],
   o: ScoreImagesOptions,
 ): Promise<Overlay[]> {
@@ -109,7 +118,8 @@ async function scoreDecoded(
     const scores = await scorer.scoreBatch(inputs, { keepMaps: o.keepMaps });
     idx.forEach((i, j) => {
       const score = scores[j]!;
-      if (o.onScored(i, score) && score.maps) overlays.push({ index: i, rgb: inputs[j]!.rgb, maps: score.maps });
+      if (o.onScored(i, score, decoded[i]!.measures) && score.maps)
+        overlays.push({ index: i, rgb: inputs[j]!.rgb, maps: score.maps });
     });
     await yieldToLoop();
   }

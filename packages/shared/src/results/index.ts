@@ -5,3 +5,4 @@ export * from './records-parquet';
 export * from './run-json';
 export * from './run-results';
 export * from './run-summary';
+export * from './duplicates-table';

@@ -30,3 +30,11 @@ export const shardKey = (shard: number) => `${RECORDS_PREFIX}part-${String(shard
 export const shardSummaryKey = (shard: number) => `${RECORDS_PREFIX}summary-${String(shard).padStart(5, '0')}.json`;
 /** The list of part files of a run too large to name them in the manifest. */
 export const PARTS_LIST = 'parts.txt';
+
+/** duplicates.parquet (one shard) or duplicates/part-NNNNN.parquet: one row per image that has a copy. */
+export const DUPLICATES_PARQUET = 'duplicates.parquet';
+export const DUPLICATES_PREFIX = 'duplicates/';
+export const duplicatesShardKey = (shard: number) => `${DUPLICATES_PREFIX}part-${String(shard).padStart(5, '0')}.parquet`;
+/** The run-wide step's output for a sharded run: the image-check fences and each shard's duplicate groups. */
+export const ANNOTATIONS_PREFIX = 'annotations/';
+export const annotationsKey = (shard: number) => `${ANNOTATIONS_PREFIX}shard-${String(shard).padStart(5, '0')}.json`;

@@ -33,6 +33,19 @@ export function recordColumnsOf(registry: ScoreRegistry = SCORE_REGISTRY): Colum
     ['mask_fraction', 'DOUBLE', (r) => r.mask_fraction ?? undefined],
     ['overlay', 'UTF8', (r) => r.overlay ?? undefined],
     ['issue', 'UTF8', (r) => r.issue],
+    // the image's measures (image_*), its issues (comma-separated, '' when none) and its duplicate group
+    ['image_width', 'INT32', (r) => r.image?.width ?? undefined],
+    ['image_height', 'INT32', (r) => r.image?.height ?? undefined],
+    ['image_format', 'UTF8', (r) => r.image?.format ?? undefined],
+    ['image_bytes', 'INT32', (r) => r.image?.bytes],
+    ['image_brightness', 'DOUBLE', (r) => r.image?.brightness],
+    ['image_entropy', 'DOUBLE', (r) => r.image?.entropy],
+    ['image_sharpness', 'DOUBLE', (r) => r.image?.sharpness],
+    ['image_colorfulness', 'DOUBLE', (r) => r.image?.colorfulness],
+    ['image_content_hash', 'UTF8', (r) => r.image?.content_hash],
+    ['image_phash', 'UTF8', (r) => r.image?.phash],
+    ['image_issues', 'UTF8', (r) => r.image_issues?.join(',')],
+    ['duplicate_group', 'UTF8', (r) => r.duplicate_group ?? undefined],
   ];
 }
 

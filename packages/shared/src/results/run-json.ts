@@ -1,9 +1,12 @@
 /** run.json: what a run is (written by enqueue before the first job, read by everyone after). */
 import { z } from 'zod';
+import { ImageCheckParamsSchema } from '../image-issues';
 import { RunId, RunInstance } from '../schemas';
 
 /** Part files per Parquet shard, where OVERMAP_SHARD_PARTS does not say (the one spelling of 256). */
 export const DEFAULT_SHARD_PARTS = 256;
+/** Near-duplicate distance where --near-duplicate-bits does not say (chosen on the planted set: BENCHMARKS.md). */
+export const DEFAULT_NEAR_DUPLICATE_BITS = 6;
 
 export const RunParamsSchema = z.object({
   batchSize: z.number().int().min(1),
@@ -19,6 +22,10 @@ export const RunParamsSchema = z.object({
   ungroupedBatches: z.number().int().min(0).default(0),
   /** the S3 Inventory manifest the keys came from (`--inventory`), where not the dataset's listing */
   inventory: z.string().optional(),
+  /** image checks' cut and the checks switched off (image-issues.ts) */
+  imageChecks: ImageCheckParamsSchema.default({ z: 3.5, off: [] }),
+  /** near duplicates: the most differing bits of the 64-bit perceptual hashes of two copies (0: exact pixels only) */
+  nearDuplicateBits: z.number().int().min(0).max(16).default(DEFAULT_NEAR_DUPLICATE_BITS),
 });
 
 export const RunJsonSchema = z.object({

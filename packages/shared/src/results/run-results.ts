@@ -9,7 +9,7 @@ import { sign, verify } from '../job-signing';
 import { type BatchChunk, BatchChunkSchema, type ImageRecord, RecordSchema } from '../schemas';
 import { type ObjectStore, PreconditionFailed, listAll } from '../storage/object-store';
 import { openStore } from '../storage/open-store';
-import { FAILURES_JSONL, MANIFEST_JSON, PARTS_LIST, PARTS_PREFIX, chunkKey, shardKey, shardSummaryKey, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
+import { ANNOTATIONS_PREFIX, DUPLICATES_PARQUET, annotationsKey, duplicatesShardKey, FAILURES_JSONL, MANIFEST_JSON, PARTS_LIST, PARTS_PREFIX, chunkKey, shardKey, shardSummaryKey, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
 import { type Manifest, ManifestSchema } from './manifest';
 import { type RunJson, RunJsonSchema } from './run-json';
 import type { RunSummaryState } from './run-summary';
@@ -183,6 +183,25 @@ export class RunResults {
   async readShardSummary(shard: number): Promise<RunSummaryState | undefined> {
     const raw = await this.store.getIfExists(shardSummaryKey(shard));
     return raw && (JSON.parse(raw.toString('utf8')) as RunSummaryState);
+  }
+
+  /** duplicates.parquet (one shard) or duplicates/part-NNNNN.parquet; returns its key. */
+  async putDuplicates(body: Buffer, shard?: number): Promise<string> {
+    const key = shard === undefined ? DUPLICATES_PARQUET : duplicatesShardKey(shard);
+    await this.store.put(key, body, { contentType: 'application/vnd.apache.parquet' });
+    return key;
+  }
+
+  /** The run-wide step's output for one shard (annotate-run.ts), or for the run (`shard` undefined). */
+  async writeAnnotations(shard: number | 'run', body: unknown): Promise<void> {
+    const key = shard === 'run' ? `${ANNOTATIONS_PREFIX}run.json` : annotationsKey(shard);
+    await this.store.put(key, JSON.stringify(body), { contentType: 'application/json' });
+  }
+
+  async readAnnotations(shard: number | 'run'): Promise<unknown> {
+    const key = shard === 'run' ? `${ANNOTATIONS_PREFIX}run.json` : annotationsKey(shard);
+    const raw = await this.store.getIfExists(key);
+    return raw && parseJson(raw, `${this.uri}${key}`, (v) => v);
   }
 
   async writePartsList(keys: string[]): Promise<string> {

@@ -22,6 +22,9 @@ export interface RunSummaryState {
   labelled: number; correct: number; labelledAccepted: number; correctAccepted: number;
   byStatus: Record<string, number>;
   perClass: Record<string, number>;
+  /** records per image issue, and records with a copy (absent in summaries written before the checks) */
+  imageIssues?: Record<string, number>;
+  duplicates?: number;
   /** per sketched score (the registry's `sketched`), in registry order */
   hist: Record<SketchedScore, number[]>;
   /** per confidence bin, labelled records: [count, correct, correct in top 3] */
@@ -36,7 +39,7 @@ export class RunSummary {
     this.classOf = classIndexer(classes);
     this.s = state ?? {
       total: 0, accepted: 0, rejected: 0, labelled: 0, correct: 0, labelledAccepted: 0, correctAccepted: 0,
-      byStatus: {}, perClass: {},
+      byStatus: {}, perClass: {}, imageIssues: {}, duplicates: 0,
       hist: Object.fromEntries(SKETCHED_SCORES.map((k) => [k, zeros()])) as Record<SketchedScore, number[]>,
       rc: [zeros(), zeros(), zeros()],
     };
@@ -49,6 +52,9 @@ export class RunSummary {
     if (r.accepted === true) s.accepted++;
     if (r.accepted === false) s.rejected++;
     if (r.prediction) s.perClass[r.prediction.class] = (s.perClass[r.prediction.class] ?? 0) + 1;
+    s.imageIssues ??= {};
+    for (const i of r.image_issues ?? []) s.imageIssues[i] = (s.imageIssues[i] ?? 0) + 1;
+    if (r.duplicate_group) s.duplicates = (s.duplicates ?? 0) + 1;
     for (const k of SKETCHED_SCORES) {
       const v = r.scores[k];
       if (v !== null && v !== undefined && Number.isFinite(v)) s.hist[k][bin(v)]!++;
@@ -73,6 +79,9 @@ export class RunSummary {
     for (const k of ['total', 'accepted', 'rejected', 'labelled', 'correct', 'labelledAccepted', 'correctAccepted'] as const) s[k] += other[k];
     for (const [k, n] of Object.entries(other.byStatus)) s.byStatus[k] = (s.byStatus[k] ?? 0) + n;
     for (const [k, n] of Object.entries(other.perClass)) s.perClass[k] = (s.perClass[k] ?? 0) + n;
+    s.imageIssues ??= {};
+    for (const [k, n] of Object.entries(other.imageIssues ?? {})) s.imageIssues[k] = (s.imageIssues[k] ?? 0) + n;
+    s.duplicates = (s.duplicates ?? 0) + (other.duplicates ?? 0);
     // ?.: a shard summarised before a score was sketched has no histogram for it
     for (const k of SKETCHED_SCORES) other.hist[k]?.forEach((n, i) => { s.hist[k][i]! += n; });
     other.rc.forEach((arr, j) => arr.forEach((n, i) => { s.rc[j]![i]! += n; }));
@@ -117,6 +126,8 @@ export class RunSummary {
       score_quantiles: Object.fromEntries(SKETCHED_SCORES.map((k) => [k, RunSummary.quantiles(s.hist[k])])),
       score_quantile_resolution: 1 / BINS,
       predicted_per_class: s.perClass,
+      image_issues: s.imageIssues ?? {},
+      images_with_copies: s.duplicates ?? 0,
       ...(s.labelled > 0 ? {
         labelled: s.labelled,
         accuracy: s.correct / s.labelled,

@@ -1,6 +1,6 @@
 /** An ImageScore plus its key and label, as the contract's record, its `issue` routed by the spec's rule. */
 import { type ImageRecord, type Routing, routeIssue } from '@overmap/shared';
-import type { ImageScore } from '@overmap/engine';
+import type { ImageMeasures, ImageScore } from '@overmap/engine';
 
 export function recordFor(
   key: string,
@@ -9,6 +9,7 @@ export function recordFor(
   spec: { classes: readonly string[]; routing: Routing },
   threshold: number,
   labelIndex: number | null,
+  measures?: ImageMeasures,
 ): ImageRecord {
   const { classes } = spec;
   const status = s.noMask ? 'no_mask' : 'ok';
@@ -38,5 +39,8 @@ export function recordFor(
     accepted,
     mask_fraction: s.maskFraction,
     issue,
+    image: measures ?? null,
+    image_issues: [],
+    duplicate_group: null,
   };
 }

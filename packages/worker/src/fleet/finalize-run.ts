@@ -12,8 +12,13 @@ import { UnrecoverableError } from 'bullmq';
 import { checkJobSignature } from './job-guard';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Annotator, type RunAnnotations, type ShardAnnotations, annotateRun, shardAnnotations } from './annotate-run';
 import {
   CompactJobSchema,
+  DUPLICATES_PARQUET,
+  DUPLICATES_PREFIX,
+  duplicatesParquet,
+  enqueueCompactions,
   FinalizeJobSchema,
   type ImageRecord,
   InputError,
@@ -77,11 +82,20 @@ async function compactParts(
   to: number,
   summary: RunSummary,
   shard?: number,
+  annotations?: ShardAnnotations,
 ): Promise<string> {
+  const annotator = annotations && new Annotator(annotations);
   async function* records(): AsyncGenerator<ImageRecord> {
     const seen = new Set<string>();
     for (let b = from; b < to; b++) {
-      for (const r of await results.readPart(b)) {
+      let part = await results.readPart(b);
+      if (annotator) {
+        // The part file gets its records' image_issues and duplicate_group too (rewritten only where they changed).
+        const a = annotator.part(part);
+        if (a.changed) await results.writePart(b, a.records);
+        part = a.records;
+      }
+      for (const r of part) {
         if (seen.has(r.key)) throw new UnrecoverableError(`key ${r.key} appears in two part files`);
         seen.add(r.key);
         summary.add(r);
@@ -89,7 +103,46 @@ async function compactParts(
       }
     }
   }
-  return results.putParquet(recordsParquetStream(records()), shard);
+  const key = await results.putParquet(recordsParquetStream(records()), shard);
+  if (annotator) await results.putDuplicates(duplicatesParquet(annotator.rows), shard);
+  return key;
+}
+
+/** What the manifest says of the run-wide step. */
+function annotationFields(a: Pick<RunAnnotations, 'fences' | 'nearDuplicateBits' | 'stats'>, shards: number) {
+  return {
+    duplicates: {
+      parquet: shards === 1 ? DUPLICATES_PARQUET : `${DUPLICATES_PREFIX}*.parquet`,
+      near_duplicate_bits: a.nearDuplicateBits,
+      ...a.stats,
+    },
+    image_checks: a.fences,
+  };
+}
+
+/**
+ * The run-wide step of a run of several shards: the image checks' fences and the duplicate
+ * groups (annotate-run.ts), written per shard under annotations/; then the compactions.
+ */
+export async function groupRun(
+  job: Pick<Job, 'data'>,
+  deps: { finalizeQueue: Queue },
+  guard: Guard = {},
+): Promise<{ groups: number }> {
+  checkJobSignature(job.data, guard.secret, 'group');
+  const parsed = FinalizeJobSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`malformed group job payload: ${parsed.error.message}`);
+  const { results, run } = await openRun(parsed.data, guard);
+  const a = await annotateRun(results, run);
+  const shards = shardCount(run.batches, run.params.shardParts);
+  for (let s = 0; s < shards; s++) {
+    const from = s * run.params.shardParts;
+    await results.writeAnnotations(s, shardAnnotations(a, from, Math.min(run.batches, from + run.params.shardParts)));
+  }
+  await results.writeAnnotations('run', { fences: a.fences, nearDuplicateBits: a.nearDuplicateBits, stats: a.stats });
+  await enqueueCompactions(deps.finalizeQueue, parsed.data, shards, guard.secret);
+  logger.info({ run: run.run_id, ...a.stats }, 'run grouped: compactions enqueued');
+  return { groups: a.stats.groups };
 }
 
 /** One shard of a large run: its part files into records/part-NNNNN.parquet and its summary. */
@@ -109,7 +162,13 @@ export async function compactShard(
   const from = data.shard * run.params.shardParts,
     to = Math.min(run.batches, from + run.params.shardParts);
   const summary = new RunSummary(run.classes);
-  await compactParts(results, from, to, summary, data.shard);
+  const annotations = (await results.readAnnotations(data.shard)) as ShardAnnotations | undefined;
+  if (!annotations)
+    logger.warn(
+      { run: run.run_id, shard: data.shard },
+      'no annotations for this shard (enqueued by an older version): compacted without image checks or duplicates',
+    );
+  await compactParts(results, from, to, summary, data.shard, annotations);
   await results.writeShardSummary(data.shard, summary.s);
   await markShardDone(deps.redis, deps.finalizeQueue, data, shards, guard.secret);
   return { shard: data.shard };
@@ -138,9 +197,22 @@ export async function finalizeRun(
   const shards = shardCount(run.batches, run.params.shardParts);
   const partKeys = Array.from({ length: run.batches }, (_, b) => partKey(b));
   let files: Pick<Manifest, 'parts' | 'parquet' | 'shards'>;
+  let annotated: ReturnType<typeof annotationFields> | undefined;
   if (shards === 1) {
-    files = { parts: partKeys, parquet: await compactParts(results, 0, run.batches, summary) };
+    const a = await annotateRun(results, run);
+    annotated = annotationFields(a, 1);
+    const parquet = await compactParts(
+      results,
+      0,
+      run.batches,
+      summary,
+      undefined,
+      shardAnnotations(a, 0, run.batches),
+    );
+    files = { parts: partKeys, parquet };
   } else {
+    const a = (await results.readAnnotations('run')) as Parameters<typeof annotationFields>[0] | undefined;
+    annotated = a && annotationFields(a, shards);
     // The shards were compacted in parallel; their summaries add up to the run's.
     for (let s = 0; s < shards; s++) {
       const st = await results.readShardSummary(s);
@@ -170,6 +242,7 @@ export async function finalizeRun(
       rejected: summary.s.rejected,
     },
     ...files,
+    ...annotated,
     summary: summary.summary(),
   });
   if (written) logger.info({ run: runId, total: summary.s.total, shards }, 'run finalized');

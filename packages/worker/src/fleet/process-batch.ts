@@ -212,14 +212,15 @@ async function scoreRecords(
     maxBytes: config.OVERMAP_MAX_IMAGE_BYTES,
     microBatch: deps.microBatch ?? ctx.microBatch,
     keepMaps: overlays !== 'none',
+    measure: true,
     computeLock: deps.computeLock,
     decode: deps.decode,
     observe: (s, since) => stage(s === 'decode' ? 'fetch_decode' : 'score', since),
     onFailed: (i, f) => {
       records[i] = errorRecord(keys[i]!, labels[i] ?? null, f.status, f.error);
     },
-    onScored: (i, s) => {
-      records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec, threshold, images[i]!.label);
+    onScored: (i, s, measures) => {
+      records[i] = recordFor(keys[i]!, labels[i] ?? null, s, scorer.spec, threshold, images[i]!.label, measures);
       return overlays === 'all' || records[i]!.accepted === false;
     },
     onOverlay: async (i, png) => {

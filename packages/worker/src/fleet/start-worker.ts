@@ -24,7 +24,7 @@ import {
   parseAllowedPrefixes,
 } from '@overmap/shared';
 import { type BackendInfo, initBackend, sessionSettingsOf } from '@overmap/engine';
-import { type Guard, compactShard, finalizeRun } from './finalize-run';
+import { type Guard, compactShard, finalizeRun, groupRun } from './finalize-run';
 import { type Metrics, createMetrics, serveMetrics } from './metrics';
 import { OutageLog, isConnectionError } from './outage-log';
 import { unsignedJobsWarning } from './job-guard';
@@ -201,7 +201,9 @@ class FleetWorker {
       (job) =>
         job.name === JobName.Compact
           ? compactShard(job, { redis, finalizeQueue }, guard)
-          : finalizeRun(job, toolVersion, guard),
+          : job.name === JobName.Group
+            ? groupRun(job, { finalizeQueue }, guard)
+            : finalizeRun(job, toolVersion, guard),
       { ...common, concurrency: 1 },
     );
     batchWorker.on('completed', () => metrics.batches.inc({ outcome: 'completed' }));

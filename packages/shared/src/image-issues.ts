@@ -1,0 +1,145 @@
+/**
+ * The image checks' flags, decided against the run's own distribution (as CleanVision decides
+ * against its dataset): each measure, mapped onto [0, 1], is summarised in a mergeable fixed-bin
+ * histogram (shards add up); its median and quartiles give a robust spread
+ * (σ ≈ IQR / 1.349), and an image is flagged where it lies more than `z` spreads beyond the median
+ * on the bad side, and at least `minGap` away (so a very uniform set does not flag ordinary
+ * images). Grayscale is absolute (no colour at all) and only in a set whose median image has colour.
+ */
+import { z } from 'zod';
+import { IMAGE_ISSUES, type ImageIssue, type ImageMeasuresRecord } from './schemas';
+
+const BINS = 1000;
+
+/** A measure, mapped onto [0, 1] (null where the image does not have it), and what its tails mean. */
+interface Check {
+  of: (m: ImageMeasuresRecord) => number | null;
+  low?: ImageIssue;
+  high?: ImageIssue;
+  /** the least distance from the median (in the mapped units) that can be flagged */
+  minGap: number;
+}
+
+const clip = (v: number) => Math.min(1, Math.max(0, v));
+const known = (m: ImageMeasuresRecord) => m.width !== null && m.height !== null && m.width > 0 && m.height > 0;
+
+/** Each check: its measure's mapping and its flags (docs/contract.md states them). */
+export const IMAGE_CHECKS = {
+  brightness: { of: (m) => clip(m.brightness), low: 'dark', high: 'light', minGap: 0.15 },
+  /** entropy in bits / 8 */
+  entropy: { of: (m) => clip(m.entropy / 8), low: 'low_information', minGap: 0.15 },
+  /** log10(1 + variance of the Laplacian) / 5 */
+  sharpness: { of: (m) => clip(Math.log10(1 + m.sharpness) / 5), low: 'blurry', minGap: 0.1 },
+  /** log10(pixels) / 9 */
+  size: {
+    of: (m) => (known(m) ? clip(Math.log10(m.width! * m.height!) / 9) : null),
+    low: 'odd_size',
+    high: 'odd_size',
+    minGap: 0.1,
+  },
+  /** (log2(width / height) + 4) / 8 */
+  aspect: {
+    of: (m) => (known(m) ? clip((Math.log2(m.width! / m.height!) + 4) / 8) : null),
+    low: 'odd_aspect',
+    high: 'odd_aspect',
+    minGap: 0.1,
+  },
+  colorfulness: { of: (m) => clip(m.colorfulness), minGap: 0 },
+} as const satisfies Record<string, Check>;
+export type CheckName = keyof typeof IMAGE_CHECKS;
+const CHECK_NAMES = Object.keys(IMAGE_CHECKS) as CheckName[];
+
+/** Grayscale: mean channel spread under this, in a set whose median spread is at least GRAY_SET_MEDIAN. */
+export const GRAY_SPREAD = 0.01;
+export const GRAY_SET_MEDIAN = 0.05;
+
+export const ImageCheckParamsSchema = z.object({
+  /** robust z beyond which an image is flagged (default 3.5, Iglewicz and Hoaglin's outlier cut) */
+  z: z.number().positive().default(3.5),
+  /** checks switched off */
+  off: z.array(z.enum(IMAGE_ISSUES)).default([]),
+});
+export type ImageCheckParams = z.infer<typeof ImageCheckParamsSchema>;
+
+/** Per check: the fences (mapped units); a value below `low` or above `high` is flagged. */
+export interface ImageFences {
+  z: number;
+  images: number;
+  fences: Record<CheckName, { median: number | null; low: number | null; high: number | null }>;
+  grayscale: boolean;
+  off: ImageIssue[];
+}
+
+/** Mergeable histograms of the measures. */
+export class ImageStats {
+  readonly hist: Record<CheckName, number[]>;
+  images = 0;
+
+  constructor(state?: { hist: Record<CheckName, number[]>; images: number }) {
+    this.hist =
+      state?.hist ??
+      (Object.fromEntries(CHECK_NAMES.map((k) => [k, new Array<number>(BINS).fill(0)])) as Record<CheckName, number[]>);
+    this.images = state?.images ?? 0;
+  }
+
+  add(m: ImageMeasuresRecord): void {
+    this.images++;
+    for (const k of CHECK_NAMES) {
+      const v = IMAGE_CHECKS[k].of(m);
+      if (v !== null && Number.isFinite(v)) this.hist[k][Math.min(BINS - 1, Math.floor(v * BINS))]!++;
+    }
+  }
+
+  merge(o: { hist: Record<CheckName, number[]>; images: number }): void {
+    this.images += o.images;
+    for (const k of CHECK_NAMES) o.hist[k].forEach((c, i) => (this.hist[k][i]! += c));
+  }
+
+  /** The q-quantile of a check's measure (bin centre: within 1/BINS), null with no values. */
+  quantile(k: CheckName, q: number): number | null {
+    const h = this.hist[k];
+    const n = h.reduce((a, b) => a + b, 0);
+    if (n === 0) return null;
+    let seen = 0;
+    for (let i = 0; i < BINS; i++) {
+      seen += h[i]!;
+      if (seen >= q * n) return (i + 0.5) / BINS;
+    }
+    return (BINS - 0.5) / BINS;
+  }
+
+  fences(p: ImageCheckParams): ImageFences {
+    const fences = {} as ImageFences['fences'];
+    for (const k of CHECK_NAMES) {
+      const [q1, med, q3] = [0.25, 0.5, 0.75].map((q) => this.quantile(k, q)) as [
+        number | null,
+        number | null,
+        number | null,
+      ];
+      if (med === null || q1 === null || q3 === null) {
+        fences[k] = { median: null, low: null, high: null };
+        continue;
+      }
+      const gap = Math.max(IMAGE_CHECKS[k].minGap, (p.z * (q3 - q1)) / 1.349);
+      fences[k] = { median: med, low: med - gap, high: med + gap };
+    }
+    const colour = fences.colorfulness.median;
+    return { z: p.z, images: this.images, fences, grayscale: colour !== null && colour >= GRAY_SET_MEDIAN, off: p.off };
+  }
+}
+
+/** An image's issues against the run's fences, in IMAGE_ISSUES order; [] without measures. */
+export function imageIssues(m: ImageMeasuresRecord | null | undefined, f: ImageFences): ImageIssue[] {
+  if (!m) return [];
+  const out = new Set<ImageIssue>();
+  for (const k of CHECK_NAMES) {
+    const c: Check = IMAGE_CHECKS[k];
+    const v = c.of(m);
+    const { low, high } = f.fences[k];
+    if (v === null || low === null || high === null) continue;
+    if (c.low && v < low) out.add(c.low);
+    if (c.high && v > high) out.add(c.high);
+  }
+  if (f.grayscale && m.colorfulness < GRAY_SPREAD) out.add('grayscale');
+  return IMAGE_ISSUES.filter((i) => out.has(i) && !f.off.includes(i));
+}

@@ -1,0 +1,163 @@
+/**
+ * The run-wide step between scoring and compaction. One pass over every part file (one in memory
+ * at a time) sums the images' measures into mergeable histograms, whose medians and spreads are
+ * the image checks' fences (shared/image-issues.ts), and keeps each image's two hashes (about 30
+ * bytes an image); the perceptual hashes are grouped (shared/near-duplicates.ts). Compaction then
+ * gives each record its `image_issues` and `duplicate_group`, rewrites the part files whose
+ * records changed, and writes the duplicates table. A run of one shard does all of it in its
+ * finalization; a larger one in a group job (which writes each shard's share under
+ * annotations/ and then fans out the compactions).
+ */
+import {
+  type ImageCheckParams,
+  type ImageFences,
+  type ImageRecord,
+  ImageStats,
+  type RunJson,
+  type RunResults,
+  groupNearDuplicates,
+  imageIssues,
+  parseHash64,
+  splitOf,
+} from '@overmap/shared';
+
+/** A growable Uint32 column (the pass does not know the run's size in images up front). */
+class Column {
+  data = new Uint32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+  get values(): Uint32Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/** An image with a copy: its group's first member (run ordinal), distance, byte-exactness, group spans splits. */
+export type DupEntry = [first: number, distance: number, exact: 0 | 1, leaky: 0 | 1];
+
+export interface RunAnnotations {
+  fences: ImageFences;
+  nearDuplicateBits: number;
+  /** image ordinal (position in the run's part order) -> its entry, for images with a copy */
+  dup: Map<number, DupEntry>;
+  /** ordinal of each part's first record */
+  partStart: number[];
+  stats: { groups: number; images_in_groups: number; leaky_groups: number; comparisons: number };
+}
+
+/** The group id of a group whose first member is image `first` of the run. */
+export const groupId = (first: number) => `dup-${String(first).padStart(9, '0')}`;
+
+/** Scans parts [0, batches): the measures' histograms and every decoded image's hashes. */
+async function scan(results: RunResults, batches: number) {
+  const stats = new ImageStats();
+  const [hi, lo, ex, ord, split] = [new Column(), new Column(), new Column(), new Column(), new Column()];
+  const splits = new Map<string | null, number>();
+  const partStart: number[] = [];
+  let ordinal = 0;
+  for (let b = 0; b < batches; b++) {
+    partStart.push(ordinal);
+    for (const r of await results.readPart(b)) {
+      const m = r.image;
+      if (m) {
+        stats.add(m);
+        const [h, l] = parseHash64(m.phash);
+        hi.push(h);
+        lo.push(l);
+        ex.push(parseInt(m.content_hash.slice(0, 8), 16) >>> 0);
+        ord.push(ordinal);
+        const s = splitOf(r.key);
+        if (!splits.has(s)) splits.set(s, splits.size);
+        split.push(splits.get(s)!);
+      }
+      ordinal++;
+    }
+  }
+  return { stats, hi: hi.values, lo: lo.values, ex: ex.values, ord: ord.values, split: split.values, partStart };
+}
+
+/** The run-wide annotations: fences from the run's measures, and its near-duplicate groups. */
+export async function annotateRun(results: RunResults, run: RunJson & { batches: number }): Promise<RunAnnotations> {
+  const s = await scan(results, run.batches);
+  const params: ImageCheckParams = run.params.imageChecks;
+  const k = run.params.nearDuplicateBits;
+  const g = groupNearDuplicates(s.hi, s.lo, k);
+  const leaky = new Set<number>();
+  for (let i = 0; i < g.first.length; i++)
+    if (g.first[i]! >= 0 && s.split[i] !== s.split[g.first[i]!]) leaky.add(g.first[i]!);
+  const dup = new Map<number, DupEntry>();
+  for (let i = 0; i < g.first.length; i++) {
+    const f = g.first[i]!;
+    if (f < 0) continue;
+    dup.set(s.ord[i]!, [s.ord[f]!, g.distance[i]!, s.ex[i] === s.ex[f] ? 1 : 0, leaky.has(f) ? 1 : 0]);
+  }
+  return {
+    fences: s.stats.fences(params),
+    nearDuplicateBits: k,
+    dup,
+    partStart: s.partStart,
+    stats: { groups: g.groups, images_in_groups: dup.size, leaky_groups: leaky.size, comparisons: g.comparisons },
+  };
+}
+
+/** What compaction of parts [from, to) needs of the annotations (what a group job writes per shard). */
+export interface ShardAnnotations {
+  fences: ImageFences;
+  /** ordinal of the shard's first record */
+  start: number;
+  /** [ordinal, ...entry] of the shard's images with a copy */
+  dup: [number, ...DupEntry][];
+}
+
+export function shardAnnotations(a: RunAnnotations, from: number, to: number): ShardAnnotations {
+  const start = a.partStart[from] ?? 0;
+  const end = to < a.partStart.length ? a.partStart[to]! : Infinity;
+  const dup: [number, ...DupEntry][] = [];
+  for (const [o, e] of a.dup) if (o >= start && o < end) dup.push([o, ...e]);
+  return { fences: a.fences, start, dup };
+}
+
+/**
+ * Annotates a shard's records as they stream through compaction, collecting its duplicates
+ * rows; `changed` says whether a part's records differ from what its file holds.
+ */
+export class Annotator {
+  private ordinal: number;
+  private readonly dup: Map<number, DupEntry>;
+  readonly rows: import('@overmap/shared').DuplicateRow[] = [];
+
+  constructor(private readonly a: ShardAnnotations) {
+    this.ordinal = a.start;
+    this.dup = new Map(a.dup.map(([o, ...e]) => [o, e as DupEntry]));
+  }
+
+  /** The part's records annotated, and whether any changed. */
+  part(records: ImageRecord[]): { records: ImageRecord[]; changed: boolean } {
+    let changed = false;
+    const out = records.map((r) => {
+      const issues = imageIssues(r.image, this.a.fences);
+      const e = this.dup.get(this.ordinal++);
+      const group = e ? groupId(e[0]) : null;
+      if (e)
+        this.rows.push({
+          key: r.key,
+          group: group!,
+          distance: e[1],
+          exact: e[2] === 1,
+          split: splitOf(r.key),
+          leaky: e[3] === 1,
+        });
+      const same = (r.duplicate_group ?? null) === group && (r.image_issues ?? []).join() === issues.join();
+      if (same && r.image_issues && r.duplicate_group !== undefined) return r;
+      changed = true;
+      return { ...r, image_issues: issues, duplicate_group: group };
+    });
+    return { records: out, changed };
+  }
+}
