@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
-import { type RunJson, RunResults, markBatchDone, runKeys } from '@overmap/shared';
+import { type RunJsonInput, RunResults, markBatchDone, runKeys } from '@overmap/shared';
 import { readSpec } from '@overmap/engine';
 import { RunContexts } from '@overmap/worker';
 import { NoopScorer } from '@overmap/engine/testing';
@@ -38,7 +38,7 @@ describe('RunContexts', () => {
   it('keeps a scorer while in use, disposes it once idle, and loads it again on demand', async () => {
     const spec = await readSpec(await makeDevModel(path.join(dir, 'model'), { segmenter: 'saliency' }));
     const results = RunResults.open(path.join(dir, 'results'));
-    const run: RunJson = {
+    const run: RunJsonInput = {
       run_id: 'r1',
       instance: 'abcdef12',
       dataset: `file://${dir}/`,

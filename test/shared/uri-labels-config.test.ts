@@ -3,6 +3,7 @@ import {
   canonicalClass,
   canonicalUri,
   folderLabel,
+  splitOf,
   isImageKey,
   loadConfig,
   parseLabelFile,
@@ -72,6 +73,14 @@ describe('labels', () => {
     expect(canonicalClass('Ankle boot')).toBe(canonicalClass('ankle-boot'));
     expect(folderLabel('coat/x.png')).toBe('coat');
     expect(folderLabel('x.png')).toBeNull();
+    expect(folderLabel('train/coat/x.png')).toBe('coat');
+    expect(folderLabel('Test/coat/sub/x.png')).toBe('coat');
+    expect(folderLabel('coat/sub/x.png')).toBe('coat');
+    expect([splitOf('train/coat/x.png'), splitOf('coat/sub/x.png'), splitOf('test/x.png')]).toEqual([
+      'train',
+      null,
+      null,
+    ]);
     expect(['a.JPG', 'b.tiff', 'c.avif'].every(isImageKey)).toBe(true);
     expect(['a.txt', 'b', 'jpg'].some(isImageKey)).toBe(false);
   });

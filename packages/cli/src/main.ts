@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { logger } from '@overmap/shared';
-import { fail, positiveInt, unitInterval } from './commands/common';
+import { fail, imageChecksList, intIn, positiveInt, positiveNumber, unitInterval } from './commands/common';
 import { type EnqueueFlags, enqueueCommand } from './commands/enqueue';
 import { type AuditFlags, auditCommand } from './commands/audit';
 import { evaluateCommand } from './commands/evaluate';
@@ -40,6 +40,17 @@ const enqueueOptions = (c: Command) =>
     .option('--labels <folder|uri>', "'folder' (ImageFolder layout) or a CSV/JSONL label file")
     .addOption(
       new Option('--overlays <which>', 'overlay PNGs to write').choices(['none', 'rejected', 'all']).default('none'),
+    )
+    .option(
+      '--image-z <z>',
+      "image checks: flag an image this many robust spreads beyond the run's median (default 3.5)",
+      positiveNumber('--image-z'),
+    )
+    .option('--image-checks-off <checks>', 'image checks to switch off, e.g. grayscale,odd_size', imageChecksList)
+    .option(
+      '--near-duplicate-bits <k>',
+      'near copies: perceptual hashes at most k bits apart, 0-16 (default 6; 0: identical pixels only)',
+      intIn('--near-duplicate-bits', 0, 16),
     );
 
 enqueueOptions(

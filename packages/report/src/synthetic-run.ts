@@ -14,6 +14,7 @@ import {
   partKey,
   DEFAULT_SHARD_PARTS,
   DEFAULT_NEAR_DUPLICATE_BITS,
+  ImageCheckParamsSchema,
 } from '@overmap/shared';
 
 export const SYNTHETIC_CLASSES = [
@@ -130,7 +131,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<RunResu
       batchSize,
       labels: labels ? 'folder' : null,
       overlays: 'none',
-      imageChecks: { z: 3.5, off: [] },
+      imageChecks: ImageCheckParamsSchema.parse({}),
       nearDuplicateBits: DEFAULT_NEAR_DUPLICATE_BITS,
       threshold,
       shardParts: DEFAULT_SHARD_PARTS,

@@ -1,8 +1,8 @@
 /**
- * Labels for image keys: `folder` (the first path segment is the class, ImageFolder
- * layout) or a CSV (`key,label`) / JSONL (`{"key","label"}`) object. Class names are
- * compared after lower-casing and dropping everything but letters and digits, so
- * `tshirt_top`, `T-shirt/top` and `TShirtTop` are one class.
+ * Labels for image keys: `folder` (the first path segment is the class, ImageFolder layout;
+ * under a split folder such as train/ or test/, the second) or a CSV (`key,label`) / JSONL
+ * (`{"key","label"}`) object. Class names are compared after lower-casing and dropping
+ * everything but letters and digits, so `tshirt_top`, `T-shirt/top` and `TShirtTop` are one class.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import { InputError } from './errors';
@@ -26,9 +26,20 @@ export function isImageKey(key: string): boolean {
   return dot >= 0 && IMAGE_EXTENSIONS.includes(key.slice(dot + 1).toLowerCase());
 }
 
+/** Folder names taken as dataset splits (case-insensitive) where they are a key's first folder. */
+export const SPLIT_FOLDERS = ['train', 'training', 'val', 'valid', 'validation', 'test', 'testing', 'dev', 'holdout'];
+
+/** A key's split: its first folder where that is a split name and a class folder follows (train/cat/x.jpg). */
+export function splitOf(key: string): string | null {
+  const parts = key.split('/');
+  return parts.length >= 3 && SPLIT_FOLDERS.includes(parts[0]!.toLowerCase()) ? parts[0]! : null;
+}
+
+/** ImageFolder's class: the first folder, or the second under a split folder (train/cat/x.jpg: cat). */
 export function folderLabel(key: string): string | null {
-  const slash = key.indexOf('/');
-  return slash > 0 ? key.slice(0, slash) : null;
+  const parts = key.split('/');
+  if (parts.length < 2 || !parts[0]) return null;
+  return splitOf(key) !== null ? parts[1]! || null : parts[0];
 }
 
 /** Keys a label file gives more than once: the last label is the one used. */

@@ -1,6 +1,8 @@
 /** What the commands share: config, Redis, model resolution, one-line errors. */
 import {
   type Config,
+  IMAGE_ISSUES,
+  type ImageIssue,
   InputError,
   OverMapError,
   ServiceError,
@@ -32,6 +34,39 @@ export function unitInterval(name: string) {
     const n = Number(v);
     if (!(n > 0 && n < 1))
       throw new InputError(`${name} ${JSON.stringify(v)} must be a number between 0 and 1 (exclusive)`);
+    return n;
+  };
+}
+
+/** --image-checks-off: a comma-separated list of image checks, each one of IMAGE_ISSUES. */
+export function imageChecksList(v: string): ImageIssue[] {
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = names.filter((n) => !(IMAGE_ISSUES as readonly string[]).includes(n));
+  if (bad.length)
+    throw new InputError(
+      `--image-checks-off ${JSON.stringify(v)}: unknown check(s) ${bad.join(', ')}; the checks are ${IMAGE_ISSUES.join(', ')}`,
+    );
+  return names as ImageIssue[];
+}
+
+/** An integer in [lo, hi]. */
+export function intIn(name: string, lo: number, hi: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < lo || n > hi)
+      throw new InputError(`${name} ${JSON.stringify(v)} must be an integer from ${lo} to ${hi}`);
+    return n;
+  };
+}
+
+/** A number above 0. */
+export function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0 && Number.isFinite(n))) throw new InputError(`${name} ${JSON.stringify(v)} must be a number above 0`);
     return n;
   };
 }

@@ -1,5 +1,13 @@
 /** `overmap enqueue [dataset-uri]` (and the first step of `overmap run`): list a dataset and enqueue its batches. */
-import { type Config, InputError, openStore, parseAllowedPrefixes, parseUri } from '@overmap/shared';
+import {
+  type Config,
+  type ImageIssue,
+  ImageCheckParamsSchema,
+  InputError,
+  openStore,
+  parseAllowedPrefixes,
+  parseUri,
+} from '@overmap/shared';
 import { type EnqueueProgress, type EnqueueResult, describeLabels, enqueueDataset } from '@overmap/producer';
 import { dryRunSpec, initBackend, loadSpec, referenceSpecUri, sessionSettingsOf } from '@overmap/engine';
 import { TOOL_VERSION } from '../version';
@@ -13,6 +21,9 @@ export interface EnqueueFlags {
   labels?: string;
   overlays: 'none' | 'rejected' | 'all';
   inventory?: string;
+  imageZ?: number;
+  imageChecksOff?: ImageIssue[];
+  nearDuplicateBits?: number;
 }
 
 function progressPrinter(): (p: EnqueueProgress) => void {
@@ -91,6 +102,8 @@ export async function enqueue(
       secret: config.OVERMAP_JOB_SECRET,
       allowed: parseAllowedPrefixes(config.OVERMAP_ALLOWED_PREFIXES),
       shardParts: config.OVERMAP_SHARD_PARTS,
+      imageChecks: ImageCheckParamsSchema.parse({ z: f.imageZ, off: f.imageChecksOff }),
+      nearDuplicateBits: f.nearDuplicateBits,
     });
     warnAbout(r, !!config.OVERMAP_ALLOWED_PREFIXES);
     return { ...r, config };

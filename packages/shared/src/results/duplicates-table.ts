@@ -1,7 +1,7 @@
 /**
  * duplicates.parquet: one row per image that has a copy (CONTRACT: key, group, distance to the
- * group's first member), plus whether it is a byte-exact copy of that member, its split (the
- * first folder of a key two or more folders deep) and whether its group spans splits (a leak
+ * group's first member), plus whether it is a byte-exact copy of that member, its split (labels.ts
+ * splitOf: train/, test/, ... as a key's first folder) and whether its group spans splits (a leak
  * between training and test sets). Written with hyparquet-writer, like records.parquet.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -36,10 +36,4 @@ export function duplicatesParquet(rows: readonly DuplicateRow[]): Buffer {
     codec: 'SNAPPY',
   });
   return Buffer.from(ab);
-}
-
-/** The split of a key: its first folder where it lies two or more folders deep (train/cat/x.jpg: train), else null. */
-export function splitOf(key: string): string | null {
-  const parts = key.split('/');
-  return parts.length >= 3 ? parts[0]! : null;
 }

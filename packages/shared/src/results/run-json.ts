@@ -23,7 +23,7 @@ export const RunParamsSchema = z.object({
   /** the S3 Inventory manifest the keys came from (`--inventory`), where not the dataset's listing */
   inventory: z.string().optional(),
   /** image checks' cut and the checks switched off (image-issues.ts) */
-  imageChecks: ImageCheckParamsSchema.default({ z: 3.5, off: [] }),
+  imageChecks: ImageCheckParamsSchema.default(() => ImageCheckParamsSchema.parse({})),
   /** near duplicates: the most differing bits of the 64-bit perceptual hashes of two copies (0: exact pixels only) */
   nearDuplicateBits: z.number().int().min(0).max(16).default(DEFAULT_NEAR_DUPLICATE_BITS),
 });
@@ -50,3 +50,5 @@ export const RunJsonSchema = z.object({
   sig: z.string().optional(),
 });
 export type RunJson = z.infer<typeof RunJsonSchema>;
+/** A run.json as written: the fields with defaults may be left out. */
+export type RunJsonInput = z.input<typeof RunJsonSchema>;

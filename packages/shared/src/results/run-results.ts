@@ -11,7 +11,7 @@ import { type ObjectStore, PreconditionFailed, listAll } from '../storage/object
 import { openStore } from '../storage/open-store';
 import { ANNOTATIONS_PREFIX, DUPLICATES_PARQUET, annotationsKey, duplicatesShardKey, FAILURES_JSONL, MANIFEST_JSON, PARTS_LIST, PARTS_PREFIX, chunkKey, shardKey, shardSummaryKey, RECORDS_PARQUET, RUN_JSON, batchFromPartKey, overlayKey, partKey } from './layout';
 import { type Manifest, ManifestSchema } from './manifest';
-import { type RunJson, RunJsonSchema } from './run-json';
+import { type RunJson, type RunJsonInput, RunJsonSchema } from './run-json';
 import type { RunSummaryState } from './run-summary';
 
 function parseJson<T>(raw: Buffer, what: string, parse: (v: unknown) => T): T {
@@ -70,7 +70,7 @@ export class RunResults {
     return run;
   }
 
-  async writeRun(run: RunJson): Promise<void> {
+  async writeRun(run: RunJsonInput): Promise<void> {
     const { sig: _old, ...rest } = RunJsonSchema.parse(run);
     await this.store.put(RUN_JSON, JSON.stringify(sign(rest, this.options.secret), null, 2), { contentType: 'application/json' });
   }
