@@ -32,10 +32,17 @@ const SAMPLES = path.join(__dirname, '../../samples/fashion-scenes');
 describe('image measures', () => {
   it('a flat grey image: brightness v/255, no entropy, no sharpness, no colour', () => {
     const rgb = new Uint8Array(32 * 32 * 3).fill(100);
-    expect(pixelMeasures(rgb, 32, 32)).toEqual({ brightness: 100 / 255, entropy: 0, sharpness: 0, colorfulness: 0 });
+    expect(pixelMeasures(rgb, 32, 32)).toEqual({
+      brightness: 100 / 255,
+      luma_p05: 100 / 255,
+      luma_p99: 100 / 255,
+      entropy: 0,
+      sharpness: 0,
+      colorfulness: 0,
+    });
   });
 
-  it('a black-and-white checkerboard: 1 bit of entropy, Laplacian ±4·255 everywhere (variance (4·255)²)', () => {
+  it('a black-and-white checkerboard: 1 bit of entropy, Laplacian ±4·255 everywhere over luma variance 127.5² (+1)', () => {
     const n = 16;
     const rgb = new Uint8Array(n * n * 3);
     for (let y = 0; y < n; y++)
@@ -43,7 +50,8 @@ describe('image measures', () => {
     const m = pixelMeasures(rgb, n, n);
     expect(m.entropy).toBeCloseTo(1, 10);
     expect(m.brightness).toBeCloseTo(0.5, 3);
-    expect(m.sharpness).toBeCloseTo((4 * 255) ** 2, 0);
+    expect(m.sharpness).toBeCloseTo((4 * 255) ** 2 / (127.5 ** 2 + 1), 6);
+    expect([m.luma_p05, m.luma_p99]).toEqual([0, 1]);
     expect(m.colorfulness).toBe(0);
   });
 
@@ -81,14 +89,22 @@ describe('image issues against the run', () => {
     format: 'jpg',
     bytes: 1000,
     brightness: 0.5,
+    luma_p05: 0.05,
+    luma_p99: 0.95,
     entropy: 7,
-    sharpness: 500,
+    sharpness: 0.5,
     colorfulness: 0.3,
     content_hash: '0'.repeat(32),
     phash: '0'.repeat(16),
   };
   const run = (n: number) =>
-    Array.from({ length: n }, (_, i) => ({ ...base, brightness: 0.4 + (i % 10) / 50, entropy: 6.5 + (i % 7) / 10 }));
+    Array.from({ length: n }, (_, i) => ({
+      ...base,
+      brightness: 0.3 + (i % 10) / 25,
+      luma_p99: 0.9 + (i % 5) / 50,
+      entropy: 6.5 + (i % 7) / 10,
+      sharpness: 0.2 + (i % 9) / 10,
+    }));
 
   it('merged shard histograms give the fences of the whole', () => {
     const all = new ImageStats(),
@@ -104,8 +120,8 @@ describe('image issues against the run', () => {
     run(200).forEach((m) => stats.add(m));
     const f = stats.fences({ z: 3.5, off: [] });
     expect(run(200).filter((m) => imageIssues(m, f).length > 0)).toEqual([]);
-    expect(imageIssues({ ...base, brightness: 0.05 }, f)).toEqual(['dark']);
-    expect(imageIssues({ ...base, brightness: 0.97 }, f)).toEqual(['light']);
+    expect(imageIssues({ ...base, brightness: 0.05, luma_p05: 0, luma_p99: 0.2 }, f)).toEqual(['dark']);
+    expect(imageIssues({ ...base, brightness: 0.9, luma_p05: 0.7, luma_p99: 1 }, f)).toEqual(['light']);
     expect(imageIssues({ ...base, entropy: 0, sharpness: 0, colorfulness: 0 }, f)).toEqual([
       'blurry',
       'low_information',
@@ -113,7 +129,7 @@ describe('image issues against the run', () => {
     ]);
     expect(imageIssues({ ...base, width: 32, height: 32 }, f)).toEqual(['odd_size']);
     expect(imageIssues({ ...base, width: 4000, height: 400 }, f)).toEqual(['odd_aspect']);
-    expect(imageIssues({ ...base, brightness: 0.05 }, stats.fences({ z: 3.5, off: ['dark'] }))).toEqual([]);
+    expect(imageIssues({ ...base, luma_p99: 0.2 }, stats.fences({ z: 3.5, off: ['dark'] }))).toEqual([]);
     expect(imageIssues(null, f)).toEqual([]);
     expect(Object.keys(IMAGE_CHECKS)).toContain('colorfulness');
   });

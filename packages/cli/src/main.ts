@@ -43,7 +43,7 @@ const enqueueOptions = (c: Command) =>
     )
     .option(
       '--image-z <z>',
-      "image checks: flag an image this many robust spreads beyond the run's median (default 3.5)",
+      "image checks: flag an image this many robust spreads beyond the run's median (default 3)",
       positiveNumber('--image-z'),
     )
     .option('--image-checks-off <checks>', 'image checks to switch off, e.g. grayscale,odd_size', imageChecksList)

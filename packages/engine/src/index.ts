@@ -4,7 +4,7 @@
  * `@overmap/worker` is the fleet on top of it; the report and the reference tools use it alone.
  */
 export * as tf from './backend/tf';
-export { initBackend, type BackendInfo } from './backend/select-backend';
+export { currentBackend, initBackend, type BackendInfo } from './backend/select-backend';
 export {
   loadSpec,
   readSpec,

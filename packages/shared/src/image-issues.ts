@@ -25,11 +25,14 @@ const known = (m: ImageMeasuresRecord) => m.width !== null && m.height !== null 
 
 /** Each check: its measure's mapping and its flags (docs/contract.md states them). */
 export const IMAGE_CHECKS = {
-  brightness: { of: (m) => clip(m.brightness), low: 'dark', high: 'light', minGap: 0.15 },
+  /** the brightest pixels (99th percentile of luma): low in a dark image */
+  bright_end: { of: (m) => clip(m.luma_p99), low: 'dark', minGap: 0.15 },
+  /** the darkest pixels (5th percentile of luma): high in a washed-out, light image */
+  dark_end: { of: (m) => clip(m.luma_p05), high: 'light', minGap: 0.15 },
   /** entropy in bits / 8 */
   entropy: { of: (m) => clip(m.entropy / 8), low: 'low_information', minGap: 0.15 },
-  /** log10(1 + variance of the Laplacian) / 5 */
-  sharpness: { of: (m) => clip(Math.log10(1 + m.sharpness) / 5), low: 'blurry', minGap: 0.1 },
+  /** (log10(sharpness) + 3) / 4: sharpness 0.001 to 10 */
+  sharpness: { of: (m) => clip((Math.log10(Math.max(m.sharpness, 1e-3)) + 3) / 4), low: 'blurry', minGap: 0.1 },
   /** log10(pixels) / 9 */
   size: {
     of: (m) => (known(m) ? clip(Math.log10(m.width! * m.height!) / 9) : null),
@@ -54,8 +57,8 @@ export const GRAY_SPREAD = 0.01;
 export const GRAY_SET_MEDIAN = 0.05;
 
 export const ImageCheckParamsSchema = z.object({
-  /** robust z beyond which an image is flagged (default 3.5, Iglewicz and Hoaglin's outlier cut) */
-  z: z.number().positive().default(3.5),
+  /** robust z beyond which an image is flagged (default 3: chosen on the planted set, BENCHMARKS.md) */
+  z: z.number().positive().default(3),
   /** checks switched off */
   off: z.array(z.enum(IMAGE_ISSUES)).default([]),
 });

@@ -130,6 +130,8 @@ export const ImageMeasuresSchema = z.object({
   format: z.string().nullable(),
   bytes: z.number().int().min(0),
   brightness: z.number(),
+  luma_p05: z.number(),
+  luma_p99: z.number(),
   entropy: z.number(),
   sharpness: z.number(),
   colorfulness: z.number(),

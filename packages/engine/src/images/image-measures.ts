@@ -1,7 +1,8 @@
 /**
  * What a curator checks of an image before trusting its label, measured on the pixels the worker
- * has already decoded for the model (so no second decode): brightness, information (entropy),
- * sharpness (variance of the Laplacian), colourfulness, the file's own size and format, a content
+ * has already decoded for the model (so no second decode): brightness (mean, and the 5th and 99th
+ * percentiles, as CleanVision judges dark and light), information (entropy), sharpness (variance
+ * of the Laplacian per unit of contrast), colourfulness, the file's own size and format, a content
  * hash of the bytes (exact copies) and a 64-bit perceptual hash (near copies). The flags
  * (dark, blurry, ...) are not decided here: finalize decides them against the run's own
  * distribution (shared/image-issues.ts), as CleanVision does against its dataset.
@@ -23,9 +24,15 @@ export interface ImageMeasures {
   bytes: number;
   /** mean luma (Rec. 601) in [0, 1] */
   brightness: number;
+  /** the 5th and 99th percentiles of luma in [0, 1]: how dark its darkest pixels are, how bright its brightest */
+  luma_p05: number;
+  luma_p99: number;
   /** Shannon entropy of the 256-bin luma histogram, in bits, [0, 8] */
   entropy: number;
-  /** variance of the 4-neighbour Laplacian of luma (0-255 scale), at the model's input size */
+  /**
+   * variance of the 4-neighbour Laplacian of luma over the variance of luma (+1), at the model's
+   * input size: edge energy per unit of contrast, so a sharp image of low contrast is not blurry
+   */
   sharpness: number;
   /** mean over pixels of (max - min channel) / 255, [0, 1]: 0 for a grey image */
   colorfulness: number;
@@ -42,24 +49,42 @@ const COS = new Float64Array(LOW * HASH_SIDE);
 for (let u = 0; u < LOW; u++)
   for (let x = 0; x < HASH_SIDE; x++) COS[u * HASH_SIDE + x] = Math.cos(((2 * x + 1) * u * Math.PI) / (2 * HASH_SIDE));
 
-/** Luma of interleaved 8-bit RGB, 0-255. */
-export function lumaOf(rgb: Uint8Array, pixels: number): Float32Array {
-  const y = new Float32Array(pixels);
-  for (let i = 0, j = 0; i < pixels; i++, j += 3) y[i] = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
+/** Luma (Rec. 601, fixed point, rounded) of interleaved 8-bit RGB, 0-255. */
+export function lumaOf(rgb: Uint8Array, pixels: number): Uint8Array {
+  const y = new Uint8Array(pixels);
+  for (let i = 0, j = 0; i < pixels; i++, j += 3)
+    y[i] = (19595 * rgb[j]! + 38470 * rgb[j + 1]! + 7471 * rgb[j + 2]! + 32768) >>> 16;
   return y;
 }
 
+/** Each of the 32 cells' [start, end) along a side of n pixels (at least one pixel each), cached per n. */
+const CELLS = new Map<number, Int32Array>();
+function cellsOf(n: number): Int32Array {
+  let c = CELLS.get(n);
+  if (!c) {
+    c = new Int32Array(2 * HASH_SIDE);
+    for (let k = 0; k < HASH_SIDE; k++) {
+      c[2 * k] = Math.floor((k * n) / HASH_SIDE);
+      c[2 * k + 1] = Math.max(c[2 * k]! + 1, Math.floor(((k + 1) * n) / HASH_SIDE));
+    }
+    CELLS.set(n, c);
+  }
+  return c;
+}
+
 /** Box-average of an h×w luma plane to 32×32 (nearest source pixel where the plane is smaller). */
-function reduce32(luma: Float32Array, h: number, w: number): Float64Array {
+function reduce32(luma: Uint8Array, h: number, w: number): Float64Array {
   const out = new Float64Array(HASH_SIDE * HASH_SIDE);
+  const rows = cellsOf(h),
+    cols = cellsOf(w);
   for (let r = 0; r < HASH_SIDE; r++) {
-    const y0 = Math.floor((r * h) / HASH_SIDE),
-      y1 = Math.max(y0 + 1, Math.floor(((r + 1) * h) / HASH_SIDE));
+    const y0 = rows[2 * r]!,
+      y1 = rows[2 * r + 1]!;
     for (let c = 0; c < HASH_SIDE; c++) {
-      const x0 = Math.floor((c * w) / HASH_SIDE),
-        x1 = Math.max(x0 + 1, Math.floor(((c + 1) * w) / HASH_SIDE));
+      const x0 = cols[2 * c]!,
+        x1 = cols[2 * c + 1]!;
       let s = 0;
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) s += luma[y * w + x]!;
+      for (let y = y0; y < y1; y++) for (let x = x0, i = y * w + x0; x < x1; x++, i++) s += luma[i]!;
       out[r * HASH_SIDE + c] = s / ((y1 - y0) * (x1 - x0));
     }
   }
@@ -67,23 +92,39 @@ function reduce32(luma: Float32Array, h: number, w: number): Float64Array {
 }
 
 /** The 64-bit DCT hash of an h×w luma plane, as 16 hex digits (bit 63 = coefficient (0, 0)). */
-export function dctHash(luma: Float32Array, h: number, w: number): string {
+export function dctHash(luma: Uint8Array, h: number, w: number): string {
   const px = reduce32(luma, h, w);
-  // rows first: t[y][u] = sum_x px[y][x] cos_u(x); then d[v][u] = sum_y cos_v(y) t[y][u]
-  const t = new Float64Array(HASH_SIDE * LOW);
-  for (let y = 0; y < HASH_SIDE; y++)
-    for (let u = 0; u < LOW; u++) {
-      let s = 0;
-      for (let x = 0; x < HASH_SIDE; x++) s += px[y * HASH_SIDE + x]! * COS[u * HASH_SIDE + x]!;
-      t[y * LOW + u] = s;
+  const HALF = HASH_SIDE / 2;
+  // cos_u(31 - x) = ±cos_u(x) (+ for even u): each pass sums mirrored pairs first, halving the products
+  const sum = new Float64Array(HALF),
+    diff = new Float64Array(HALF);
+  const t = new Float64Array(HASH_SIDE * LOW); // t[y][u] = sum_x px[y][x] cos_u(x)
+  for (let y = 0; y < HASH_SIDE; y++) {
+    const row = y * HASH_SIDE;
+    for (let x = 0; x < HALF; x++) {
+      sum[x] = px[row + x]! + px[row + HASH_SIDE - 1 - x]!;
+      diff[x] = px[row + x]! - px[row + HASH_SIDE - 1 - x]!;
     }
-  const d = new Float64Array(LOW * LOW);
-  for (let v = 0; v < LOW; v++)
     for (let u = 0; u < LOW; u++) {
-      let s = 0;
-      for (let y = 0; y < HASH_SIDE; y++) s += COS[v * HASH_SIDE + y]! * t[y * LOW + u]!;
-      d[v * LOW + u] = s;
+      const half = u % 2 === 0 ? sum : diff;
+      let acc = 0;
+      for (let x = 0, c = u * HASH_SIDE; x < HALF; x++, c++) acc += half[x]! * COS[c]!;
+      t[y * LOW + u] = acc;
     }
+  }
+  const d = new Float64Array(LOW * LOW); // d[v][u] = sum_y cos_v(y) t[y][u]
+  for (let u = 0; u < LOW; u++) {
+    for (let y = 0; y < HALF; y++) {
+      sum[y] = t[y * LOW + u]! + t[(HASH_SIDE - 1 - y) * LOW + u]!;
+      diff[y] = t[y * LOW + u]! - t[(HASH_SIDE - 1 - y) * LOW + u]!;
+    }
+    for (let v = 0; v < LOW; v++) {
+      const half = v % 2 === 0 ? sum : diff;
+      let acc = 0;
+      for (let y = 0, c = v * HASH_SIDE; y < HALF; y++, c++) acc += half[y]! * COS[c]!;
+      d[v * LOW + u] = acc;
+    }
+  }
   const sorted = Float64Array.from(d).sort();
   const median = (sorted[31]! + sorted[32]!) / 2;
   let hex = '';
@@ -101,36 +142,56 @@ export function pixelMeasures(
   h: number,
   w: number,
   luma = lumaOf(rgb, h * w),
-): Pick<ImageMeasures, 'brightness' | 'entropy' | 'sharpness' | 'colorfulness'> {
+): Pick<ImageMeasures, 'brightness' | 'luma_p05' | 'luma_p99' | 'entropy' | 'sharpness' | 'colorfulness'> {
   const n = h * w;
-  const hist = new Float64Array(256);
-  let sum = 0,
-    spread = 0;
+  const hist = new Uint32Array(256);
+  let spread = 0;
   for (let i = 0, j = 0; i < n; i++, j += 3) {
-    const v = luma[i]!;
-    sum += v;
-    hist[Math.min(255, Math.round(v))]!++;
+    hist[luma[i]!]!++;
     const r = rgb[j]!,
       g = rgb[j + 1]!,
       b = rgb[j + 2]!;
-    spread += Math.max(r, g, b) - Math.min(r, g, b);
+    const hi = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const lo = r < g ? (r < b ? r : b) : g < b ? g : b;
+    spread += hi - lo;
   }
-  let entropy = 0;
-  for (const c of hist) if (c > 0) entropy -= (c / n) * Math.log2(c / n);
+  // mean, variance, entropy and percentiles, all from the histogram
+  let sum = 0,
+    sumSq = 0,
+    entropy = 0;
+  for (let v = 0; v < 256; v++) {
+    const c = hist[v]!;
+    if (c === 0) continue;
+    sum += c * v;
+    sumSq += c * v * v;
+    entropy -= (c / n) * Math.log2(c / n);
+  }
+  const percentile = (q: number) => {
+    let seen = 0;
+    for (let v = 0; v < 256; v++) if ((seen += hist[v]!) >= q * n) return v / 255;
+    return 1;
+  };
+  const mean = sum / n;
+  const variance = Math.max(0, sumSq / n - mean * mean);
   // variance of the Laplacian over interior pixels (Pech-Pacheco et al. 2000)
   let s1 = 0,
-    s2 = 0,
-    m = 0;
+    s2 = 0;
   for (let y = 1; y < h - 1; y++)
-    for (let x = 1; x < w - 1; x++) {
-      const i = y * w + x;
+    for (let x = 1, i = y * w + 1; x < w - 1; x++, i++) {
       const lap = luma[i - w]! + luma[i + w]! + luma[i - 1]! + luma[i + 1]! - 4 * luma[i]!;
       s1 += lap;
       s2 += lap * lap;
-      m++;
     }
-  const sharpness = m > 0 ? Math.max(0, s2 / m - (s1 / m) ** 2) : 0;
-  return { brightness: sum / n / 255, entropy: entropy + 0, sharpness, colorfulness: spread / n / 255 };
+  const m = Math.max(0, (h - 2) * (w - 2));
+  const lapVariance = m > 0 ? Math.max(0, s2 / m - (s1 / m) ** 2) : 0;
+  return {
+    brightness: mean / 255,
+    luma_p05: percentile(0.05),
+    luma_p99: percentile(0.99),
+    entropy: entropy + 0,
+    sharpness: lapVariance / (variance + 1),
+    colorfulness: spread / n / 255,
+  };
 }
 
 /** The file's displayed size and format from its header (microseconds: no decode), or nulls. */

@@ -51,6 +51,9 @@ export interface RunAnnotations {
   stats: { groups: number; images_in_groups: number; leaky_groups: number; comparisons: number };
 }
 
+/** Below this luma entropy (bits) an image is too flat for its perceptual hash to mean anything. */
+export const MIN_HASH_ENTROPY = 1;
+
 /** The group id of a group whose first member is image `first` of the run. */
 export const groupId = (first: number) => `dup-${String(first).padStart(9, '0')}`;
 
@@ -67,7 +70,9 @@ async function scan(results: RunResults, batches: number) {
       const m = r.image;
       if (m) {
         stats.add(m);
-        const [h, l] = parseHash64(m.phash);
+        // A (nearly) flat image's perceptual hash is rounding noise: such images are grouped by
+        // their bytes alone (the content hash's first 64 bits: equal for copies, ~32 bits apart otherwise).
+        const [h, l] = m.entropy < MIN_HASH_ENTROPY ? parseHash64(m.content_hash.slice(0, 16)) : parseHash64(m.phash);
         hi.push(h);
         lo.push(l);
         ex.push(parseInt(m.content_hash.slice(0, 8), 16) >>> 0);
