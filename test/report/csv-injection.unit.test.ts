@@ -65,10 +65,12 @@ describe('toCsv', () => {
     };
     const csv = toCsv([row], 's3://bucket/data/', 'rank');
     const [header, line, end] = csv.split('\r\n');
-    expect(header).toBe(`key,image,label,prediction,p,status,error,accepted,rank,${SCORE_NAMES.join(',')}`);
+    expect(header).toBe(
+      `key,image,label,prediction,p,status,error,accepted,image_issues,duplicate_group,rank,${SCORE_NAMES.join(',')}`,
+    );
     const scores = SCORE_NAMES.map((s) => (s === 'confidence' ? '0.4' : s === 'gradcam_contrast' ? '-0.25' : ''));
     expect(line).toBe(
-      `'=HYPERLINK(1).png,s3://bucket/data/=HYPERLINK(1).png,"'=HYPERLINK(""http://x"")",'+cls,0.5,ok,'@error,false,1,${scores.join(',')}`,
+      `'=HYPERLINK(1).png,s3://bucket/data/=HYPERLINK(1).png,"'=HYPERLINK(""http://x"")",'+cls,0.5,ok,'@error,false,,,1,${scores.join(',')}`,
     );
     expect(end).toBe('');
     // A CSV reader gets the quoted text back, with the leading ' a spreadsheet hides.

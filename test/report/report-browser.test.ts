@@ -91,7 +91,14 @@ describe('the report in Chromium', () => {
   it('overmap run says where the report goes; overmap report prints where it is', () => {
     expect(runStdout).toContain(`overmap report ${results}`);
     expect(reportStdout).toContain(`report: ${pathToFileURL(path.join(results, 'report', 'index.html'))}`);
-    expect(data.queues.map((q) => q.id)).toEqual(['label_errors', 'off_object', 'rejected', 'unreadable']);
+    expect(data.queues.map((q) => q.id)).toEqual([
+      'label_errors',
+      'off_object',
+      'rejected',
+      'unreadable',
+      'bad_images',
+      'duplicates',
+    ]);
     expect(data.maps).toEqual({ source: 'mixed', note: null });
   });
 

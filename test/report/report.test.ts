@@ -134,6 +134,18 @@ describe('buildReport on a synthetic run', () => {
     expect(data.queues.find((q) => q.id === 'label_errors')!.total).toBeGreaterThan(PER);
   });
 
+  it('lists copies side by side (each pair of the synthetic run together) and bad images with the most problems first', () => {
+    const dups = data.queues.find((q) => q.id === 'duplicates')!;
+    expect(dups.total).toBe(records.filter((r) => r.duplicate_group).length);
+    expect(dups.cards).toHaveLength(PER);
+    for (let i = 0; i < PER; i += 2) expect(dups.cards[i + 1]!.duplicateGroup).toBe(dups.cards[i]!.duplicateGroup);
+    const bad = data.queues.find((q) => q.id === 'bad_images')!;
+    expect(bad.total).toBe(records.filter((r) => r.image_issues?.length).length);
+    const sizes = bad.cards.map((c) => c.imageIssues.length);
+    expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+    expect(sizes[0]).toBe(2);
+  });
+
   it('aggregates: accuracy and the confusion matrix equal a count over every record', () => {
     const classOf = classIndexer(SYNTHETIC_CLASSES);
     const labelled = records.filter((r) => r.prediction && classOf(r.label) !== null);
@@ -179,8 +191,8 @@ describe('buildReport on a synthetic run', () => {
       >[];
       expect(rows.map((r) => r.key)).toEqual(q.cards.map((c) => c.key));
       const jsonl = (await fs.readFile(path.join(reportDir, q.exports.jsonl), 'utf8'))
-        .trim()
         .split('\n')
+        .filter(Boolean)
         .map((l) => JSON.parse(l));
       expect(jsonl.map((r) => r.key)).toEqual(q.cards.map((c) => c.key));
       const tasks = JSON.parse(await fs.readFile(path.join(reportDir, q.exports.labelStudio), 'utf8'));

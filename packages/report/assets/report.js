@@ -166,6 +166,10 @@
         c.accepted === null ? null : h('span', { class: 'muted', text: c.accepted ? 'accepted' : 'rejected' }),
       ),
       c.error ? h('div', { class: 'error', text: c.error }) : null,
+      c.imageIssues && c.imageIssues.length
+        ? h('div', { class: 'image-issues', text: 'image: ' + c.imageIssues.join(', ') })
+        : null,
+      c.duplicateGroup ? h('div', { class: 'dup-group muted small', text: 'copies: ' + c.duplicateGroup }) : null,
       top.length ? h('table', { class: 'top3' }, h('tbody', null, top)) : null,
       h('div', { class: 'scores' }, scores),
     );

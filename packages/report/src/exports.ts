@@ -42,6 +42,8 @@ export function flatRow(r: ExportRow, dataset: string, rankName: string): Record
     status: r.status,
     error: r.error,
     accepted: r.accepted,
+    image_issues: (r.image_issues ?? []).join(','),
+    duplicate_group: r.duplicate_group ?? null,
   };
   if (rankName) row[rankName] = r.rank;
   for (const s of SCORE_NAMES) row[s] = r.scores[s] ?? null;
@@ -85,6 +87,8 @@ export function toJsonl(rows: ExportRow[], dataset: string, rankName: string): s
           status: r.status,
           error: r.error,
           accepted: r.accepted,
+          image_issues: r.image_issues ?? [],
+          duplicate_group: r.duplicate_group ?? null,
           ...(rankName ? { [rankName]: r.rank } : {}),
           scores: r.scores,
         }),
@@ -113,6 +117,8 @@ export function toLabelStudio(rows: ExportRow[], dataset: string, rankName: stri
       status: r.status,
       error: r.error,
       accepted: r.accepted,
+      image_issues: r.image_issues ?? [],
+      duplicate_group: r.duplicate_group ?? null,
       ...(rankName ? { [rankName]: r.rank } : {}),
       scores: r.scores,
       top: r.prediction?.top ?? null,

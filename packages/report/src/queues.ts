@@ -4,7 +4,7 @@
  */
 import { type ImageRecord, disagreesWithLabel, isScored, labelSuspicion } from '@overmap/shared';
 
-export type QueueId = 'label_errors' | 'off_object' | 'rejected' | 'unreadable';
+export type QueueId = 'label_errors' | 'off_object' | 'rejected' | 'unreadable' | 'bad_images' | 'duplicates';
 
 export interface QueueContext {
   /** the label -> class index rule (null: the label names no class) */
@@ -85,6 +85,37 @@ export const QUEUES: QueueDef[] = [
     rank: (r) => (isScored(r.status) ? null : 0),
   },
 ];
+
+/** dup-000001234 -> 1234 (the run position of the group's first member), or null. */
+const groupOrdinal = (g: string | null | undefined) => (g ? Number(g.slice(g.lastIndexOf('-') + 1)) : null);
+
+/** The image-quality and copy queues (finalize's image_issues and duplicate_group). */
+QUEUES.push(
+  {
+    id: 'bad_images',
+    title: 'Bad images',
+    rankName: 'issues',
+    needsLabels: false,
+    description:
+      'Images with problems of their own, judged against the run: dark, light, blurry, low_information, grayscale, odd_size, odd_aspect (each card names them). ' +
+      'Ranked by how many problems an image has, most first.',
+    rank: (r) => (r.image_issues?.length ? r.image_issues.length : null),
+  },
+  {
+    id: 'duplicates',
+    title: 'Duplicates and near copies',
+    rankName: '',
+    needsLabels: false,
+    description:
+      'Images with an exact or near copy in the run (perceptual hashes a few bits apart), each group side by side, groups in the order of their first member. ' +
+      'A copy in two splits (train/ and test/) leaks between them; duplicates.parquet marks those groups.',
+    // groups in run order, each group's members together (they share the rank)
+    rank: (r) => {
+      const g = groupOrdinal(r.duplicate_group);
+      return g === null ? null : -g;
+    },
+  },
+);
 
 /** The reason an image could not be scored, with numbers blanked so that like errors group together. */
 export function reasonOf(r: ImageRecord): string {

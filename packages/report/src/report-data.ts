@@ -21,6 +21,9 @@ export interface Card {
   rank: number;
   scores: Record<string, number | null>;
   mask_fraction: number | null;
+  /** the image's own problems, and its duplicate group (null: no copy) */
+  imageIssues: string[];
+  duplicateGroup: string | null;
   img: CardImages;
 }
 

@@ -84,6 +84,8 @@ export async function writeQueue(
         SCORE_NAMES.filter((s) => r.scores[s] !== undefined).map((s) => [s, r.scores[s] ?? null]),
       ),
       mask_fraction: r.mask_fraction ?? null,
+      imageIssues: r.image_issues ?? [],
+      duplicateGroup: r.duplicate_group ?? null,
       img: c.images.get(r.key) ?? {},
     })),
   };

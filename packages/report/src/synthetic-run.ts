@@ -107,6 +107,9 @@ export function syntheticRecord(i: number, rand: () => number, o: { labels: bool
     scores,
     accepted: overmap >= o.threshold,
     mask_fraction: noMask ? 0 : 0.1 + 0.4 * rand(),
+    // a few bad images and pairs of copies (deterministic in i: the other fields do not move)
+    image_issues: i % 53 === 7 ? ['dark'] : i % 97 === 11 ? ['blurry', 'low_information'] : [],
+    duplicate_group: i % 41 < 2 ? `dup-${String(i - (i % 41)).padStart(9, '0')}` : null,
   };
 }
 
