@@ -38,13 +38,25 @@ function bitsOf(hi: number, lo: number, a: number, len: number): number {
   );
 }
 
-/** Indices 0..n-1 sorted by `key` (LSD radix sort, two 16-bit digits; stable). */
-export function sortByKey(key: Uint32Array): Uint32Array {
+/** Scratch arrays for sortByKey, reused across the tables (no garbage per table). */
+export interface SortScratch {
+  a: Uint32Array;
+  b: Uint32Array;
+  count: Uint32Array;
+}
+export const sortScratch = (n: number): SortScratch => ({
+  a: new Uint32Array(n),
+  b: new Uint32Array(n),
+  count: new Uint32Array(65537),
+});
+
+/** Indices 0..n-1 sorted by `key` (LSD radix sort, two 16-bit digits; stable); the result is one of the scratch arrays. */
+export function sortByKey(key: Uint32Array, scratch: SortScratch = sortScratch(key.length)): Uint32Array {
   const n = key.length;
-  let order = new Uint32Array(n),
-    next = new Uint32Array(n);
+  let order = scratch.a,
+    next = scratch.b;
   for (let i = 0; i < n; i++) order[i] = i;
-  const count = new Uint32Array(65537);
+  const count = scratch.count;
   for (const shift of [0, 16]) {
     count.fill(0);
     for (let i = 0; i < n; i++) count[((key[i]! >>> shift) & 0xffff) + 1]!++;
@@ -59,6 +71,7 @@ export function sortByKey(key: Uint32Array): Uint32Array {
 }
 
 function combinations(m: number, r: number): number[][] {
+  // (at most C(16, 8) = 12,870 tables: small)
   const out: number[][] = [];
   const pick = (from: number, acc: number[]) => {
     if (acc.length === r) return void out.push([...acc]);
@@ -135,6 +148,7 @@ function distinctHashes(hi: Uint32Array, lo: Uint32Array, uf: UnionFind): Uint32
 function joinWithinK(hi: Uint32Array, lo: Uint32Array, reps: Uint32Array, k: number, m: number, uf: UnionFind): number {
   const edges = Array.from({ length: m + 1 }, (_, j) => Math.floor((64 * j) / m));
   const keys = new Uint32Array(reps.length);
+  const scratch = sortScratch(reps.length);
   let comparisons = 0;
   for (const table of combinations(m, m - k)) {
     for (let r = 0; r < reps.length; r++) {
