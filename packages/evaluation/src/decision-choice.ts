@@ -103,11 +103,12 @@ export const decisionName = (d: Decision) =>
       ? 'overmap'
       : `SIRC ${d.primary} ⊕ ${d.secondary} (a = ${d.a}, b = ${d.b})`;
 
-/** The spec's decision fields of a candidate (its k and c dropped). */
-export const stripDecision = ({ rule, primary, secondary, a, b }: GridDecision): Decision => ({
+/** The spec's decision fields of a candidate (SIRC's k and c kept: `calibrate: "run"` needs them). */
+export const stripDecision = ({ rule, primary, secondary, a, b, k, c }: GridDecision): Decision => ({
   rule,
   primary,
   secondary,
   a,
   b,
+  ...(rule === 'sirc' && k !== undefined && c !== undefined ? { k, c } : {}),
 });

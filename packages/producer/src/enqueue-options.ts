@@ -1,5 +1,5 @@
 /** What `enqueueDataset` is given and what it answers (enqueue-dataset.ts). */
-import type { ImageCheckParams } from '@overmap/shared';
+import type { Decision, ImageCheckParams, Routing } from '@overmap/shared';
 import type { Redis } from 'ioredis';
 import type { LabelReport } from './enqueue-labels';
 import type { EnqueueProgress } from './enqueue-progress';
@@ -14,7 +14,16 @@ export interface EnqueueOptions {
   results: string;
   runId?: string;
   batchSize: number;
-  model: { uri: string; hash: string; name?: string; threshold: number; classes: string[] };
+  model: {
+    uri: string;
+    hash: string;
+    name?: string;
+    threshold: number;
+    classes: string[];
+    /** the spec's decision and routing, kept in run.json so that finalize can calibrate and route without the spec */
+    decision?: Decision;
+    routing?: Routing;
+  };
   labels: string | null; // 'folder' | URI | null
   overlays?: 'none' | 'rejected' | 'all';
   toolVersion: string;

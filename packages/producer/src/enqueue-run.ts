@@ -147,6 +147,8 @@ function newRun(o: SettledOptions, runId: string, jobImages: number): RunJson {
       ungroupedBatches: o.ungroupedBatches ?? CONFIG_DEFAULTS.OVERMAP_UNGROUPED_BATCHES,
       imageChecks: o.imageChecks ?? ImageCheckParamsSchema.parse({}),
       nearDuplicateBits: o.nearDuplicateBits ?? DEFAULT_NEAR_DUPLICATE_BITS,
+      ...(o.model.decision ? { decision: o.model.decision } : {}),
+      ...(o.model.routing ? { routing: o.model.routing } : {}),
       ...(o.inventory ? { inventory: canonicalInventory(o.inventory) } : {}),
     },
     tool_version: o.toolVersion,

@@ -23,16 +23,45 @@ import { DecisionSecondarySchema } from './score-derivations';
 import type { DefaultScoreRegistry, ScoresOf } from './score-registry';
 
 /** The decision score's rule and parameters; each default written once, here. */
-export const DecisionSchema = z.strictObject({
-  rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
-  primary: z.enum(['msp', 'margin', 'maxlogit_pnorm']).default('msp'),
-  secondary: DecisionSecondarySchema.default('overmap'),
-  a: z.number().default(0),
-  b: z.number().positive().default(1),
-});
+export const DecisionSchema = z
+  .strictObject({
+    rule: z.enum(['overmap', 'softmax', 'sirc']).default('overmap'),
+    primary: z.enum(['msp', 'margin', 'maxlogit_pnorm']).default('msp'),
+    secondary: DecisionSecondarySchema.default('overmap'),
+    a: z.number().default(0),
+    b: z.number().positive().default(1),
+    /**
+     * `run`: SIRC's a and b are taken again at finalize from the scored pool itself (a = mean − k·std,
+     * b = c / std of the secondary over every scored image of the run), so the rule follows the data
+     * it scores; a and b above are then only the workers' provisional values. Absent: `fixed`.
+     */
+    calibrate: z.enum(['fixed', 'run']).optional(),
+    /** SIRC's recipe constants, chosen on validation: needed with calibrate `run` */
+    k: z.number().optional(),
+    c: z.number().positive().optional(),
+  })
+  .refine((d) => d.calibrate !== 'run' || (d.rule === 'sirc' && d.k !== undefined && d.c !== undefined), {
+    message: 'calibrate "run" needs rule "sirc" and its k and c (a = mean - k*std, b = c/std on the run)',
+  });
 export type Decision = z.infer<typeof DecisionSchema>;
 /** The decision of a spec that names none: the paper's Over-MAP as the confidence. */
 export const DEFAULT_DECISION: Decision = DecisionSchema.parse({});
+
+/** Mergeable moments of the secondary over a run's scored images (shards add up). */
+export interface PoolMoments {
+  n: number;
+  sum: number;
+  sumSq: number;
+}
+
+/** The decision with SIRC's a and b from the pool's moments (rounded to 1e-4); unchanged unless calibrate is `run`. */
+export function calibrateOnPool(d: Decision, m: PoolMoments): Decision {
+  if (d.calibrate !== 'run' || d.rule !== 'sirc' || m.n === 0) return d;
+  const mean = m.sum / m.n;
+  const std = Math.sqrt(Math.max(0, m.sumSq / m.n - mean * mean)) || 1;
+  const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+  return { ...d, a: round4(mean - d.k! * std), b: round4(d.c! / std) };
+}
 
 /** SIRC's combination of a primary p in [0, 1] and a secondary s. */
 export function sirc(p: number, s: number, a: number, b: number): number {

@@ -50,7 +50,7 @@ export const sortScratch = (n: number): SortScratch => ({
   count: new Uint32Array(65537),
 });
 
-/** Indices 0..n-1 sorted by `key` (LSD radix sort, two 16-bit digits; stable); the result is one of the scratch arrays. */
+/** Indices 0..n-1 sorted by `key` (LSD radix sort, two 16-bit digits; stable): one of the scratch arrays. */
 export function sortByKey(key: Uint32Array, scratch: SortScratch = sortScratch(key.length)): Uint32Array {
   const n = key.length;
   let order = scratch.a,
@@ -128,20 +128,22 @@ class UnionFind {
 
 /** Representatives of the distinct hashes (identical ones joined in `uf`): their indices. */
 function distinctHashes(hi: Uint32Array, lo: Uint32Array, uf: UnionFind): Uint32Array {
-  const byLo = sortByKey(lo);
+  const byLo = Uint32Array.from(sortByKey(lo));
   const hiInLoOrder = Uint32Array.from(byLo, (i) => hi[i]!);
-  const order = Uint32Array.from(sortByKey(hiInLoOrder), (j) => byLo[j]!);
-  const reps: number[] = [];
+  const byHi = sortByKey(hiInLoOrder);
+  const order = byLo.map((_, j) => byLo[byHi[j]!]!);
+  const reps = new Uint32Array(order.length);
+  let count = 0;
   for (let s = 0; s < order.length;) {
     let e = s + 1;
     while (e < order.length && hi[order[e]!] === hi[order[s]!] && lo[order[e]!] === lo[order[s]!]) {
       uf.union(order[s]!, order[e]!);
       e++;
     }
-    reps.push(order[s]!);
+    reps[count++] = order[s]!;
     s = e;
   }
-  return Uint32Array.from(reps);
+  return reps.slice(0, count);
 }
 
 /** Joins, in `uf`, every pair of `reps` within distance k; returns the pairs compared. */
@@ -163,7 +165,7 @@ function joinWithinK(hi: Uint32Array, lo: Uint32Array, reps: Uint32Array, k: num
       }
       keys[r] = key;
     }
-    const order = sortByKey(keys);
+    const order = sortByKey(keys, scratch);
     for (let s = 0; s < order.length;) {
       let e = s + 1;
       while (e < order.length && keys[order[e]!] === keys[order[s]!]) e++;

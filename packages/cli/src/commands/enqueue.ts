@@ -92,6 +92,8 @@ export async function enqueue(
         name: spec.spec.name,
         threshold: spec.spec.threshold,
         classes: spec.spec.classes,
+        decision: spec.spec.decision,
+        routing: spec.spec.routing,
       },
       labels: f.labels ?? null,
       overlays: f.overlays,

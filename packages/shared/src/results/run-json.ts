@@ -1,6 +1,8 @@
 /** run.json: what a run is (written by enqueue before the first job, read by everyone after). */
 import { z } from 'zod';
+import { DecisionSchema } from '../decision-score';
 import { ImageCheckParamsSchema } from '../image-issues';
+import { RoutingSchema } from '../issue-routing';
 import { RunId, RunInstance } from '../schemas';
 
 /** Part files per Parquet shard, where OVERMAP_SHARD_PARTS does not say (the one spelling of 256). */
@@ -26,6 +28,9 @@ export const RunParamsSchema = z.object({
   imageChecks: ImageCheckParamsSchema.default(() => ImageCheckParamsSchema.parse({})),
   /** near duplicates: the most differing bits of the 64-bit perceptual hashes of two copies (0: exact pixels only) */
   nearDuplicateBits: z.number().int().min(0).max(16).default(DEFAULT_NEAR_DUPLICATE_BITS),
+  /** the spec's decision and issue routing (absent in older runs): finalize calibrates and routes with them */
+  decision: DecisionSchema.optional(),
+  routing: RoutingSchema.optional(),
 });
 
 export const RunJsonSchema = z.object({

@@ -9,7 +9,14 @@
  * annotations/ and then fans out the compactions).
  */
 import {
+  type Decision,
   type ImageCheckParams,
+  type PoolMoments,
+  DEFAULT_ROUTING,
+  calibrateOnPool,
+  classIndexer,
+  decisionScore,
+  routeIssue,
   type ImageFences,
   type ImageRecord,
   ImageStats,
@@ -49,6 +56,8 @@ export interface RunAnnotations {
   /** ordinal of each part's first record */
   partStart: number[];
   stats: { groups: number; images_in_groups: number; leaky_groups: number; comparisons: number };
+  /** the decision calibrated on the run (calibrate `run`), and the pool it was taken from */
+  decision?: { rule: Decision; pool: PoolMoments };
 }
 
 /** Below this luma entropy (bits) an image is too flat for its perceptual hash to mean anything. */
@@ -57,9 +66,10 @@ export const MIN_HASH_ENTROPY = 1;
 /** The group id of a group whose first member is image `first` of the run. */
 export const groupId = (first: number) => `dup-${String(first).padStart(9, '0')}`;
 
-/** Scans parts [0, batches): the measures' histograms and every decoded image's hashes. */
-async function scan(results: RunResults, batches: number) {
+/** Scans parts [0, batches): the measures' histograms, every decoded image's hashes, the secondary's moments. */
+async function scan(results: RunResults, batches: number, secondary?: Decision['secondary']) {
   const stats = new ImageStats();
+  const pool: PoolMoments = { n: 0, sum: 0, sumSq: 0 };
   const [hi, lo, ex, ord, split] = [new Column(), new Column(), new Column(), new Column(), new Column()];
   const splits = new Map<string | null, number>();
   const partStart: number[] = [];
@@ -67,6 +77,12 @@ async function scan(results: RunResults, batches: number) {
   for (let b = 0; b < batches; b++) {
     partStart.push(ordinal);
     for (const r of await results.readPart(b)) {
+      const v = secondary && r.prediction ? r.scores[secondary] : null;
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        pool.n++;
+        pool.sum += v;
+        pool.sumSq += v * v;
+      }
       const m = r.image;
       if (m) {
         stats.add(m);
@@ -84,12 +100,14 @@ async function scan(results: RunResults, batches: number) {
       ordinal++;
     }
   }
-  return { stats, hi: hi.values, lo: lo.values, ex: ex.values, ord: ord.values, split: split.values, partStart };
+  return { stats, pool, hi: hi.values, lo: lo.values, ex: ex.values, ord: ord.values, split: split.values, partStart };
 }
 
 /** The run-wide annotations: fences from the run's measures, and its near-duplicate groups. */
 export async function annotateRun(results: RunResults, run: RunJson & { batches: number }): Promise<RunAnnotations> {
-  const s = await scan(results, run.batches);
+  const d = run.params.decision;
+  const calibrate = d?.calibrate === 'run' && d.rule === 'sirc';
+  const s = await scan(results, run.batches, calibrate ? d.secondary : undefined);
   const params: ImageCheckParams = run.params.imageChecks;
   const k = run.params.nearDuplicateBits;
   const g = groupNearDuplicates(s.hi, s.lo, k);
@@ -108,6 +126,7 @@ export async function annotateRun(results: RunResults, run: RunJson & { batches:
     dup,
     partStart: s.partStart,
     stats: { groups: g.groups, images_in_groups: dup.size, leaky_groups: leaky.size, comparisons: g.comparisons },
+    ...(calibrate ? { decision: { rule: calibrateOnPool(d, s.pool), pool: s.pool } } : {}),
   };
 }
 
@@ -118,6 +137,8 @@ export interface ShardAnnotations {
   start: number;
   /** [ordinal, ...entry] of the shard's images with a copy */
   dup: [number, ...DupEntry][];
+  /** the decision calibrated on the run, where the spec asks for it: records are scored and routed again */
+  decision?: Decision;
 }
 
 export function shardAnnotations(a: RunAnnotations, from: number, to: number): ShardAnnotations {
@@ -125,7 +146,7 @@ export function shardAnnotations(a: RunAnnotations, from: number, to: number): S
   const end = to < a.partStart.length ? a.partStart[to]! : Infinity;
   const dup: [number, ...DupEntry][] = [];
   for (const [o, e] of a.dup) if (o >= start && o < end) dup.push([o, ...e]);
-  return { fences: a.fences, start, dup };
+  return { fences: a.fences, start, dup, ...(a.decision ? { decision: a.decision.rule } : {}) };
 }
 
 /**
@@ -137,15 +158,46 @@ export class Annotator {
   private readonly dup: Map<number, DupEntry>;
   readonly rows: import('@overmap/shared').DuplicateRow[] = [];
 
-  constructor(private readonly a: ShardAnnotations) {
+  private readonly classOf: (label: string | null | undefined) => number | null;
+
+  constructor(
+    private readonly a: ShardAnnotations,
+    private readonly run: Pick<RunJson, 'params' | 'classes'>,
+  ) {
     this.ordinal = a.start;
     this.dup = new Map(a.dup.map(([o, ...e]) => [o, e as DupEntry]));
+    this.classOf = classIndexer(run.classes ?? []);
+  }
+
+  /** A scored record decided again under the run-calibrated decision: confidence, accepted and issue. */
+  private redecide(r: ImageRecord): ImageRecord {
+    const d = this.a.decision;
+    if (!d || !r.prediction) return r;
+    const { threshold } = this.run.params;
+    const confidence = decisionScore(r.scores, d);
+    const accepted = confidence === null ? null : confidence >= threshold;
+    const label = this.classOf(r.label);
+    const issue = routeIssue(
+      {
+        status: r.status,
+        accepted,
+        disagrees: label === null ? null : label !== r.prediction.index,
+        labelQuality: r.scores.label_quality ?? null,
+        gradcamSeg: r.scores.gradcam_seg ?? null,
+      },
+      this.run.params.routing ?? DEFAULT_ROUTING,
+      this.run.classes?.length ?? r.prediction.top.length,
+    );
+    if (confidence === r.scores.confidence && accepted === r.accepted && issue === r.issue) return r;
+    return { ...r, scores: { ...r.scores, confidence }, accepted, issue };
   }
 
   /** The part's records annotated, and whether any changed. */
   part(records: ImageRecord[]): { records: ImageRecord[]; changed: boolean } {
     let changed = false;
-    const out = records.map((r) => {
+    const out = records.map((original) => {
+      const r = this.redecide(original);
+      if (r !== original) changed = true;
       const issues = imageIssues(r.image, this.a.fences);
       const e = this.dup.get(this.ordinal++);
       const group = e ? groupId(e[0]) : null;

@@ -82,9 +82,9 @@ async function compactParts(
   to: number,
   summary: RunSummary,
   shard?: number,
-  annotations?: ShardAnnotations,
+  annotations?: { shard: ShardAnnotations; run: RunJson },
 ): Promise<string> {
-  const annotator = annotations && new Annotator(annotations);
+  const annotator = annotations && new Annotator(annotations.shard, annotations.run);
   async function* records(): AsyncGenerator<ImageRecord> {
     const seen = new Set<string>();
     for (let b = from; b < to; b++) {
@@ -109,8 +109,12 @@ async function compactParts(
 }
 
 /** What the manifest says of the run-wide step. */
-function annotationFields(a: Pick<RunAnnotations, 'fences' | 'nearDuplicateBits' | 'stats'>, shards: number) {
+function annotationFields(
+  a: Pick<RunAnnotations, 'fences' | 'nearDuplicateBits' | 'stats' | 'decision'>,
+  shards: number,
+) {
   return {
+    ...(a.decision ? { decision: { ...a.decision.rule, calibrated_on: 'run', pool: a.decision.pool } } : {}),
     duplicates: {
       parquet: shards === 1 ? DUPLICATES_PARQUET : `${DUPLICATES_PREFIX}*.parquet`,
       near_duplicate_bits: a.nearDuplicateBits,
@@ -139,7 +143,12 @@ export async function groupRun(
     const from = s * run.params.shardParts;
     await results.writeAnnotations(s, shardAnnotations(a, from, Math.min(run.batches, from + run.params.shardParts)));
   }
-  await results.writeAnnotations('run', { fences: a.fences, nearDuplicateBits: a.nearDuplicateBits, stats: a.stats });
+  await results.writeAnnotations('run', {
+    fences: a.fences,
+    nearDuplicateBits: a.nearDuplicateBits,
+    stats: a.stats,
+    ...(a.decision ? { decision: a.decision } : {}),
+  });
   await enqueueCompactions(deps.finalizeQueue, parsed.data, shards, guard.secret);
   logger.info({ run: run.run_id, ...a.stats }, 'run grouped: compactions enqueued');
   return { groups: a.stats.groups };
@@ -168,7 +177,7 @@ export async function compactShard(
       { run: run.run_id, shard: data.shard },
       'no annotations for this shard (enqueued by an older version): compacted without image checks or duplicates',
     );
-  await compactParts(results, from, to, summary, data.shard, annotations);
+  await compactParts(results, from, to, summary, data.shard, annotations && { shard: annotations, run });
   await results.writeShardSummary(data.shard, summary.s);
   await markShardDone(deps.redis, deps.finalizeQueue, data, shards, guard.secret);
   return { shard: data.shard };
@@ -201,14 +210,10 @@ export async function finalizeRun(
   if (shards === 1) {
     const a = await annotateRun(results, run);
     annotated = annotationFields(a, 1);
-    const parquet = await compactParts(
-      results,
-      0,
-      run.batches,
-      summary,
-      undefined,
-      shardAnnotations(a, 0, run.batches),
-    );
+    const parquet = await compactParts(results, 0, run.batches, summary, undefined, {
+      shard: shardAnnotations(a, 0, run.batches),
+      run,
+    });
     files = { parts: partKeys, parquet };
   } else {
     const a = (await results.readAnnotations('run')) as Parameters<typeof annotationFields>[0] | undefined;
