@@ -2,7 +2,17 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Redis } from 'ioredis';
-import { type RunJsonInput, RunResults, markBatchDone, runKeys } from '@overmap/shared';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import {
+  FINALIZE_QUEUE,
+  type RunJsonInput,
+  RunResults,
+  failedFinalSteps,
+  groupJobId,
+  markBatchDone,
+  maybeFinalize,
+  runKeys,
+} from '@overmap/shared';
 import { readSpec } from '@overmap/engine';
 import { RunContexts } from '@overmap/worker';
 import { NoopScorer } from '@overmap/engine/testing';
@@ -111,3 +121,48 @@ describe('downloadSlots', () => {
     ).toBe(1);
   });
 });
+
+describe('finalization steps that failed for good', () => {
+  it('are named by failedFinalSteps, and maybeFinalize (what overmap retry calls) runs them again', async () => {
+    const prefix = `t${Date.now().toString(36)}fin`;
+    const ref = { runId: 'r-fin', instance: 'i0000009', results: 'file:///tmp/nowhere/' };
+    const k = runKeys(prefix, ref.runId, ref.instance);
+    await redis.hset(k.state, { total: '4', shardParts: '2' }); // 4 batches, 2 shards
+    await redis.sadd(k.done, '0', '1', '2', '3');
+    const queue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
+    const workerConnection = redis.duplicate();
+    // A worker whose group step fails for good (as a bad annotation or an OOM would, past its attempts).
+    const worker = new Worker(
+      FINALIZE_QUEUE,
+      async () => {
+        throw new UnrecoverableError('cannot group: out of memory');
+      },
+      { connection: workerConnection, prefix },
+    );
+    try {
+      expect(await maybeFinalize(redis, queue, ref)).toBe(true);
+      const groupId = groupJobId(ref.runId, ref.instance);
+      await waitFor(async () => (await queue.getJob(groupId))?.getState(), 'failed');
+      expect(await failedFinalSteps(queue, ref, 2)).toEqual([{ job: groupId, error: 'cannot group: out of memory' }]);
+      await worker.close();
+      // retry: the same id cannot be added again while the failed job exists; maybeFinalize retries it instead
+      await maybeFinalize(redis, queue, ref);
+      expect(await (await queue.getJob(groupId))!.getState()).toBe('waiting');
+      expect(await failedFinalSteps(queue, ref, 2)).toEqual([]);
+    } finally {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      workerConnection.disconnect();
+      await redis.del(k.state, k.done);
+    }
+  });
+});
+
+async function waitFor<T>(read: () => Promise<T>, want: T): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await read()) === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`still not ${String(want)} after 10 s`);
+}

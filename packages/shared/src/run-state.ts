@@ -58,18 +58,52 @@ export async function maybeFinalize(
   if (total === null || done < Number(total)) return false;
   const shards = shardCount(Number(total), Number(shardParts ?? DEFAULT_SHARD_PARTS));
   if (shards === 1) {
-    await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), {
+    await addOrRetry(finalizeQueue, JobName.Finalize, sign({ runId, instance, results }, secret), {
       jobId: finalizeJobId(runId, instance),
       ...JOB_OPTIONS.finalize,
     });
   } else {
-    // First the run-wide step (image-check fences, duplicate groups), which fans out the shards.
-    await finalizeQueue.add(JobName.Group, sign({ runId, instance, results }, secret), {
+    // First the run-wide step (image-check fences, duplicate groups), which fans out the shards;
+    // a compaction or finalization that failed for good is tried again (overmap retry comes here).
+    await addOrRetry(finalizeQueue, JobName.Group, sign({ runId, instance, results }, secret), {
       jobId: groupJobId(runId, instance),
       ...JOB_OPTIONS.finalize,
     });
+    for (const id of [
+      ...Array.from({ length: shards }, (_, s) => compactJobId(runId, instance, s)),
+      finalizeJobId(runId, instance),
+    ]) {
+      const job = await finalizeQueue.getJob(id);
+      if (job && (await job.getState()) === 'failed') await job.retry('failed');
+    }
   }
   return true;
+}
+
+/** Adds a job, or retries it where a job of that id failed for good (an add with its id would be ignored). */
+async function addOrRetry(queue: Queue, name: string, data: object, opts: { jobId: string } & object): Promise<void> {
+  const existing = await queue.getJob(opts.jobId);
+  if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
+  else await queue.add(name, data, opts);
+}
+
+/** The finalization steps of a run that failed for good (group, compactions, finalize): job id and error. */
+export async function failedFinalSteps(
+  finalizeQueue: Queue,
+  run: RunRef,
+  shards: number,
+): Promise<{ job: string; error: string }[]> {
+  const ids = [
+    groupJobId(run.runId, run.instance),
+    ...Array.from({ length: shards }, (_, s) => compactJobId(run.runId, run.instance, s)),
+    finalizeJobId(run.runId, run.instance),
+  ];
+  const out: { job: string; error: string }[] = [];
+  for (const id of ids) {
+    const job = await finalizeQueue.getJob(id);
+    if (job && (await job.getState()) === 'failed') out.push({ job: id, error: job.failedReason ?? '' });
+  }
+  return out;
 }
 
 /** One compaction job per shard (after the run-wide group step), run on every worker in parallel. */

@@ -7,6 +7,9 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BATCH_QUEUE,
+  FINALIZE_QUEUE,
+  failedFinalSteps,
+  shardCount,
   InputError,
   type Manifest,
   type RunJson,
@@ -42,6 +45,8 @@ export interface RunStatus {
   workers: number;
   /** whether Redis still holds the run's state (a restart without persistence loses it) */
   inRedis: boolean;
+  /** finalization steps (group, compactions, finalize) that failed for good, once every batch is done */
+  finalFailed?: { job: string; error: string }[];
 }
 
 const looksLikeUri = (s: string) => s.includes('://') || s.includes('/') || s.startsWith('.');
@@ -124,7 +129,10 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
       run && !manifest ? failedBatches(queue, redis, run) : Promise.resolve([]),
     ]);
     const total = state.total !== undefined ? Number(state.total) : (run?.batches ?? null);
+    const finalFailed =
+      run && !manifest && total !== null && done >= total ? await finalStepFailures(redis, prefix, run) : undefined;
     return {
+      ...(finalFailed?.length ? { finalFailed } : {}),
       runId,
       results,
       totalBatches: total,
@@ -144,6 +152,20 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
   }
 }
 
+async function finalStepFailures(redis: Redis, prefix: string, run: RunJson) {
+  const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
+  try {
+    const shards = shardCount(run.batches ?? 0, run.params.shardParts);
+    return await failedFinalSteps(
+      finalizeQueue,
+      { runId: run.run_id, instance: run.instance, results: run.results },
+      shards,
+    );
+  } finally {
+    await finalizeQueue.close();
+  }
+}
+
 /** Finished, still going, or stuck (and what to do). */
 export function runVerdict(s: RunStatus): {
   state: 'finished' | 'running' | 'stuck';
@@ -158,6 +180,14 @@ export function runVerdict(s: RunStatus): {
       state: 'stuck',
       cause: 'redis-lost',
       why: `Redis holds no state for run ${s.runId} (restarted without persistence, or flushed): nothing will finish it; overmap retry ${s.results ?? s.runId} queues again every batch that has no part file`,
+    };
+  }
+  if (s.finalFailed?.length) {
+    const f = s.finalFailed[0]!;
+    return {
+      state: 'stuck',
+      cause: 'failed',
+      why: `every batch is scored, but ${s.finalFailed.length} finalization step(s) failed for good (first: ${f.job}: ${f.error}); fix the cause, then overmap retry ${s.results ?? s.runId}`,
     };
   }
   const pending = (s.totalBatches ?? Infinity) - s.doneBatches - s.failed.length;
