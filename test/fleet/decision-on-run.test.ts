@@ -30,8 +30,10 @@ beforeAll(async () => {
   ] as const) {
     const out = path.join(dir, name);
     const env = cliEnv(redis.url, `t${Date.now().toString(36)}cal${name}`, { OVERMAP_SHARD_PARTS: shardParts });
+    // the spec named relative to the working directory: run.json must keep it absolute
+    const model = path.relative(process.cwd(), spec);
     const r = await runCli(
-      ['run', data, '--out', out, '--workers', '2', '--batch-size', '8', '--labels', 'folder', '--model', spec],
+      ['run', data, '--out', out, '--workers', '2', '--batch-size', '8', '--labels', 'folder', '--model', model],
       env,
     );
     if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
@@ -48,6 +50,12 @@ afterAll(async () => {
 });
 
 describe('a decision calibrated on the run', () => {
+  it('keeps a spec named by a relative path as an absolute one in run.json (every worker resolves it alike)', async () => {
+    const run = await RunResults.open(runs.one!.out).requireRun();
+    expect(path.isAbsolute(run.model.uri)).toBe(true);
+    expect(run.model.uri).toBe(path.join(dir, 'model', 'spec.json'));
+  });
+
   it("takes SIRC's a and b from the pool: a = mean - k*std, b = c/std of attention_seg over the scored images", () => {
     const { records, manifest } = runs.one!;
     const v = records.filter((r) => r.prediction).map((r) => r.scores.attention_seg!);

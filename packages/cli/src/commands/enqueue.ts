@@ -1,9 +1,11 @@
 /** `overmap enqueue [dataset-uri]` (and the first step of `overmap run`): list a dataset and enqueue its batches. */
+import * as path from 'node:path';
 import {
   type Config,
   type ImageIssue,
   ImageCheckParamsSchema,
   InputError,
+  isAbsoluteUri,
   openStore,
   parseAllowedPrefixes,
   parseUri,
@@ -87,7 +89,9 @@ export async function enqueue(
       jobImages: config.OVERMAP_JOB_IMAGES,
       ungroupedBatches: config.OVERMAP_UNGROUPED_BATCHES,
       model: {
-        uri: spec.uri,
+        // a local spec named by a relative path is kept absolute: every worker resolves it alike,
+        // whatever its working directory
+        uri: isAbsoluteUri(spec.uri) ? spec.uri : path.resolve(spec.uri),
         hash: spec.hash,
         name: spec.spec.name,
         threshold: spec.spec.threshold,
