@@ -19,7 +19,7 @@ const TEST_SPLITS = ['test', 'varied-test', 'shifted'];
 
 interface Recorded {
   onnx: { file: string; sha256: string };
-  metrics: Record<string, { accuracy?: number; attention_mass?: number; iou?: number; n: number }>;
+  metrics: Record<string, { accuracy?: number; attention_mass?: number; iou?: number; box_iou?: number; n: number }>;
   pytorch_outputs: Record<string, Record<string, number[] | { sum: number; max: number }>>;
 }
 
@@ -49,7 +49,7 @@ beforeAll(() => {
 });
 
 describe('the v4 reference models', () => {
-  it.each(['metrics-classifier.json', 'metrics-classifier-unguided.json', 'metrics-segmenter.json'])(
+  it.each(['metrics-classifier.json', 'metrics-classifier-unguided.json', 'metrics-segmenter.json', 'metrics-detector.json'])(
     '%s: the ONNX file recorded, under 25 MB',
     async (f) => {
     const rec = await read(f);
@@ -135,6 +135,45 @@ describe('the v4 reference models', () => {
       // The first 500 scenes of the recorded set: close to the whole set's figure, not equal.
       expect([set, Math.abs(iou / scenes.length - m.iou!) < 0.05]).toEqual([set, true]);
     }
+    await session.release();
+  });
+
+  it("detector: ONNX Runtime gives PyTorch's boxes and scores (1e-4) and the recorded box IoU", async () => {
+    const rec = await read('metrics-detector.json');
+    const session = await ort.InferenceSession.create(path.join(DIR, rec.onnx.file));
+    let checked = 0;
+    for (const [set, outputs] of Object.entries(rec.pytorch_outputs)) {
+      const names = Object.keys(outputs);
+      const o = await session.run({ image: tensorOf(names.map((n) => sceneOf(bank, set, indexOf(n)))) });
+      const boxes = o.boxes!.data as Float32Array,
+        scores = o.scores!.data as Float32Array;
+      names.forEach((n, i) => {
+        const want = outputs[n] as number[]; // x1, y1, x2, y2, score
+        want.slice(0, 4).forEach((v, k) => expect(Math.abs(boxes[i * 4 + k]! - v)).toBeLessThan(1e-4));
+        expect(Math.abs(scores[i]! - want[4]!)).toBeLessThan(1e-4);
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThanOrEqual(32);
+    // the box IoU with each scene's tight mask box, on the first 500 scenes of varied-test
+    const m = rec.metrics['varied-test']!;
+    const scenes = Array.from({ length: 500 }, (_, i) => sceneOf(bank, 'varied-test', i));
+    const boxes = (await session.run({ image: tensorOf(scenes) })).boxes!.data as Float32Array;
+    let iou = 0;
+    scenes.forEach((s, n) => {
+      let [x1, y1, x2, y2] = [64, 64, 0, 0];
+      for (let i = 0; i < PX; i++)
+        if (s.mask[i]! > 0) {
+          const [y, x] = [Math.floor(i / 64), i % 64];
+          [x1, y1, x2, y2] = [Math.min(x1, x), Math.min(y1, y), Math.max(x2, x + 1), Math.max(y2, y + 1)];
+        }
+      const [a, b] = [boxes.subarray(n * 4, n * 4 + 4), [x1 / 64, y1 / 64, x2 / 64, y2 / 64]];
+      const iw = Math.max(0, Math.min(a[2]!, b[2]!) - Math.max(a[0]!, b[0]!)),
+        ih = Math.max(0, Math.min(a[3]!, b[3]!) - Math.max(a[1]!, b[1]!));
+      const area = (t: ArrayLike<number>) => (t[2]! - t[0]!) * (t[3]! - t[1]!);
+      iou += (iw * ih) / (area(a) + area(b) - iw * ih);
+    });
+    expect(Math.abs(iou / scenes.length - m.box_iou!)).toBeLessThan(0.05);
     await session.release();
   });
 });

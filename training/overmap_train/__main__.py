@@ -1,9 +1,10 @@
-"""python3 -m overmap_train <classifier|segmenter|export|evaluate> [flags]
+"""python3 -m overmap_train <classifier|segmenter|detector|export|evaluate> [flags]
 
   classifier  --train DIR[,DIR…] --val DIR[,DIR…] --out DIR [--guidance λ] [--epochs N] …
   segmenter   --train DIR[,DIR…] --val DIR[,DIR…] --out DIR [--epochs N] …
-  export      --checkpoint FILE.pt --kind classifier|segmenter --onnx FILE.onnx [--widths …]
-  evaluate    --checkpoint FILE.pt --kind classifier|segmenter --data DIR[,DIR…] [--widths …]
+  detector    --train DIR[,DIR…] --val DIR[,DIR…] --out DIR [--epochs N] …  (one box per image)
+  export      --checkpoint FILE.pt --kind classifier|segmenter|detector --onnx FILE.onnx [--widths …]
+  evaluate    --checkpoint FILE.pt --kind classifier|segmenter|detector --data DIR[,DIR…] [--widths …]
 
 DIR: scenes written by `npm run make:scenes -- DIR --split S --count N --masks` (ImageFolder
 layout, masks in DIR-masks). Every choice is made on --val; test and shifted splits are only
@@ -22,9 +23,12 @@ import torch
 
 from .augment import AugmentSettings
 from .data import SceneSet, load_scenes, to_tensors
-from .export import export_classifier, export_segmenter, sha256
-from .models import CbamResNet, UNet
-from .train import TrainSettings, evaluate_classifier, evaluate_segmenter, seed_everything, train_classifier, train_segmenter
+from .export import export_classifier, export_detector, export_segmenter, sha256
+from .models import BoxRegressor, CbamResNet, UNet
+from .train import (
+    TrainSettings, evaluate_classifier, evaluate_detector, evaluate_segmenter, seed_everything, train_classifier,
+    train_detector, train_segmenter,
+)
 
 
 def _dirs(value: str) -> list[str]:
@@ -38,7 +42,7 @@ def _widths(value: str) -> list[int]:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python3 -m overmap_train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    for kind in ("classifier", "segmenter"):
+    for kind in ("classifier", "segmenter", "detector"):
         t = sub.add_parser(kind)
         t.add_argument("--train", type=_dirs, required=True)
         t.add_argument("--val", type=_dirs, required=True)
@@ -59,7 +63,7 @@ def main(argv: list[str]) -> int:
     for verb in ("export", "evaluate"):
         e = sub.add_parser(verb)
         e.add_argument("--checkpoint", required=True)
-        e.add_argument("--kind", choices=["classifier", "segmenter"], required=True)
+        e.add_argument("--kind", choices=["classifier", "segmenter", "detector"], required=True)
         e.add_argument("--widths", type=_widths)
         if verb == "export":
             e.add_argument("--onnx", required=True)
@@ -71,7 +75,7 @@ def main(argv: list[str]) -> int:
             e.add_argument("--fixture", type=int, default=8)
     a = p.parse_args(argv)
 
-    if a.command in ("classifier", "segmenter"):
+    if a.command in ("classifier", "segmenter", "detector"):
         settings = TrainSettings(
             kind=a.command, train=a.train, val=a.val, out=a.out, epochs=a.epochs, batch=a.batch, lr=a.lr,
             weight_decay=a.weight_decay, warmup_epochs=a.warmup_epochs, guidance=getattr(a, "guidance", 0.0), seed=a.seed,
@@ -86,18 +90,22 @@ def main(argv: list[str]) -> int:
         if a.limit:
             train = train.take(a.limit)
         val = {Path(d).name: load_scenes(d) for d in a.val}
-        (train_classifier if a.command == "classifier" else train_segmenter)(settings, train, val)
+        trainers = {"classifier": train_classifier, "segmenter": train_segmenter, "detector": train_detector}
+        trainers[a.command](settings, train, val)  # type: ignore[operator]
         return 0
 
     seed_everything(1, 2)
     if a.kind == "classifier":
         model: torch.nn.Module = CbamResNet(widths=tuple(a.widths or [32, 64, 128, 256]))
+    elif a.kind == "detector":
+        model = BoxRegressor(widths=tuple(a.widths or [16, 32, 64, 128]))
     else:
         model = UNet(widths=tuple(a.widths or [16, 32, 64, 128]))
     model.load_state_dict(torch.load(a.checkpoint))
     model.eval()
     if a.command == "export":
-        (export_classifier if a.kind == "classifier" else export_segmenter)(model, a.onnx)  # type: ignore[arg-type]
+        exporters = {"classifier": export_classifier, "segmenter": export_segmenter, "detector": export_detector}
+        exporters[a.kind](model, a.onnx)  # type: ignore[operator]
         print(json.dumps({"onnx": a.onnx, "sha256": sha256(a.onnx)}))
         return 0
     results: dict = {}
@@ -106,7 +114,8 @@ def main(argv: list[str]) -> int:
         for d in group:
             s = load_scenes(d)
             name = Path(d).name
-            results[name] = (evaluate_classifier if a.kind == "classifier" else evaluate_segmenter)(model, s)  # type: ignore[arg-type]
+            evaluators = {"classifier": evaluate_classifier, "segmenter": evaluate_segmenter, "detector": evaluate_detector}
+            results[name] = evaluators[a.kind](model, s)  # type: ignore[operator]
             fixtures[name] = pytorch_outputs(model, s.take(a.fixture), a.kind)
     print(json.dumps(results, indent=2))
     if a.record:
@@ -125,6 +134,9 @@ def pytorch_outputs(model: torch.nn.Module, s: SceneSet, kind: str) -> dict:
     if kind == "classifier":
         logits = model(x)[0]
         return {n: [round(float(v), 6) for v in row] for n, row in zip(s.names, logits)}
+    if kind == "detector":
+        boxes, scores = model(x)
+        return {n: [round(float(v), 6) for v in [*b, q]] for n, b, q in zip(s.names, boxes, scores)}
     p = torch.sigmoid(model(x))
     return {n: {"sum": round(float(q.sum()), 4), "max": round(float(q.max()), 6)} for n, q in zip(s.names, p)}
 

@@ -1,6 +1,7 @@
 """ONNX export in the layout the Over-MAP worker reads (docs/models.md): NCHW float input
 "image" with a dynamic batch; the classifier's outputs "logits", "features" (the Grad-CAM
-layer) and "spatial_attention"; the segmenter's "probability"."""
+layer) and "spatial_attention"; the segmenter's "probability"; the detector's "boxes" [N, 1, 4]
+(xyxy, normalised) and "scores" [N, 1]."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .models import CbamResNet, SegmenterExport, UNet
+from .models import BoxRegressor, CbamResNet, DetectorExport, SegmenterExport, UNet
 
 OPSET = 17
 
@@ -30,6 +31,16 @@ def export_segmenter(model: UNet, path: str | Path, size: int = 64) -> None:
         SegmenterExport(model).eval(), torch.zeros(1, 3, size, size), str(path),
         input_names=["image"], output_names=["probability"],
         dynamic_axes={"image": {0: "N"}, "probability": {0: "N"}},
+        opset_version=OPSET, do_constant_folding=True,
+    )
+
+
+def export_detector(model: BoxRegressor, path: str | Path, size: int = 64) -> None:
+    model.eval()
+    torch.onnx.export(
+        DetectorExport(model).eval(), torch.zeros(1, 3, size, size), str(path),
+        input_names=["image"], output_names=["boxes", "scores"],
+        dynamic_axes={"image": {0: "N"}, "boxes": {0: "N"}, "scores": {0: "N"}},
         opset_version=OPSET, do_constant_folding=True,
     )
 

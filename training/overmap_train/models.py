@@ -148,3 +148,40 @@ class SegmenterExport(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(x))
+
+
+class BoxRegressor(nn.Module):
+    """A single-object detector, the paper's second segmentation source in small: input
+    [N, 3, 64, 64] in [0, 1]; outputs the object's box as normalised corners (x1, y1, x2, y2)
+    [N, 4] and a score [N] (its predicted IoU with the true box). Four conv stages (64 → 4 pixels)
+    and a two-layer head."""
+
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), size: int = 64) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 3
+        for w in widths:
+            layers += [_double_conv(cin, w), nn.MaxPool2d(2)]
+            cin = w
+        self.features = nn.Sequential(*layers)
+        side = size // 2 ** len(widths)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(cin * side * side, 256), nn.ReLU(inplace=True), nn.Linear(256, 5))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        o = self.head(self.features(x))
+        cx, cy, w, h = torch.sigmoid(o[:, :4]).unbind(1)
+        boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1).clamp(0.0, 1.0)
+        return boxes, torch.sigmoid(o[:, 4])
+
+
+class DetectorExport(nn.Module):
+    """The exported detector, as the worker's `detector` segmenter reads it: boxes [N, 1, 4] (xyxy)
+    and scores [N, 1] (one box per image, no NMS needed)."""
+
+    def __init__(self, net: BoxRegressor) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes, scores = self.net(x)
+        return boxes.unsqueeze(1), scores.unsqueeze(1)

@@ -17,13 +17,13 @@ import torch.nn.functional as F
 
 from .augment import AugmentSettings, augment
 from .data import SceneSet, to_tensors
-from .losses import attention_mass, dice_bce_loss, guided_attention_loss
-from .models import CbamResNet, UNet
+from .losses import attention_mass, box_iou, box_loss, boxes_of_masks, dice_bce_loss, guided_attention_loss
+from .models import BoxRegressor, CbamResNet, UNet
 
 
 @dataclass
 class TrainSettings:
-    kind: str  # "classifier" | "segmenter"
+    kind: str  # "classifier" | "segmenter" | "detector"
     train: list[str]
     val: list[str]
     out: str
@@ -85,6 +85,32 @@ def evaluate_segmenter(model: UNet, s: SceneSet, batch: int = 500, threshold: fl
         union = (p | t).flatten(1).sum(1).float()
         ious.append(torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)))
     return {"iou": float(torch.cat(ious).mean()), "n": len(s)}
+
+
+@torch.no_grad()
+def evaluate_detector(model: BoxRegressor, s: SceneSet, batch: int = 500, min_score: float = 0.0) -> dict[str, float]:
+    """Mean box IoU with the mask's tight box, and mean IoU of the box binarised as a mask (what the
+    worker's detector segmenter makes of it) with the object mask itself; the mean score."""
+    model.eval()
+    x, m, _ = to_tensors(s)
+    box_ious, mask_ious, scores = [], [], []
+    h, w = m.shape[-2], m.shape[-1]
+    ys = torch.arange(h, dtype=torch.float32)[None, :, None] + 0.5
+    xs = torch.arange(w, dtype=torch.float32)[None, None, :] + 0.5
+    for i in range(0, len(s), batch):
+        boxes, score = model(x[i:i + batch])
+        target, _ = boxes_of_masks(m[i:i + batch])
+        box_ious.append(box_iou(boxes, target))
+        b = boxes[:, :, None, None]
+        inside = (xs >= b[:, 0] * w) & (xs < b[:, 2] * w) & (ys >= b[:, 1] * h) & (ys < b[:, 3] * h)
+        inside &= (score >= min_score)[:, None, None]
+        t = m[i:i + batch].reshape(-1, h, w) > 0.5
+        inter = (inside & t).flatten(1).sum(1).float()
+        union = (inside | t).flatten(1).sum(1).float()
+        mask_ious.append(torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)))
+        scores.append(score)
+    return {"box_iou": float(torch.cat(box_ious).mean()), "mask_iou": float(torch.cat(mask_ious).mean()),
+            "score": float(torch.cat(scores).mean()), "n": len(s)}
 
 
 def _loop(settings: TrainSettings, model: torch.nn.Module, name: str, train: SceneSet, step_loss: Callable,
@@ -179,4 +205,20 @@ def train_segmenter(settings: TrainSettings, train: SceneSet, val: dict[str, Sce
         return {k: evaluate_segmenter(model, s) for k, s in val.items()}
 
     _loop(settings, model, settings.name or "segmenter", train, step_loss, evaluate)
+    return model
+
+
+def train_detector(settings: TrainSettings, train: SceneSet, val: dict[str, SceneSet]) -> BoxRegressor:
+    seed_everything(settings.seed, settings.threads)
+    model = BoxRegressor(widths=tuple(settings.widths))
+
+    def step_loss(model: BoxRegressor, x: torch.Tensor, m: torch.Tensor, y: torch.Tensor):
+        boxes, scores = model(x)
+        loss, parts = box_loss(boxes, scores, m)
+        return loss, f"l1 {parts['l1']:.3f} iou {parts['iou']:.3f}"
+
+    def evaluate(model: BoxRegressor) -> dict:
+        return {k: evaluate_detector(model, s) for k, s in val.items()}
+
+    _loop(settings, model, settings.name or "detector", train, step_loss, evaluate)
     return model

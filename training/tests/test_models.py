@@ -8,8 +8,8 @@ import unittest
 import torch
 
 from overmap_train.augment import AugmentSettings, augment
-from overmap_train.losses import attention_mass, guided_attention_loss, pooled_mask
-from overmap_train.models import CbamResNet, SegmenterExport, UNet
+from overmap_train.losses import attention_mass, box_iou, box_loss, boxes_of_masks, guided_attention_loss, pooled_mask
+from overmap_train.models import BoxRegressor, CbamResNet, DetectorExport, SegmenterExport, UNet
 from overmap_train.train import lr_at, seed_everything
 
 SMALL = (8, 16, 16, 32)
@@ -95,3 +95,38 @@ class AugmentTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DetectorTest(unittest.TestCase):
+    def test_boxes_of_masks_are_the_tight_pixel_boxes(self) -> None:
+        m = torch.zeros(3, 8, 16)
+        m[0, 2:5, 4:10] = 1  # rows 2-4, columns 4-9
+        m[1, 0, 0] = 1
+        boxes, valid = boxes_of_masks(m)
+        self.assertEqual(valid.tolist(), [True, True, False])
+        self.assertEqual(boxes[0].tolist(), [4 / 16, 2 / 8, 10 / 16, 5 / 8])
+        self.assertEqual(boxes[1].tolist(), [0.0, 0.0, 1 / 16, 1 / 8])
+
+    def test_box_iou_identities(self) -> None:
+        a = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0]])
+        b = torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.0, 1.0, 1.0]])
+        self.assertEqual(box_iou(a, b).tolist(), [1.0, 0.5])
+
+    def test_exports_one_box_and_score_per_image_and_one_step_lowers_the_loss(self) -> None:
+        seed_everything(3, 1)
+        net = BoxRegressor(widths=(4, 8, 8, 16))
+        boxes, scores = DetectorExport(net).eval()(torch.rand(2, 3, 64, 64))
+        self.assertEqual((tuple(boxes.shape), tuple(scores.shape)), ((2, 1, 4), (2, 1)))
+        self.assertTrue(bool(((boxes >= 0) & (boxes <= 1)).all() and (boxes[..., 2] >= boxes[..., 0]).all()))
+        x, m = torch.rand(8, 3, 64, 64), torch.zeros(8, 1, 64, 64)
+        m[:, :, 10:30, 20:50] = 1
+        net.train()
+        opt = torch.optim.SGD(net.parameters(), lr=0.05)
+        losses = []
+        for _ in range(2):
+            loss, _ = box_loss(*net(x), m)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        self.assertLess(losses[1], losses[0])
