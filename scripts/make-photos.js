@@ -57,24 +57,27 @@ function addGrain(raw, w, grain) {
   return raw;
 }
 
-async function makePhoto(ref, bank, grain, seed, i) {
-  const rng = seedrandom(`${seed}:photo:${i}`);
+/** The JPEG of scene `i` on a w×h canvas (as viewed) with the given settings. */
+async function jpegOf(
+  ref,
+  bank,
+  grain,
+  seed,
+  i,
+  { w, h, quality, progressive, orientation },
+  rng = seedrandom(`${seed}:${i}`),
+) {
   const scene = ref.makeVariedScene(bank, { seed, split: 'test' }, i);
-  const [w, h] = pickCanvas(rng);
   const side = Math.round(Math.min(w, h) * (0.8 + 0.2 * rng()));
   const left = Math.floor((w - side) * rng());
   const top = Math.floor((h - side) * rng());
-  const quality = 75 + Math.floor(rng() * 21);
-  const progressive = rng() < 1 / 3;
-  const orientation = rng() < 0.25 ? [3, 6, 8][Math.floor(rng() * 3)] : 1;
   const S = ref.SCENE_SIZE;
   const enlarged = await sharp(Buffer.from(scene.image), { raw: { width: S, height: S, channels: 3 } })
     .resize(side, side, { kernel: 'cubic' })
     .extend({ top, left, bottom: h - side - top, right: w - side - left, extendWith: 'mirror' })
     .raw()
     .toBuffer();
-  const viewed = addGrain(enlarged, w, grain);
-  let img = sharp(viewed, { raw: { width: w, height: h, channels: 3 } });
+  let img = sharp(addGrain(enlarged, w, grain), { raw: { width: w, height: h, channels: 3 } });
   if (orientation !== 1) {
     // Stored turned the other way, with the tag that turns it back (two pipelines: the tag must
     // not be applied to the rotation itself).
@@ -82,10 +85,20 @@ async function makePhoto(ref, bank, grain, seed, i) {
     img = sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).withMetadata({ orientation });
   }
   const jpeg = await img.jpeg({ quality, progressive, mozjpeg: false }).toBuffer();
+  return { jpeg, label: scene.label };
+}
+
+async function makePhoto(ref, bank, grain, seed, i) {
+  const rng = seedrandom(`${seed}:photo:${i}`);
+  const [w, h] = pickCanvas(rng);
+  const quality = 75 + Math.floor(rng() * 21);
+  const progressive = rng() < 1 / 3;
+  const orientation = rng() < 0.25 ? [3, 6, 8][Math.floor(rng() * 3)] : 1;
+  const { jpeg, label } = await jpegOf(ref, bank, grain, seed, i, { w, h, quality, progressive, orientation }, rng);
   const name = `${String(i).padStart(5, '0')}_${w}x${h}_q${quality}${progressive ? '_prog' : ''}${
     orientation !== 1 ? `_o${orientation}` : ''
   }.jpg`;
-  return { folder: ref.CLASS_FOLDERS[scene.label], name, jpeg };
+  return { folder: ref.CLASS_FOLDERS[label], name, jpeg };
 }
 
 async function main() {
@@ -121,4 +134,4 @@ if (require.main === module)
     process.exit(2);
   });
 
-module.exports = { makePhoto, grainTable, CANVASES };
+module.exports = { makePhoto, jpegOf, grainTable, CANVASES };
