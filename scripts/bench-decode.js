@@ -6,7 +6,9 @@
  * reference models) and 224×224 (ResNet-scale) inputs, and for baseline, progressive and
  * EXIF-rotated (orientation 6) files. The column "no shrink-on-load" decodes the whole JPEG
  * first and resizes after (two pipelines, what a decoder without libjpeg's DCT scaling does):
- * the ratio of the two is what shrink-on-load saves. Target (#23): 12 MP ≤ 4× 1 MP.
+ * the ratio of the two is what shrink-on-load saves. Target (#23): 12 MP ≤ 4× 1 MP. Each
+ * row also gives the file's size in MiB: with DCT scaling the entropy decoding of every
+ * coefficient remains, so the cost follows the compressed bytes rather than the pixels.
  * Options (environment): BENCH_DECODE_SECONDS per cell (1). JSON on stdout, table on stderr.
  */
 'use strict';
@@ -63,6 +65,7 @@ async function main() {
         const d = await decodeImage(bytes, o);
         if (!d.ok) throw new Error(`bench:decode: ${row.source} ${kind}: ${d.error}`);
         row[kind] = await cpuMsPer(() => decodeImage(bytes, o));
+        row[`${kind}MB`] = bytes.length / 2 ** 20;
         if (kind === 'baseline') row.noShrink = await cpuMsPer(() => noShrink(bytes, o.size));
       }
       rows.push(row);
