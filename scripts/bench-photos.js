@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:photos -- <photo-folder> [--count N] [--spec models/reference-v4/overmap-model.json]
+ *
+ * One run, on the realistic set (npm run make:photos), everything on this machine's cores:
+ *  - whole `overmap run --labels folder` (ONNX Runtime): 1 worker with its thread pools sized
+ *    for one core (ORT 1 thread, UV_THREADPOOL_SIZE 1), 1 worker with the run's defaults for
+ *    all cores, and 2 workers (one core each): wall time from the command's start to its exit
+ *    (enqueue, start-up and finalize included), CPU time of the whole tree (/usr/bin/time), and
+ *    each worker process's peak RSS (/proc, VmHWM);
+ *  - the PyTorch peer (scripts/peer-pytorch.py, DataLoader with 2 worker processes, torch's
+ *    default threads), as users write it and with PIL's JPEG draft mode (DCT scaling);
+ *  - the limits, in 2 processes of 1 ORT thread each on half the images: the raw ONNX Runtime
+ *    forward of the spec's two models on ready input tensors, and decode (the engine's
+ *    decodeImage) + the same forward, with nothing else;
+ *  - peak RSS of one worker on 12-megapixel photos only (the set's 4000×3000 files, up to 128);
+ *  - how far the peer's scores are from the fleet's when each decodes the photos its own way.
+ * Redis: run through scripts/with-redis.js (the npm script does). JSON on stdout, progress on stderr.
+ */
+'use strict';
+const { fork, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+const { listImages, fleetRecords } = require('./check-peer');
+const { pythonWithTorch } = require('./lib/python-torch');
+const { watchTree } = require('./lib/proc-watch');
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'packages/cli/bin/overmap.js');
+const log = (s) => process.stderr.write(`${s}\n`);
+
+/** The first `keys` of `src` hard-linked (or copied) under `dst`, class folders kept. */
+function subset(src, keys, dst) {
+  for (const k of keys) {
+    const to = path.join(dst, k);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    try {
+      fs.linkSync(path.join(src, k), to);
+    } catch {
+      fs.copyFileSync(path.join(src, k), to);
+    }
+  }
+  return dst;
+}
+
+/** Runs a command under /usr/bin/time; wall seconds, CPU seconds of the tree, each process's peak RSS. */
+function timed(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S', cmd, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const watch = watchTree(c.pid);
+    let out = '',
+      err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('exit', (code) => {
+      const procs = watch.stop();
+      const wall = (performance.now() - t0) / 1000;
+      const t = /TIME ([\d.]+) ([\d.]+) ([\d.]+)/.exec(err);
+      if (code !== 0 || !t) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-1500)}`));
+      resolve({ wall, cpuSeconds: Number(t[2]) + Number(t[3]), procs, stdout: out });
+    });
+  });
+}
+
+async function fleetRun({ dir, spec, images }, out, workers, env) {
+  const args = [CLI, 'run', dir, '--labels', 'folder', '--model', spec, '--out', out, '--workers', `${workers}`];
+  const r = await timed(process.execPath, args, env);
+  const w = r.procs.filter((p) => / worker /.test(p.cmd));
+  return {
+    workers,
+    env,
+    wallSeconds: r.wall,
+    imagesPerSecond: images / r.wall,
+    cpuMsPerImage: (r.cpuSeconds * 1000) / images,
+    workerPeakRssMiB: w.map((p) => Math.round(p.peakRssMiB)),
+  };
+}
+
+/** Child: the raw forward (or decode + forward) of its share of the images, one ORT thread. */
+async function child(task) {
+  const W = require('@overmap/engine');
+  const ort = require('onnxruntime-node');
+  const spec = JSON.parse(fs.readFileSync(task.spec, 'utf8'));
+  const dir = path.dirname(task.spec);
+  const [h, w] = spec.classifier.inputSize;
+  const opts = {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+  const clf = await ort.InferenceSession.create(path.join(dir, spec.classifier.model), opts);
+  const seg = await ort.InferenceSession.create(path.join(dir, spec.segmenter.model), opts);
+  const scale = spec.classifier.normalization?.scale ?? 1 / 255;
+  const forward = async (x, n) => {
+    const t = new ort.Tensor('float32', x, [n, 3, h, w]);
+    await clf.run({ [clf.inputNames[0]]: t }, [
+      spec.gradcamLayer,
+      ...spec.attentionLayers,
+      spec.classifier.logitsOutput,
+    ]);
+    await seg.run({ [seg.inputNames[0]]: t });
+  };
+  const batch = 64;
+  await forward(new Float32Array(batch * 3 * h * w), batch);
+  process.send({ ready: true });
+  await new Promise((r) => process.once('message', r));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const o = { size: [h, w], maxInputPixels: 100e6, maxBytes: 256 * 2 ** 20 };
+  for (let i = 0; i < task.keys.length; i += batch) {
+    const keys = task.keys.slice(i, i + batch);
+    const x = new Float32Array(keys.length * 3 * h * w);
+    if (task.decode)
+      for (const [j, k] of keys.entries()) {
+        const d = await W.decodeImage(fs.readFileSync(path.join(task.dir, k)), o);
+        if (!d.ok) throw new Error(`${k}: ${d.error}`);
+        for (let p = 0; p < h * w; p++)
+          for (let ch = 0; ch < 3; ch++) x[(j * 3 + ch) * h * w + p] = d.rgb[p * 3 + ch] * scale;
+      }
+    await forward(x, keys.length);
+  }
+  const c = process.cpuUsage(c0);
+  process.send({ seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6 });
+  process.exit(0);
+}
+
+async function limit(dir, keys, spec, decode) {
+  const halves = [keys.filter((_, i) => i % 2 === 0), keys.filter((_, i) => i % 2 === 1)];
+  const kids = halves.map((part) =>
+    fork(__filename, ['--child', JSON.stringify({ dir, keys: part, spec, decode })], {
+      execArgv: ['--single-threaded-gc'],
+      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+    }),
+  );
+  const next = (k) =>
+    new Promise((res, rej) => (k.once('message', res), k.once('exit', (c) => c && rej(new Error(`child ${c}`)))));
+  await Promise.all(kids.map(next));
+  const done = kids.map(next);
+  kids.forEach((k) => k.send('go'));
+  const r = await Promise.all(done);
+  const wall = Math.max(...r.map((x) => x.seconds));
+  const cpu = r.reduce((a, x) => a + x.cpuSeconds, 0);
+  return { imagesPerSecond: keys.length / wall, cpuMsPerImage: (cpu * 1000) / keys.length, processes: 2 };
+}
+
+async function peerRun(py, { dir, spec, images }, out, extra = []) {
+  const r = await timed(py, ['scripts/peer-pytorch.py', dir, '--spec', spec, '--workers', '2', '--out', out, ...extra]);
+  const own = JSON.parse(r.stdout.trim().split('\n').pop());
+  return {
+    options: extra.join(' ') || '(as users write it)',
+    wallSeconds: r.wall,
+    imagesPerSecond: images / r.wall,
+    scoringImagesPerSecond: own.imagesPerSecond,
+    cpuMsPerImage: (r.cpuSeconds * 1000) / images,
+    torchThreads: own.torchThreads,
+    peakRssMiB: Math.round(Math.max(...r.procs.map((p) => p.peakRssMiB))),
+  };
+}
+
+/** Peer (own decode) against fleet (own decode): score differences on the photos. */
+function ownDecodeAgreement(fleet, jsonl) {
+  const peer = fs.readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map(JSON.parse);
+  const d = { images: peer.length, samePrediction: 0 };
+  for (const s of ['msp', 'overmap', 'confidence']) {
+    const diffs = peer.map((p) => Math.abs(fleet.get(p.key).scores[s] - p[s])).sort((a, b) => a - b);
+    d[s] = { median: diffs[diffs.length >> 1], p95: diffs[Math.floor(diffs.length * 0.95)], max: diffs.at(-1) };
+  }
+  d.samePrediction = peer.filter((p) => fleet.get(p.key).prediction.index === p.pred).length / peer.length;
+  return d;
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      count: { type: 'string', default: '0' },
+      spec: { type: 'string', default: path.join(ROOT, 'models/reference-v4/overmap-model.json') },
+    },
+  });
+  if (positionals.length !== 1) throw new Error('usage: npm run bench:photos -- <photo-folder> [--count N] [--spec S]');
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 0) throw new Error(`--count ${values.count}: use a whole number (0: all)`);
+  const py = pythonWithTorch();
+  if (!py) throw new Error('no Python with torch and torchvision: apt-get install python3-torch python3-torchvision');
+  if (!fs.existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is missing: apt-get install time');
+  const spec = path.resolve(values.spec);
+  const all = listImages(positionals[0]);
+  const keys = count ? all.slice(0, count) : all;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-photos-'));
+  try {
+    const dir = subset(positionals[0], keys, path.join(tmp, 'set'));
+    const set = { dir, spec, images: keys.length };
+    const big = keys.filter((k) => /_4000x3000_/.test(k)).slice(0, 128);
+    const r = { machine: { cores: os.availableParallelism(), load: os.loadavg() }, images: keys.length };
+    log(`${keys.length} photos; 12 MP: ${big.length}`);
+    const one = { OVERMAP_ONNX_THREADS: '1', UV_THREADPOOL_SIZE: '1' };
+    r.fleet1OneCore = await fleetRun(set, path.join(tmp, 'f1'), 1, one);
+    log(`fleet, 1 worker, pools for one core: ${JSON.stringify(r.fleet1OneCore)}`);
+    r.fleet2 = await fleetRun(set, path.join(tmp, 'f2'), 2, {});
+    log(`fleet, 2 workers: ${JSON.stringify(r.fleet2)}`);
+    r.fleet1AllCores = await fleetRun(set, path.join(tmp, 'f1d'), 1, {});
+    log(`fleet, 1 worker, default pools: ${JSON.stringify(r.fleet1AllCores)}`);
+    r.peer = await peerRun(py, set, path.join(tmp, 'peer.jsonl'));
+    log(`peer: ${JSON.stringify(r.peer)}`);
+    r.peerDraft = await peerRun(py, set, path.join(tmp, 'peer-draft.jsonl'), ['--draft']);
+    log(`peer --draft: ${JSON.stringify(r.peerDraft)}`);
+    r.rawForward = await limit(dir, keys, spec, false);
+    log(`raw forward: ${JSON.stringify(r.rawForward)}`);
+    r.decodeAndForward = await limit(dir, keys, spec, true);
+    log(`decode + forward: ${JSON.stringify(r.decodeAndForward)}`);
+    if (big.length) {
+      const bigSet = { dir: subset(dir, big, path.join(tmp, 'big')), spec, images: big.length };
+      r.fleet12mp = await fleetRun(bigSet, path.join(tmp, 'f12'), 1, {});
+      log(`12 MP only, 1 worker: ${JSON.stringify(r.fleet12mp)}`);
+    }
+    const fleet = fleetRecords(path.join(tmp, 'f2'));
+    r.peerVsFleetOwnDecode = ownDecodeAgreement(fleet, path.join(tmp, 'peer.jsonl'));
+    const ips = (x) => x.imagesPerSecond;
+    r.ratios = {
+      twoWorkersOverOneCore: ips(r.fleet2) / ips(r.fleet1OneCore),
+      twoWorkersOverOneWorkerAllCores: ips(r.fleet2) / ips(r.fleet1AllCores),
+      fleetOverPeer: ips(r.fleet2) / ips(r.peer),
+      fleetOverPeerDraft: ips(r.fleet2) / ips(r.peerDraft),
+      fleetOverRawForward: ips(r.fleet2) / ips(r.rawForward),
+      fleetOverDecodeAndForward: ips(r.fleet2) / ips(r.decodeAndForward),
+    };
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--child') child(JSON.parse(process.argv[3]));
+else
+  main().catch((e) => {
+    process.stderr.write(`bench-photos: ${e.message}\n`);
+    process.exit(2);
+  });
