@@ -5,8 +5,9 @@
  * One run, on the realistic set (npm run make:photos), everything on this machine's cores:
  *  - whole `overmap run --labels folder` (ONNX Runtime): 1 worker with its thread pools sized
  *    for one core (ORT 1 thread, UV_THREADPOOL_SIZE 1), 1 worker with the run's defaults for
- *    all cores, and 2 workers (one core each): wall time from the command's start to its exit
- *    (enqueue, start-up and finalize included), CPU time of the whole tree (/usr/bin/time), and
+ *    all cores, 2 workers (one core each) and 2 workers with libuv's default 4 threads: wall
+ *    time from the command's start to its exit (enqueue, start-up and finalize included), CPU
+ *    time of the whole tree (/usr/bin/time), and
  *    each worker process's peak RSS (/proc, VmHWM);
  *  - the PyTorch peer (scripts/peer-pytorch.py, DataLoader with 2 worker processes, torch's
  *    default threads), as users write it and with PIL's JPEG draft mode (DCT scaling);
@@ -206,6 +207,8 @@ async function main() {
     log(`fleet, 1 worker, pools for one core: ${JSON.stringify(r.fleet1OneCore)}`);
     r.fleet2 = await fleetRun(set, path.join(tmp, 'f2'), 2, {});
     log(`fleet, 2 workers: ${JSON.stringify(r.fleet2)}`);
+    r.fleet2Uv4 = await fleetRun(set, path.join(tmp, 'f2u'), 2, { UV_THREADPOOL_SIZE: '4' });
+    log(`fleet, 2 workers, libuv's default 4 threads each: ${JSON.stringify(r.fleet2Uv4)}`);
     r.fleet1AllCores = await fleetRun(set, path.join(tmp, 'f1d'), 1, {});
     log(`fleet, 1 worker, default pools: ${JSON.stringify(r.fleet1AllCores)}`);
     r.peer = await peerRun(py, set, path.join(tmp, 'peer.jsonl'));
@@ -226,6 +229,7 @@ async function main() {
     const ips = (x) => x.imagesPerSecond;
     r.ratios = {
       twoWorkersOverOneCore: ips(r.fleet2) / ips(r.fleet1OneCore),
+      twoWorkersOverTwoWithUv4: ips(r.fleet2) / ips(r.fleet2Uv4),
       twoWorkersOverOneWorkerAllCores: ips(r.fleet2) / ips(r.fleet1AllCores),
       fleetOverPeer: ips(r.fleet2) / ips(r.peer),
       fleetOverPeerDraft: ips(r.fleet2) / ips(r.peerDraft),
