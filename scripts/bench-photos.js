@@ -80,6 +80,7 @@ async function fleetRun({ dir, spec, images }, out, workers, env) {
     wallSeconds: r.wall,
     imagesPerSecond: images / r.wall,
     cpuMsPerImage: (r.cpuSeconds * 1000) / images,
+    load1: os.loadavg()[0],
     workerPeakRssMiB: w.map((p) => Math.round(p.peakRssMiB)),
   };
 }
@@ -149,7 +150,8 @@ async function limit(dir, keys, spec, decode) {
   const r = await Promise.all(done);
   const wall = Math.max(...r.map((x) => x.seconds));
   const cpu = r.reduce((a, x) => a + x.cpuSeconds, 0);
-  return { imagesPerSecond: keys.length / wall, cpuMsPerImage: (cpu * 1000) / keys.length, processes: 2 };
+  const cpuMsPerImage = (cpu * 1000) / keys.length;
+  return { imagesPerSecond: keys.length / wall, cpuMsPerImage, load1: os.loadavg()[0], processes: 2 };
 }
 
 async function peerRun(py, { dir, spec, images }, out, extra = []) {
@@ -161,6 +163,7 @@ async function peerRun(py, { dir, spec, images }, out, extra = []) {
     imagesPerSecond: images / r.wall,
     scoringImagesPerSecond: own.imagesPerSecond,
     cpuMsPerImage: (r.cpuSeconds * 1000) / images,
+    load1: os.loadavg()[0],
     torchThreads: own.torchThreads,
     peakRssMiB: Math.round(Math.max(...r.procs.map((p) => p.peakRssMiB))),
   };
@@ -226,16 +229,19 @@ async function main() {
     }
     const fleet = fleetRecords(path.join(tmp, 'f2'));
     r.peerVsFleetOwnDecode = ownDecodeAgreement(fleet, path.join(tmp, 'peer.jsonl'));
-    const ips = (x) => x.imagesPerSecond;
-    r.ratios = {
-      twoWorkersOverOneCore: ips(r.fleet2) / ips(r.fleet1OneCore),
-      twoWorkersOverTwoWithUv4: ips(r.fleet2) / ips(r.fleet2Uv4),
-      twoWorkersOverOneWorkerAllCores: ips(r.fleet2) / ips(r.fleet1AllCores),
-      fleetOverPeer: ips(r.fleet2) / ips(r.peer),
-      fleetOverPeerDraft: ips(r.fleet2) / ips(r.peerDraft),
-      fleetOverRawForward: ips(r.fleet2) / ips(r.rawForward),
-      fleetOverDecodeAndForward: ips(r.fleet2) / ips(r.decodeAndForward),
-    };
+    // Wall-clock ratios, and the same per CPU-second (whole tree's CPU time): the second holds up
+    // when other jobs load the machine, the first does not.
+    const ratios = (f) => ({
+      twoWorkersOverOneCore: f(r.fleet2) / f(r.fleet1OneCore),
+      twoWorkersOverTwoWithUv4: f(r.fleet2) / f(r.fleet2Uv4),
+      twoWorkersOverOneWorkerAllCores: f(r.fleet2) / f(r.fleet1AllCores),
+      fleetOverPeer: f(r.fleet2) / f(r.peer),
+      fleetOverPeerDraft: f(r.fleet2) / f(r.peerDraft),
+      fleetOverRawForward: f(r.fleet2) / f(r.rawForward),
+      fleetOverDecodeAndForward: f(r.fleet2) / f(r.decodeAndForward),
+    });
+    r.ratios = ratios((x) => x.imagesPerSecond);
+    r.ratiosPerCpuSecond = ratios((x) => 1 / x.cpuMsPerImage);
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
