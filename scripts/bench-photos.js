@@ -9,6 +9,7 @@
  *    time from the command's start to its exit (enqueue, start-up and finalize included), CPU
  *    time of the whole tree (/usr/bin/time), and
  *    each worker process's peak RSS (/proc, VmHWM);
+ *    The same runs on 8 photos give the fixed seconds of a run, hence the marginal rates;
  *  - the PyTorch peer (scripts/peer-pytorch.py, DataLoader with 2 worker processes, torch's
  *    default threads), as users write it and with PIL's JPEG draft mode (DCT scaling);
  *  - the limits, in 2 processes of 1 ORT thread each on half the images: the raw ONNX Runtime
@@ -206,6 +207,11 @@ async function main() {
     const r = { machine: { cores: os.availableParallelism(), load: os.loadavg() }, images: keys.length };
     log(`${keys.length} photos; 12 MP: ${big.length}`);
     const one = { OVERMAP_ONNX_THREADS: '1', UV_THREADPOOL_SIZE: '1' };
+    // The fixed part of a run (enqueue, start-up, finalize): the same command on 8 photos.
+    const tiny = { dir: subset(dir, keys.slice(0, 8), path.join(tmp, 'tiny')), spec, images: 8 };
+    r.fleetFixed = { workers1: await fleetRun(tiny, path.join(tmp, 't1'), 1, one) };
+    r.fleetFixed.workers2 = await fleetRun(tiny, path.join(tmp, 't2'), 2, {});
+    log(`fixed (8 photos): ${r.fleetFixed.workers1.wallSeconds} s, ${r.fleetFixed.workers2.wallSeconds} s`);
     r.fleet1OneCore = await fleetRun(set, path.join(tmp, 'f1'), 1, one);
     log(`fleet, 1 worker, pools for one core: ${JSON.stringify(r.fleet1OneCore)}`);
     r.fleet2 = await fleetRun(set, path.join(tmp, 'f2'), 2, {});
@@ -241,6 +247,13 @@ async function main() {
       fleetOverDecodeAndForward: f(r.fleet2) / f(r.decodeAndForward),
     });
     r.ratios = ratios((x) => x.imagesPerSecond);
+    // Marginal rates: the images beyond the 8 over the seconds beyond the 8-photo run's.
+    const marginal = (x, fixed) => (keys.length - 8) / (x.wallSeconds - fixed.wallSeconds);
+    r.marginal = {
+      oneCore: marginal(r.fleet1OneCore, r.fleetFixed.workers1),
+      twoWorkers: marginal(r.fleet2, r.fleetFixed.workers2),
+    };
+    r.marginal.twoOverOne = r.marginal.twoWorkers / r.marginal.oneCore;
     r.ratiosPerCpuSecond = ratios((x) => 1 / x.cpuMsPerImage);
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   } finally {
