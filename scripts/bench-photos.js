@@ -66,7 +66,10 @@ function timed(cmd, args, env = {}) {
       const wall = (performance.now() - t0) / 1000;
       const t = /TIME ([\d.]+) ([\d.]+) ([\d.]+)/.exec(err);
       if (code !== 0 || !t) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-1500)}`));
-      resolve({ wall, cpuSeconds: Number(t[2]) + Number(t[3]), procs, stdout: out });
+      // /usr/bin/time counts the children the tree waited for; a worker that outlives its
+      // supervisor's exit is not among them, so the /proc samples (each process's last) bound it too.
+      const sampled = procs.filter((p) => p.pid !== c.pid).reduce((a, p) => a + p.cpuSeconds, 0);
+      resolve({ wall, cpuSeconds: Math.max(Number(t[2]) + Number(t[3]), sampled), procs, stdout: out });
     });
   });
 }
