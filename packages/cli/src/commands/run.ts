@@ -22,9 +22,9 @@ export async function runCommand(dataset: string | undefined, f: RunFlags): Prom
   const n = f.workers ?? Math.max(1, os.availableParallelism());
   // ONNX Runtime threads and libuv's pool (where sharp decodes and ORT runs) per worker: the
   // cores shared out, so that one worker per core uses one core (1 with the default); set
-  // OVERMAP_ONNX_THREADS or UV_THREADPOOL_SIZE to choose. On camera-size JPEGs libuv's default 4
-  // threads per worker decoded no faster on 2 cores and held more 12 MP images at once (peak RSS,
-  // BENCHMARKS.md, bench:photos).
+  // OVERMAP_ONNX_THREADS or UV_THREADPOOL_SIZE to choose. On camera-size JPEGs, 2 workers on 2
+  // cores with libuv's default 4 threads each were 0-7% faster and took ~100 MiB more per worker
+  // (more 12 MP images decoded at once): BENCHMARKS.md, bench:photos.
   const share = String(Math.max(1, Math.floor(os.availableParallelism() / n)));
   const onnxThreads = process.env.OVERMAP_ONNX_THREADS || share;
   const uvThreads = process.env.UV_THREADPOOL_SIZE || share;
