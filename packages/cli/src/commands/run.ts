@@ -20,7 +20,7 @@ export async function runCommand(dataset: string | undefined, f: RunFlags): Prom
   const t0 = Date.now();
   const enq = await enqueue(dataset, f);
   const n = f.workers ?? Math.max(1, os.availableParallelism());
-  // ONNX Runtime threads and libuv's pool (where sharp decodes and ORT runs) per worker: the
+  // ONNX Runtime threads and libuv's pool (where sharp decodes; ORT runs on the main thread) per worker: the
   // cores shared out, so that one worker per core uses one core (1 with the default); set
   // OVERMAP_ONNX_THREADS or UV_THREADPOOL_SIZE to choose. On camera-size JPEGs, 2 workers on 2
   // cores with libuv's default 4 threads each were 0-7% faster and took ~100 MiB more per worker
