@@ -20,10 +20,14 @@ export async function runCommand(dataset: string | undefined, f: RunFlags): Prom
   const t0 = Date.now();
   const enq = await enqueue(dataset, f);
   const n = f.workers ?? Math.max(1, os.availableParallelism());
-  // ONNX Runtime threads per worker: the cores shared out (1 with the default one worker per
-  // core, which measured fastest); OVERMAP_ONNX_THREADS, where set, wins.
-  const onnxThreads =
-    process.env.OVERMAP_ONNX_THREADS || String(Math.max(1, Math.floor(os.availableParallelism() / n)));
+  // ONNX Runtime threads and libuv's pool (where sharp decodes; ORT runs on the main thread) per worker: the
+  // cores shared out, so that one worker per core uses one core (1 with the default); set
+  // OVERMAP_ONNX_THREADS or UV_THREADPOOL_SIZE to choose. On camera-size JPEGs, 2 workers on 2
+  // cores with libuv's default 4 threads each were 0-7% faster and took ~100 MiB more per worker
+  // (more 12 MP images decoded at once): BENCHMARKS.md, bench:photos.
+  const share = String(Math.max(1, Math.floor(os.availableParallelism() / n)));
+  const onnxThreads = process.env.OVERMAP_ONNX_THREADS || share;
+  const uvThreads = process.env.UV_THREADPOOL_SIZE || share;
   process.stderr.write(`run ${enq.runId}: ${n} worker processes scoring ${enq.images} images\n`);
   const { config, redis } = await configAndRedis();
   // Once for the run, not once per worker process (they are started with --no-unsigned-warning).
@@ -37,7 +41,12 @@ export async function runCommand(dataset: string | undefined, f: RunFlags): Prom
       redis,
       prefix: config.OVERMAP_QUEUE_PREFIX,
       secret: config.OVERMAP_JOB_SECRET,
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', OVERMAP_ONNX_THREADS: onnxThreads },
+      env: {
+        ...process.env,
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+        OVERMAP_ONNX_THREADS: onnxThreads,
+        UV_THREADPOOL_SIZE: uvThreads,
+      },
     });
     process.stdout.write(
       `${formatSummary(manifest, results)}\n  time: ${((Date.now() - t0) / 1000).toFixed(1)} s with ${n} workers\n`,
