@@ -188,10 +188,8 @@ describe('a malformed job payload', () => {
         { attempts: 5, jobId: 'bad-1' },
       );
       const failed = await waitFor(
-        async () => {
-          const j = await q.getJob(job.id!);
-          return (await j?.getState()) === 'failed' ? j : undefined;
-        },
+        // the state first, then the job: a job read just before it failed has no failedReason yet
+        async () => ((await q.getJobState(job.id!)) === 'failed' ? await q.getJob(job.id!) : undefined),
         'the job to fail',
         60_000,
       );
