@@ -93,10 +93,11 @@ describe('a fleet with OVERMAP_JOB_SECRET', () => {
       ) as BatchJob;
       const widened = await q.add('score-batch', { ...group, count: 3 }, { jobId: 'widened', attempts: 5 });
       for (const job of [forged, altered, widened]) {
-        const failed = await waitFor(async () => {
-          const j = await q.getJob(job.id!);
-          return (await j?.getState()) === 'failed' ? j : undefined;
-        }, `job ${job.id} to fail`);
+        // the state first, then the job: a job read just before it failed has no failedReason yet
+        const failed = await waitFor(
+          async () => ((await q.getJobState(job.id!)) === 'failed' ? await q.getJob(job.id!) : undefined),
+          `job ${job.id} to fail`,
+        );
         expect(failed.failedReason).toMatch(/unsigned or altered batch job refused/);
         expect(failed.attemptsMade).toBeLessThanOrEqual(1); // failed for good at once, not retried
       }
@@ -104,10 +105,10 @@ describe('a fleet with OVERMAP_JOB_SECRET', () => {
       await fs.writeFile(path.join(out(), 'run.json'), JSON.stringify({ ...run, dataset: 'file:///etc/' }));
       const w2 = startWorkerProcess(env(), ['--exit-when-idle']);
       const redirected = await q.add('score-batch', genuine, { jobId: 'redirected', attempts: 5 });
-      const failed = await waitFor(async () => {
-        const j = await q.getJob(redirected.id!);
-        return (await j?.getState()) === 'failed' ? j : undefined;
-      }, 'the job on an altered run.json to fail');
+      const failed = await waitFor(
+        async () => ((await q.getJobState(redirected.id!)) === 'failed' ? await q.getJob(redirected.id!) : undefined),
+        'the job on an altered run.json to fail',
+      );
       expect(failed.failedReason).toMatch(/run\.json is unsigned or altered/);
       await new Promise((r) => (w2.exitCode !== null ? r(null) : w2.once('exit', r)));
     } finally {
