@@ -14,7 +14,7 @@ import { testRedis, tmpDir } from '../helpers/services';
 
 const SAMPLES = path.join(__dirname, '../../samples/fashion-scenes');
 let dir: string;
-const runs: Record<'one' | 'many', { out: string; records: Map<string, ImageRecord> }> = {} as never;
+const runs: Record<'one' | 'many', { out: string; records: Map<string, ImageRecord>; stdout: string }> = {} as never;
 const ordinary: string[] = [];
 
 async function plant(data: string): Promise<void> {
@@ -62,7 +62,7 @@ beforeAll(async () => {
       env,
     );
     if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
-    runs[name] = { out, records: new Map((await readParts(out)).records.map((x) => [x.key, x])) };
+    runs[name] = { out, records: new Map((await readParts(out)).records.map((x) => [x.key, x])), stdout: r.stdout };
   }
 });
 afterAll(async () => {
@@ -103,6 +103,14 @@ describe('image checks and duplicates through the fleet', () => {
     expect(row('train/bag/resized-copy.jpg').distance).toBeLessThanOrEqual(6);
     expect(rows.length).toBe([...runs.one.records.values()].filter((r) => r.duplicate_group).length);
     expect(m.summary.images_with_copies).toBe(rows.length);
+    // overmap run's summary says so too
+    const groups = new Set(rows.map((x) => x.group)).size;
+    const leaky = new Set(rows.filter((x) => x.leaky).map((x) => x.group)).size;
+    expect(leaky).toBeGreaterThanOrEqual(1);
+    expect(runs.one.stdout).toMatch(
+      new RegExp(`copies: ${rows.length} images in ${groups} groups \\(${leaky} spanning splits\\)`),
+    );
+    expect(runs.one.stdout).toMatch(/image issues: .*dark \d+/);
   });
 
   it('gives the same groups and flags as one shard or as many (group job, then compactions), in parts and Parquet', async () => {

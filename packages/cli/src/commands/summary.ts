@@ -15,6 +15,17 @@ export function formatSummary(m: Manifest, results: RunResults): string {
         (m.summary.accuracy_accepted != null ? `, accepted ${(m.summary.accuracy_accepted * 100).toFixed(1)}%` : ''),
     );
   }
+  const issues = Object.entries((m.summary.image_issues ?? {}) as Record<string, number>);
+  const dups = m.duplicates as { parquet: string; groups: number; leaky_groups: number } | undefined;
+  if (issues.length || dups)
+    lines.push(
+      `  image issues: ${issues.length ? issues.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}` +
+        (dups
+          ? `; copies: ${m.summary.images_with_copies ?? 0} images in ${dups.groups} groups` +
+            (dups.leaky_groups ? ` (${dups.leaky_groups} spanning splits)` : '') +
+            ` (${results.uriOf(dups.parquet)})`
+          : ''),
+    );
   lines.push(
     `  manifest: ${results.uriOf(MANIFEST_JSON)}`,
     `  records:  ${results.uriOf(m.parquet || RECORDS_PARQUET)}`,
