@@ -44,6 +44,20 @@ export interface ImageMeasures {
 
 const HASH_SIDE = 32;
 const LOW = 8;
+/**
+ * Scratch buffers, reused by every call (the functions are synchronous, so no two calls share
+ * them at once): allocating five typed arrays per image cost about a tenth of the measures.
+ */
+const SCRATCH = {
+  px: new Float64Array(32 * 32),
+  sum: new Float64Array(16),
+  diff: new Float64Array(16),
+  t: new Float64Array(32 * 8),
+  d: new Float64Array(64),
+  sorted: new Float64Array(64),
+  hist: new Uint32Array(256),
+};
+
 /** COS[u * 32 + x] = cos((2x + 1) u π / 64), for the 8 lowest frequencies u */
 const COS = new Float64Array(LOW * HASH_SIDE);
 for (let u = 0; u < LOW; u++)
@@ -74,7 +88,7 @@ function cellsOf(n: number): Int32Array {
 
 /** Box-average of an h×w luma plane to 32×32 (nearest source pixel where the plane is smaller). */
 function reduce32(luma: Uint8Array, h: number, w: number): Float64Array {
-  const out = new Float64Array(HASH_SIDE * HASH_SIDE);
+  const out = SCRATCH.px.fill(0);
   const rows = cellsOf(h),
     cols = cellsOf(w);
   for (let r = 0; r < HASH_SIDE; r++) {
@@ -96,9 +110,8 @@ export function dctHash(luma: Uint8Array, h: number, w: number): string {
   const px = reduce32(luma, h, w);
   const HALF = HASH_SIDE / 2;
   // cos_u(31 - x) = ±cos_u(x) (+ for even u): each pass sums mirrored pairs first, halving the products
-  const sum = new Float64Array(HALF),
-    diff = new Float64Array(HALF);
-  const t = new Float64Array(HASH_SIDE * LOW); // t[y][u] = sum_x px[y][x] cos_u(x)
+  const { sum, diff } = SCRATCH;
+  const t = SCRATCH.t; // t[y][u] = sum_x px[y][x] cos_u(x)
   for (let y = 0; y < HASH_SIDE; y++) {
     const row = y * HASH_SIDE;
     for (let x = 0; x < HALF; x++) {
@@ -112,7 +125,7 @@ export function dctHash(luma: Uint8Array, h: number, w: number): string {
       t[y * LOW + u] = acc;
     }
   }
-  const d = new Float64Array(LOW * LOW); // d[v][u] = sum_y cos_v(y) t[y][u]
+  const d = SCRATCH.d; // d[v][u] = sum_y cos_v(y) t[y][u]
   for (let u = 0; u < LOW; u++) {
     for (let y = 0; y < HALF; y++) {
       sum[y] = t[y * LOW + u]! + t[(HASH_SIDE - 1 - y) * LOW + u]!;
@@ -125,7 +138,9 @@ export function dctHash(luma: Uint8Array, h: number, w: number): string {
       d[v * LOW + u] = acc;
     }
   }
-  const sorted = Float64Array.from(d).sort();
+  const sorted = SCRATCH.sorted;
+  sorted.set(d);
+  sorted.sort();
   const median = (sorted[31]! + sorted[32]!) / 2;
   let hex = '';
   for (let nibble = 0; nibble < 16; nibble++) {
@@ -144,7 +159,7 @@ export function pixelMeasures(
   luma = lumaOf(rgb, h * w),
 ): Pick<ImageMeasures, 'brightness' | 'luma_p05' | 'luma_p99' | 'entropy' | 'sharpness' | 'colorfulness'> {
   const n = h * w;
-  const hist = new Uint32Array(256);
+  const hist = SCRATCH.hist.fill(0);
   let spread = 0;
   for (let i = 0, j = 0; i < n; i++, j += 3) {
     hist[luma[i]!]!++;
