@@ -130,9 +130,7 @@ function regroup(records, k) {
   const hashed = records.filter((r) => r.image);
   const hi = new Uint32Array(hashed.length),
     lo = new Uint32Array(hashed.length);
-  hashed.forEach(
-    (r, i) => ([hi[i], lo[i]] = S.parseHash64(r.image.entropy < 1 ? r.image.content_hash.slice(0, 16) : r.image.phash)),
-  );
+  hashed.forEach((r, i) => ([hi[i], lo[i]] = S.groupingHash(r.image)));
   const g = S.groupNearDuplicates(hi, lo, k);
   const of = new Map(hashed.map((r, i) => [r.key, g.first[i] >= 0 ? g.first[i] : null]));
   return (r) => of.get(r.key) ?? null;
@@ -274,6 +272,10 @@ async function main() {
     console.log(
       `\nmeasures + hashes: ${c.measure.toFixed(3)} CPU-ms/image; scoring (${c.backend}, ${c.size.join('x')}): ${c.score.toFixed(3)} CPU-ms/image: ${pct(c.measure / c.score)} of it`,
     );
+    const X = require('./lib/finalize-costs');
+    const at224 = await X.measuresAt(data, [...truth.keys()], 224);
+    console.log(`measures + hashes at 224x224: ${at224.toFixed(3)} CPU-ms/image`);
+    console.log(`finalize's pass over the part files: ${(await X.partReadRate(100_000)).toFixed(0)} records/s`);
     const child = JSON.parse(
       execFileSync(process.execPath, [__filename, '--child-group', arg.hashes], {
         encoding: 'utf8',

@@ -15,20 +15,16 @@ import {
   augrc,
   aurocOfErrorDetection,
   decisionScore,
+  momentsOf,
+  round4,
+  sircFromMoments,
 } from '@overmap/shared';
 import type { ScoredRecord } from './evaluate-records';
 import { separationRow } from './out-of-distribution';
 
 export const K_GRID = [0, 0.5, 1, 1.5, 2, 3];
 export const C_GRID = [1, 3];
-export const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
-
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-/** The population standard deviation, 1 where it is 0 (a constant secondary gets b = c). */
-const std = (v: number[]) => {
-  const m = mean(v);
-  return Math.sqrt(mean(v.map((x) => (x - m) ** 2))) || 1;
-};
+export { round4 };
 
 /** SIRC's a and b for a secondary from in-distribution records: a = mean − k·std, b = c / std (rounded to 1e-4). */
 export function sircParams(
@@ -38,7 +34,7 @@ export function sircParams(
   c: number,
 ): { a: number; b: number } {
   const v = records.map((r) => r.scores[secondary]).filter((x): x is number => x !== null && x !== undefined);
-  return { a: round4(mean(v) - k * std(v)), b: round4(c / std(v)) };
+  return sircFromMoments(momentsOf(v), k, c);
 }
 
 export interface DecisionMetrics {

@@ -2,7 +2,7 @@
  * The review queues: which records belong to each and how each is ranked. A queue keeps only
  * its best `perQueue` records (top-n.ts); its count covers every member.
  */
-import { type ImageRecord, disagreesWithLabel, isScored, labelSuspicion } from '@overmap/shared';
+import { type ImageRecord, disagreesWithLabel, groupOrdinal, isScored, labelSuspicion } from '@overmap/shared';
 
 export type QueueId = 'label_errors' | 'off_object' | 'rejected' | 'unreadable' | 'bad_images' | 'duplicates';
 
@@ -84,13 +84,7 @@ export const QUEUES: QueueDef[] = [
     description: 'Images that could not be scored (read, decode or size errors), grouped by reason.',
     rank: (r) => (isScored(r.status) ? null : 0),
   },
-];
-
-/** dup-000001234 -> 1234 (the run position of the group's first member), or null. */
-const groupOrdinal = (g: string | null | undefined) => (g ? Number(g.slice(g.lastIndexOf('-') + 1)) : null);
-
-/** The image-quality and copy queues (finalize's image_issues and duplicate_group). */
-QUEUES.push(
+  // the image-quality and copy queues (finalize's image_issues and duplicate_group)
   {
     id: 'bad_images',
     title: 'Bad images',
@@ -115,7 +109,7 @@ QUEUES.push(
       return g === null ? null : -g;
     },
   },
-);
+];
 
 /** The reason an image could not be scored, with numbers blanked so that like errors group together. */
 export function reasonOf(r: ImageRecord): string {

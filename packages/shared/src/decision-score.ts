@@ -54,13 +54,35 @@ export interface PoolMoments {
   sumSq: number;
 }
 
-/** The decision with SIRC's a and b from the pool's moments (rounded to 1e-4); unchanged unless calibrate is `run`. */
-export function calibrateOnPool(d: Decision, m: PoolMoments): Decision {
-  if (d.calibrate !== 'run' || d.rule !== 'sirc' || m.n === 0) return d;
+/** Rounds to 1e-4 (the decision's a and b, and the threshold, as the specs store them). */
+export const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** Moments of the values (for sircFromMoments). */
+export function momentsOf(values: readonly number[]): PoolMoments {
+  let sum = 0,
+    sumSq = 0;
+  for (const v of values) {
+    sum += v;
+    sumSq += v * v;
+  }
+  return { n: values.length, sum, sumSq };
+}
+
+/**
+ * SIRC's a and b from a secondary's moments: a = mean − k·std, b = c / std (population std; 1
+ * where it is 0, so a constant secondary gets b = c), rounded to 1e-4. The one recipe for the
+ * choice on validation (evaluation) and the calibration on a run (finalize).
+ */
+export function sircFromMoments(m: PoolMoments, k: number, c: number): { a: number; b: number } {
   const mean = m.sum / m.n;
   const std = Math.sqrt(Math.max(0, m.sumSq / m.n - mean * mean)) || 1;
-  const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
-  return { ...d, a: round4(mean - d.k! * std), b: round4(d.c! / std) };
+  return { a: round4(mean - k * std), b: round4(c / std) };
+}
+
+/** The decision with SIRC's a and b from the pool's moments; unchanged unless calibrate is `run`. */
+export function calibrateOnPool(d: Decision, m: PoolMoments): Decision {
+  if (d.calibrate !== 'run' || d.rule !== 'sirc' || m.n === 0) return d;
+  return { ...d, ...sircFromMoments(m, d.k!, d.c!) };
 }
 
 /** SIRC's combination of a primary p in [0, 1] and a secondary s. */

@@ -7,9 +7,8 @@
  * images). Grayscale is absolute (no colour at all) and only in a set whose median image has colour.
  */
 import { z } from 'zod';
+import { BINS, RunSummary } from './results/run-summary';
 import { IMAGE_ISSUES, type ImageIssue, type ImageMeasuresRecord } from './schemas';
-
-const BINS = 1000;
 
 /** A measure, mapped onto [0, 1] (null where the image does not have it), and what its tails mean. */
 interface Check {
@@ -98,28 +97,12 @@ export class ImageStats {
     for (const k of CHECK_NAMES) o.hist[k].forEach((c, i) => (this.hist[k][i]! += c));
   }
 
-  /** The q-quantile of a check's measure (bin centre: within 1/BINS), null with no values. */
-  quantile(k: CheckName, q: number): number | null {
-    const h = this.hist[k];
-    const n = h.reduce((a, b) => a + b, 0);
-    if (n === 0) return null;
-    let seen = 0;
-    for (let i = 0; i < BINS; i++) {
-      seen += h[i]!;
-      if (seen >= q * n) return (i + 0.5) / BINS;
-    }
-    return (BINS - 0.5) / BINS;
-  }
-
   fences(p: ImageCheckParams): ImageFences {
     const fences = {} as ImageFences['fences'];
     for (const k of CHECK_NAMES) {
-      const [q1, med, q3] = [0.25, 0.5, 0.75].map((q) => this.quantile(k, q)) as [
-        number | null,
-        number | null,
-        number | null,
-      ];
-      if (med === null || q1 === null || q3 === null) {
+      // the run summary's histogram quantiles (same bins: within 1/BINS)
+      const { p25: q1, p50: med, p75: q3 } = RunSummary.quantiles(this.hist[k], [0.25, 0.5, 0.75]);
+      if (med == null || q1 == null || q3 == null) {
         fences[k] = { median: null, low: null, high: null };
         continue;
       }

@@ -50,3 +50,33 @@ export function routeIssue(x: RoutingInput, routing: Routing, numClasses: number
   if (x.gradcamSeg !== null && x.gradcamSeg !== undefined && x.gradcamSeg < routing.offObjectBelow) return 'off_object';
   return 'low_confidence';
 }
+
+/**
+ * A scored record's `accepted` and `issue` from its confidence: the worker (build-record.ts) and
+ * finalize (a decision calibrated on the run) decide them by this one rule.
+ */
+export function acceptAndRoute(
+  x: {
+    status: string;
+    confidence: number | null;
+    /** the label's class index (null: no label, or one naming no class) and the predicted one */
+    labelIndex: number | null;
+    predIndex: number;
+    labelQuality: number | null | undefined;
+    gradcamSeg: number | null | undefined;
+  },
+  threshold: number,
+  routing: Routing,
+  numClasses: number,
+): { accepted: boolean | null; issue: Issue } {
+  const accepted = x.confidence === null ? null : x.confidence >= threshold;
+  const disagrees = x.labelIndex === null ? null : x.labelIndex !== x.predIndex;
+  return {
+    accepted,
+    issue: routeIssue(
+      { status: x.status, accepted, disagrees, labelQuality: x.labelQuality, gradcamSeg: x.gradcamSeg },
+      routing,
+      numClasses,
+    ),
+  };
+}

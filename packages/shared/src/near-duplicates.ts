@@ -12,6 +12,18 @@
  * 10⁶ hashes take about 30 MB; docs/deploy.md estimates 10⁸.
  */
 
+/** Below this luma entropy (bits) an image is too flat for its perceptual hash to mean anything. */
+export const MIN_HASH_ENTROPY = 1;
+
+/**
+ * The 64-bit hash an image is grouped by: its perceptual hash; for a (nearly) flat image, whose
+ * perceptual hash is rounding noise, the first 64 bits of its content hash instead (equal for
+ * byte-identical copies, ~32 bits apart otherwise).
+ */
+export function groupingHash(m: { entropy: number; phash: string; content_hash: string }): [number, number] {
+  return parseHash64(m.entropy < MIN_HASH_ENTROPY ? m.content_hash.slice(0, 16) : m.phash);
+}
+
 /** The hash of 16 hex digits as its high and low 32 bits. */
 export function parseHash64(hex: string): [number, number] {
   if (!/^[0-9a-f]{16}$/.test(hex)) throw new Error(`not a 64-bit hex hash: ${JSON.stringify(hex)}`);
@@ -81,7 +93,12 @@ function combinations(m: number, r: number): number[][] {
   return out;
 }
 
-const choose = (m: number, r: number) => combinations(m, r).length;
+/** C(m, r), without listing the combinations. */
+const choose = (m: number, r: number) => {
+  let c = 1;
+  for (let i = 1; i <= r; i++) c = (c * (m - r + i)) / i;
+  return Math.round(c);
+};
 
 /** Blocks for n hashes at distance k: the m minimising tables × (n + expected pairs per table). */
 export function chooseBlocks(n: number, k: number): number {

@@ -1,5 +1,5 @@
 /** Run progress in Redis, shared by producer (listing ends after the last batch) and workers. */
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sign } from './job-signing';
 import { DEFAULT_SHARD_PARTS } from './results/run-json';
@@ -57,53 +57,42 @@ export async function maybeFinalize(
   ]);
   if (total === null || done < Number(total)) return false;
   const shards = shardCount(Number(total), Number(shardParts ?? DEFAULT_SHARD_PARTS));
+  // A finalization step that failed for good is tried again (overmap retry comes here): an add
+  // with its deterministic id would be ignored while the failed job exists.
+  for (const job of await failedFinalJobs(finalizeQueue, run)) await job.retry('failed');
   if (shards === 1) {
-    await addOrRetry(finalizeQueue, JobName.Finalize, sign({ runId, instance, results }, secret), {
+    await finalizeQueue.add(JobName.Finalize, sign({ runId, instance, results }, secret), {
       jobId: finalizeJobId(runId, instance),
       ...JOB_OPTIONS.finalize,
     });
   } else {
-    // First the run-wide step (image-check fences, duplicate groups), which fans out the shards;
-    // a compaction or finalization that failed for good is tried again (overmap retry comes here).
-    await addOrRetry(finalizeQueue, JobName.Group, sign({ runId, instance, results }, secret), {
+    // First the run-wide step (image-check fences, duplicate groups), which fans out the shards.
+    await finalizeQueue.add(JobName.Group, sign({ runId, instance, results }, secret), {
       jobId: groupJobId(runId, instance),
       ...JOB_OPTIONS.finalize,
     });
-    for (const id of [
-      ...Array.from({ length: shards }, (_, s) => compactJobId(runId, instance, s)),
-      finalizeJobId(runId, instance),
-    ]) {
-      const job = await finalizeQueue.getJob(id);
-      if (job && (await job.getState()) === 'failed') await job.retry('failed');
-    }
   }
   return true;
 }
 
-/** Adds a job, or retries it where a job of that id failed for good (an add with its id would be ignored). */
-async function addOrRetry(queue: Queue, name: string, data: object, opts: { jobId: string } & object): Promise<void> {
-  const existing = await queue.getJob(opts.jobId);
-  if (existing && (await existing.getState()) === 'failed') await existing.retry('failed');
-  else await queue.add(name, data, opts);
+/**
+ * The run's finalization jobs (group, compactions, finalize: ids `<run>-<instance>-…` on the
+ * finalize queue) that failed for good, from BullMQ's failed set (pages of 1,000; it holds only
+ * failures, so it is small).
+ */
+async function failedFinalJobs(finalizeQueue: Queue, run: RunRef): Promise<Job[]> {
+  const prefix = `${run.runId}-${run.instance}-`;
+  const out: Job[] = [];
+  for (let start = 0; ; start += 1000) {
+    const jobs = await finalizeQueue.getFailed(start, start + 999);
+    out.push(...jobs.filter((j) => j?.id?.startsWith(prefix)));
+    if (jobs.length < 1000) return out;
+  }
 }
 
-/** The finalization steps of a run that failed for good (group, compactions, finalize): job id and error. */
-export async function failedFinalSteps(
-  finalizeQueue: Queue,
-  run: RunRef,
-  shards: number,
-): Promise<{ job: string; error: string }[]> {
-  const ids = [
-    groupJobId(run.runId, run.instance),
-    ...Array.from({ length: shards }, (_, s) => compactJobId(run.runId, run.instance, s)),
-    finalizeJobId(run.runId, run.instance),
-  ];
-  const out: { job: string; error: string }[] = [];
-  for (const id of ids) {
-    const job = await finalizeQueue.getJob(id);
-    if (job && (await job.getState()) === 'failed') out.push({ job: id, error: job.failedReason ?? '' });
-  }
-  return out;
+/** The finalization steps of a run that failed for good: job id and error. */
+export async function failedFinalSteps(finalizeQueue: Queue, run: RunRef): Promise<{ job: string; error: string }[]> {
+  return (await failedFinalJobs(finalizeQueue, run)).map((j) => ({ job: j.id!, error: j.failedReason ?? '' }));
 }
 
 /** One compaction job per shard (after the run-wide group step), run on every worker in parallel. */

@@ -1,11 +1,9 @@
 /** `overmap enqueue [dataset-uri]` (and the first step of `overmap run`): list a dataset and enqueue its batches. */
-import * as path from 'node:path';
 import {
   type Config,
   type ImageIssue,
   ImageCheckParamsSchema,
   InputError,
-  isAbsoluteUri,
   openStore,
   parseAllowedPrefixes,
   parseUri,
@@ -89,9 +87,7 @@ export async function enqueue(
       jobImages: config.OVERMAP_JOB_IMAGES,
       ungroupedBatches: config.OVERMAP_UNGROUPED_BATCHES,
       model: {
-        // a local spec named by a relative path is kept absolute: every worker resolves it alike,
-        // whatever its working directory
-        uri: isAbsoluteUri(spec.uri) ? spec.uri : path.resolve(spec.uri),
+        uri: spec.uri, // absolute for a local spec (loadSpec)
         hash: spec.hash,
         name: spec.spec.name,
         threshold: spec.spec.threshold,

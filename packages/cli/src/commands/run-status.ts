@@ -9,7 +9,6 @@ import {
   BATCH_QUEUE,
   FINALIZE_QUEUE,
   failedFinalSteps,
-  shardCount,
   InputError,
   type Manifest,
   type RunJson,
@@ -155,12 +154,7 @@ export async function readStatus(redis: Redis, target: string, prefix: string): 
 async function finalStepFailures(redis: Redis, prefix: string, run: RunJson) {
   const finalizeQueue = new Queue(FINALIZE_QUEUE, { connection: redis, prefix });
   try {
-    const shards = shardCount(run.batches ?? 0, run.params.shardParts);
-    return await failedFinalSteps(
-      finalizeQueue,
-      { runId: run.run_id, instance: run.instance, results: run.results },
-      shards,
-    );
+    return await failedFinalSteps(finalizeQueue, { runId: run.run_id, instance: run.instance, results: run.results });
   } finally {
     await finalizeQueue.close();
   }

@@ -154,8 +154,13 @@ export async function readSpec(uri: string): Promise<ReadSpec> {
   return { spec, uri, raw, store };
 }
 
-/** Reads and validates a spec and hashes it with every model file it names. */
-export async function loadSpec(uri: string): Promise<LoadedSpec> {
+/**
+ * Reads and validates a spec and hashes it with every model file it names. A local spec named by a
+ * relative path is loaded, and named (`uri`: what run.json keeps), by its absolute path, so that
+ * every worker resolves it alike whatever its working directory.
+ */
+export async function loadSpec(given: string): Promise<LoadedSpec> {
+  const uri = isAbsoluteUri(given) ? given : path.resolve(given);
   const { spec, raw, store } = await readSpec(uri);
   const prefetched = new Map<string, Buffer>();
   const hash = createHash('sha256').update(raw);

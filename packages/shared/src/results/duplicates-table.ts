@@ -37,3 +37,9 @@ export function duplicatesParquet(rows: readonly DuplicateRow[]): Buffer {
   });
   return Buffer.from(ab);
 }
+
+/** The group id of a group whose first member is image `first` of the run (its position in part order). */
+export const groupId = (first: number) => `dup-${String(first).padStart(9, '0')}`;
+
+/** The inverse: dup-000001234 -> 1234, or null (no group). */
+export const groupOrdinal = (g: string | null | undefined) => (g ? Number(g.slice(g.lastIndexOf('-') + 1)) : null);

@@ -16,7 +16,7 @@ import {
   calibrateOnPool,
   classIndexer,
   decisionScore,
-  routeIssue,
+  acceptAndRoute,
   type ImageFences,
   type ImageRecord,
   ImageStats,
@@ -24,7 +24,8 @@ import {
   type RunResults,
   groupNearDuplicates,
   imageIssues,
-  parseHash64,
+  groupId,
+  groupingHash,
   splitOf,
 } from '@overmap/shared';
 
@@ -60,12 +61,6 @@ export interface RunAnnotations {
   decision?: { rule: Decision; pool: PoolMoments };
 }
 
-/** Below this luma entropy (bits) an image is too flat for its perceptual hash to mean anything. */
-export const MIN_HASH_ENTROPY = 1;
-
-/** The group id of a group whose first member is image `first` of the run. */
-export const groupId = (first: number) => `dup-${String(first).padStart(9, '0')}`;
-
 /** Scans parts [0, batches): the measures' histograms, every decoded image's hashes, the secondary's moments. */
 async function scan(results: RunResults, batches: number, secondary?: Decision['secondary']) {
   const stats = new ImageStats();
@@ -86,9 +81,7 @@ async function scan(results: RunResults, batches: number, secondary?: Decision['
       const m = r.image;
       if (m) {
         stats.add(m);
-        // A (nearly) flat image's perceptual hash is rounding noise: such images are grouped by
-        // their bytes alone (the content hash's first 64 bits: equal for copies, ~32 bits apart otherwise).
-        const [h, l] = m.entropy < MIN_HASH_ENTROPY ? parseHash64(m.content_hash.slice(0, 16)) : parseHash64(m.phash);
+        const [h, l] = groupingHash(m);
         hi.push(h);
         lo.push(l);
         ex.push(parseInt(m.content_hash.slice(0, 8), 16) >>> 0);
@@ -162,31 +155,30 @@ export class Annotator {
 
   constructor(
     private readonly a: ShardAnnotations,
-    private readonly run: Pick<RunJson, 'params' | 'classes'>,
+    private readonly run: Pick<RunJson, 'params'> & { classes: readonly string[] },
   ) {
     this.ordinal = a.start;
     this.dup = new Map(a.dup.map(([o, ...e]) => [o, e as DupEntry]));
-    this.classOf = classIndexer(run.classes ?? []);
+    this.classOf = classIndexer(run.classes);
   }
 
   /** A scored record decided again under the run-calibrated decision: confidence, accepted and issue. */
   private redecide(r: ImageRecord): ImageRecord {
     const d = this.a.decision;
     if (!d || !r.prediction) return r;
-    const { threshold } = this.run.params;
     const confidence = decisionScore(r.scores, d);
-    const accepted = confidence === null ? null : confidence >= threshold;
-    const label = this.classOf(r.label);
-    const issue = routeIssue(
+    const { accepted, issue } = acceptAndRoute(
       {
         status: r.status,
-        accepted,
-        disagrees: label === null ? null : label !== r.prediction.index,
-        labelQuality: r.scores.label_quality ?? null,
-        gradcamSeg: r.scores.gradcam_seg ?? null,
+        confidence,
+        labelIndex: this.classOf(r.label),
+        predIndex: r.prediction.index,
+        labelQuality: r.scores.label_quality,
+        gradcamSeg: r.scores.gradcam_seg,
       },
+      this.run.params.threshold,
       this.run.params.routing ?? DEFAULT_ROUTING,
-      this.run.classes?.length ?? r.prediction.top.length,
+      this.run.classes.length,
     );
     if (confidence === r.scores.confidence && accepted === r.accepted && issue === r.issue) return r;
     return { ...r, scores: { ...r.scores, confidence }, accepted, issue };

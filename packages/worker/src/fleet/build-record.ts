@@ -1,5 +1,5 @@
 /** An ImageScore plus its key and label, as the contract's record, its `issue` routed by the spec's rule. */
-import { type ImageRecord, type Routing, routeIssue } from '@overmap/shared';
+import { type ImageRecord, type Routing, acceptAndRoute } from '@overmap/shared';
 import type { ImageMeasures, ImageScore } from '@overmap/engine';
 
 export function recordFor(
@@ -13,15 +13,16 @@ export function recordFor(
 ): ImageRecord {
   const { classes } = spec;
   const status = s.noMask ? 'no_mask' : 'ok';
-  const accepted = s.scores.confidence === null ? null : s.scores.confidence >= threshold;
-  const issue = routeIssue(
+  const { accepted, issue } = acceptAndRoute(
     {
       status,
-      accepted,
-      disagrees: labelIndex === null ? null : labelIndex !== s.index,
+      confidence: s.scores.confidence,
+      labelIndex,
+      predIndex: s.index,
       labelQuality: s.scores.label_quality,
       gradcamSeg: s.scores.gradcam_seg,
     },
+    threshold,
     spec.routing,
     classes.length,
   );

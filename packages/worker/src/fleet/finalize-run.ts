@@ -82,7 +82,7 @@ async function compactParts(
   to: number,
   summary: RunSummary,
   shard?: number,
-  annotations?: { shard: ShardAnnotations; run: RunJson },
+  annotations?: { shard: ShardAnnotations; run: RunJson & { classes: string[] } },
 ): Promise<string> {
   const annotator = annotations && new Annotator(annotations.shard, annotations.run);
   async function* records(): AsyncGenerator<ImageRecord> {
