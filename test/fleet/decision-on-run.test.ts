@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { type ImageRecord, type Manifest, RunResults, sirc } from '@overmap/shared';
 import { makeDevModel } from '../helpers/models';
-import { cliEnv, makeImages, readParquet, readParts, runCli } from '../helpers/fleet';
+import { makeImages, readParquet, readParts, runOneShardAndMany } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
 
 const PROVISIONAL = { rule: 'sirc', primary: 'msp', secondary: 'attention_seg', a: 0.9, b: 3 };
@@ -23,26 +23,24 @@ beforeAll(async () => {
   });
   const data = path.join(dir, 'data');
   await makeImages(data, 30);
-  const redis = await testRedis();
-  for (const [name, shardParts] of [
-    ['one', '256'],
-    ['many', '1'],
-  ] as const) {
-    const out = path.join(dir, name);
-    const env = cliEnv(redis.url, `t${Date.now().toString(36)}cal${name}`, { OVERMAP_SHARD_PARTS: shardParts });
-    // the spec named relative to the working directory: run.json must keep it absolute
-    const model = path.relative(process.cwd(), spec);
-    const r = await runCli(
-      ['run', data, '--out', out, '--workers', '2', '--batch-size', '8', '--labels', 'folder', '--model', model],
-      env,
-    );
-    if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
+  // the spec named relative to the working directory: run.json must keep it absolute
+  const model = path.relative(process.cwd(), spec);
+  const done = await runOneShardAndMany((await testRedis()).url, dir, data, [
+    '--workers',
+    '2',
+    '--batch-size',
+    '8',
+    '--labels',
+    'folder',
+    '--model',
+    model,
+  ]);
+  for (const [name, { out }] of Object.entries(done))
     runs[name] = {
       out,
       records: (await readParts(out)).records,
       manifest: (await RunResults.open(out).readManifest())!,
     };
-  }
 });
 afterAll(async () => {
   await (await testRedis()).stop();

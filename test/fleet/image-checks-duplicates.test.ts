@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { type ImageRecord, RunResults } from '@overmap/shared';
-import { cliEnv, readParquet, readParts, runCli } from '../helpers/fleet';
+import { readParquet, readParts, runOneShardAndMany } from '../helpers/fleet';
 import { testRedis, tmpDir } from '../helpers/services';
 
 const SAMPLES = path.join(__dirname, '../../samples/fashion-scenes');
@@ -50,20 +50,16 @@ beforeAll(async () => {
   dir = await tmpDir();
   const data = path.join(dir, 'data');
   await plant(data);
-  const redis = await testRedis();
-  for (const [name, shardParts] of [
-    ['one', '256'],
-    ['many', '1'],
-  ] as const) {
-    const out = path.join(dir, name);
-    const env = cliEnv(redis.url, `t${Date.now().toString(36)}${name}`, { OVERMAP_SHARD_PARTS: shardParts });
-    const r = await runCli(
-      ['run', data, '--out', out, '--workers', '2', '--batch-size', '8', '--labels', 'folder'],
-      env,
-    );
-    if (r.code !== 0) throw new Error(`overmap run failed (${r.code}): ${r.stderr}`);
-    runs[name] = { out, records: new Map((await readParts(out)).records.map((x) => [x.key, x])), stdout: r.stdout };
-  }
+  const done = await runOneShardAndMany((await testRedis()).url, dir, data, [
+    '--workers',
+    '2',
+    '--batch-size',
+    '8',
+    '--labels',
+    'folder',
+  ]);
+  for (const [name, { out, stdout }] of Object.entries(done) as ['one' | 'many', (typeof done)['one']][])
+    runs[name] = { out, records: new Map((await readParts(out)).records.map((x) => [x.key, x])), stdout };
 });
 afterAll(async () => {
   await (await testRedis()).stop();

@@ -138,3 +138,28 @@ export function expectOneRecordPerKey(records: ImageRecord[], keys: string[]): v
     );
   }
 }
+
+/**
+ * The same `overmap run` (args after the dataset) into <dir>/one, one Parquet shard, and into
+ * <dir>/many, a shard per part file (the group job, then the compactions), each on its own queue
+ * prefix; throws with stderr where one fails.
+ */
+export async function runOneShardAndMany(
+  redisUrl: string,
+  dir: string,
+  data: string,
+  args: string[],
+): Promise<Record<'one' | 'many', { out: string; stdout: string }>> {
+  const runs = {} as Record<'one' | 'many', { out: string; stdout: string }>;
+  for (const [name, shardParts] of [
+    ['one', '256'],
+    ['many', '1'],
+  ] as const) {
+    const out = path.join(dir, name);
+    const env = cliEnv(redisUrl, `t${Date.now().toString(36)}${name}`, { OVERMAP_SHARD_PARTS: shardParts });
+    const r = await runCli(['run', data, '--out', out, ...args], env);
+    if (r.code !== 0) throw new Error(`overmap run (${name}) failed (${r.code}): ${r.stderr}`);
+    runs[name] = { out, stdout: r.stdout };
+  }
+  return runs;
+}
