@@ -80,7 +80,9 @@ def load_scenes(root: str | Path, cache: bool = True) -> SceneSet:
         masks.append((np.asarray(Image.open(mask_file).convert("L"), dtype=np.uint8) > 127).astype(np.uint8))
     out = SceneSet(np.stack(images), np.stack(masks), np.array([l for _, l in files], dtype=np.int64), [f for f, _ in files])
     if cache:
-        tmp = cache_file.with_suffix(".tmp.npz")
+        # A name of this process's own: two trainings started together on the same folder each
+        # write their cache, and the last rename wins with a whole file.
+        tmp = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.tmp.npz")
         np.savez(tmp, images=out.images, masks=out.masks, labels=out.labels)
         tmp.replace(cache_file)
     return out
