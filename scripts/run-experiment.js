@@ -21,9 +21,10 @@
  * EXP_EMPTY (1000), EXP_SHIFTED (2000), EXP_WORKERS (cores), EXP_UPDATE_SPECS (1),
  * EXP_FOLD_SPECS ("<spec not trained on scenes [0, m)>,<spec not trained on [m, …)>") with
  * EXP_FOLD_SPLIT (m; default EXP_TRAIN/2).
- * EXP_MODELS (a folder of reference models, default models/reference), EXP_SPEC (its MC-dropout spec,
- * default overmap-model-mc20.json) and EXP_REPORT (the Markdown written, default EVALUATION.md; its
- * plot beside it) run it on other models, e.g. models/reference-v3.
+ * EXP_MODELS (a folder of reference models, default models/reference-v5, the default model), EXP_SPEC
+ * (the spec to start from: default its overmap-model-mc20.json where it has one, else
+ * overmap-model.json) and EXP_REPORT (the Markdown written, default EVALUATION.md; its plot beside
+ * it) run it on other models, e.g. models/reference (v1) or models/reference-v3.
  * Results are cached under results/experiment/<spec hash>/<set>-<data folder>: a rerun after a retrain rescores.
  */
 'use strict';
@@ -41,7 +42,7 @@ const SCENES_CLI = path.join(ROOT, 'packages/reference/dist/make-scenes-cli.js')
 const EXP = path.join(ROOT, 'results/experiment');
 // EXP_MODELS: another folder of reference models (with its overmap-model.json, -mc20.json and training
 // logs) to run the experiment on; EXP_REPORT: where the Markdown goes (default EVALUATION.md).
-const REF = path.resolve(ROOT, process.env.EXP_MODELS || 'models/reference');
+const REF = path.resolve(ROOT, process.env.EXP_MODELS || 'models/reference-v5');
 const REF_REL = path.relative(ROOT, REF);
 const REPORT = path.resolve(ROOT, process.env.EXP_REPORT || 'EVALUATION.md');
 const PLOT_REL =
@@ -52,10 +53,15 @@ const W = require('@overmap/engine');
 const { overmapScore, decisionScore, DECISION_SECONDARIES, DEFAULT_DECISION } = require('@overmap/engine/testing');
 const E = require('@overmap/evaluation');
 const REJECT_AT_THRESHOLD = 0.15;
-// EXP_SPEC: the MC-dropout spec in EXP_MODELS to start from (default overmap-model-mc20.json); the
+// EXP_SPEC: the spec in EXP_MODELS to start from (default its MC-dropout overmap-model-mc20.json where
+// it has one, else overmap-model.json); the
 // choice is written into it and into its sibling without -mc20 (e.g. overmap-model-unguided-mc20.json
 // and overmap-model-unguided.json).
-const SPEC = path.join(REF, process.env.EXP_SPEC || 'overmap-model-mc20.json');
+const SPEC = path.join(
+  REF,
+  process.env.EXP_SPEC ||
+    (fs.existsSync(path.join(REF, 'overmap-model-mc20.json')) ? 'overmap-model-mc20.json' : 'overmap-model.json'),
+);
 const SHIPPED = [...new Set([path.basename(SPEC).replace(/-mc20\.json$/, '.json'), path.basename(SPEC)])];
 const SPEC_JSON = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
 /**
