@@ -1,7 +1,7 @@
 import { tf } from '@overmap/engine';
 import { initBackend } from '@overmap/engine';
 
-/** Gradients of conv2d on wasm (our Conv2DBackpropFilter/Input kernels) against the cpu backend. */
+/** The input gradient of conv2d on wasm (our Conv2DBackpropInput kernel) against the cpu backend. */
 async function grads(backend: 'cpu' | 'wasm', xs: number[], fs: number[], stride: number, pad: 'same' | 'valid') {
   await tf.setBackend(backend);
   return tf.tidy(() => {
@@ -9,14 +9,9 @@ async function grads(backend: 'cpu' | 'wasm', xs: number[], fs: number[], stride
     const f = tf.randomNormal(fs, 0, 1, 'float32', 2);
     const loss = (a: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)));
-    return [
-      tf
-        .grad((a: tf.Tensor) => loss(a, f))(x)
-        .dataSync(),
-      tf
-        .grad((b: tf.Tensor) => loss(x, b))(f)
-        .dataSync(),
-    ];
+    return tf
+      .grad((a: tf.Tensor) => loss(a, f))(x)
+      .dataSync();
   });
 }
 
@@ -27,7 +22,7 @@ afterAll(async () => {
   await tf.setBackend('wasm');
 });
 
-describe('wasm convolution gradient kernels', () => {
+describe('wasm convolution input-gradient kernel', () => {
   it.each([
     [[4, 16, 16, 8], [3, 3, 8, 12], 1, 'same'],
     [[2, 17, 15, 5], [3, 3, 5, 7], 2, 'same'],
@@ -35,15 +30,14 @@ describe('wasm convolution gradient kernels', () => {
     [[2, 12, 12, 4], [3, 3, 4, 6], 1, 'valid'],
     [[1, 9, 9, 2], [2, 2, 2, 3], 2, 'valid'],
   ] as const)('match the cpu backend for x %j, filter %j, stride %d, %s', async (xs, fs, s, p) => {
-    const [cpuDx, cpuDw] = await grads('cpu', [...xs], [...fs], s, p);
-    const [wDx, wDw] = await grads('wasm', [...xs], [...fs], s, p);
+    const cpuDx = await grads('cpu', [...xs], [...fs], s, p);
+    const wDx = await grads('wasm', [...xs], [...fs], s, p);
     const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       let m = 0;
       for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(a[i]!)));
       return m;
     };
-    expect(rel(cpuDx!, wDx!)).toBeLessThan(1e-4);
-    expect(rel(cpuDw!, wDw!)).toBeLessThan(1e-4);
+    expect(rel(cpuDx, wDx)).toBeLessThan(1e-4);
   });
 });
 

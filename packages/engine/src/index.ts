@@ -9,6 +9,7 @@ export {
   loadSpec,
   readSpec,
   referenceSpecUri,
+  type ReferenceModel,
   ModelSpecSchema,
   type LoadedSpec,
   type ModelSpec,

@@ -23,7 +23,6 @@ export { frequencyTunedSaliency, otsuThreshold, saliencyMask } from './scoring/s
 export { boxMasks } from './scoring/segmenters/box-masks';
 export { detectorBoxes } from './scoring/segmenters/detector-segmenter';
 export {
-  conv2dFilterGradient,
   conv2dInputGradientStride1,
   maxPoolGradient,
   nativeWasmKernel,

@@ -4,7 +4,6 @@
  */
 import { tf } from '@overmap/engine';
 import { ChannelPool } from '@overmap/engine';
-import { TrainingBatchNorm } from './training-batch-norm';
 
 export const REFERENCE_INPUT = 64;
 export const GRADCAM_LAYER = 'gradcam_conv';
@@ -15,14 +14,12 @@ const conv = (filters: number, kernel: number, name: string, activation: 'relu' 
   tf.layers.conv2d({ filters, kernelSize: kernel, padding: 'same', activation, name, kernelInitializer: 'heNormal' });
 
 /** conv -> batch norm -> ReLU; batch norm is what gets training off the ground on the cluttered scenes. */
-function convBn(x: tf.SymbolicTensor, filters: number, name: string, stockBatchNorm: boolean): tf.SymbolicTensor {
+function convBn(x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor {
   const c = tf.layers
     .conv2d({ filters, kernelSize: 3, padding: 'same', name, kernelInitializer: 'heNormal', useBias: false })
     .apply(x);
-  // momentum 0.9, not tfjs's 0.99: with a few thousand steps the moving statistics must settle.
-  // TrainingBatchNorm: a cheaper training step on wasm; it saves as a standard BatchNormalization.
-  const args = { name: `${name}_bn`, momentum: 0.9 };
-  const b = (stockBatchNorm ? tf.layers.batchNormalization(args) : new TrainingBatchNorm(args)).apply(c);
+  // momentum 0.9 (the v1 model was trained with it; its file records it)
+  const b = tf.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }).apply(c);
   return tf.layers.reLU({ name: `${name}_relu` }).apply(b) as tf.SymbolicTensor;
 }
 
@@ -52,17 +49,17 @@ function cbam(f: tf.SymbolicTensor, channels: number, reduction: number): tf.Sym
   return tf.layers.multiply({ name: 'cbam_apply_spatial' }).apply([fc, ms]) as tf.SymbolicTensor;
 }
 
-/** `stockBatchNorm`: tfjs's own BatchNormalization in training too (for the training-speed comparison). */
-export function buildCbamClassifier(numClasses = 10, dropout = 0.3, { stockBatchNorm = false } = {}): tf.LayersModel {
+/** The v1 reference classifier's architecture (models/reference/classifier), for the TF.js path's tests. */
+export function buildCbamClassifier(numClasses = 10, dropout = 0.3): tf.LayersModel {
   const input = tf.input({ shape: [REFERENCE_INPUT, REFERENCE_INPUT, 3], name: 'image' });
-  let x = convBn(input, 16, 'conv1', stockBatchNorm);
+  let x = convBn(input, 16, 'conv1');
   x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(x) as tf.SymbolicTensor;
-  x = convBn(x, 32, 'conv2', stockBatchNorm);
+  x = convBn(x, 32, 'conv2');
   x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(x) as tf.SymbolicTensor;
-  x = convBn(x, 64, 'conv3', stockBatchNorm);
+  x = convBn(x, 64, 'conv3');
   x = cbam(x, 64, 8);
   // The Grad-CAM layer: the last convolution, read after its ReLU.
-  x = convBn(x, 96, 'gradcam', stockBatchNorm);
+  x = convBn(x, 96, 'gradcam');
   x = tf.layers.activation({ activation: 'linear', name: GRADCAM_LAYER }).apply(x) as tf.SymbolicTensor;
   // Head after the Grad-CAM layer: GAP -> dropout -> dense. Grad-CAM equals CAM here.
   x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;

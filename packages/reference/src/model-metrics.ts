@@ -1,10 +1,26 @@
 /**
  * What the reference models reach on a scene set: classifier accuracy and where its attention lies,
- * segmenter mask IoU (training's validation, the training log's slices, the committed-model test).
+ * segmenter mask IoU (the v1 model's committed-model test).
  */
 import { tf } from '@overmap/engine';
 import { type SceneSet, batchImages, batchMasks } from './scene-sets';
-import { poolMasks, withAttentionOutput } from './guided-attention';
+import { ATTENTION_LAYER } from './architectures';
+
+/** The masks [B, H, W, 1] average-pooled to [B, side, side, 1]. */
+export function poolMasks(masks: tf.Tensor, side: number): tf.Tensor4D {
+  const f = masks.shape[1]! / side;
+  if (!Number.isInteger(f) || f < 1)
+    throw new Error(`poolMasks: mask side ${masks.shape[1]} is not a multiple of the attention side ${side}`);
+  return (f === 1 ? masks.clone() : tf.avgPool(masks as tf.Tensor4D, f, f, 'valid')) as tf.Tensor4D;
+}
+
+/** The classifier with a second output: its spatial attention map (same layers, same weights). */
+export function withAttentionOutput(model: tf.LayersModel): tf.LayersModel {
+  return tf.model({
+    inputs: model.inputs,
+    outputs: [model.outputs[0]!, model.getLayer(ATTENTION_LAYER).output as tf.SymbolicTensor],
+  });
+}
 
 /**
  * Accuracy (true labels) and where the spatial attention lies: `attentionMass`, the mean over

@@ -1,23 +1,18 @@
 /**
- * Gradient kernels for the wasm backend: convolutions built from wasm ops, max pooling as a JS loop.
+ * Gradient kernels for the wasm backend, for the scoring path: Grad-CAM of a TF.js Layers model
+ * takes the gradient of the class score with respect to the Grad-CAM layer through whatever layers
+ * follow it (`tf.grad`), which may include convolutions and max pooling. Only input gradients are
+ * ever needed (nothing trains here: the reference models train in PyTorch, training/).
  *
- * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` kernel (tfjs issue 8474), so
- * training any convolutional model on wasm fails out of the box, and its
- * `Conv2DBackpropInput` is a naive loop about 13x slower than the forward convolution.
- * Both gradients are re-expressed here as work XNNPACK does fast:
- *
- * - filter gradient: one forward convolution with batch and channels swapped (below).
- *   An im2col version ran 2-13x slower: wasm's Slice and StridedSlice kernels are JS
- *   loops over rows, and its matmul with transposeA is ~11x slower than without
- *   (scripts/probe-wasm-ops.js; BENCHMARKS.md). A matmul per filter tap ran ~20 images/s.
- * - input gradient (stride 1, no dilation): a forward convolution of dy with the
- *   filter rotated by 180° and its channel axes swapped, padded so that the output has
- *   the input's size. Strided cases fall back to the backend's own kernel.
+ * - input gradient (stride 1, no dilation): wasm's own `Conv2DBackpropInput` is a naive loop
+ *   about 13x slower than the forward convolution; here it is a forward convolution of dy with the
+ *   filter rotated by 180° and its channel axes swapped, padded so that the output has the
+ *   input's size, which XNNPACK runs fast. Strided cases fall back to the backend's own kernel.
  * - max-pool gradient: a JS loop over the output windows (`maxPoolGradient`), written straight
- *   into the output buffer, instead of wasm's native `MaxPoolGrad`, which took about 75 ms per
- *   2x2 pool at [64, 64, 64, 16] (15% of the reference classifier's training step; BENCHMARKS.md)
- *   and differs from TensorFlow: among equal maxima the last one gets the gradient, and a window
- *   whose values are all ≤ 0 gets none (its running maximum starts at FLT_MIN, tfjs MaxPoolGrad.cc).
+ *   into the output buffer, instead of wasm's native `MaxPoolGrad`, which is slow (about 75 ms per
+ *   2x2 pool at [64, 64, 64, 16]; BENCHMARKS.md) and differs from TensorFlow: among equal maxima
+ *   the last one gets the gradient, and a window whose values are all ≤ 0 gets none (its running
+ *   maximum starts at FLT_MIN, tfjs MaxPoolGrad.cc), so Grad-CAM would differ between backends.
  *
  * The convolution results are computed with ops inside `tidy` and copied into a tensor the
  * backend owns (`makeOutput`), because the engine may dispose a tensor returned from a kernel
@@ -26,15 +21,10 @@
  */
 import * as tf from './tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import {
-  type Conv2DBackpropFilterAttrs,
-  type Conv2DBackpropInputAttrs,
-  conv2dFilterGradient,
-  conv2dInputGradientStride1,
-} from './conv-gradients';
+import { type Conv2DBackpropInputAttrs, conv2dInputGradientStride1 } from './conv-gradients';
 import { type MaxPoolGradAttrs, maxPoolGradient } from './max-pool-gradient';
 
-export { conv2dFilterGradient, conv2dInputGradientStride1 } from './conv-gradients';
+export { conv2dInputGradientStride1 } from './conv-gradients';
 export { maxPoolGradient } from './max-pool-gradient';
 
 /** A tensor view of a kernel input; takes its own reference, so disposing it is safe. */
@@ -107,22 +97,6 @@ export function registerWasmGradKernels(): void {
   registered = true;
   registerArithmeticMaxGradient();
   const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropFilter',
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const a = attrs as unknown as Conv2DBackpropFilterAttrs;
-        if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-        const x = wrap(backend as BackendWasm, inputs.x as tf.TensorInfo);
-        const dy = wrap(backend as BackendWasm, inputs.dy as tf.TensorInfo);
-        const dW = conv2dFilterGradient(x, dy, a.filterShape, a.strides, a.pad, a.dimRoundingMode);
-        x.dispose();
-        dy.dispose();
-        return copyToBackend(backend as BackendWasm, dW);
-      },
-    });
-  }
   replaceKernel({
     kernelName: 'MaxPoolGrad',
     backendName: 'wasm',

@@ -55,18 +55,26 @@ function withPrefetched(store: ObjectStore, prefetched: Map<string, Buffer>): Ob
   };
 }
 
+/** The bundled reference models: `onnx`, the default where ONNX Runtime runs (a CBAM ResNet, U-Net
+ * segmenter, trained in PyTorch by training/); `layers`, the TF.js Layers model for the TF.js
+ * backends; `layers-onnx`, that Layers model's ONNX conversion (for comparing the two runtimes on
+ * one model). */
+export type ReferenceModel = 'onnx' | 'layers' | 'layers-onnx';
+const REFERENCE_SPECS: Record<ReferenceModel, string> = {
+  onnx: 'reference-v5/overmap-model.json',
+  layers: 'reference/overmap-model.json',
+  'layers-onnx': 'reference/overmap-model-onnx.json',
+};
+
 /**
- * Where the bundled reference model lives in this checkout: its ONNX conversion where ONNX
- * Runtime is the chosen backend (OVERMAP_BACKEND=onnx, or unset and installed), else the
- * TF.js Layers original.
+ * Where a bundled reference model's spec lives in this checkout; by default the one the chosen
+ * backend runs: the PyTorch-trained ONNX model where ONNX Runtime is the backend
+ * (OVERMAP_BACKEND=onnx, or unset and installed), else the TF.js Layers model.
  */
 export function referenceSpecUri(
-  format: 'layers' | 'onnx' = (currentBackend()?.onnx ?? prefersOnnx(undefined)) ? 'onnx' : 'layers',
+  which: ReferenceModel = (currentBackend()?.onnx ?? prefersOnnx(undefined)) ? 'onnx' : 'layers',
 ): string {
-  return path.resolve(
-    __dirname,
-    `../../../../models/reference/${format === 'onnx' ? 'overmap-model-onnx.json' : 'overmap-model.json'}`,
-  );
+  return path.resolve(__dirname, '../../../../models', REFERENCE_SPECS[which]);
 }
 
 async function fetchHttps(uri: string): Promise<Buffer> {
