@@ -151,7 +151,7 @@ async function main() {
     return f;
   };
   const refLayers = W.referenceSpecUri('layers');
-  const refOnnx = W.referenceSpecUri('onnx');
+  const refOnnx = W.referenceSpecUri('layers-onnx');
   const refModel = await loadClassifier(await W.loadSpec(refLayers));
   const flops = { reference: flopsOf(refModel), resnet: flopsOf(rn) };
   const specs = { rnLayers: rnSpec('layers/model.json', 'layers'), rnOnnx: rnSpec('resnet.onnx', 'onnx') };

@@ -97,7 +97,7 @@ async function benchBullmqNoop(redis) {
 }
 
 async function benchOverhead(redis, dataDir, images, backend) {
-  const spec = await W.loadSpec(W.referenceSpecUri(backend === 'onnx' ? 'onnx' : 'layers'));
+  const spec = await W.loadSpec(W.referenceSpecUri(backend === 'onnx' ? 'layers-onnx' : 'layers'));
   const config = shared.loadConfig({ ...process.env, REDIS_URL: url });
   // The worker in this process: wall seconds and this process's CPU seconds (libvips' decode
   // threads and ONNX Runtime's included), from the first job to the manifest.

@@ -50,7 +50,7 @@ describe('the ONNX reference models', () => {
 
   it('give the same records as the Layers models on TF.js on the 300 sample scenes: maps within 1e-5, probabilities and scores within 1e-4 except at a binarisation tie', async () => {
     const layers = await OverMapScorer.load(await loadSpec(referenceSpecUri('layers')));
-    const onnx = await OverMapScorer.load(await loadSpec(referenceSpecUri('onnx')));
+    const onnx = await OverMapScorer.load(await loadSpec(referenceSpecUri('layers-onnx')));
     const t = layers.spec.overlap.binarize;
     try {
       const scenes = await sampleScenes();

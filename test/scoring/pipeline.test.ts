@@ -278,9 +278,11 @@ describe('a TF.js detector as the segmenter', () => {
       s.dispose();
     }
     // The ONNX reference classifier (its host path: no tensor) with the ONNX detector as its segmenter.
-    const ref = JSON.parse(await fs.readFile(referenceSpecUri('onnx'), 'utf8'));
+    const ref = JSON.parse(await fs.readFile(referenceSpecUri('layers-onnx'), 'utf8'));
     const d = path.join(dir, 'det-onnx');
-    await fs.cp(path.join(path.dirname(referenceSpecUri('onnx')), 'onnx'), path.join(d, 'onnx'), { recursive: true });
+    await fs.cp(path.join(path.dirname(referenceSpecUri('layers-onnx')), 'onnx'), path.join(d, 'onnx'), {
+      recursive: true,
+    });
     const specPath = path.join(d, 'ref-with-detector.json');
     await fs.writeFile(
       specPath,
