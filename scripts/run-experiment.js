@@ -102,7 +102,7 @@ function trainLog(m) {
     // the training images beyond the varied split (the classic scenes trained on beside them)
     otherScenes: log.scenes?.['varied-train'] ? log.train_images - log.scenes['varied-train'] : 0,
     valAccuracy: valSet.accuracy,
-    valIoU: valSet.iou,
+    valIoU: valSet.iou ?? valSet.mask_iou, // a detector's log: the IoU of its binarised box with the mask
     epochs: log.epochs,
     flipped: 0,
     guidance: log.settings.guidance,
@@ -595,7 +595,7 @@ function noisyLabels(name, start, count) {
 Reproduce with \`${[process.env.EXP_MODELS && `EXP_MODELS=${REF_REL}`, process.env.EXP_SPEC && `EXP_SPEC=${process.env.EXP_SPEC}`, process.env.EXP_REPORT && `EXP_REPORT=${path.relative(ROOT, REPORT)}`, process.env.EXP_FOLD_SPECS && `EXP_FOLD_SPECS=${process.env.EXP_FOLD_SPECS}`, process.env.EXP_FOLD_SPECS && process.env.EXP_FOLD_SPLIT && `EXP_FOLD_SPLIT=${process.env.EXP_FOLD_SPLIT}`].filter(Boolean).concat(['npm run experiment']).join(' ')}\` (one run on one machine, ${minutes} minutes this time, including
 cached runs; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
 model: \`${REF_REL}/\` (classifier \`${CLS_DIR}/\`: validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
-${cls.trainScenes} ${GEN} scenes${cls.otherScenes ? ` and ${cls.otherScenes} classic ones` : ''} with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; segmenter validation IoU ${f3(seg.valIoU)}).
+${cls.trainScenes} ${GEN} scenes${cls.otherScenes ? ` and ${cls.otherScenes} classic ones` : ''} with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; ${SEG_DIR === 'detector' ? 'detector validation (its box filled, against the object mask)' : 'segmenter validation'} IoU ${f3(seg.valIoU)}).
 Spec: \`${REF_REL}/${path.basename(SPEC)}\` (${SPEC_JSON.mcDropoutSamples ? `the reference spec with MC dropout, T = ${SPEC_JSON.mcDropoutSamples}, over the head` : 'no MC dropout'}), with the overlap, combination, decision score and threshold chosen on validation (below).
 
 **Which score decides.** \`scores.confidence\` is the product's decision score and \`accepted\` is
