@@ -695,7 +695,7 @@ same seeded 10% flips: ${noiseOut.n} scenes, ${noiseOut.k} flipped.
 
 ${noiseTable(noiseOut)}
 
-${noiseFolds ? `**Two folds** (EXP_FOLD_SPECS): each half of the training scenes scored by the model trained without it: ${noiseFolds.n} scenes, ${noiseFolds.k} flipped.\n\n${noiseTable(noiseFolds)}\n` : '**Two folds**: not run here: it needs two classifiers each trained on half of the training scenes (`EXP_FOLD_SPECS=<spec A>,<spec B>`, `EXP_FOLD_SPLIT=m`: the scenes [0, m) are scored by spec A, which must not have trained on them, and [m, …) by spec B). Training them costs about two reference trainings (~40 minutes each on this machine); the out-of-sample scenes above stand in for it.\n'}
+${noiseFolds ? `**Two folds** (EXP_FOLD_SPECS): each half of the training scenes scored by the model trained without it: ${noiseFolds.n} scenes, ${noiseFolds.k} flipped.\n\n${noiseTable(noiseFolds)}\n` : '**Two folds**: not run here: it needs two classifiers each trained on half of the training scenes (`EXP_FOLD_SPECS=<spec A>,<spec B>`, `EXP_FOLD_SPLIT=m`: the scenes [0, m) are scored by spec A, which must not have trained on them, and [m, …) by spec B). Training them costs two classifier trainings (about 50 minutes each for the v5 recipe on two cores); the out-of-sample scenes above stand in for it.\n'}
 
 ## Failure routing
 
