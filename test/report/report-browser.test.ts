@@ -46,7 +46,8 @@ beforeAll(async () => {
   const scenes = path.join(dir, 'scenes');
   await fs.cp(path.join(ROOT, 'samples/fashion-scenes'), scenes, { recursive: true });
   results = path.join(dir, 'results');
-  const env = cliEnv((await testRedis()).url, `t${Date.now().toString(36)}rep`);
+  // The demo's model (v5 on ONNX Runtime), not the wasm Layers model the other fleet tests run.
+  const env = { ...cliEnv((await testRedis()).url, `t${Date.now().toString(36)}rep`), OVERMAP_BACKEND: 'onnx' };
   // --overlays rejected: the rejected cards take the workers' overlays, the others' maps are recomputed
   const run = await runCli(
     ['run', scenes, '--out', results, '--labels', 'folder', '--workers', '2', '--overlays', 'rejected'],

@@ -21,6 +21,9 @@ const COLOURS = [
   '#7f7f7f',
   '#bcbd22',
 ];
+/** A series' stroke: the palette's colour, dashed on the palette's second round, so no two lines look alike. */
+const stroke = (i: number) =>
+  `stroke="${COLOURS[i % COLOURS.length]}"${i >= COLOURS.length ? ' stroke-dasharray="7 4"' : ''}`;
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 function panel(series: Series[], title: string, ox: number, w: number, h: number): string {
@@ -43,7 +46,7 @@ function panel(series: Series[], title: string, ox: number, w: number, h: number
       .filter((p) => Number.isFinite(p.y))
       .map((p, j) => `${j ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`)
       .join(' ');
-    out += `<path d="${d}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="${s.name.startsWith('overmap') ? 3 : 1.5}"/>`;
+    out += `<path d="${d}" fill="none" ${stroke(i)} stroke-width="${s.name.startsWith('overmap') ? 3 : 1.5}"/>`;
   });
   return out;
 }
@@ -57,7 +60,7 @@ export async function renderPlot(file: string, top1: Series[], top3: Series[]): 
   top1.forEach((s, i) => {
     const x = 20 + (i % 3) * 320,
       y = h + 15 + Math.floor(i / 3) * 20;
-    svg += `<line x1="${x}" y1="${y - 4}" x2="${x + 24}" y2="${y - 4}" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="3"/><text x="${x + 30}" y="${y}" font-size="12">${esc(s.name)}</text>`;
+    svg += `<line x1="${x}" y1="${y - 4}" x2="${x + 24}" y2="${y - 4}" ${stroke(i)} stroke-width="3"/><text x="${x + 30}" y="${y}" font-size="12">${esc(s.name)}</text>`;
   });
   svg += '</svg>';
   await sharp(Buffer.from(svg)).png().toFile(file);
