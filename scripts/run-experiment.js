@@ -156,12 +156,16 @@ async function emptyScenes(count) {
   return dir;
 }
 
+/** How many scoring runs this invocation made and how many it took from the cache (the report says so). */
+const runs = { scored: 0, cached: 0 };
 /** Scores a scene folder with a spec; results under results/experiment/<spec hash>/<set>-<data folder> are reused. */
 async function run(set, data, labels, spec) {
   const { hash } = await W.loadSpec(spec);
   // keyed by the data folder too: a run over 200 scenes is not reused for 1,000
   const out = path.join(EXP, hash.slice(0, 12), `${set}-${path.basename(data)}`);
-  if (!fs.existsSync(path.join(out, 'manifest.json'))) {
+  if (fs.existsSync(path.join(out, 'manifest.json'))) runs.cached++;
+  else {
+    runs.scored++;
     say(`scoring ${set} (${path.relative(ROOT, data)}) with ${path.relative(ROOT, spec)}...`);
     sh(
       [
@@ -592,8 +596,7 @@ function noisyLabels(name, start, count) {
 
   const md = `# Evaluation: does Over-MAP earn its place beside the softmax?
 
-Reproduce with \`${[process.env.EXP_MODELS && `EXP_MODELS=${REF_REL}`, process.env.EXP_SPEC && `EXP_SPEC=${process.env.EXP_SPEC}`, process.env.EXP_REPORT && `EXP_REPORT=${path.relative(ROOT, REPORT)}`, process.env.EXP_FOLD_SPECS && `EXP_FOLD_SPECS=${process.env.EXP_FOLD_SPECS}`, process.env.EXP_FOLD_SPECS && process.env.EXP_FOLD_SPLIT && `EXP_FOLD_SPLIT=${process.env.EXP_FOLD_SPLIT}`].filter(Boolean).concat(['npm run experiment']).join(' ')}\` (one run on one machine, ${minutes} minutes this time, including
-cached runs; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
+Reproduce with \`${[process.env.EXP_MODELS && `EXP_MODELS=${REF_REL}`, process.env.EXP_SPEC && `EXP_SPEC=${process.env.EXP_SPEC}`, process.env.EXP_REPORT && `EXP_REPORT=${path.relative(ROOT, REPORT)}`, process.env.EXP_FOLD_SPECS && `EXP_FOLD_SPECS=${process.env.EXP_FOLD_SPECS}`, process.env.EXP_FOLD_SPECS && process.env.EXP_FOLD_SPLIT && `EXP_FOLD_SPLIT=${process.env.EXP_FOLD_SPLIT}`].filter(Boolean).concat(['npm run experiment']).join(' ')}\` (one run on one machine, ${minutes} minutes this time, ${runs.cached ? `with ${runs.scored} of ${runs.scored + runs.cached} scoring runs made and the rest taken from results/experiment/` : `all ${runs.scored} scoring runs made`}; scores through the real pipeline: \`overmap run\`, then \`overmap evaluate\`). Reference
 model: \`${REF_REL}/\` (classifier \`${CLS_DIR}/\`: validation accuracy ${pct(cls.valAccuracy)} after ${cls.epochs?.length ?? '?'} epochs on
 ${cls.trainScenes} ${GEN} scenes${cls.otherScenes ? ` and ${cls.otherScenes} classic ones` : ''} with ${cls.flipped} flipped labels${cls.guidance ? `, attention guidance weight ${cls.guidance}` : ''}; ${SEG_DIR === 'detector' ? 'detector validation (its box filled, against the object mask)' : 'segmenter validation'} IoU ${f3(seg.valIoU)}).
 Spec: \`${REF_REL}/${path.basename(SPEC)}\` (${SPEC_JSON.mcDropoutSamples ? `the reference spec with MC dropout, T = ${SPEC_JSON.mcDropoutSamples}, over the head` : 'no MC dropout'}), with the overlap, combination, decision score and threshold chosen on validation (below).
@@ -727,6 +730,7 @@ ${routing}
         noiseFolds,
         routing,
         minutes: Number(minutes),
+        runs,
       },
       null,
       2,

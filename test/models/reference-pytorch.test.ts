@@ -2,7 +2,7 @@
  * The shipped PyTorch reference models (models/reference-v5, the default, and models/reference-v4:
  * trained by training/, exported to ONNX) are the files recorded, run in ONNX Runtime for Node
  * exactly as they ran in PyTorch (logits within 1e-4 on the recorded scenes), and reach the
- * recorded accuracy and mask IoU on the test splits, regenerated here by the project's generator.
+ * recorded accuracy, attention mass and mask IoU on the test splits, regenerated here by the project's generator.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -37,6 +37,28 @@ function tensorOf(scenes: Scene[]): ort.Tensor {
     for (let i = 0; i < PX; i++) for (let c = 0; c < 3; c++) x[(n * 3 + c) * PX + i] = s.image[i * 3 + c]! / 255;
   });
   return new ort.Tensor('float32', x, [scenes.length, 3, 64, 64]);
+}
+
+/**
+ * The share of image i's attention [N, 1, h, w] on the object: sum(a·m) / sum(a), with the 64×64
+ * mask averaged over each attention cell (training/overmap_train/losses.py, attention_mass).
+ */
+function attentionMass(att: ort.Tensor, i: number, mask: Uint8Array): number {
+  const [h, w] = att.dims.slice(2) as [number, number];
+  const a = (att.data as Float32Array).subarray(i * h * w, (i + 1) * h * w);
+  const sy = 64 / h,
+    sx = 64 / w;
+  let on = 0,
+    all = 0;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      let m = 0;
+      for (let yy = y * sy; yy < (y + 1) * sy; yy++)
+        for (let xx = x * sx; xx < (x + 1) * sx; xx++) m += mask[yy * 64 + xx]! > 0 ? 1 : 0;
+      on += a[y * w + x]! * (m / (sx * sy));
+      all += a[y * w + x]!;
+    }
+  return on / Math.max(all, 1e-6);
 }
 
 const indexOf = (name: string) => Number(/-(\d+)\.png$/.exec(name)![1]);
@@ -82,26 +104,33 @@ describe.each(['reference-v5', 'reference-v4'])('the %s models', (folder) => {
     },
   );
 
-  it('classifier: the recorded accuracy on the test splits, regenerated here', async () => {
-    const rec = await read('metrics-classifier.json');
+  it.each(['metrics-classifier.json', 'metrics-classifier-unguided.json'])(
+    '%s: the recorded accuracy and attention mass on the test splits, regenerated here',
+    async (file) => {
+    const rec = await read(file);
     const session = await ort.InferenceSession.create(path.join(DIR, rec.onnx.file));
     expect(Object.keys(rec.metrics)).toEqual(expect.arrayContaining(TEST_SPLITS));
     for (const set of TEST_SPLITS) {
       const m = rec.metrics[set]!;
-      let correct = 0;
+      let correct = 0,
+        mass = 0;
       for (let start = 0; start < m.n; start += 250) {
         const scenes = Array.from({ length: Math.min(250, m.n - start) }, (_, i) => sceneOf(bank, set, start + i));
-        const logits = (await session.run({ image: tensorOf(scenes) })).logits!.data as Float32Array;
+        const out = await session.run({ image: tensorOf(scenes) });
+        const logits = out.logits!.data as Float32Array;
         scenes.forEach((s, i) => {
           const row = logits.subarray(i * 10, i * 10 + 10);
           if (row.indexOf(Math.max(...row)) === s.label) correct++;
+          mass += attentionMass(out.spatial_attention!, i, s.mask);
         });
       }
       // One scene either way: a near-tie may fall otherwise in another runtime.
       expect([set, Math.abs(correct / m.n - m.accuracy!) <= 1 / m.n]).toEqual([set, true]);
+      expect([set, Math.abs(mass / m.n - m.attention_mass!) < 1e-3]).toEqual([set, true]);
     }
     await session.release();
-  });
+    },
+  );
 
   it('segmenter: ONNX Runtime gives the recorded masks and IoU', async () => {
     const rec = await read('metrics-segmenter.json');

@@ -47,7 +47,7 @@ beforeAll(async () => {
   await fs.cp(path.join(ROOT, 'samples/fashion-scenes'), scenes, { recursive: true });
   results = path.join(dir, 'results');
   // The demo's model (v5 on ONNX Runtime), not the wasm Layers model the other fleet tests run.
-  const env = { ...cliEnv((await testRedis()).url, `t${Date.now().toString(36)}rep`), OVERMAP_BACKEND: 'onnx' };
+  const env = cliEnv((await testRedis()).url, `t${Date.now().toString(36)}rep`, { OVERMAP_BACKEND: 'onnx' });
   // --overlays rejected: the rejected cards take the workers' overlays, the others' maps are recomputed
   const run = await runCli(
     ['run', scenes, '--out', results, '--labels', 'folder', '--workers', '2', '--overlays', 'rejected'],
